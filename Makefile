@@ -1,0 +1,139 @@
+# Tessera — one non-recursive GNU Makefile. Knobs:
+#   CC CFLAGS PREFIX DESTDIR V=1 WITH_CUDA=auto|yes|no NVCC WERROR=1
+CC       ?= cc
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+NVCC     ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+WITH_CUDA ?= auto
+OPT      ?= -O2 -g
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+            -Wno-format-nonliteral
+ifeq ($(WERROR),1)
+WARN     += -Werror
+endif
+
+# Libraries, found by pkg-config; each missing one is named with its Debian package.
+PKGS     := yaml-0.1:libyaml-dev libcjson:libcjson-dev libzstd:libzstd-dev sqlite3:libsqlite3-dev
+DEB_PKGS := $(foreach p,$(PKGS),$(word 2,$(subst :, ,$(p))))
+MISSING  := $(strip $(foreach p,$(PKGS),$(if $(shell pkg-config --exists $(word 1,$(subst :, ,$(p))) && echo y),,$(word 2,$(subst :, ,$(p))))))
+PKG_NAMES := $(foreach p,$(PKGS),$(word 1,$(subst :, ,$(p))))
+ifeq ($(MISSING),)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKG_NAMES))
+PKG_LIBS   := $(shell pkg-config --libs $(PKG_NAMES))
+endif
+
+CPPFLAGS += -Isrc -Ikernels -D_GNU_SOURCE
+BASE_CFLAGS := -std=c11 $(OPT) $(WARN) -pthread -MMD -MP $(PKG_CFLAGS)
+LDLIBS   += $(PKG_LIBS) -pthread -lm -ldl
+
+SRC      := $(shell find src kernels/cpu -name '*.c' 2>/dev/null | LC_ALL=C sort)
+LIB_SRC  := $(filter-out src/main.c,$(SRC))
+TEST_SRC := $(wildcard tests/unit/*.c)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+BUILD ?= build
+SAN_FLAGS :=
+ifeq ($(BUILD),build-asan)
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+ifeq ($(BUILD),build-tsan)
+SAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+endif
+ALL_CFLAGS = $(BASE_CFLAGS) $(SAN_FLAGS) $(CFLAGS)
+
+OBJ      := $(patsubst %.c,$(BUILD)/%.o,$(SRC))
+LIB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
+TEST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRC))
+
+BIN      := $(if $(filter build,$(BUILD)),tessera,$(BUILD)/tessera)
+
+.PHONY: all deps-check test test-unit test-cli check-asan check-tsan test-gpu bench bench-sched \
+        install uninstall clean help demo deps lint-man
+
+all: deps-check $(BIN) $(BUILD)/unit-tests
+
+deps-check:
+ifneq ($(MISSING),)
+	@echo "tessera: missing libraries; install them with: sudo apt-get install $(MISSING)   (or: make deps)" >&2; exit 1
+endif
+
+# Rebuild everything when the flags change (git's GIT-CFLAGS).
+$(BUILD)/FLAGS: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDLIBS)' | cmp -s - $@ || echo '$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDLIBS)' > $@
+FORCE:
+
+$(BUILD)/%.o: %.c $(BUILD)/FLAGS
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BIN): $(OBJ)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(OBJ) $(LDLIBS)
+
+$(BUILD)/unit-tests: $(LIB_OBJ) $(TEST_OBJ)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(LIB_OBJ) $(TEST_OBJ) $(LDLIBS)
+
+-include $(OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+
+deps:
+	@if [ -n "$(MISSING)" ] || ! command -v bats >/dev/null; then \
+	  echo "installing: $(MISSING) bats bats-assert bats-support sqlite3"; \
+	  $(if $(shell [ `id -u` = 0 ] || echo sudo),sudo) apt-get update -qq && \
+	  $(if $(shell [ `id -u` = 0 ] || echo sudo),sudo) apt-get install -y -qq $(DEB_PKGS) bats bats-assert bats-support sqlite3 pkg-config; \
+	fi
+
+test-unit: all
+	./$(BUILD)/unit-tests
+
+test-cli: all
+	TESSERA=$(abspath $(BIN)) bats tests/cli
+
+# The suite: unit tests and CLI tests, then both again under ASan+UBSan.
+test: test-unit test-cli check-asan
+
+check-asan:
+	$(MAKE) BUILD=build-asan OPT='-O1 -g' all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 ./build-asan/unit-tests
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 TESSERA=$(abspath build-asan/tessera) bats tests/cli
+
+check-tsan:
+	$(MAKE) BUILD=build-tsan OPT='-O1 -g' all
+	TSAN_OPTIONS=halt_on_error=1 ./build-tsan/unit-tests
+	TSAN_OPTIONS=halt_on_error=1 TESSERA=$(abspath build-tsan/tessera) bats tests/cli/run.bats tests/cli/store.bats
+
+demo: deps
+	$(MAKE) all
+	./tessera run graphs/etl.yaml
+
+bench: bench-sched
+bench-sched: all
+	bench/sched/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 755 tessera $(DESTDIR)$(PREFIX)/bin/tessera
+	install -m 644 man/tessera.1 $(DESTDIR)$(PREFIX)/share/man/man1/tessera.1
+	install -m 644 man/tessera-spec.5 $(DESTDIR)$(PREFIX)/share/man/man5/tessera-spec.5
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/tessera $(DESTDIR)$(PREFIX)/share/man/man1/tessera.1 \
+	      $(DESTDIR)$(PREFIX)/share/man/man5/tessera-spec.5
+
+lint-man:
+	@for m in man/*.[0-9]; do out=$$(groff -man -ww -z $$m 2>&1); \
+	  if [ -n "$$out" ]; then echo "$$m: $$out"; exit 1; fi; done
+
+clean:
+	rm -rf build build-asan build-tsan tessera
+
+help:
+	@echo "targets: all test test-unit test-cli check-asan check-tsan bench bench-sched demo deps install uninstall clean"
+	@echo "knobs:   CC CFLAGS PREFIX DESTDIR V=1 WERROR=1"
