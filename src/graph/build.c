@@ -1,0 +1,1031 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * build: spec nodes -> tasks and edges. Resolves each node's op and
+ * generator, sizes every family (a window or pairs family is sized by the
+ * family it reads, so sizes are resolved depth-first with cycle detection),
+ * expands `in:` references per member, lays the edges out in CSR form both
+ * ways and rejects task-level cycles, printing one.
+ */
+#include "graph/graph.h"
+#include "util/buf.h"
+#include "util/strmap.h"
+#include "util/text.h"
+#include "util/xalloc.h"
+
+#include <ctype.h>
+#include <glob.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* `in:` reference kinds: a whole family, a fixed member, or the member at var+offset. */
+enum ref_kind { REF_WHOLE, REF_FIXED, REF_VAR };
+
+struct inref {
+	int64_t node;
+	enum ref_kind kind;
+	int64_t k;      /* the member (REF_FIXED) or the offset from the var (REF_VAR) */
+	bool optional;  /* written with a trailing '?': a missing member is skipped */
+	struct loc loc;
+	const char *text;
+};
+
+/* Build-time facts about one node, dropped once the graph is laid out. */
+struct ninfo {
+	int state;            /* sizing: 0 not yet, 1 in progress, 2 done */
+	const char **values;  /* foreach values */
+	int64_t over, size, step;      /* window */
+	int64_t from, count;           /* pairs */
+	uint64_t seed;
+	int64_t *pair_a, *pair_b;
+	int64_t of, split_every;       /* reduce */
+	struct loc gen_loc;
+	size_t n_refs;
+	struct inref *refs;
+};
+
+struct builder {
+	struct graph *g;
+	struct spec *s;
+	struct ninfo *info;
+	struct strmap names;
+	const struct doc *nodes;
+	/* edges, before CSR: pairs (user, dep) in input order */
+	int64_t *e_user, *e_dep;
+	size_t n_e, cap_e;
+	struct err *e;
+};
+
+static const char *const generic_keys[] = { "foreach", "window", "pairs", "reduce", "split_every",
+					    "in", "retries", "timeout" };
+#define N_GENERIC (sizeof generic_keys / sizeof generic_keys[0])
+
+static bool is_ident(const char *s)
+{
+	if (!(isalpha((unsigned char)*s) || *s == '_'))
+		return false;
+	for (s++; *s; s++)
+		if (!(isalnum((unsigned char)*s) || *s == '_' || *s == '-'))
+			return false;
+	return true;
+}
+
+static bool is_generic(const char *k)
+{
+	for (size_t i = 0; i < N_GENERIC; i++)
+		if (!strcmp(k, generic_keys[i]))
+			return true;
+	return false;
+}
+
+/* A scalar's text after ${} substitution; NULL and *e for non-scalars. */
+static const char *scalar_text(struct builder *b, const struct doc *d, const char *what)
+{
+	if (d->kind == DOC_SEQ || d->kind == DOC_MAP) {
+		err_at(b->e, d->loc, "%s must be a scalar, not a %s", what, doc_kind_name(d->kind));
+		return NULL;
+	}
+	if (d->kind == DOC_NULL) {
+		err_at(b->e, d->loc, "%s is empty", what);
+		return NULL;
+	}
+	return spec_subst(b->s, d, b->e);
+}
+
+static int get_int(struct builder *b, const struct doc *d, const char *what, int64_t lo,
+		   int64_t *out)
+{
+	const char *t = scalar_text(b, d, what);
+	if (!t)
+		return -1;
+	int64_t v;
+	if (!parse_int(t, &v))
+		return err_at(b->e, d->loc, "%s must be an integer, not '%s'", what, t);
+	if (v < lo)
+		return err_at(b->e, d->loc, "%s must be at least %" PRId64 ", not %" PRId64, what, lo, v);
+	*out = v;
+	return 0;
+}
+
+static int64_t node_index(struct builder *b, const char *name, struct loc loc, const char *ctx)
+{
+	int64_t idx;
+	if (strmap_get(&b->names, name, &idx))
+		return idx;
+	const char **names = xmalloc(b->g->n_nodes * sizeof *names);
+	for (size_t i = 0; i < b->g->n_nodes; i++)
+		names[i] = b->g->nodes[i].name;
+	const char *dym = did_you_mean(name, names, b->g->n_nodes);
+	if (dym)
+		err_at(b->e, loc, "%s: no node '%s' (did you mean '%s'?)", ctx, name, dym);
+	else
+		err_at(b->e, loc, "%s: no node '%s'", ctx, name);
+	free(names);
+	return -1;
+}
+
+static int size_node(struct builder *b, int64_t n);
+
+/* The family size of node @n, resolving what it depends on first. */
+static int64_t members_of(struct builder *b, int64_t n, struct loc loc)
+{
+	struct ninfo *ni = &b->info[n];
+	if (ni->state == 1) {
+		err_at(b->e, loc, "cycle: '%s' is sized by a family that depends on it",
+		       b->g->nodes[n].name);
+		return -1;
+	}
+	if (ni->state == 0 && size_node(b, n) < 0)
+		return -1;
+	return b->g->nodes[n].n_members;
+}
+
+static int expand_foreach(struct builder *b, int64_t n, const struct doc *fe)
+{
+	struct gnode *gn = &b->g->nodes[n];
+	struct ninfo *ni = &b->info[n];
+	if (fe->kind != DOC_MAP || fe->n != 1)
+		return err_at(b->e, fe->loc,
+			      "foreach takes one variable, e.g. {i: \"0..10\"}, {x: [a, b]} or {f: \"data/*.csv\"}");
+	gn->var = fe->keys[0];
+	if (!is_ident(gn->var) || !strcmp(gn->var, "in"))
+		return err_at(b->e, fe->key_locs[0], "invalid foreach variable name '%s'", gn->var);
+	const struct doc *v = fe->items[0];
+	struct arena *a = &b->g->arena;
+	if (v->kind == DOC_SEQ) {
+		ni->values = arena_alloc(a, (v->n ? v->n : 1) * sizeof *ni->values);
+		for (size_t i = 0; i < v->n; i++) {
+			const char *t = scalar_text(b, v->items[i], "a foreach value");
+			if (!t)
+				return -1;
+			ni->values[i] = t;
+		}
+		gn->n_members = (int64_t)v->n;
+		return 0;
+	}
+	const char *t = scalar_text(b, v, "a foreach range");
+	if (!t)
+		return -1;
+	const char *dots = strstr(t, "..");
+	int64_t lo, hi;
+	if (dots) {
+		char *l = xstrndup(t, (size_t)(dots - t));
+		bool ok = parse_int(l, &lo) && parse_int(dots + 2, &hi);
+		free(l);
+		if (!ok)
+			return err_at(b->e, v->loc, "bad range '%s': expected START..END with integers", t);
+		if (hi < lo)
+			return err_at(b->e, v->loc, "bad range '%s': end is before start", t);
+		if (hi - lo > (int64_t)100000000)
+			return err_at(b->e, v->loc, "range '%s' is too large", t);
+		gn->n_members = hi - lo;
+		ni->values = arena_alloc(a, (size_t)(gn->n_members ? gn->n_members : 1) * sizeof *ni->values);
+		for (int64_t i = 0; i < gn->n_members; i++)
+			ni->values[i] = arena_printf(a, "%" PRId64, lo + i);
+		return 0;
+	}
+	if (!strpbrk(t, "*?["))
+		return err_at(b->e, v->loc,
+			      "foreach value '%s' is neither a range (0..N), a list nor a glob", t);
+	glob_t gl;
+	int rc = glob(t, 0, NULL, &gl);
+	if (rc == GLOB_NOMATCH)
+		return err_at(b->e, v->loc, "no file matches '%s'", t);
+	if (rc != 0)
+		return err_at(b->e, v->loc, "cannot expand '%s'", t);
+	gn->n_members = (int64_t)gl.gl_pathc;
+	ni->values = arena_alloc(a, gl.gl_pathc * sizeof *ni->values);
+	for (size_t i = 0; i < gl.gl_pathc; i++) /* glob sorts, so the order is stable */
+		ni->values[i] = arena_strdup(a, gl.gl_pathv[i]);
+	globfree(&gl);
+	return 0;
+}
+
+static int expand_window(struct builder *b, int64_t n, const struct doc *w)
+{
+	struct gnode *gn = &b->g->nodes[n];
+	struct ninfo *ni = &b->info[n];
+	if (w->kind != DOC_MAP)
+		return err_at(b->e, w->loc, "window takes {over: FAMILY, size: K}");
+	const struct doc *over = NULL, *size = NULL, *step = NULL;
+	for (size_t i = 0; i < w->n; i++) {
+		const char *k = w->keys[i];
+		if (!strcmp(k, "over"))
+			over = w->items[i];
+		else if (!strcmp(k, "size"))
+			size = w->items[i];
+		else if (!strcmp(k, "step"))
+			step = w->items[i];
+		else
+			return err_at(b->e, w->key_locs[i], "unknown key '%s' in window (expected over, size, step)", k);
+	}
+	if (!over || !size)
+		return err_at(b->e, w->loc, "window needs 'over' and 'size'");
+	const char *name = scalar_text(b, over, "window 'over'");
+	if (!name)
+		return -1;
+	if ((ni->over = node_index(b, name, over->loc, "window")) < 0)
+		return -1;
+	if (get_int(b, size, "window size", 1, &ni->size) < 0)
+		return -1;
+	ni->step = 1;
+	if (step && get_int(b, step, "window step", 1, &ni->step) < 0)
+		return -1;
+	int64_t m = members_of(b, ni->over, over->loc);
+	if (m < 0)
+		return -1;
+	gn->n_members = m >= ni->size ? (m - ni->size) / ni->step + 1 : 0;
+	return 0;
+}
+
+static uint64_t splitmix64(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* A set of int64 for Floyd's sampling: open addressing, -1 is empty. */
+static bool set_insert(int64_t *slots, size_t mask, int64_t v)
+{
+	size_t i = (size_t)((uint64_t)v * 0x9e3779b97f4a7c15ull >> 20) & mask;
+	while (slots[i] != -1) {
+		if (slots[i] == v)
+			return false;
+		i = (i + 1) & mask;
+	}
+	slots[i] = v;
+	return true;
+}
+
+/*
+ * Pairs: a seeded sample of @count distinct pairs (a < b) out of the m(m-1)/2,
+ * by Floyd's algorithm over pair indices, then sorted so tasks come in a
+ * stable order that reads neighbouring members together.
+ */
+static int expand_pairs(struct builder *b, int64_t n, const struct doc *p)
+{
+	struct gnode *gn = &b->g->nodes[n];
+	struct ninfo *ni = &b->info[n];
+	if (p->kind != DOC_MAP)
+		return err_at(b->e, p->loc, "pairs takes {from: FAMILY, count: N|all, seed: S}");
+	const struct doc *from = NULL, *count = NULL, *seed = NULL;
+	for (size_t i = 0; i < p->n; i++) {
+		const char *k = p->keys[i];
+		if (!strcmp(k, "from"))
+			from = p->items[i];
+		else if (!strcmp(k, "count"))
+			count = p->items[i];
+		else if (!strcmp(k, "seed"))
+			seed = p->items[i];
+		else
+			return err_at(b->e, p->key_locs[i], "unknown key '%s' in pairs (expected from, count, seed)", k);
+	}
+	if (!from || !count)
+		return err_at(b->e, p->loc, "pairs needs 'from' and 'count'");
+	const char *name = scalar_text(b, from, "pairs 'from'");
+	if (!name || (ni->from = node_index(b, name, from->loc, "pairs")) < 0)
+		return -1;
+	int64_t m = members_of(b, ni->from, from->loc);
+	if (m < 0)
+		return -1;
+	int64_t total = m * (m - 1) / 2;
+	const char *ct = scalar_text(b, count, "pairs count");
+	if (!ct)
+		return -1;
+	bool all = !strcmp(ct, "all");
+	if (all)
+		ni->count = total;
+	else if (get_int(b, count, "pairs count", 0, &ni->count) < 0)
+		return -1;
+	if (ni->count > total)
+		return err_at(b->e, count->loc, "pairs count %" PRId64 " is more than the %" PRId64
+			      " pairs of '%s' (%" PRId64 " members)", ni->count, total, name, m);
+	int64_t sd = 0;
+	if (seed && get_int(b, seed, "pairs seed", INT64_MIN, &sd) < 0)
+		return -1;
+	ni->seed = (uint64_t)sd;
+
+	int64_t *idx = xmalloc((size_t)(ni->count ? ni->count : 1) * sizeof *idx);
+	if (all) {
+		for (int64_t i = 0; i < total; i++)
+			idx[i] = i;
+	} else {
+		size_t cap = 16;
+		while (cap < (size_t)ni->count * 2)
+			cap *= 2;
+		int64_t *slots = xmalloc(cap * sizeof *slots);
+		memset(slots, 0xff, cap * sizeof *slots);
+		uint64_t st = ni->seed;
+		int64_t k = 0;
+		for (int64_t j = total - ni->count; j < total; j++) {
+			uint64_t r = splitmix64(&st);
+			int64_t t = (int64_t)(((unsigned __int128)r * (uint64_t)(j + 1)) >> 64);
+			if (set_insert(slots, cap - 1, t))
+				idx[k++] = t;
+			else {
+				set_insert(slots, cap - 1, j);
+				idx[k++] = j;
+			}
+		}
+		free(slots);
+		qsort(idx, (size_t)ni->count, sizeof *idx, cmp_i64);
+	}
+	ni->pair_a = arena_alloc(&b->g->arena, (size_t)(ni->count ? ni->count : 1) * sizeof(int64_t));
+	ni->pair_b = arena_alloc(&b->g->arena, (size_t)(ni->count ? ni->count : 1) * sizeof(int64_t));
+	int64_t a = 0, row_start = 0; /* pairs (a, *) have indices [row_start, row_start + m-1-a) */
+	for (int64_t i = 0; i < ni->count; i++) {
+		while (idx[i] >= row_start + (m - 1 - a)) {
+			row_start += m - 1 - a;
+			a++;
+		}
+		ni->pair_a[i] = a;
+		ni->pair_b[i] = a + 1 + (idx[i] - row_start);
+	}
+	free(idx);
+	gn->n_members = ni->count;
+	return 0;
+}
+
+static int expand_reduce(struct builder *b, int64_t n, const struct doc *r, const struct doc *def)
+{
+	struct gnode *gn = &b->g->nodes[n];
+	struct ninfo *ni = &b->info[n];
+	const char *name = scalar_text(b, r, "reduce");
+	if (!name || (ni->of = node_index(b, name, r->loc, "reduce")) < 0)
+		return -1;
+	if (members_of(b, ni->of, r->loc) < 0)
+		return -1;
+	const struct doc *se = doc_get(def, "split_every");
+	ni->split_every = 0;
+	if (se && get_int(b, se, "split_every", 2, &ni->split_every) < 0)
+		return -1;
+	gn->n_members = 1;
+	return 0;
+}
+
+/* Resolves node @n's generator and family size (once). */
+static int size_node(struct builder *b, int64_t n)
+{
+	struct gnode *gn = &b->g->nodes[n];
+	struct ninfo *ni = &b->info[n];
+	const struct doc *def = gn->def;
+	ni->state = 1;
+	int rc = 0;
+	const struct doc *d;
+	gn->n_members = 1;
+	if ((d = doc_get(def, "foreach")))
+		gn->gen = GEN_FOREACH, ni->gen_loc = d->loc, rc = expand_foreach(b, n, d);
+	else if ((d = doc_get(def, "window")))
+		gn->gen = GEN_WINDOW, ni->gen_loc = d->loc, rc = expand_window(b, n, d);
+	else if ((d = doc_get(def, "pairs")))
+		gn->gen = GEN_PAIRS, ni->gen_loc = d->loc, rc = expand_pairs(b, n, d);
+	else if ((d = doc_get(def, "reduce")))
+		gn->gen = GEN_REDUCE, ni->gen_loc = d->loc, rc = expand_reduce(b, n, d, def);
+	ni->state = 2;
+	return rc;
+}
+
+/* Parses "name", "name[3]", "name[-1]", "name[i]", "name[i-1]", each with an optional '?'. */
+static int parse_ref(struct builder *b, int64_t n, const struct doc *d, struct inref *r)
+{
+	const char *t = scalar_text(b, d, "an input");
+	if (!t)
+		return -1;
+	struct gnode *gn = &b->g->nodes[n];
+	size_t len = strlen(t);
+	r->loc = d->loc;
+	r->text = t;
+	r->optional = len > 0 && t[len - 1] == '?';
+	if (r->optional)
+		len--;
+	const char *br = memchr(t, '[', len);
+	char *name = xstrndup(t, br ? (size_t)(br - t) : len);
+	r->node = node_index(b, name, d->loc, "input");
+	free(name);
+	if (r->node < 0)
+		return -1;
+	if (!br) {
+		r->kind = REF_WHOLE;
+		return 0;
+	}
+	if (t[len - 1] != ']')
+		return err_at(b->e, d->loc, "bad input '%s': expected NAME, NAME[K] or NAME[VAR±K]", t);
+	char *ix = xstrndup(br + 1, (size_t)(t + len - 1 - (br + 1)));
+	int rc = 0;
+	if (parse_int(ix, &r->k)) {
+		r->kind = REF_FIXED;
+	} else {
+		char *p = ix;
+		while (isalnum((unsigned char)*p) || *p == '_')
+			p++;
+		char sign = *p;
+		*p = '\0';
+		if (!gn->var || strcmp(ix, gn->var) != 0) {
+			if (gn->var)
+				rc = err_at(b->e, d->loc, "bad index in '%s': '%s' is not this node's foreach variable '%s'",
+					    t, ix, gn->var);
+			else
+				rc = err_at(b->e, d->loc, "bad index in '%s': '%s' needs a foreach on this node", t, ix);
+		} else if (sign == '\0') {
+			r->kind = REF_VAR, r->k = 0;
+		} else if ((sign == '+' || sign == '-') && parse_int(p + 1, &r->k) && p[1] != '-' && p[1] != '+') {
+			r->kind = REF_VAR;
+			if (sign == '-')
+				r->k = -r->k;
+		} else {
+			rc = err_at(b->e, d->loc, "bad input '%s': expected NAME, NAME[K] or NAME[VAR±K]", t);
+		}
+	}
+	free(ix);
+	return rc;
+}
+
+static void add_edge(struct builder *b, int64_t user, int64_t dep)
+{
+	if (b->n_e == b->cap_e) {
+		b->cap_e = b->cap_e ? b->cap_e * 2 : 1024;
+		b->e_user = xrealloc(b->e_user, b->cap_e * sizeof *b->e_user);
+		b->e_dep = xrealloc(b->e_dep, b->cap_e * sizeof *b->e_dep);
+	}
+	b->e_user[b->n_e] = user;
+	b->e_dep[b->n_e] = dep;
+	b->n_e++;
+}
+
+/* The family's member @k of node @n as a task id. */
+static int64_t member_task(const struct graph *g, int64_t n, int64_t k)
+{
+	return g->nodes[n].first_member + k;
+}
+
+/* Adds the `in:` edges of member @m (position @pos) of node @n. */
+static int add_ref_edges(struct builder *b, int64_t n, int64_t task, int64_t pos)
+{
+	struct ninfo *ni = &b->info[n];
+	for (size_t r = 0; r < ni->n_refs; r++) {
+		struct inref *ref = &ni->refs[r];
+		struct gnode *src = &b->g->nodes[ref->node];
+		if (ref->kind == REF_WHOLE) {
+			for (int64_t k = 0; k < src->n_members; k++)
+				add_edge(b, task, member_task(b->g, ref->node, k));
+			continue;
+		}
+		int64_t k = ref->kind == REF_FIXED ? ref->k : pos + ref->k;
+		if (ref->kind == REF_FIXED && k < 0)
+			k += src->n_members; /* name[-1] is the last, as in Python */
+		if (k < 0 || k >= src->n_members) {
+			if (ref->optional)
+				continue;
+			return err_at(b->e, ref->loc, "'%s' is out of range: '%s' has %" PRId64
+				      " member%s (index %" PRId64 ")", ref->text, src->name, src->n_members,
+				      src->n_members == 1 ? "" : "s", k);
+		}
+		add_edge(b, task, member_task(b->g, ref->node, k));
+	}
+	return 0;
+}
+
+/* Validates the keys of node @n, finds its op and lets the op check its value. */
+static int check_node(struct builder *b, int64_t n)
+{
+	struct gnode *gn = &b->g->nodes[n];
+	const struct doc *def = gn->def;
+	size_t n_ops;
+	const char *const *names = op_names(&n_ops);
+	const struct doc *op_val = NULL;
+	struct loc op_loc = { 0 };
+	int gens = 0;
+	struct loc gen_loc = { 0 };
+	const char *gen_name = NULL;
+
+	for (size_t i = 0; i < def->n; i++) {
+		const char *k = def->keys[i];
+		const struct op *op = op_find(k);
+		if (op) {
+			if (gn->op)
+				return err_at(b->e, def->key_locs[i], "node '%s' has two ops, '%s' (line %u) and '%s'",
+					      gn->name, gn->op->name, op_loc.line, k);
+			gn->op = op;
+			op_val = def->items[i];
+			op_loc = def->key_locs[i];
+			continue;
+		}
+		if (!strcmp(k, "foreach") || !strcmp(k, "window") || !strcmp(k, "pairs") || !strcmp(k, "reduce")) {
+			if (gens++)
+				return err_at(b->e, def->key_locs[i], "node '%s' has two generators, '%s' (line %u) and '%s'",
+					      gn->name, gen_name, gen_loc.line, k);
+			gen_name = k;
+			gen_loc = def->key_locs[i];
+		}
+		if (is_generic(k))
+			continue;
+	}
+	if (!gn->op) {
+		/* A misspelt op is likelier than a missing one: name it first. */
+		for (size_t i = 0; i < def->n; i++) {
+			const char *k = def->keys[i];
+			if (is_generic(k))
+				continue;
+			const char *cands[64];
+			size_t nc = 0;
+			for (size_t j = 0; j < N_GENERIC; j++)
+				cands[nc++] = generic_keys[j];
+			for (size_t j = 0; j < n_ops && nc < 64; j++)
+				cands[nc++] = names[j];
+			const char *dym = did_you_mean(k, cands, nc);
+			if (dym)
+				return err_at(b->e, def->key_locs[i], "unknown key '%s' in node '%s' (did you mean '%s'?)",
+					      k, gn->name, dym);
+		}
+		if (doc_get(def, "reduce") || doc_get(def, "in")) {
+			gn->op = op_find("concat"); /* a reduce with no run concatenates its inputs */
+			op_val = NULL;
+		} else {
+			struct buf list;
+			buf_init(&list);
+			for (size_t i = 0; i < n_ops; i++)
+				buf_printf(&list, "%s%s", i ? ", " : "", names[i]);
+			err_at(b->e, gn->loc, "node '%s' has no op (one of: %s)", gn->name, list.data);
+			buf_release(&list);
+			return -1;
+		}
+	}
+	/* Every other key must be a generic option or one of the op's own. */
+	for (size_t i = 0; i < def->n; i++) {
+		const char *k = def->keys[i];
+		if (is_generic(k) || !strcmp(k, gn->op->name))
+			continue;
+		bool ok = false;
+		for (const struct op_param *p = gn->op->params; p && p->name; p++)
+			if (!strcmp(p->name, k))
+				ok = true;
+		if (ok)
+			continue;
+		const char *cands[64];
+		size_t nc = 0;
+		for (size_t j = 0; j < N_GENERIC && nc < 64; j++)
+			cands[nc++] = generic_keys[j];
+		for (size_t j = 0; j < n_ops && nc < 64; j++)
+			cands[nc++] = names[j];
+		for (const struct op_param *p = gn->op->params; p && p->name && nc < 64; p++)
+			cands[nc++] = p->name;
+		const char *dym = did_you_mean(k, cands, nc);
+		if (dym)
+			return err_at(b->e, def->key_locs[i], "unknown key '%s' in node '%s' (did you mean '%s'?)",
+				      k, gn->name, dym);
+		return err_at(b->e, def->key_locs[i], "unknown key '%s' in node '%s'", k, gn->name);
+	}
+	const struct doc *d;
+	if ((d = doc_get(def, "split_every")) && !doc_get(def, "reduce"))
+		return err_at(b->e, doc_key_loc(def, "split_every"), "'split_every' needs 'reduce'");
+	if ((d = doc_get(def, "retries"))) {
+		int64_t r;
+		if (get_int(b, d, "retries", 0, &r) < 0)
+			return -1;
+		gn->retries = (int)(r > 1000 ? 1000 : r);
+	}
+	if ((d = doc_get(def, "timeout"))) {
+		const char *t = scalar_text(b, d, "timeout");
+		if (!t)
+			return -1;
+		if (!parse_duration(t, &gn->timeout) || gn->timeout <= 0)
+			return err_at(b->e, d->loc, "bad timeout '%s': expected a duration like 30s, 500ms, 2m", t);
+	}
+	if (gn->op->check) {
+		struct op_build ob = { &b->g->arena, b->s };
+		void *data = NULL;
+		if (gn->op->check(&ob, def, op_val, &data, b->e) < 0)
+			return -1;
+		gn->op_data = data;
+	}
+	return 0;
+}
+
+/* Number of tasks of a reduce over @m inputs with fan-in @k (0: one step). */
+static int64_t reduce_tasks(int64_t m, int64_t k)
+{
+	int64_t total = 1;
+	if (k < 2)
+		return 1;
+	while (m > k) {
+		m = (m + k - 1) / k;
+		total += m;
+	}
+	return total;
+}
+
+static int lay_out_tasks(struct builder *b)
+{
+	struct graph *g = b->g;
+	int64_t total = 0;
+	for (size_t n = 0; n < g->n_nodes; n++) {
+		struct gnode *gn = &g->nodes[n];
+		struct ninfo *ni = &b->info[n];
+		gn->first_task = total;
+		if (gn->gen == GEN_REDUCE) {
+			int64_t m = g->nodes[ni->of].n_members;
+			gn->n_tasks = reduce_tasks(m, ni->split_every);
+			gn->first_member = total + gn->n_tasks - 1; /* the final step */
+		} else {
+			gn->n_tasks = gn->n_members;
+			gn->first_member = total;
+		}
+		total += gn->n_tasks;
+	}
+	g->n_tasks = total;
+	g->tasks = arena_alloc(&g->arena, (size_t)(total ? total : 1) * sizeof *g->tasks);
+	for (size_t n = 0; n < g->n_nodes; n++) {
+		struct gnode *gn = &g->nodes[n];
+		struct ninfo *ni = &b->info[n];
+		for (int64_t i = 0; i < gn->n_tasks; i++) {
+			struct task *t = &g->tasks[gn->first_task + i];
+			t->node = (uint32_t)n;
+			t->member = i;
+			if (gn->gen == GEN_FOREACH)
+				t->var_value = ni->values[i];
+		}
+	}
+	return 0;
+}
+
+static int make_edges(struct builder *b)
+{
+	struct graph *g = b->g;
+	for (size_t n = 0; n < g->n_nodes; n++) {
+		struct gnode *gn = &g->nodes[n];
+		struct ninfo *ni = &b->info[n];
+		switch (gn->gen) {
+		case GEN_NONE:
+		case GEN_FOREACH:
+			for (int64_t i = 0; i < gn->n_tasks; i++)
+				if (add_ref_edges(b, (int64_t)n, gn->first_task + i, i) < 0)
+					return -1;
+			break;
+		case GEN_WINDOW:
+			for (int64_t i = 0; i < gn->n_tasks; i++) {
+				for (int64_t k = 0; k < ni->size; k++)
+					add_edge(b, gn->first_task + i, member_task(g, ni->over, i * ni->step + k));
+				if (add_ref_edges(b, (int64_t)n, gn->first_task + i, i) < 0)
+					return -1;
+			}
+			break;
+		case GEN_PAIRS:
+			for (int64_t i = 0; i < gn->n_tasks; i++) {
+				add_edge(b, gn->first_task + i, member_task(g, ni->from, ni->pair_a[i]));
+				add_edge(b, gn->first_task + i, member_task(g, ni->from, ni->pair_b[i]));
+				if (add_ref_edges(b, (int64_t)n, gn->first_task + i, i) < 0)
+					return -1;
+			}
+			break;
+		case GEN_REDUCE: {
+			/* Level by level: groups of split_every, until one step takes the rest. */
+			int64_t m = g->nodes[ni->of].n_members;
+			int64_t k = ni->split_every >= 2 ? ni->split_every : (m > 0 ? m : 1);
+			int64_t t = gn->first_task, level = 1;
+			int64_t src_first = member_task(g, ni->of, 0), src_n = m;
+			bool src_is_family = true;
+			while (src_n > k) {
+				int64_t groups = (src_n + k - 1) / k;
+				for (int64_t j = 0; j < groups; j++) {
+					g->tasks[t + j].level = (int32_t)level;
+					g->tasks[t + j].member = j;
+					for (int64_t x = j * k; x < src_n && x < (j + 1) * k; x++)
+						add_edge(b, t + j, src_first + x);
+					if (add_ref_edges(b, (int64_t)n, t + j, j) < 0)
+						return -1;
+				}
+				src_first = t;
+				src_n = groups;
+				src_is_family = false;
+				t += groups;
+				level++;
+			}
+			(void)src_is_family;
+			g->tasks[t].level = 0;
+			g->tasks[t].member = 0;
+			for (int64_t x = 0; x < src_n; x++)
+				add_edge(b, t, src_first + x);
+			if (add_ref_edges(b, (int64_t)n, t, 0) < 0)
+				return -1;
+			break;
+		}
+		}
+	}
+	/* CSR, deps in input order: a stable counting sort by user. */
+	int64_t nt = g->n_tasks;
+	g->n_edges = (int64_t)b->n_e;
+	g->dep_off = arena_alloc(&g->arena, (size_t)(nt + 1) * sizeof(int64_t));
+	g->use_off = arena_alloc(&g->arena, (size_t)(nt + 1) * sizeof(int64_t));
+	g->deps = arena_alloc(&g->arena, (b->n_e ? b->n_e : 1) * sizeof(int64_t));
+	g->users = arena_alloc(&g->arena, (b->n_e ? b->n_e : 1) * sizeof(int64_t));
+	for (size_t i = 0; i < b->n_e; i++) {
+		g->dep_off[b->e_user[i] + 1]++;
+		g->use_off[b->e_dep[i] + 1]++;
+	}
+	for (int64_t t = 0; t < nt; t++) {
+		g->dep_off[t + 1] += g->dep_off[t];
+		g->use_off[t + 1] += g->use_off[t];
+	}
+	int64_t *fill = xcalloc((size_t)nt + 1, sizeof *fill);
+	for (size_t i = 0; i < b->n_e; i++) {
+		int64_t u = b->e_user[i];
+		g->deps[g->dep_off[u] + fill[u]++] = b->e_dep[i];
+	}
+	memset(fill, 0, ((size_t)nt + 1) * sizeof *fill);
+	/* Users in ascending id: walk users in id order (edges are grouped by user already). */
+	for (size_t i = 0; i < b->n_e; i++) {
+		int64_t d = b->e_dep[i];
+		g->users[g->use_off[d] + fill[d]++] = b->e_user[i];
+	}
+	free(fill);
+	return 0;
+}
+
+/* Kahn's algorithm; on a cycle, walks it from a leftover task and prints it. */
+static int check_cycles(struct builder *b)
+{
+	struct graph *g = b->g;
+	int64_t nt = g->n_tasks;
+	int64_t *indeg = xmalloc((size_t)(nt ? nt : 1) * sizeof *indeg);
+	int64_t *queue = xmalloc((size_t)(nt ? nt : 1) * sizeof *queue);
+	int64_t head = 0, tail = 0;
+	for (int64_t t = 0; t < nt; t++) {
+		indeg[t] = g->dep_off[t + 1] - g->dep_off[t];
+		if (!indeg[t])
+			queue[tail++] = t;
+	}
+	while (head < tail) {
+		int64_t t = queue[head++];
+		for (int64_t i = g->use_off[t]; i < g->use_off[t + 1]; i++)
+			if (--indeg[g->users[i]] == 0)
+				queue[tail++] = g->users[i];
+	}
+	int rc = 0;
+	if (tail < nt) {
+		/* Every leftover task has a leftover dep: follow deps until one repeats. */
+		int64_t start = -1;
+		for (int64_t t = 0; t < nt && start < 0; t++)
+			if (indeg[t] > 0)
+				start = t;
+		int64_t *seen = xmalloc((size_t)nt * sizeof *seen);
+		memset(seen, 0xff, (size_t)nt * sizeof *seen);
+		int64_t *path = xmalloc((size_t)nt * sizeof *path);
+		int64_t len = 0, t = start;
+		while (seen[t] < 0) {
+			seen[t] = len;
+			path[len++] = t;
+			int64_t next = -1;
+			for (int64_t i = g->dep_off[t]; i < g->dep_off[t + 1]; i++)
+				if (indeg[g->deps[i]] > 0) {
+					next = g->deps[i];
+					break;
+				}
+			t = next;
+		}
+		/* The cycle is path[seen[t]..len), each reading the next; print it
+		 * in data-flow order from the task whose node is reported. */
+		struct buf msg;
+		buf_init(&msg);
+		char name[128];
+		graph_task_name(g, t, name, sizeof name);
+		buf_puts(&msg, name);
+		for (int64_t i = len - 1; i >= seen[t]; i--) {
+			graph_task_name(g, path[i], name, sizeof name);
+			buf_printf(&msg, " -> %s", name);
+		}
+		rc = err_at(b->e, g->nodes[g->tasks[t].node].loc, "cycle: %s", msg.data);
+		buf_release(&msg);
+		free(seen);
+		free(path);
+	}
+	free(indeg);
+	free(queue);
+	return rc;
+}
+
+/* Parses "name" or "name[k]" into a range of tasks. */
+static int resolve_target(const struct graph *g, const char *text, int64_t *first, int64_t *n,
+			  const char **node_name)
+{
+	const char *br = strchr(text, '[');
+	char *name = xstrndup(text, br ? (size_t)(br - text) : strlen(text));
+	int64_t idx = graph_find_node(g, name);
+	free(name);
+	if (idx < 0)
+		return -1;
+	const struct gnode *gn = &g->nodes[idx];
+	*node_name = gn->name;
+	if (!br) {
+		*first = gn->first_member;
+		*n = gn->n_members;
+		return 0;
+	}
+	size_t l = strlen(br);
+	if (l < 3 || br[l - 1] != ']')
+		return -2;
+	char *ix = xstrndup(br + 1, l - 2);
+	int64_t k;
+	bool ok = parse_int(ix, &k);
+	free(ix);
+	if (!ok)
+		return -2;
+	if (k < 0)
+		k += gn->n_members;
+	if (k < 0 || k >= gn->n_members)
+		return -3;
+	*first = gn->first_member + k;
+	*n = 1;
+	return 0;
+}
+
+int graph_resolve_target(const struct graph *g, const char *text, int64_t *first, int64_t *n,
+			 const char **node_name)
+{
+	return resolve_target(g, text, first, n, node_name);
+}
+
+static int add_output(struct builder *b, const char *key, const char *path, struct loc kloc,
+		      struct loc vloc, size_t *cap)
+{
+	struct graph *g = b->g;
+	struct goutput o = { 0 };
+	int rc = resolve_target(g, key, &o.task_first, &o.n_tasks, &o.node_name);
+	if (rc == -1) {
+		const char *br = strchr(key, '[');
+		char *name = xstrndup(key, br ? (size_t)(br - key) : strlen(key));
+		node_index(b, name, kloc, "output");
+		free(name);
+		return -1;
+	}
+	if (rc == -2)
+		return err_at(b->e, kloc, "bad output name '%s': expected NAME or NAME[K]", key);
+	if (rc == -3)
+		return err_at(b->e, kloc, "output '%s' is out of range", key);
+	if (!*path)
+		return err_at(b->e, vloc, "output '%s' has an empty path", key);
+	o.path = path;
+	o.loc = vloc;
+	/* -o NAME=PATH replaces a listed output of the same name. */
+	for (size_t i = 0; i < g->n_outputs; i++) {
+		if (!strcmp(g->outputs[i].node_name, o.node_name) && g->outputs[i].task_first == o.task_first &&
+		    g->outputs[i].n_tasks == o.n_tasks) {
+			g->outputs[i].path = o.path;
+			g->outputs[i].loc = o.loc;
+			return 0;
+		}
+	}
+	XGROW(g->outputs, *cap, g->n_outputs + 1);
+	g->outputs[g->n_outputs++] = o;
+	return 0;
+}
+
+struct graph *graph_build(struct spec *s, const char *const *o_overrides, size_t n_overrides,
+			  struct err *e)
+{
+	struct graph *g = xcalloc(1, sizeof *g);
+	arena_init(&g->arena);
+	g->spec = s;
+	struct builder b = { .g = g, .s = s, .e = e };
+	strmap_init(&b.names);
+	size_t out_cap = 0;
+	struct goutput *outs_heap = NULL;
+
+	b.nodes = doc_get(s->root, "nodes");
+	if (!b.nodes || b.nodes->kind != DOC_MAP) {
+		err_at(e, b.nodes ? b.nodes->loc : (struct loc){ s->path, 1, 1 }, "'nodes' must be a mapping of node names to definitions");
+		goto fail;
+	}
+	g->n_nodes = b.nodes->n;
+	g->nodes = arena_alloc(&g->arena, (g->n_nodes ? g->n_nodes : 1) * sizeof *g->nodes);
+	b.info = xcalloc(g->n_nodes ? g->n_nodes : 1, sizeof *b.info);
+	for (size_t n = 0; n < g->n_nodes; n++) {
+		struct gnode *gn = &g->nodes[n];
+		gn->name = b.nodes->keys[n];
+		gn->loc = b.nodes->key_locs[n];
+		gn->def = b.nodes->items[n];
+		if (!is_ident(gn->name)) {
+			err_at(e, gn->loc, "invalid node name '%s': use letters, digits, '_' and '-'", gn->name);
+			goto fail;
+		}
+		if (gn->def->kind != DOC_MAP) {
+			err_at(e, gn->def->loc, "node '%s' must be a mapping with one op key, not a %s", gn->name,
+			       doc_kind_name(gn->def->kind));
+			goto fail;
+		}
+		strmap_put(&b.names, gn->name, (int64_t)n);
+	}
+	for (size_t n = 0; n < g->n_nodes; n++)
+		if (check_node(&b, (int64_t)n) < 0)
+			goto fail;
+	for (size_t n = 0; n < g->n_nodes; n++)
+		if (b.info[n].state == 0 && size_node(&b, (int64_t)n) < 0)
+			goto fail;
+	/* `in:` references, parsed once per node. */
+	for (size_t n = 0; n < g->n_nodes; n++) {
+		const struct doc *in = doc_get(g->nodes[n].def, "in");
+		if (!in)
+			continue;
+		struct ninfo *ni = &b.info[n];
+		size_t cnt = in->kind == DOC_SEQ ? in->n : 1;
+		ni->refs = xcalloc(cnt ? cnt : 1, sizeof *ni->refs);
+		ni->n_refs = cnt;
+		for (size_t i = 0; i < cnt; i++) {
+			const struct doc *item = in->kind == DOC_SEQ ? in->items[i] : in;
+			if (parse_ref(&b, (int64_t)n, item, &ni->refs[i]) < 0)
+				goto fail;
+		}
+	}
+	lay_out_tasks(&b);
+	if (make_edges(&b) < 0 || check_cycles(&b) < 0)
+		goto fail;
+
+	const struct doc *outs = doc_get(s->root, "outputs");
+	if (outs && outs->kind == DOC_MAP) {
+		for (size_t i = 0; i < outs->n; i++) {
+			const char *path = scalar_text(&b, outs->items[i], "an output path");
+			if (!path || add_output(&b, outs->keys[i], path, outs->key_locs[i], outs->items[i]->loc, &out_cap) < 0)
+				goto fail;
+		}
+	} else if (outs && outs->kind != DOC_NULL) {
+		err_at(e, outs->loc, "'outputs' must be a mapping of node names to paths");
+		goto fail;
+	}
+	for (size_t i = 0; i < n_overrides; i++) {
+		const char *eq = strchr(o_overrides[i], '=');
+		if (!eq || eq == o_overrides[i] || !eq[1]) {
+			err_usage(e, "bad -o '%s': expected NAME=PATH", o_overrides[i]);
+			goto fail;
+		}
+		char *key = arena_strndup(&g->arena, o_overrides[i], (size_t)(eq - o_overrides[i]));
+		struct loc none = { "-o", 0, 0 };
+		if (add_output(&b, key, arena_strdup(&g->arena, eq + 1), none, none, &out_cap) < 0) {
+			e->code = ERR_USAGE;
+			goto fail;
+		}
+	}
+	/* Outputs were grown with xrealloc: move them into the arena. */
+	outs_heap = g->outputs;
+	if (g->n_outputs) {
+		g->outputs = arena_alloc(&g->arena, g->n_outputs * sizeof *g->outputs);
+		memcpy(g->outputs, outs_heap, g->n_outputs * sizeof *g->outputs);
+	}
+	free(outs_heap);
+	outs_heap = NULL;
+
+	for (size_t n = 0; n < g->n_nodes; n++)
+		free(b.info[n].refs);
+	free(b.info);
+	free(b.e_user);
+	free(b.e_dep);
+	strmap_release(&b.names);
+	return g;
+fail:
+	if (b.info)
+		for (size_t n = 0; n < g->n_nodes; n++)
+			free(b.info[n].refs);
+	free(b.info);
+	free(b.e_user);
+	free(b.e_dep);
+	if (g->outputs && g->n_outputs && out_cap)
+		free(g->outputs);
+	strmap_release(&b.names);
+	g->outputs = NULL;
+	graph_free(g);
+	return NULL;
+}
+
+void graph_free(struct graph *g)
+{
+	if (!g)
+		return;
+	arena_release(&g->arena);
+	free(g);
+}
+
+int64_t graph_find_node(const struct graph *g, const char *name)
+{
+	for (size_t i = 0; i < g->n_nodes; i++)
+		if (!strcmp(g->nodes[i].name, name))
+			return (int64_t)i;
+	return -1;
+}
+
+void graph_task_name(const struct graph *g, int64_t t, char *out, size_t out_len)
+{
+	const struct task *tk = &g->tasks[t];
+	const struct gnode *gn = &g->nodes[tk->node];
+	if (gn->gen == GEN_REDUCE && tk->level > 0)
+		snprintf(out, out_len, "%s.l%d[%" PRId64 "]", gn->name, tk->level, tk->member);
+	else if (gn->gen == GEN_NONE || gn->gen == GEN_REDUCE)
+		snprintf(out, out_len, "%s", gn->name);
+	else
+		snprintf(out, out_len, "%s[%" PRId64 "]", gn->name, tk->member);
+}

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * graph: a located spec -> a validated, immutable task graph.
+ *
+ * Each spec node becomes a family of tasks (one, or many through a
+ * generator: foreach, window, pairs, reduce). Tasks are numbered densely;
+ * edges are kept in CSR form both ways (deps: what a task reads, in input
+ * order; users: who reads a task). A plan (per run) culls what no requested
+ * output needs and fixes the static order the scheduler follows.
+ *
+ * DESIGN: the graph and everything it points to live in its arena and die
+ * with graph_free(). After graph_build() nothing in it changes; per-run
+ * state is kept by the scheduler in arrays indexed by task id.
+ */
+#ifndef TESSERA_GRAPH_GRAPH_H
+#define TESSERA_GRAPH_GRAPH_H
+
+#include "ops/op.h"
+#include "spec/spec.h"
+#include "util/arena.h"
+#include "util/err.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum gen_kind { GEN_NONE, GEN_FOREACH, GEN_WINDOW, GEN_PAIRS, GEN_REDUCE };
+
+struct gnode {
+	const char *name;
+	struct loc loc;            /* where the node's name is written */
+	const struct doc *def;     /* the node's mapping in the spec */
+	const struct op *op;
+	const void *op_data;       /* from op->check() */
+	enum gen_kind gen;
+	const char *var;           /* foreach variable, or NULL */
+	int64_t first_task, n_tasks;     /* every task of the node: [first, first + n) */
+	int64_t first_member, n_members; /* the family addressed as name[i] */
+	int retries;
+	double timeout;            /* seconds; 0: none */
+};
+
+struct task {
+	uint32_t node;
+	int32_t level;          /* 0, or the level of an internal reduce step */
+	int64_t member;         /* position in the family, or the step's index inside its level */
+	const char *var_value;  /* foreach value, or NULL */
+};
+
+struct goutput {
+	const char *node_name;
+	int64_t task_first, n_tasks; /* written one after another */
+	const char *path;            /* "-" is stdout */
+	struct loc loc;
+};
+
+struct graph {
+	struct arena arena;
+	const struct spec *spec;
+	size_t n_nodes;
+	struct gnode *nodes;
+	int64_t n_tasks;
+	struct task *tasks;
+	int64_t *dep_off, *deps;   /* CSR: deps of t are deps[dep_off[t] .. dep_off[t+1]) */
+	int64_t *use_off, *users;  /* CSR: users of t, ascending task id */
+	int64_t n_edges;
+	size_t n_outputs;
+	struct goutput *outputs;
+};
+
+/*
+ * graph_build() : expands every node of @s into tasks and edges, checks ops,
+ * references and cycles. @o_overrides are "NAME=PATH" from -o (a name not
+ * among the outputs adds it). NULL and a located *e (ERR_SPEC) on error.
+ */
+struct graph *graph_build(struct spec *s, const char *const *o_overrides, size_t n_overrides,
+			  struct err *e);
+void graph_free(struct graph *g);
+
+/* graph_resolve_target() : "name" or "name[k]" (k may be negative) -> a range of
+ * tasks. @return 0; -1 no such node; -2 malformed; -3 member out of range. */
+int graph_resolve_target(const struct graph *g, const char *text, int64_t *first, int64_t *n,
+			 const char **node_name);
+/* graph_task_name() : "load[17]", "reference", "best.l1[3]" into @out. */
+void graph_task_name(const struct graph *g, int64_t t, char *out, size_t out_len);
+/* graph_find_node() : index of node @name or -1. */
+int64_t graph_find_node(const struct graph *g, const char *name);
+
+/* A plan: what one run computes and in which order. */
+struct plan {
+	int64_t n_tasks;       /* = graph's */
+	uint8_t *keep;         /* 1: needed by a requested output or target */
+	int64_t n_keep, n_keep_edges;
+	int64_t *prio;         /* static order position of each kept task (lower runs first) */
+	int64_t *order;        /* kept tasks in static order */
+	int64_t depth;         /* longest dependency chain among kept tasks, in tasks */
+	size_t n_outputs;      /* outputs to write in this run, in the order listed */
+	struct goutput *outputs; /* borrowed from the graph, or targets without an output ("-") */
+};
+
+/*
+ * plan_make() : culls to @targets ("name" or "name[k]"; none: every output,
+ * or every node with no users when there are no outputs) and orders the kept
+ * tasks depth-first from the outputs, so that a branch is finished before new
+ * roots are opened (dask.order's goal). -1 and *e (ERR_USAGE) on an unknown target.
+ */
+int plan_make(struct plan *p, const struct graph *g, const char *const *targets, size_t n_targets,
+	      struct err *e);
+void plan_release(struct plan *p);
+
+/* graph_write_dot() / graph_write_json() : the kept part of the graph. */
+int graph_write_dot(const struct graph *g, const struct plan *p, FILE *f);
+int graph_write_json(const struct graph *g, const struct plan *p, FILE *f);
+
+#endif
