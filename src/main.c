@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * main: argv -> the subcommand, through one table. The only place that
+ * prints errors and chooses the exit status.
+ */
+#include "cmd/cmd.h"
+#include "util/cleanup.h"
+#include "util/text.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct cmd cmds[] = {
+	{ "check", cmd_check, "validate a spec and print its graph's shape" },
+	{ "graph", cmd_graph, "print the task graph as dot or JSON" },
+	{ "help", cmd_help, "show help" },
+	{ "ops", cmd_ops, "list the op registry" },
+	{ "run", cmd_run, "run a pipeline" },
+	{ "version", cmd_version, "print the version" },
+};
+#define N_CMDS (sizeof cmds / sizeof cmds[0])
+
+int main(int argc, char **argv)
+{
+	sig_start();
+	struct err e;
+	err_init(&e);
+	if (argc < 2) {
+		char *help[] = { "help", NULL };
+		cmd_help(1, help, &e);
+		return 2;
+	}
+	const char *name = argv[1];
+	if (!strcmp(name, "--help") || !strcmp(name, "-h"))
+		name = "help";
+	else if (!strcmp(name, "--version"))
+		name = "version";
+	const struct cmd *c = NULL;
+	for (size_t i = 0; i < N_CMDS; i++)
+		if (!strcmp(cmds[i].name, name))
+			c = &cmds[i];
+	if (!c) {
+		const char *names[N_CMDS];
+		for (size_t i = 0; i < N_CMDS; i++)
+			names[i] = cmds[i].name;
+		const char *dym = did_you_mean(name, names, N_CMDS);
+		if (dym)
+			fprintf(stderr, "tessera: unknown command '%s' (did you mean '%s'?)\n", name, dym);
+		else
+			fprintf(stderr, "tessera: unknown command '%s' (see tessera help)\n", name);
+		return 2;
+	}
+	int rc = c->fn(argc - 1, argv + 1, &e);
+	if (rc == 0 && fflush(stdout) != 0) {
+		fprintf(stderr, "tessera: cannot write to stdout\n");
+		cleanup_run();
+		return 1;
+	}
+	if (rc == 0)
+		return 0;
+	char line[2048];
+	err_format(&e, line, sizeof line);
+	fprintf(stderr, "%s\n", line);
+	cleanup_run();
+	return e.code ? (int)e.code : 1;
+}
