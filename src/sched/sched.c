@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -279,9 +280,11 @@ static int write_report(struct run *r, const char *path, int status, struct err 
 	store_get_stats(r->rc.store, &st);
 	fprintf(f, "{\"status\": %d, \"jobs\": %d, \"memory_limit\": %" PRIu64 ", \"elapsed\": %.6f,\n",
 		status, r->rc.o->jobs, r->rc.o->mem_limit, run_clock(&r->rc));
-	fprintf(f, " \"peak_memory\": %" PRIu64 ", \"spilled_bytes\": %" PRIu64 ", \"spills\": %" PRIu64
-		   ", \"reloads\": %" PRIu64 ",\n \"tasks\": [",
-		st.peak_bytes, st.spilled_bytes, st.n_spills, st.n_reloads);
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	fprintf(f, " \"peak_memory\": %" PRIu64 ", \"max_rss\": %" PRIu64 ", \"spilled_bytes\": %" PRIu64
+		   ", \"spills\": %" PRIu64 ", \"reloads\": %" PRIu64 ",\n \"tasks\": [",
+		st.peak_bytes, (uint64_t)ru.ru_maxrss * 1024, st.spilled_bytes, st.n_spills, st.n_reloads);
 	char name[128];
 	bool first = true;
 	for (int64_t i = 0; i < r->p->n_keep; i++) {
@@ -511,6 +514,8 @@ int sched_run(const struct graph *g, const struct plan *p, const struct sched_op
 			draw_bar(&r, false);
 	}
 	if (!stopping && write_ready_outputs(&r, e) < 0)
+		stopping = true;
+	if (!stopping && store_take_error(r.rc.store, e) < 0)
 		stopping = true;
 	if (o->progress)
 		draw_bar(&r, true);
