@@ -102,12 +102,12 @@ test: test-unit test-cli check-asan
 check-asan:
 	$(MAKE) BUILD=build-asan OPT='-O1 -g' all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 ./build-asan/unit-tests
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 TESSERA=$(abspath build-asan/tessera) bats tests/cli
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 TESSERA_SANITIZED=1 TESSERA=$(abspath build-asan/tessera) bats tests/cli
 
 check-tsan:
 	$(MAKE) BUILD=build-tsan OPT='-O1 -g' all
 	TSAN_OPTIONS=halt_on_error=1 ./build-tsan/unit-tests
-	TSAN_OPTIONS=halt_on_error=1 TESSERA=$(abspath build-tsan/tessera) bats tests/cli/run.bats tests/cli/store.bats
+	TSAN_OPTIONS=halt_on_error=1 TESSERA_SANITIZED=1 TESSERA=$(abspath build-tsan/tessera) bats tests/cli/run.bats tests/cli/store.bats
 
 demo: deps
 	$(MAKE) all

@@ -96,9 +96,11 @@ static size_t pool_wait(struct executor *x, struct completion *out, size_t max, 
 	}
 	p->woken = false;
 	size_t n = p->n_done < max ? p->n_done : max;
-	memcpy(out, p->done, n * sizeof *out);
-	memmove(p->done, p->done + n, (p->n_done - n) * sizeof *p->done);
-	p->n_done -= n;
+	if (n) {
+		memcpy(out, p->done, n * sizeof *out);
+		memmove(p->done, p->done + n, (p->n_done - n) * sizeof *p->done);
+		p->n_done -= n;
+	}
 	pthread_mutex_unlock(&p->mu);
 	return n;
 }

@@ -154,7 +154,7 @@ static int open_outputs(struct run *r, struct err *e)
 		os->fd = mkostemp(os->tmp, O_CLOEXEC);
 		if (os->fd < 0) {
 			err_sys(e, NULL, "cannot write output '%s'", path);
-			e->loc = p->outputs[i].loc;
+			err_set_loc(e, p->outputs[i].loc);
 			free(os->tmp);
 			os->tmp = NULL;
 			return -1;

@@ -152,7 +152,7 @@ done:
 		if (!c->err.task[0])
 			snprintf(c->err.task, sizeof c->err.task, "%s", name);
 		if (!c->err.loc.line)
-			c->err.loc = gn->loc;
+			err_set_loc(&c->err, gn->loc);
 		c->err.code = ERR_RUN;
 	}
 }

@@ -24,7 +24,7 @@ static int vfill(struct err *e, enum err_code code, struct loc loc, const char *
 	if (!e || e->code != ERR_OK) /* the first error wins */
 		return -1;
 	e->code = code;
-	e->loc = loc;
+	err_set_loc(e, loc);
 	if (task)
 		snprintf(e->task, sizeof e->task, "%s", task);
 	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
@@ -82,13 +82,22 @@ int err_sys(struct err *e, const char *task, const char *fmt, ...)
 	return -1;
 }
 
+void err_set_loc(struct err *e, struct loc loc)
+{
+	e->loc = loc;
+	e->file[0] = '\0';
+	if (loc.file)
+		snprintf(e->file, sizeof e->file, "%s", loc.file);
+	e->loc.file = NULL;
+}
+
 void err_format(const struct err *e, char *out, size_t out_len)
 {
 	char where[1024] = "";
-	if (e->loc.file && e->loc.line)
-		snprintf(where, sizeof where, "%s:%u:%u", e->loc.file, e->loc.line, e->loc.col);
-	else if (e->loc.file)
-		snprintf(where, sizeof where, "%s", e->loc.file);
+	if (e->file[0] && e->loc.line)
+		snprintf(where, sizeof where, "%s:%u:%u", e->file, e->loc.line, e->loc.col);
+	else if (e->file[0])
+		snprintf(where, sizeof where, "%s", e->file);
 
 	if (e->task[0] && where[0])
 		snprintf(out, out_len, "tessera: task '%s' (%s): %s", e->task, where, e->msg);

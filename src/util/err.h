@@ -29,7 +29,8 @@ struct loc {
 
 struct err {
 	enum err_code code;
-	struct loc loc;
+	struct loc loc;  /* line and col; loc.file may die before the error is shown: */
+	char file[256];  /* so the file name is copied here, and printed from here */
 	char task[128];  /* "" or the task's display name, e.g. "load[17]" */
 	int64_t chunk;   /* -1: none */
 	int sys_errno;   /* 0 or the errno behind the failure */
@@ -53,6 +54,9 @@ int err_sys(struct err *e, const char *task, const char *fmt, ...)
 /* err_code_at() : general form. @return -1. */
 int err_code_at(struct err *e, enum err_code code, struct loc loc, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* err_set_loc() : (re)places the error at @loc, copying the file name. */
+void err_set_loc(struct err *e, struct loc loc);
 
 /* err_format() : "tessera: FILE:LINE:COL: msg" or "tessera: task 'x' (FILE:LINE:COL): msg". */
 void err_format(const struct err *e, char *out, size_t out_len);

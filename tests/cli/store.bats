@@ -31,13 +31,15 @@ Y
 	[ "$(echo "$output" | head -20)" = "$expected_text" ]
 	[ "$(echo "$output" | tail -1 | tr -s ' ')" = " 20 ok" ]
 	run -0 python3 - "$TMP/r.json" <<'P'
-import json, sys
+import json, os, sys
 r = json.load(open(sys.argv[1]))
 limit = 32 << 20
 assert r["spills"] > 0 and r["spilled_bytes"] >= 100 << 20, r
 # every byte of results is counted; in memory it stays within the limit plus one result
 assert r["peak_memory"] <= limit + 8_000_000, r["peak_memory"]
-assert r["max_rss"] <= limit + (64 << 20), r["max_rss"]
+# RSS is only ours without a sanitizer (ASan keeps freed memory in quarantine).
+if not os.environ.get("TESSERA_SANITIZED"):
+    assert r["max_rss"] <= limit + (64 << 20), r["max_rss"]
 kinds = {(e["kind"], e["compressed"]) for e in r["spill_events"]}
 assert ("spill", True) in kinds, kinds      # text compresses
 assert ("spill", False) in kinds, kinds     # random bytes do not
@@ -60,7 +62,7 @@ Y
 	run -0 "$TESSERA" run s.yaml --memory-limit 8M --report r.json
 	assert_output "50000000"
 	[ "$(wc -c < copy.txt)" -eq 50000000 ]
-	run -0 python3 -c "import json; r=json.load(open('r.json')); assert r['peak_memory'] < 8<<20 and r['max_rss'] < (8+64)<<20, r; print('ok')"
+	run -0 python3 -c "import json, os; r=json.load(open('r.json')); assert r['peak_memory'] < 8<<20, r; assert os.environ.get('TESSERA_SANITIZED') or r['max_rss'] < (8+64)<<20, r; print('ok')"
 	assert_no_spill
 }
 

@@ -99,7 +99,7 @@ static void test_err_first_wins(void)
 	CHECK(e.code == ERR_SPEC);
 	err_init(&e);
 	err_run(&e, "load[3]", "boom");
-	e.loc = l;
+	err_set_loc(&e, l);
 	err_format(&e, line, sizeof line);
 	CHECK_STR(line, "tessera: task 'load[3]' (x.yaml:3:7): boom");
 }
