@@ -93,3 +93,45 @@ Y
 	run -1 --separate-stderr bash -c "'$TESSERA' help > /dev/full"
 	[ "$stderr" = "tessera: cannot write to stdout" ]
 }
+
+@test "graph prints dot that Graphviz renders, and JSON with every kept task" {
+	run -0 "$TESSERA" graph graphs/etl.yaml --format json
+	run -0 python3 -c "
+import json, subprocess
+g = json.loads(subprocess.run(['$TESSERA', 'graph', 'graphs/etl.yaml', '--format', 'json'], capture_output=True, check=True).stdout)
+assert g['tasks'] == len(g['graph']) == 497 and g['depth'] == 5, g['tasks']
+assert sum(len(t['deps']) for t in g['graph']) == g['edges']
+print('ok')"
+	assert_output ok
+	"$TESSERA" graph graphs/etl.yaml > "$TMP/etl.dot"
+	grep -q '^digraph tessera {' "$TMP/etl.dot"
+	[ "$(grep -c -- '->' "$TMP/etl.dot")" -eq 1086 ]   # 1085 edges + the output
+	if command -v dot >/dev/null; then
+		dot -Tsvg "$TMP/etl.dot" -o "$TMP/etl.svg"
+		grep -q '<svg' "$TMP/etl.svg"
+	else
+		skip "graphviz (dot) not installed: the dot text was checked, not rendered"
+	fi
+}
+
+@test "an output that cannot be written fails before any task runs, naming it" {
+	spec s.yaml <<Y
+tessera: 1
+nodes:
+  a: {run: "touch $TMP/ran"}
+outputs: {a: /nonexistent/dir/out.txt}
+Y
+	run -1 --separate-stderr "$TESSERA" run "$TMP/s.yaml"
+	[ "$stderr" = "tessera: $TMP/s.yaml:4:14: cannot write output '/nonexistent/dir/out.txt': No such file or directory" ]
+	[ ! -e "$TMP/ran" ]
+}
+
+@test "make install puts the binary and the man pages under PREFIX" {
+	run -0 make -s install PREFIX="$TMP/inst"
+	[ -x "$TMP/inst/bin/tessera" ]
+	[ -f "$TMP/inst/share/man/man1/tessera.1" ]
+	[ -f "$TMP/inst/share/man/man5/tessera-spec.5" ]
+	run -0 "$TMP/inst/bin/tessera" version
+	run -0 make -s uninstall PREFIX="$TMP/inst"
+	[ ! -e "$TMP/inst/bin/tessera" ]
+}
