@@ -437,13 +437,14 @@ static int check_top(struct spec *s, const char *file, struct doc *root, struct 
 	return 0;
 }
 
-static int apply_sets(struct spec *s, const char *file, const char *const *sets, size_t n_sets,
-		      struct err *e)
+static int apply_sets(struct spec *s, const struct doc *root, const char *file, const char *const *sets,
+		      size_t n_sets, struct err *e)
 {
 	for (size_t i = 0; i < n_sets; i++) {
 		const char *eq = strchr(sets[i], '=');
 		if (!eq || eq == sets[i])
-			return err_usage(e, "bad --set '%s': expected NAME=VALUE", sets[i]);
+			return err_code_at(e, ERR_SPEC, (struct loc){ 0 }, "bad --set '%s': expected NAME=VALUE",
+					   sets[i]);
 		size_t n = (size_t)(eq - sets[i]);
 		struct spec_param *p = NULL;
 		for (size_t k = 0; k < s->n_params && !p; k++)
@@ -461,11 +462,14 @@ static int apply_sets(struct spec *s, const char *file, const char *const *sets,
 			names[k] = s->params[k].name;
 		const char *near = did_you_mean(name, names, s->n_params);
 		free(names);
+		/* Point at the params the user meant to override (or the top). */
+		struct loc at = doc_key_loc(root, "params");
+		if (!at.line)
+			at = (struct loc){ file, 1, 1 };
 		if (near)
-			return err_usage(e,
-					 "--set '%s': no parameter '%s' in %s (did you mean '%s'?)",
-					 sets[i], name, file, near);
-		return err_usage(e, "--set '%s': no parameter '%s' in %s", sets[i], name, file);
+			return err_at(e, at, "--set '%s': no parameter '%s' (did you mean '%s'?)", sets[i], name,
+				      near);
+		return err_at(e, at, "--set '%s': no parameter '%s'", sets[i], name);
 	}
 	return 0;
 }
@@ -488,7 +492,7 @@ static int spec_parse(struct spec *s, const char *file, const char *text, size_t
 	int rc = spec_is_json(s->path, text, len)
 			 ? spec_json_parse(&s->arena, file, text, len, &root, e)
 			 : spec_yaml_parse(&s->arena, file, text, len, &root, e);
-	if (rc || check_top(s, file, root, e) || apply_sets(s, file, sets, n_sets, e))
+	if (rc || check_top(s, file, root, e) || apply_sets(s, root, file, sets, n_sets, e))
 		return -1;
 	s->root = root;
 	return 0;

@@ -37,10 +37,10 @@ load helpers
 	[ "$stderr" = "tessera: nope.yaml: cannot read spec: No such file or directory" ]
 }
 
-@test "bad --set and -o are usage errors naming the parameter" {
-	run -2 --separate-stderr "$TESSERA" check graphs/etl.yaml --set filez=3
-	[ "$stderr" = "tessera: --set 'filez=3': no parameter 'filez' in graphs/etl.yaml (did you mean 'files'?)" ]
-	run -2 --separate-stderr "$TESSERA" check graphs/etl.yaml --set files
+@test "a bad --set is a spec error naming the params; a bad -o is a usage error" {
+	run -3 --separate-stderr "$TESSERA" check graphs/etl.yaml --set filez=3
+	[ "$stderr" = "tessera: graphs/etl.yaml:7:1: --set 'filez=3': no parameter 'filez' (did you mean 'files'?)" ]
+	run -3 --separate-stderr "$TESSERA" check graphs/etl.yaml --set files
 	[ "$stderr" = "tessera: bad --set 'files': expected NAME=VALUE" ]
 	run -2 --separate-stderr "$TESSERA" check graphs/etl.yaml -o best
 	[ "$stderr" = "tessera: bad -o 'best': expected NAME=PATH" ]

@@ -458,22 +458,20 @@ static void test_set(void)
 	spec_release(&s);
 
 	const char *bad[] = { "xyz" };
-	CHECK(parse_sets(&s, &e, "t.yaml", param_spec, bad, 1) == -1 && e.code == ERR_USAGE);
+	CHECK(parse_sets(&s, &e, "t.yaml", param_spec, bad, 1) == -1 && e.code == ERR_SPEC);
 	CHECK_STR(err_line, "tessera: bad --set 'xyz': expected NAME=VALUE");
 	spec_release(&s);
 	const char *empty[] = { "=3" };
-	CHECK(parse_sets(&s, &e, "t.yaml", param_spec, empty, 1) == -1 && e.code == ERR_USAGE);
+	CHECK(parse_sets(&s, &e, "t.yaml", param_spec, empty, 1) == -1 && e.code == ERR_SPEC);
 	CHECK_STR(err_line, "tessera: bad --set '=3': expected NAME=VALUE");
 	spec_release(&s);
 	const char *typo[] = { "filez=3" };
-	CHECK(parse_sets(&s, &e, "t.yaml", param_spec, typo, 1) == -1 && e.code == ERR_USAGE);
-	CHECK_STR(err_line,
-		  "tessera: --set 'filez=3': no parameter 'filez' in t.yaml"
-		  " (did you mean 'files'?)");
+	CHECK(parse_sets(&s, &e, "t.yaml", param_spec, typo, 1) == -1 && e.code == ERR_SPEC);
+	CHECK_STR(err_line, "tessera: t.yaml:2:1: --set 'filez=3': no parameter 'filez' (did you mean 'files'?)");
 	spec_release(&s);
 	const char *far[] = { "verbosity=3" };
-	CHECK(parse_sets(&s, &e, "t.yaml", param_spec, far, 1) == -1 && e.code == ERR_USAGE);
-	CHECK_STR(err_line, "tessera: --set 'verbosity=3': no parameter 'verbosity' in t.yaml");
+	CHECK(parse_sets(&s, &e, "t.yaml", param_spec, far, 1) == -1 && e.code == ERR_SPEC);
+	CHECK_STR(err_line, "tessera: t.yaml:2:1: --set 'verbosity=3': no parameter 'verbosity'");
 	spec_release(&s);
 }
 
