@@ -201,24 +201,45 @@ static int expand_foreach(struct builder *b, int64_t n, const struct doc *fe)
 	return 0;
 }
 
+/*
+ * Reads a generator's small option mapping: @out[k] gets the value of
+ * @keys[k] (NULL when absent); any other key is an error naming them all.
+ */
+static int read_options(struct builder *b, const struct doc *m, const char *what,
+			const char *const *keys, const struct doc **out, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		out[k] = NULL;
+	for (size_t i = 0; i < m->n; i++) {
+		size_t k = 0;
+		while (k < n && strcmp(m->keys[i], keys[k]) != 0)
+			k++;
+		if (k == n) {
+			struct buf list;
+			buf_init(&list);
+			for (size_t j = 0; j < n; j++)
+				buf_printf(&list, "%s%s", j ? ", " : "", keys[j]);
+			err_at(b->e, m->key_locs[i], "unknown key '%s' in %s (expected %s)", m->keys[i], what,
+			       list.data);
+			buf_release(&list);
+			return -1;
+		}
+		out[k] = m->items[i];
+	}
+	return 0;
+}
+
 static int expand_window(struct builder *b, int64_t n, const struct doc *w)
 {
 	struct gnode *gn = &b->g->nodes[n];
 	struct ninfo *ni = &b->info[n];
 	if (w->kind != DOC_MAP)
 		return err_at(b->e, w->loc, "window takes {over: FAMILY, size: K}");
-	const struct doc *over = NULL, *size = NULL, *step = NULL;
-	for (size_t i = 0; i < w->n; i++) {
-		const char *k = w->keys[i];
-		if (!strcmp(k, "over"))
-			over = w->items[i];
-		else if (!strcmp(k, "size"))
-			size = w->items[i];
-		else if (!strcmp(k, "step"))
-			step = w->items[i];
-		else
-			return err_at(b->e, w->key_locs[i], "unknown key '%s' in window (expected over, size, step)", k);
-	}
+	static const char *const keys[] = { "over", "size", "step" };
+	const struct doc *opt[3];
+	if (read_options(b, w, "window", keys, opt, 3) < 0)
+		return -1;
+	const struct doc *over = opt[0], *size = opt[1], *step = opt[2];
 	if (!over || !size)
 		return err_at(b->e, w->loc, "window needs 'over' and 'size'");
 	const char *name = scalar_text(b, over, "window 'over'");
@@ -276,18 +297,11 @@ static int expand_pairs(struct builder *b, int64_t n, const struct doc *p)
 	struct ninfo *ni = &b->info[n];
 	if (p->kind != DOC_MAP)
 		return err_at(b->e, p->loc, "pairs takes {from: FAMILY, count: N|all, seed: S}");
-	const struct doc *from = NULL, *count = NULL, *seed = NULL;
-	for (size_t i = 0; i < p->n; i++) {
-		const char *k = p->keys[i];
-		if (!strcmp(k, "from"))
-			from = p->items[i];
-		else if (!strcmp(k, "count"))
-			count = p->items[i];
-		else if (!strcmp(k, "seed"))
-			seed = p->items[i];
-		else
-			return err_at(b->e, p->key_locs[i], "unknown key '%s' in pairs (expected from, count, seed)", k);
-	}
+	static const char *const keys[] = { "from", "count", "seed" };
+	const struct doc *opt[3];
+	if (read_options(b, p, "pairs", keys, opt, 3) < 0)
+		return -1;
+	const struct doc *from = opt[0], *count = opt[1], *seed = opt[2];
 	if (!from || !count)
 		return err_at(b->e, p->loc, "pairs needs 'from' and 'count'");
 	const char *name = scalar_text(b, from, "pairs 'from'");
