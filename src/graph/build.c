@@ -140,6 +140,21 @@ static int64_t members_of(struct builder *b, int64_t n, struct loc loc)
 	return b->g->nodes[n].n_members;
 }
 
+/* The decimal text of @v in the arena; printf costs a third of building a
+ * 100,000-member range, this a tenth of it. */
+static const char *format_int(struct arena *a, int64_t v)
+{
+	char tmp[24], *p = tmp + sizeof tmp;
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	*--p = '\0';
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		*--p = '-';
+	return arena_strndup(a, p, (size_t)(tmp + sizeof tmp - 1 - p));
+}
+
 static int expand_foreach(struct builder *b, int64_t n, const struct doc *fe)
 {
 	struct gnode *gn = &b->g->nodes[n];
@@ -181,7 +196,7 @@ static int expand_foreach(struct builder *b, int64_t n, const struct doc *fe)
 		gn->n_members = hi - lo;
 		ni->values = arena_alloc(a, (size_t)(gn->n_members ? gn->n_members : 1) * sizeof *ni->values);
 		for (int64_t i = 0; i < gn->n_members; i++)
-			ni->values[i] = arena_printf(a, "%" PRId64, lo + i);
+			ni->values[i] = format_int(a, lo + i);
 		return 0;
 	}
 	if (!strpbrk(t, "*?["))

@@ -16,6 +16,9 @@ Y
 	assert_output "$(printf 'item-0\nitem-1\nitem-2\nitem-3\nitem-4')"
 	run -0 "$TESSERA" run "$TMP/s.yaml" --set n=2
 	assert_output "$(printf 'item-0\nitem-1')"
+	sed -i 's/0\.\.\${n}/-2..${n}/' "$TMP/s.yaml"
+	run -0 "$TESSERA" run "$TMP/s.yaml" --set n=1
+	assert_output "$(printf 'item--2\nitem--1\nitem-0')"
 }
 
 @test "foreach over a list and over a sorted glob" {
