@@ -84,10 +84,10 @@ $(BUILD)/unit-tests: $(LIB_OBJ) $(TEST_OBJ)
 -include $(OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
 deps:
-	@if [ -n "$(MISSING)" ] || ! command -v bats >/dev/null; then \
-	  echo "installing: $(MISSING) bats bats-assert bats-support sqlite3"; \
+	@if [ -n "$(MISSING)" ] || ! command -v bats >/dev/null || ! command -v groff >/dev/null; then \
+	  echo "installing: $(MISSING) bats bats-assert bats-support sqlite3 groff-base python3"; \
 	  $(if $(shell [ `id -u` = 0 ] || echo sudo),sudo) apt-get update -qq && \
-	  $(if $(shell [ `id -u` = 0 ] || echo sudo),sudo) apt-get install -y -qq $(DEB_PKGS) bats bats-assert bats-support sqlite3 pkg-config; \
+	  $(if $(shell [ `id -u` = 0 ] || echo sudo),sudo) apt-get install -y -qq $(DEB_PKGS) bats bats-assert bats-support sqlite3 groff-base python3 pkg-config; \
 	fi
 
 test-unit: all
@@ -97,7 +97,7 @@ test-cli: all
 	TESSERA=$(abspath $(BIN)) bats tests/cli
 
 # The suite: unit tests and CLI tests, then both again under ASan+UBSan.
-test: test-unit test-cli check-asan
+test: test-unit test-cli lint-man check-asan
 
 check-asan:
 	$(MAKE) BUILD=build-asan OPT='-O1 -g' all
@@ -128,6 +128,7 @@ uninstall:
 	      $(DESTDIR)$(PREFIX)/share/man/man5/tessera-spec.5
 
 lint-man:
+	@command -v groff >/dev/null || { echo "lint-man: groff is not installed (apt-get install groff-base)" >&2; exit 1; }
 	@for m in man/*.[0-9]; do out=$$(groff -man -ww -z $$m 2>&1); \
 	  if [ -n "$$out" ]; then echo "$$m: $$out"; exit 1; fi; done
 

@@ -23,7 +23,7 @@ static const char usage_run[] =
 	"      --spill-dir DIR     where results over the limit go (default: $TESSERA_SPILL_DIR,\n"
 	"                          else $TMPDIR, else /tmp)\n"
 	"  -s, --set NAME=VALUE    override a parameter of the spec (repeatable)\n"
-	"  -o NAME=PATH            write output NAME to PATH (- is stdout; repeatable)\n"
+	"  -o, --output NAME=PATH  write output NAME to PATH (- is stdout; repeatable)\n"
 	"  -q, --quiet             no progress bar\n"
 	"  -v, --verbose           one line per finished task on stderr\n"
 	"      --report FILE.json  write every task's timing and sizes, and spill events\n"

@@ -67,7 +67,7 @@ static const char usage_main[] =
 
 int cmd_help(int argc, char **argv, struct err *e)
 {
-	if (argc < 2) {
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		fputs(usage_main, stdout);
 		return 0;
 	}

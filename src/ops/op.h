@@ -74,7 +74,7 @@ struct op_task {
 	const void *node_data;  /* what check() returned for this node */
 	const char *var;        /* the node's foreach variable name, or NULL */
 	const char *var_value;  /* this member's value of it, or NULL */
-	int64_t member;         /* member index within the family, -1 for internal tasks */
+	int64_t member;         /* member index within the family (a reduce step: its index in its level) */
 	size_t n_in;
 	const struct op_input *in;
 	struct op_sink *out;

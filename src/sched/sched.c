@@ -520,8 +520,8 @@ int sched_run(const struct graph *g, const struct plan *p, const struct sched_op
 	if (o->progress)
 		draw_bar(&r, true);
 	rc = stopping ? -1 : 0;
-	status = rc ? (e->code ? (int)e->code : 1) : 0;
 out:
+	status = rc ? (e->code ? (int)e->code : 1) : 0;
 	sig_set_wake(NULL, NULL);
 	if (r.x)
 		r.x->vt->free(r.x);
