@@ -58,7 +58,7 @@ static void test_strmap(void)
 {
 	struct strmap m;
 	strmap_init(&m);
-	char keys[1000][8];
+	char keys[1000][16];
 	for (int i = 0; i < 1000; i++) {
 		snprintf(keys[i], sizeof keys[i], "k%d", i);
 		CHECK(strmap_put(&m, keys[i], i * 3));
