@@ -122,6 +122,11 @@ echo "timing shell: $SHELL_N processes, tessera then xargs ..." >&2
 s_run=$(best_time shell-run "${T[@]}" run "$here/shell.yaml" -q -s "n=$SHELL_N") || die "shell run failed"
 s_xargs=$(best_time shell-xargs "$tmp/xargs.sh") || die "xargs baseline failed"
 
+echo "timing memory: 10x the limit ..." >&2
+MEM_LIMIT_MB=${MEM_LIMIT_MB:-32}
+"$TESSERA" run "$here/memory.yaml" -q --memory-limit "${MEM_LIMIT_MB}M" --report "$tmp/mem.json" > "$tmp/mem.out" ||
+	die "memory run failed"
+
 # Table. awk does the arithmetic; "-" where there is no number.
 echo
 awk -v r_run="$r_run" -v r_chk="$r_chk" -v c_run="$c_run" -v c_chk="$c_chk" \
@@ -170,3 +175,15 @@ BEGIN {
 			ratio(dcg, c_run - c_chk), (dcg / (c_run - c_chk) >= 20 ? ok : miss)
 	}
 }'
+echo
+echo "memory: graph of 10x --memory-limit (bench/sched/memory.yaml)"
+/usr/bin/python3 - "$tmp/mem.json" "$MEM_LIMIT_MB" <<'P'
+import json, sys
+r = json.load(open(sys.argv[1]))
+limit = int(sys.argv[2]) << 20
+total = sum(t["output_bytes"] for t in r["tasks"] if not t["name"].endswith("_bytes"))
+print(f"  results {total / 2**20:.0f} MiB = {total / limit:.1f}x the {limit >> 20} MiB limit, in {r['elapsed']:.2f} s")
+print(f"  peak results in memory {r['peak_memory'] / 2**20:.1f} MiB; spilled {r['spilled_bytes'] / 2**20:.0f} MiB in {r['spills']} spills, {r['reloads']} reloads")
+ok = r["max_rss"] <= limit + (64 << 20)
+print(f"  peak RSS {r['max_rss'] / 2**20:.1f} MiB (goal: limit + 64 MiB = {(limit >> 20) + 64} MiB): {'ok' if ok else 'MISSED'}")
+P

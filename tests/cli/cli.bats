@@ -135,3 +135,13 @@ Y
 	run -0 make -s uninstall PREFIX="$TMP/inst"
 	[ ! -e "$TMP/inst/bin/tessera" ]
 }
+
+@test "make names the Debian package of every missing library" {
+	PKG_CONFIG_LIBDIR=/nonexistent run -2 make -s deps-check
+	assert_output --partial "tessera: missing libraries; install them with: sudo apt-get install libyaml-dev libcjson-dev libzstd-dev libsqlite3-dev   (or: make deps)"
+}
+
+@test "a spill folder that cannot be made is a clear error" {
+	run -1 --separate-stderr "$TESSERA" run graphs/etl.yaml --spill-dir /nonexistent/spill
+	[ "$stderr" = "tessera: cannot make a spill folder in '/nonexistent/spill': No such file or directory" ]
+}
