@@ -4,7 +4,7 @@
  * state below; executors only see task ids going out and completions coming
  * back. See sched.h for the policy.
  */
-#include "sched/sched.h"
+#include "sched/sched_int.h"
 #include "util/cleanup.h"
 #include "util/text.h"
 #include "util/xalloc.h"
@@ -66,7 +66,8 @@ static int64_t heap_pop(struct heap *h)
 struct out_state {
 	int fd;
 	char *tmp;          /* temporary file beside the target, renamed at the end */
-	int64_t next;       /* members written so far */
+	int64_t queued;     /* members handed to the writer */
+	int64_t written;    /* members the writer has finished */
 };
 
 struct task_rec {
@@ -100,6 +101,7 @@ struct run {
 	uint8_t *done;
 	struct heap ready_roots, ready_inner;
 	struct out_state *outs;
+	struct writer *writer;
 	struct task_rec *recs;
 	struct events events;
 	int64_t n_done, running;
@@ -164,8 +166,10 @@ static int open_outputs(struct run *r, struct err *e)
 	return 0;
 }
 
-/* Writes whatever output members are ready; stdout outputs strictly in order. */
-static int write_ready_outputs(struct run *r, struct err *e)
+/* Hands the writer whatever output members are ready. The writer keeps its
+ * queue's order, so stdout outputs come out in the order listed as long as
+ * one is queued whole before the next starts. */
+static void queue_ready_outputs(struct run *r)
 {
 	const struct plan *p = r->p;
 	bool stdout_blocked = false;
@@ -175,21 +179,38 @@ static int write_ready_outputs(struct run *r, struct err *e)
 		bool is_stdout = os->fd == STDOUT_FILENO;
 		if (is_stdout && stdout_blocked)
 			continue;
-		while (os->next < o->n_tasks && r->done[o->task_first + os->next]) {
-			int64_t t = o->task_first + os->next;
-			if (store_write_to(r->rc.store, t, os->fd, e) < 0) {
-				char name[128];
-				graph_task_name(r->g, t, name, sizeof name);
-				snprintf(e->task, sizeof e->task, "%s", name);
-				return -1;
-			}
-			store_release(r->rc.store, t);
-			os->next++;
+		while (os->queued < o->n_tasks && r->done[o->task_first + os->queued]) {
+			writer_queue(r->writer, i, o->task_first + os->queued, os->fd);
+			os->queued++;
 		}
-		if (is_stdout && os->next < o->n_tasks)
+		if (is_stdout && os->queued < o->n_tasks)
 			stdout_blocked = true;
 	}
-	return 0;
+}
+
+/* Takes the writer's finished jobs: their chunks are released. */
+static int take_writes(struct run *r, struct err *e)
+{
+	struct write_done d[64];
+	size_t n;
+	int rc = 0;
+	while ((n = writer_take(r->writer, d, 64)) > 0) {
+		for (size_t i = 0; i < n; i++) {
+			if (d[i].rc < 0) {
+				if (rc == 0) {
+					*e = d[i].err;
+					char name[128];
+					graph_task_name(r->g, d[i].task, name, sizeof name);
+					snprintf(e->task, sizeof e->task, "%s", name);
+				}
+				rc = -1;
+				continue;
+			}
+			store_release(r->rc.store, d[i].task);
+			r->outs[d[i].out].written++;
+		}
+	}
+	return rc;
 }
 
 static void close_outputs(struct run *r, bool commit, struct err *e)
@@ -426,9 +447,13 @@ int sched_run(const struct graph *g, const struct plan *p, const struct sched_op
 
 	r.x = make_exec ? make_exec(&r.rc, exec_arg) : pool_new(&r.rc, o->jobs);
 	sig_set_wake(wake_executor, r.x);
+	if (!(r.writer = writer_new(r.rc.store, r.x))) {
+		err_sys(e, NULL, "cannot start the output writer");
+		goto out;
+	}
 	bool stopping = false;
 	uint64_t limit = store_limit(r.rc.store);
-	while (r.n_done < p->n_keep || r.running) {
+	for (;;) {
 		/* Dispatch in static order; sources only while memory allows. */
 		while (!stopping && r.running < o->jobs) {
 			struct store_stats st;
@@ -465,15 +490,17 @@ int sched_run(const struct graph *g, const struct plan *p, const struct sched_op
 			if (h == &r.ready_roots)
 				r.roots_running++;
 		}
-		if (r.n_done == p->n_keep && !r.running)
-			break;
-		if (!stopping && write_ready_outputs(&r, e) < 0) {
+		if (!stopping)
+			queue_ready_outputs(&r);
+		if (take_writes(&r, e) < 0 && !stopping) {
 			stopping = true;
 			r.x->vt->cancel(r.x);
 		}
+		if (!stopping && r.n_done == p->n_keep && !r.running && !writer_pending(r.writer))
+			break;
 		if (stopping && !r.running)
 			break;
-		if (!r.running && !stopping) {
+		if (!r.running && !stopping && r.n_done < p->n_keep) {
 			/* Nothing runs and nothing may start: a bug, not a hang. */
 			err_run(e, NULL, "internal error: no task can run (%" PRId64 " of %" PRId64 " done)", r.n_done, p->n_keep);
 			stopping = true;
@@ -513,8 +540,6 @@ int sched_run(const struct graph *g, const struct plan *p, const struct sched_op
 		if (o->progress)
 			draw_bar(&r, false);
 	}
-	if (!stopping && write_ready_outputs(&r, e) < 0)
-		stopping = true;
 	if (!stopping && store_take_error(r.rc.store, e) < 0)
 		stopping = true;
 	if (o->progress)
@@ -522,6 +547,10 @@ int sched_run(const struct graph *g, const struct plan *p, const struct sched_op
 	rc = stopping ? -1 : 0;
 out:
 	status = rc ? (e->code ? (int)e->code : 1) : 0;
+	if (r.writer) {
+		writer_abort(r.writer); /* nothing is left on success; on failure, stop */
+		writer_free(r.writer);
+	}
 	sig_set_wake(NULL, NULL);
 	if (r.x)
 		r.x->vt->free(r.x);

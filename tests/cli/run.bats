@@ -361,3 +361,22 @@ P
 	assert_output ok
 	[ "$(wc -c < out.bin)" -eq 3000 ]
 }
+
+@test "a slow reader of stdout does not stall the run" {
+	spec s.yaml <<Y
+tessera: 1
+nodes:
+  big: {run: "head -c 2000000 /dev/zero"}
+  a: {in: [big], run: "sleep 0.1; echo a"}
+  b: {in: [a], run: "sleep 0.1; echo b"}
+  c: {in: [b], run: "sleep 0.1; date +%s.%N > $TMP/c-done"}
+outputs: {big: "-", c: out.txt}
+Y
+	cd "$TMP"
+	start=$(date +%s.%N)
+	# The reader takes nothing for 3 s: the 2 MB output cannot all fit in the pipe.
+	run -0 bash -c "'$TESSERA' run s.yaml | { sleep 3; wc -c; }"
+	assert_output "2000000"
+	# The chain behind the blocked output finished long before the reader woke up.
+	awk -v s="$start" -v c="$(cat c-done)" 'BEGIN { exit !(c - s < 2.5) }'
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/* sched_int: what the scheduler's files share and nobody else needs. */
+#ifndef TESSERA_SCHED_INT_H
+#define TESSERA_SCHED_INT_H
+
+#include "sched/sched.h"
+
+/*
+ * writer: the thread that copies finished results into the outputs, so a
+ * slow consumer (a pipe into less, a slow disk) never stalls the scheduler.
+ * Jobs run in the order they were queued, which keeps stdout outputs in the
+ * order listed. Each finished job is posted back and the scheduler is woken
+ * through the executor; the scheduler then releases the chunk.
+ */
+struct writer;
+
+struct write_done {
+	size_t out;     /* output index */
+	int64_t task;
+	int rc;         /* 0, or -1 with @err */
+	struct err err;
+};
+
+struct writer *writer_new(struct store *st, struct executor *x);
+/* writer_queue() : write chunk @task to @fd for output @out, after everything queued before. */
+void writer_queue(struct writer *w, size_t out, int64_t task, int fd);
+/* writer_take() : finished jobs, up to @max. */
+size_t writer_take(struct writer *w, struct write_done *d, size_t max);
+/* writer_pending() : jobs queued or running. */
+size_t writer_pending(struct writer *w);
+/* writer_abort() : drop the jobs not started (they are never reported). */
+void writer_abort(struct writer *w);
+/* writer_free() : waits for the job in progress, then stops the thread. NULL ok. */
+void writer_free(struct writer *w);
+
+#endif
