@@ -35,6 +35,7 @@ struct spec_args {
 	const char **outs;    size_t n_outs;   /* -o NAME=PATH */
 	const char **targets; size_t n_targets;
 	const char *format;   /* graph --format */
+	uint64_t chunk_bytes; /* --chunk-size; 0: the default */
 	struct sched_opts run;
 	bool help;
 };

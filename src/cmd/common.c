@@ -27,10 +27,11 @@ static const char usage_run[] =
 	"  -q, --quiet             no progress bar\n"
 	"  -v, --verbose           one line per finished task on stderr\n"
 	"      --report FILE.json  write every task's timing and sizes, and spill events\n"
+	"      --chunk-size SIZE   target size of \"auto\" array chunks (default 128MiB)\n"
 	"  -h, --help              this text\n";
 
 static const char usage_check[] =
-	"usage: tessera check SPEC [TARGET...] [-s NAME=VALUE]... [-o NAME=PATH]...\n"
+	"usage: tessera check SPEC [TARGET...] [-s NAME=VALUE]... [-o NAME=PATH]... [--chunk-size SIZE]\n"
 	"\n"
 	"Validates SPEC without running anything and prints its tasks, edges, depth\n"
 	"and outputs (after culling to the TARGETs or outputs). Exit 3 when invalid.\n";
@@ -83,7 +84,7 @@ static int env_defaults(struct sched_opts *o, struct err *e)
 	return 0;
 }
 
-enum { OPT_SPILL = 256, OPT_REPORT, OPT_FORMAT };
+enum { OPT_SPILL = 256, OPT_REPORT, OPT_FORMAT, OPT_CHUNK_SIZE };
 
 int cmd_parse(const char *name, int argc, char **argv, struct spec_args *a, struct err *e)
 {
@@ -101,6 +102,7 @@ int cmd_parse(const char *name, int argc, char **argv, struct spec_args *a, stru
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "report", required_argument, NULL, OPT_REPORT },
 		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "chunk-size", required_argument, NULL, OPT_CHUNK_SIZE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -151,6 +153,10 @@ int cmd_parse(const char *name, int argc, char **argv, struct spec_args *a, stru
 		case OPT_REPORT:
 			a->run.report_path = optarg;
 			break;
+		case OPT_CHUNK_SIZE:
+			if (!parse_size(optarg, &a->chunk_bytes) || a->chunk_bytes < 1024)
+				return err_usage(e, "bad --chunk-size '%s': expected a size of at least 1KiB, like 64M", optarg);
+			break;
 		case OPT_FORMAT:
 			if (strcmp(optarg, "dot") && strcmp(optarg, "json"))
 				return err_usage(e, "bad --format '%s': expected dot or json", optarg);
@@ -182,7 +188,7 @@ int cmd_load(const struct spec_args *a, struct loaded *l, struct err *e)
 	memset(l, 0, sizeof *l);
 	if (spec_load(&l->spec, a->spec_path, a->sets, a->n_sets, e) < 0)
 		return -1;
-	if (!(l->g = graph_build(&l->spec, a->outs, a->n_outs, e)))
+	if (!(l->g = graph_build(&l->spec, a->outs, a->n_outs, a->chunk_bytes, e)))
 		return -1;
 	if (plan_make(&l->plan, l->g, a->targets, a->n_targets, e) < 0)
 		return -1;

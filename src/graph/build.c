@@ -42,6 +42,11 @@ struct ninfo {
 	struct loc gen_loc;
 	size_t n_refs;
 	struct inref *refs;
+	bool is_array;          /* an expression node, or a mapping naming an array op */
+	int astate;             /* building its array: 0 not yet, 1 in progress, 2 done */
+	struct anode *arr;
+	const struct doc *expr_doc; /* the scalar the expression is read from */
+	const char *expr_text;
 };
 
 struct builder {
@@ -54,6 +59,10 @@ struct builder {
 	int64_t *e_user, *e_dep;
 	size_t n_e, cap_e;
 	struct err *e;
+	struct abuild ab;
+	struct afam **fams;
+	int64_t n_fams;
+	size_t n_spec_nodes;
 };
 
 static const char *const generic_keys[] = { "foreach", "window", "pairs", "reduce", "split_every",
@@ -489,6 +498,17 @@ static void add_edge(struct builder *b, int64_t user, int64_t dep)
 	b->n_e++;
 }
 
+struct edge_ctx {
+	struct builder *b;
+	int64_t user;
+};
+
+static void add_edge_cb(void *arg, int64_t dep)
+{
+	struct edge_ctx *ec = arg;
+	add_edge(ec->b, ec->user, dep);
+}
+
 /* The family's member @k of node @n as a task id. */
 static int64_t member_task(const struct graph *g, int64_t n, int64_t k)
 {
@@ -519,6 +539,265 @@ static int add_ref_edges(struct builder *b, int64_t n, int64_t task, int64_t pos
 		}
 		add_edge(b, task, member_task(b->g, ref->node, k));
 	}
+	return 0;
+}
+
+/* ---- array (expression) nodes ---- */
+
+/* A YAML value as the Python literal an expression would spell it with. */
+static int put_literal(struct builder *b, const struct doc *d, struct buf *out)
+{
+	switch (d->kind) {
+	case DOC_NULL:
+		buf_puts(out, "None");
+		return 0;
+	case DOC_BOOL:
+		buf_puts(out, d->b ? "True" : "False");
+		return 0;
+	case DOC_INT:
+	case DOC_FLOAT: {
+		const char *t = spec_subst(b->s, d, b->e);
+		if (!t)
+			return -1;
+		buf_puts(out, t);
+		return 0;
+	}
+	case DOC_STR: {
+		const char *t = spec_subst(b->s, d, b->e);
+		if (!t)
+			return -1;
+		buf_putc(out, '"');
+		for (; *t; t++) {
+			if (*t == '"' || *t == '\\')
+				buf_putc(out, '\\');
+			buf_putc(out, *t);
+		}
+		buf_putc(out, '"');
+		return 0;
+	}
+	case DOC_SEQ:
+		buf_putc(out, '(');
+		for (size_t i = 0; i < d->n; i++) {
+			if (put_literal(b, d->items[i], out) < 0)
+				return -1;
+			buf_puts(out, d->n == 1 ? "," : i + 1 < d->n ? ", " : "");
+		}
+		buf_putc(out, ')');
+		return 0;
+	default:
+		return err_at(b->e, d->loc, "a mapping cannot be an array op's option");
+	}
+}
+
+/* Whether node @n is an array: an expression string, or a mapping whose op key is an array op. */
+static bool detect_array(struct builder *b, int64_t n)
+{
+	struct gnode *gn = &b->g->nodes[n];
+	struct ninfo *ni = &b->info[n];
+	const struct doc *def = gn->def;
+	if (def->kind == DOC_STR || def->kind == DOC_INT || def->kind == DOC_FLOAT) {
+		ni->is_array = true;
+		ni->expr_doc = def;
+		return true;
+	}
+	if (def->kind != DOC_MAP)
+		return false;
+	for (size_t i = 0; i < def->n; i++) {
+		const struct op *op = op_find(def->keys[i]);
+		if (!op)
+			continue;
+		bool npy = op->afn == AFN_LOAD && def->items[i]->str && strlen(def->items[i]->str) > 4 &&
+			   !strcmp(def->items[i]->str + strlen(def->items[i]->str) - 4, ".npy");
+		if ((op->flags & OP_ARRAY) || (npy && def->n >= 1)) {
+			ni->is_array = true;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The expression text of an array node; a mapping {op: first, option: value} becomes op(first, option=value). */
+static const char *array_text(struct builder *b, int64_t n)
+{
+	struct gnode *gn = &b->g->nodes[n];
+	struct ninfo *ni = &b->info[n];
+	if (ni->expr_doc)
+		return spec_subst(b->s, ni->expr_doc, b->e);
+	const struct doc *def = gn->def;
+	size_t k = 0;
+	while (k < def->n && !op_find(def->keys[k]))
+		k++;
+	const struct op *op = op_find(def->keys[k]);
+	struct buf t;
+	buf_init(&t);
+	buf_printf(&t, "%s(", op->name);
+	const struct doc *first = def->items[k];
+	if (op->afn == AFN_LOAD || first->kind != DOC_STR) {
+		if (put_literal(b, first, &t) < 0)
+			goto fail;
+	} else {
+		const char *x = spec_subst(b->s, first, b->e);
+		if (!x)
+			goto fail;
+		buf_printf(&t, "(%s)", x);
+	}
+	for (size_t i = 0; i < def->n; i++) {
+		if (i == k)
+			continue;
+		buf_printf(&t, ", %s=", def->keys[i]);
+		if (put_literal(b, def->items[i], &t) < 0)
+			goto fail;
+	}
+	buf_putc(&t, ')');
+	/* Errors inside the synthesized text point at the mapping's op key. */
+	struct doc *fake = arena_alloc(&b->g->arena, sizeof *fake);
+	fake->kind = DOC_STR;
+	fake->loc = def->key_locs[k];
+	fake->multiline = true;
+	fake->str = arena_strdup(&b->g->arena, t.data);
+	ni->expr_doc = fake;
+	buf_release(&t);
+	return fake->str;
+fail:
+	buf_release(&t);
+	return NULL;
+}
+
+static int build_array(struct builder *b, int64_t n);
+
+static struct anode *lookup_array(void *arg, const char *name, struct loc loc)
+{
+	struct builder *b = arg;
+	int64_t idx;
+	if (!strmap_get(&b->names, name, &idx))
+		return NULL;
+	struct ninfo *ni = &b->info[idx];
+	if (!ni->is_array) {
+		err_at(b->e, loc, "node '%s' is not an array (it is a '%s' task): use it through in: instead", name,
+		       b->g->nodes[idx].op ? b->g->nodes[idx].op->name : "?");
+		return NULL;
+	}
+	if (ni->astate == 1) {
+		err_at(b->e, loc, "cycle: node '%s' uses itself through '%s'", b->g->nodes[b->ab.owner].name, name);
+		return NULL;
+	}
+	if (ni->astate == 0) {
+		uint32_t saved = b->ab.owner;
+		int rc = build_array(b, idx);
+		b->ab.owner = saved;
+		if (rc < 0)
+			return NULL;
+	}
+	ni->arr->n_users++;
+	return ni->arr;
+}
+
+static int build_array(struct builder *b, int64_t n)
+{
+	struct ninfo *ni = &b->info[n];
+	ni->astate = 1;
+	b->ab.owner = (uint32_t)n;
+	const char *text = array_text(b, n);
+	if (!text)
+		return -1;
+	ni->expr_text = text;
+	ni->arr = array_from_expr(&b->ab, ni->expr_doc, text);
+	if (!ni->arr)
+		return -1;
+	b->g->nodes[n].array = ni->arr;
+	b->g->nodes[n].gen = GEN_ARRAY;
+	b->g->nodes[n].op = &op_array_chunk;
+	ni->astate = 2;
+	return 0;
+}
+
+/* The spec node an output key names, or -1. */
+static int64_t output_node(struct builder *b, const char *key)
+{
+	const char *br = strchr(key, '[');
+	char *name = xstrndup(key, br ? (size_t)(br - key) : strlen(key));
+	int64_t idx = -1;
+	strmap_get(&b->names, name, &idx);
+	free(name);
+	return idx;
+}
+
+/* Marks the arrays that outputs write (and arrays nobody reads) for materializing, then lowers. */
+static int lower_arrays(struct builder *b, const char *const *o_overrides, size_t n_overrides)
+{
+	struct graph *g = b->g;
+	size_t n_roots = 0;
+	struct anode **roots = xmalloc((g->n_nodes ? g->n_nodes : 1) * sizeof *roots);
+	const struct doc *outs = doc_get(b->s->root, "outputs");
+	if (outs && outs->kind == DOC_MAP)
+		for (size_t i = 0; i < outs->n; i++) {
+			int64_t idx = output_node(b, outs->keys[i]);
+			if (idx >= 0 && b->info[idx].arr)
+				b->info[idx].arr->is_output = true;
+		}
+	for (size_t i = 0; i < n_overrides; i++) {
+		const char *eq = strchr(o_overrides[i], '=');
+		if (!eq)
+			continue;
+		char *key = xstrndup(o_overrides[i], (size_t)(eq - o_overrides[i]));
+		int64_t idx = output_node(b, key);
+		free(key);
+		if (idx >= 0 && b->info[idx].arr)
+			b->info[idx].arr->is_output = true;
+	}
+	for (size_t n = 0; n < g->n_nodes; n++) {
+		struct anode *a = b->info[n].arr;
+		if (!a)
+			continue;
+		if (a->n_users == 0)
+			a->is_output = true; /* a sink: it is what the node is for */
+		roots[n_roots++] = a;
+	}
+	g->n_array_unfused = array_count_unfused(roots, n_roots);
+	b->n_fams = array_lower(&b->ab, roots, n_roots, &b->fams);
+	free(roots);
+	if (b->n_fams < 0)
+		return -1;
+	/* One gnode per family: the spec node's own when it is that node's array, else a hidden one. */
+	size_t hidden = 0;
+	for (int64_t f = 0; f < b->n_fams; f++)
+		if (b->info[b->fams[f]->a->owner].arr != b->fams[f]->a)
+			hidden++;
+	if (hidden) {
+		struct gnode *nodes = arena_alloc(&g->arena, (g->n_nodes + hidden) * sizeof *nodes);
+		memcpy(nodes, g->nodes, g->n_nodes * sizeof *nodes);
+		g->nodes = nodes;
+		struct ninfo *info = xcalloc(g->n_nodes + hidden, sizeof *info);
+		memcpy(info, b->info, g->n_nodes * sizeof *info);
+		free(b->info);
+		b->info = info;
+	}
+	int *ordinal = xcalloc(b->n_spec_nodes ? b->n_spec_nodes : 1, sizeof *ordinal);
+	for (int64_t f = 0; f < b->n_fams; f++) {
+		struct afam *fam = b->fams[f];
+		uint32_t owner = fam->a->owner;
+		struct gnode *gn;
+		if (b->info[owner].arr == fam->a) {
+			gn = &g->nodes[owner];
+		} else {
+			gn = &g->nodes[g->n_nodes++];
+			memset(gn, 0, sizeof *gn);
+			gn->name = arena_printf(&g->arena, "%s.%s%d", g->nodes[owner].name, fam->a->label, ++ordinal[owner]);
+			gn->loc = fam->a->loc;
+			gn->def = g->nodes[owner].def;
+			gn->gen = GEN_ARRAY;
+			gn->op = &op_array_chunk;
+			gn->array = fam->a;
+			b->info[gn - g->nodes].is_array = true;
+		}
+		gn->fam = fam;
+		gn->op_data = fam;
+		gn->n_members = fam->n_chunks;
+	}
+	for (size_t n = 0; n < g->n_nodes; n++)
+		if (g->nodes[n].gen == GEN_ARRAY && !g->nodes[n].fam)
+			g->nodes[n].n_members = 0; /* fused into its users */
+	free(ordinal);
 	return 0;
 }
 
@@ -580,8 +859,11 @@ static int check_node(struct builder *b, int64_t n)
 		} else {
 			struct buf list;
 			buf_init(&list);
-			for (size_t i = 0; i < n_ops; i++)
-				buf_printf(&list, "%s%s", i ? ", " : "", names[i]);
+			size_t n_ops_all;
+			const struct op *ops = op_table_get(&n_ops_all);
+			for (size_t i = 0; i < n_ops_all; i++)
+				if (ops[i].run)
+					buf_printf(&list, "%s%s", list.len ? ", " : "", ops[i].name);
 			err_at(b->e, gn->loc, "node '%s' has no op (one of: %s)", gn->name, list.data);
 			buf_release(&list);
 			return -1;
@@ -659,6 +941,15 @@ static int lay_out_tasks(struct builder *b)
 		struct gnode *gn = &g->nodes[n];
 		struct ninfo *ni = &b->info[n];
 		gn->first_task = total;
+		if (gn->gen == GEN_ARRAY) {
+			struct afam *fam = (struct afam *)gn->fam;
+			gn->n_tasks = fam ? fam->n_tasks : 0;
+			gn->first_member = fam ? afam_chunk_task(fam, 0) - fam->first_task + total : total;
+			if (fam)
+				fam->first_task = total;
+			total += gn->n_tasks;
+			continue;
+		}
 		if (gn->gen == GEN_REDUCE) {
 			int64_t m = g->nodes[ni->of].n_members;
 			gn->n_tasks = reduce_tasks(m, ni->split_every);
@@ -680,7 +971,13 @@ static int lay_out_tasks(struct builder *b)
 			t->member = i;
 			if (gn->gen == GEN_FOREACH)
 				t->var_value = ni->values[i];
+			if (gn->gen == GEN_ARRAY) {
+				int64_t m;
+				t->level = afam_task_level(gn->fam, i, &m);
+			}
 		}
+		if (gn->gen == GEN_ARRAY)
+			g->n_array_tasks += gn->n_tasks;
 	}
 	return 0;
 }
@@ -712,6 +1009,12 @@ static int make_edges(struct builder *b)
 				add_edge(b, gn->first_task + i, member_task(g, ni->from, ni->pair_b[i]));
 				if (add_ref_edges(b, (int64_t)n, gn->first_task + i, i) < 0)
 					return -1;
+			}
+			break;
+		case GEN_ARRAY:
+			for (int64_t i = 0; i < gn->n_tasks; i++) {
+				struct edge_ctx ec = { b, gn->first_task + i };
+				afam_task_deps(gn->fam, i, add_edge_cb, &ec);
 			}
 			break;
 		case GEN_REDUCE: {
@@ -900,6 +1203,24 @@ static int add_output(struct builder *b, const char *key, const char *path, stru
 		return err_at(b->e, kloc, "output '%s' is out of range", key);
 	if (!*path)
 		return err_at(b->e, vloc, "output '%s' has an empty path", key);
+	int64_t idx = graph_find_node(g, o.node_name);
+	const struct gnode *ogn = idx >= 0 ? &g->nodes[idx] : NULL;
+	if (ogn && ogn->gen == GEN_ARRAY && ogn->array) {
+		size_t pl = strlen(path);
+		o.array = ogn->array;
+		if (!strcmp(path, "-"))
+			o.format = OUT_ARRAY_TEXT;
+		else if (pl > 4 && !strcmp(path + pl - 4, ".npy"))
+			o.format = OUT_ARRAY_NPY;
+		else if (pl > 4 && !strcmp(path + pl - 4, ".csv"))
+			o.format = OUT_ARRAY_CSV;
+		else
+			return err_at(b->e, vloc, "an array output goes to \"-\", a .npy or a .csv file, not '%s'", path);
+		if ((o.format != OUT_ARRAY_NPY) && ogn->array->ndim > 2)
+			return err_at(b->e, vloc, "a %d-d array can only be written to a .npy file", ogn->array->ndim);
+		if (o.n_tasks != ogn->n_members)
+			return err_at(b->e, kloc, "an array output takes the whole array '%s'", o.node_name);
+	}
 	o.path = path;
 	o.loc = vloc;
 	/* -o NAME=PATH replaces a listed output of the same name. */
@@ -917,7 +1238,7 @@ static int add_output(struct builder *b, const char *key, const char *path, stru
 }
 
 struct graph *graph_build(struct spec *s, const char *const *o_overrides, size_t n_overrides,
-			  struct err *e)
+			  uint64_t chunk_bytes, struct err *e)
 {
 	struct graph *g = xcalloc(1, sizeof *g);
 	arena_init(&g->arena);
@@ -944,21 +1265,41 @@ struct graph *graph_build(struct spec *s, const char *const *o_overrides, size_t
 			err_at(e, gn->loc, "invalid node name '%s': use letters, digits, '_' and '-'", gn->name);
 			goto fail;
 		}
+		strmap_put(&b.names, gn->name, (int64_t)n);
+		if (detect_array(&b, (int64_t)n))
+			continue;
 		if (gn->def->kind != DOC_MAP) {
-			err_at(e, gn->def->loc, "node '%s' must be a mapping with one op key, not a %s", gn->name,
-			       doc_kind_name(gn->def->kind));
+			err_at(e, gn->def->loc, "node '%s' must be an expression or a mapping with one op key, not a %s",
+			       gn->name, doc_kind_name(gn->def->kind));
 			goto fail;
 		}
-		strmap_put(&b.names, gn->name, (int64_t)n);
 	}
+	b.n_spec_nodes = g->n_nodes;
 	for (size_t n = 0; n < g->n_nodes; n++)
-		if (check_node(&b, (int64_t)n) < 0)
+		if (!b.info[n].is_array && check_node(&b, (int64_t)n) < 0)
 			goto fail;
+	for (size_t n = 0; n < g->n_nodes; n++)
+		if (b.info[n].is_array)
+			b.info[n].state = 2;
 	for (size_t n = 0; n < g->n_nodes; n++)
 		if (b.info[n].state == 0 && size_node(&b, (int64_t)n) < 0)
 			goto fail;
+	/* Array nodes: expressions into array DAGs, then into families of tasks. */
+	b.ab.arena = &g->arena;
+	b.ab.spec = s;
+	b.ab.e = e;
+	b.ab.chunk_bytes = chunk_bytes ? chunk_bytes : (128u << 20);
+	b.ab.lookup = lookup_array;
+	b.ab.lookup_arg = &b;
+	for (size_t n = 0; n < g->n_nodes; n++)
+		if (b.info[n].is_array && b.info[n].astate == 0 && build_array(&b, (int64_t)n) < 0)
+			goto fail;
+	if (lower_arrays(&b, o_overrides, n_overrides) < 0)
+		goto fail;
 	/* `in:` references, parsed once per node. */
 	for (size_t n = 0; n < g->n_nodes; n++) {
+		if (b.info[n].is_array)
+			continue;
 		const struct doc *in = doc_get(g->nodes[n].def, "in");
 		if (!in)
 			continue;
@@ -1051,7 +1392,18 @@ void graph_task_name(const struct graph *g, int64_t t, char *out, size_t out_len
 {
 	const struct task *tk = &g->tasks[t];
 	const struct gnode *gn = &g->nodes[tk->node];
-	if (gn->gen == GEN_REDUCE && tk->level > 0)
+	if (gn->gen == GEN_ARRAY) {
+		int64_t m;
+		int level = afam_task_level(gn->fam, tk->member, &m);
+		if (level < 0)
+			snprintf(out, out_len, "%s.map[%" PRId64 "]", gn->name, m);
+		else if (level > 0)
+			snprintf(out, out_len, "%s.l%d[%" PRId64 "]", gn->name, level, m);
+		else if (gn->n_members == 1)
+			snprintf(out, out_len, "%s", gn->name);
+		else
+			snprintf(out, out_len, "%s[%" PRId64 "]", gn->name, m);
+	} else if (gn->gen == GEN_REDUCE && tk->level > 0)
 		snprintf(out, out_len, "%s.l%d[%" PRId64 "]", gn->name, tk->level, tk->member);
 	else if (gn->gen == GEN_NONE || gn->gen == GEN_REDUCE)
 		snprintf(out, out_len, "%s", gn->name);

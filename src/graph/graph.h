@@ -15,6 +15,7 @@
 #ifndef TESSERA_GRAPH_GRAPH_H
 #define TESSERA_GRAPH_GRAPH_H
 
+#include "array/array.h"
 #include "ops/op.h"
 #include "spec/spec.h"
 #include "util/arena.h"
@@ -24,7 +25,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum gen_kind { GEN_NONE, GEN_FOREACH, GEN_WINDOW, GEN_PAIRS, GEN_REDUCE };
+enum gen_kind { GEN_NONE, GEN_FOREACH, GEN_WINDOW, GEN_PAIRS, GEN_REDUCE, GEN_ARRAY };
 
 struct gnode {
 	const char *name;
@@ -38,6 +39,8 @@ struct gnode {
 	int64_t first_member, n_members; /* the family addressed as name[i] */
 	int retries;
 	double timeout;            /* seconds; 0: none */
+	const struct anode *array; /* an expression node's array (its family may be NULL: fused) */
+	const struct afam *fam;    /* GEN_ARRAY: the tasks materializing an array */
 };
 
 struct task {
@@ -47,8 +50,12 @@ struct task {
 	const char *var_value;  /* foreach value, or NULL */
 };
 
+enum out_format { OUT_BYTES, OUT_ARRAY_TEXT, OUT_ARRAY_NPY, OUT_ARRAY_CSV };
+
 struct goutput {
 	const char *node_name;
+	enum out_format format;
+	const struct anode *array;   /* the array written, for OUT_ARRAY_* */
 	int64_t task_first, n_tasks; /* written one after another */
 	const char *path;            /* "-" is stdout */
 	struct loc loc;
@@ -66,15 +73,19 @@ struct graph {
 	int64_t n_edges;
 	size_t n_outputs;
 	struct goutput *outputs;
+	int64_t n_array_tasks;       /* tasks of array families (after fusion) */
+	int64_t n_array_unfused;     /* what they would be with every array op materialized */
 };
 
 /*
  * graph_build() : expands every node of @s into tasks and edges, checks ops,
- * references and cycles. @o_overrides are "NAME=PATH" from -o (a name not
- * among the outputs adds it). NULL and a located *e (ERR_SPEC) on error.
+ * references and cycles; expression nodes become array families (fused
+ * where possible). @o_overrides are "NAME=PATH" from -o (a name not among
+ * the outputs adds it); @chunk_bytes is the "auto" chunk size (0: 128 MiB).
+ * NULL and a located *e (ERR_SPEC) on error.
  */
 struct graph *graph_build(struct spec *s, const char *const *o_overrides, size_t n_overrides,
-			  struct err *e);
+			  uint64_t chunk_bytes, struct err *e);
 void graph_free(struct graph *g);
 
 /* graph_resolve_target() : "name" or "name[k]" (k may be negative) -> a range of

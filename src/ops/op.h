@@ -30,6 +30,20 @@ enum op_flags {
 	OP_SOURCE = 1 << 2,      /* produces data from outside the graph (admission-controlled) */
 	OP_CHEAP = 1 << 3,       /* microseconds, no I/O: may run on the scheduler thread */
 	OP_STREAM_IN = 1 << 4,   /* reads inputs with op_task.copy_input (no pin needed) */
+	OP_ARRAY = 1 << 5,       /* an array function: called in expressions, lowered by array/ */
+	OP_METHOD = 1 << 6,      /* also callable as a method: x.name(...) passes x first */
+};
+
+/* What an array op is; the array layer switches on it (and on op.sub). */
+enum op_afn {
+	AFN_NONE,
+	AFN_CREATE,   /* sub: enum gen_op-like creation kind, see array/array.h */
+	AFN_LOAD,     /* load("x.npy", chunks=...) */
+	AFN_EW,       /* sub: enum ew_op */
+	AFN_REDUCE,   /* sub: enum red_op */
+	AFN_ASTYPE,
+	AFN_TRANSPOSE,
+	AFN_RECHUNK,
 };
 
 /* One input of a task: bytes (OP_INPUT_MEM) or a file (OP_INPUT_PATHS). */
@@ -74,7 +88,8 @@ struct op_task {
 	const void *node_data;  /* what check() returned for this node */
 	const char *var;        /* the node's foreach variable name, or NULL */
 	const char *var_value;  /* this member's value of it, or NULL */
-	int64_t member;         /* member index within the family (a reduce step: its index in its level) */
+	int64_t member;         /* member index within the family (a reduce step: its index in its level;
+				   an array family's task: its index within the family) */
 	size_t n_in;
 	const struct op_input *in;
 	struct op_sink *out;
@@ -121,7 +136,15 @@ struct op {
 	const struct op_param *params; /* the node keys it accepts besides its own; NULL-ended */
 	op_check_fn check;
 	op_run_fn run;
+	/* OP_ARRAY: parameter names in positional order ('!' first: required), NULL-ended */
+	const char *const *args;
+	enum op_afn afn;
+	int sub;
 };
+
+/* The internal op of array families' tasks (chunks, reduction maps and
+ * combines); not in the registry, never named in a spec. */
+extern const struct op op_array_chunk;
 
 /* op_find() : the op named @name, or NULL. */
 const struct op *op_find(const char *name);

@@ -63,13 +63,6 @@ static int64_t heap_pop(struct heap *h)
 	return top;
 }
 
-struct out_state {
-	int fd;
-	char *tmp;          /* temporary file beside the target, renamed at the end */
-	int64_t queued;     /* members handed to the writer */
-	int64_t written;    /* members the writer has finished */
-};
-
 struct task_rec {
 	int worker;
 	double start, end;
@@ -143,9 +136,19 @@ static int open_outputs(struct run *r, struct err *e)
 	for (size_t i = 0; i < p->n_outputs; i++) {
 		struct out_state *os = &r->outs[i];
 		const char *path = p->outputs[i].path;
+		os->o = &p->outputs[i];
+		os->store = r->rc.store;
 		os->fd = -1;
 		if (!strcmp(path, "-")) {
 			os->fd = STDOUT_FILENO;
+			continue;
+		}
+		if (os->o->format == OUT_ARRAY_NPY) {
+			const struct anode *a = os->o->array;
+			if (!(os->npy = npy_writer_new(path, a->dtype, a->ndim, a->shape, e))) {
+				err_set_loc(e, p->outputs[i].loc);
+				return -1;
+			}
 			continue;
 		}
 		/* The temporary file sits beside the target so rename() is atomic. */
@@ -180,7 +183,7 @@ static void queue_ready_outputs(struct run *r)
 		if (is_stdout && stdout_blocked)
 			continue;
 		while (os->queued < o->n_tasks && r->done[o->task_first + os->queued]) {
-			writer_queue(r->writer, i, o->task_first + os->queued, os->fd);
+			writer_queue(r->writer, i, o->task_first + os->queued, os);
 			os->queued++;
 		}
 		if (is_stdout && os->queued < o->n_tasks)
@@ -217,6 +220,16 @@ static void close_outputs(struct run *r, bool commit, struct err *e)
 {
 	for (size_t i = 0; i < r->p->n_outputs; i++) {
 		struct out_state *os = &r->outs[i];
+		if (os->npy) {
+			if (commit) {
+				if (npy_writer_commit(os->npy, e) < 0)
+					commit = false;
+			} else {
+				npy_writer_abort(os->npy);
+			}
+			os->npy = NULL;
+		}
+		output_release(os);
 		if (!os->tmp)
 			continue;
 		if (commit && fsync(os->fd) != 0 && errno != EINVAL)
@@ -447,7 +460,7 @@ int sched_run(const struct graph *g, const struct plan *p, const struct sched_op
 
 	r.x = make_exec ? make_exec(&r.rc, exec_arg) : pool_new(&r.rc, o->jobs);
 	sig_set_wake(wake_executor, r.x);
-	if (!(r.writer = writer_new(r.rc.store, r.x))) {
+	if (!(r.writer = writer_new(r.x))) {
 		err_sys(e, NULL, "cannot start the output writer");
 		goto out;
 	}

@@ -14,6 +14,25 @@
  */
 struct writer;
 
+/* One output being written: where its bytes go and, for arrays, how. */
+struct out_state {
+	const struct goutput *o;
+	struct store *store;
+	int fd;                 /* stdout, or the temporary file; -1 for .npy */
+	char *tmp;              /* temporary file beside the target, renamed at the end */
+	struct npy_writer *npy; /* OUT_ARRAY_NPY */
+	int64_t queued;         /* members handed to the writer (scheduler thread) */
+	int64_t written;        /* members the writer has finished (scheduler thread) */
+	/* writer thread only: a 2-d text output's row of chunks being assembled */
+	double *block_f;
+	int64_t *block_i;
+	int64_t block_rows;
+};
+
+/* output_write() : writes member @task of an output (on the writer thread). 0, or -1 and *e. */
+int output_write(struct out_state *os, int64_t task, struct err *e);
+void output_release(struct out_state *os);
+
 struct write_done {
 	size_t out;     /* output index */
 	int64_t task;
@@ -21,9 +40,9 @@ struct write_done {
 	struct err err;
 };
 
-struct writer *writer_new(struct store *st, struct executor *x);
-/* writer_queue() : write chunk @task to @fd for output @out, after everything queued before. */
-void writer_queue(struct writer *w, size_t out, int64_t task, int fd);
+struct writer *writer_new(struct executor *x);
+/* writer_queue() : write chunk @task into output @os (number @out), after everything queued before. */
+void writer_queue(struct writer *w, size_t out, int64_t task, struct out_state *os);
 /* writer_take() : finished jobs, up to @max. */
 size_t writer_take(struct writer *w, struct write_done *d, size_t max);
 /* writer_pending() : jobs queued or running. */

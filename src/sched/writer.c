@@ -9,11 +9,10 @@
 struct write_job {
 	size_t out;
 	int64_t task;
-	int fd;
+	struct out_state *os;
 };
 
 struct writer {
-	struct store *store;
 	struct executor *x;
 	pthread_t thread;
 	pthread_mutex_t mu;
@@ -42,7 +41,7 @@ static void *writer_main(void *arg)
 
 		struct write_done d = { .out = job.out, .task = job.task };
 		err_init(&d.err);
-		d.rc = store_write_to(w->store, job.task, job.fd, &d.err);
+		d.rc = output_write(job.os, job.task, &d.err);
 
 		pthread_mutex_lock(&w->mu);
 		w->busy = false;
@@ -56,10 +55,9 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-struct writer *writer_new(struct store *st, struct executor *x)
+struct writer *writer_new(struct executor *x)
 {
 	struct writer *w = xcalloc(1, sizeof *w);
-	w->store = st;
 	w->x = x;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
@@ -72,7 +70,7 @@ struct writer *writer_new(struct store *st, struct executor *x)
 	return w;
 }
 
-void writer_queue(struct writer *w, size_t out, int64_t task, int fd)
+void writer_queue(struct writer *w, size_t out, int64_t task, struct out_state *os)
 {
 	pthread_mutex_lock(&w->mu);
 	if (w->head && w->head + w->n == w->cap) { /* slide down before growing */
@@ -80,7 +78,7 @@ void writer_queue(struct writer *w, size_t out, int64_t task, int fd)
 		w->head = 0;
 	}
 	XGROW(w->q, w->cap, w->head + w->n + 1);
-	w->q[w->head + w->n++] = (struct write_job){ out, task, fd };
+	w->q[w->head + w->n++] = (struct write_job){ out, task, os };
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 }

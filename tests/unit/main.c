@@ -7,7 +7,8 @@
 int test_failed_checks;
 
 static const struct test *const groups[] = { util_tests, spec_tests, graph_tests, store_tests,
-					     sched_tests };
+					     sched_tests, expr_tests, npy_tests,
+					     kernels_tests, array_tests };
 
 int main(int argc, char **argv)
 {

@@ -38,5 +38,9 @@ TEST_GROUP spec_tests[];
 TEST_GROUP graph_tests[];
 TEST_GROUP store_tests[];
 TEST_GROUP sched_tests[];
+TEST_GROUP expr_tests[];
+TEST_GROUP npy_tests[];
+TEST_GROUP kernels_tests[];
+TEST_GROUP array_tests[];
 
 #endif

@@ -112,7 +112,9 @@ static void test_op_table_sorted_unique(void)
 	CHECK(n == nn && n > 0);
 	for (size_t i = 0; i < n; i++) {
 		CHECK_STR(ops[i].name, names[i]);
-		CHECK(ops[i].run && ops[i].check && ops[i].synopsis && ops[i].help);
+		CHECK(ops[i].synopsis && ops[i].help);
+		/* task ops run; array ops are lowered, and say how to bind their arguments */
+		CHECK((ops[i].run && ops[i].check) || ((ops[i].flags & OP_ARRAY) && ops[i].args));
 		CHECK(op_find(ops[i].name) == &ops[i]);
 		if (i)
 			CHECK(strcmp(ops[i - 1].name, ops[i].name) < 0);

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * array: chunked N-d arrays from numpy-like expressions.
+ *
+ * An expression node of a spec (a string such as
+ * `4 * ((xy ** 2).sum(axis=1) < 1).sum() / ${n}`) is parsed by spec/expr and
+ * turned here into a symbolic DAG of array nodes (struct anode): creation,
+ * loads, elementwise operations, casts and reductions, each with its dtype,
+ * shape and chunk grid, checked before anything runs with errors that point
+ * into the expression. The DAG is then lowered into tasks: every array that
+ * must exist as chunks (an output, a load feeding several consumers, the map
+ * stage of a reduction across chunks) becomes a family of chunk tasks whose
+ * program evaluates the whole fused chain below it (creation, elementwise
+ * ops, reductions within a chunk) tile by tile, so no intermediate chunk is
+ * ever materialized; reductions across chunks continue as a tree.
+ *
+ * DESIGN: everything symbolic (anodes, programs) lives in the graph's arena
+ * and is read-only once built, so workers share it without locks. A chunk in
+ * the store is the C-ordered bytes of its box in the array's dtype; a
+ * reduction's partial is an array of struct red_state, one per output
+ * element.
+ */
+#ifndef TESSERA_ARRAY_ARRAY_H
+#define TESSERA_ARRAY_ARRAY_H
+
+#include "io/npy.h"
+#include "spec/expr.h"
+#include "spec/spec.h"
+#include "util/arena.h"
+#include "util/err.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define AR_MAX_DIMS 16
+
+/* dtype promotion as numpy's result_type for two arrays. */
+enum dtype dtype_promote(enum dtype a, enum dtype b);
+bool dtype_is_float(enum dtype t);
+bool dtype_is_int(enum dtype t); /* signed or unsigned integers, not bool */
+/* dtype_parse() : "float32", "f8", "int64", "bool", "uint8", ... -1 when unknown. */
+int dtype_parse(const char *name);
+
+/* Chunk boundaries along one axis: n chunks, bounds[0] = 0 .. bounds[n] = extent. */
+struct axis_chunks {
+	int64_t n;
+	const int64_t *bounds;
+};
+
+/* Elementwise operations: one table (funcs.c) names them, gives arity and result-type rules. */
+enum ew_op {
+	EW_ADD, EW_SUB, EW_MUL, EW_DIV, EW_FLOORDIV, EW_MOD, EW_POW,
+	EW_LT, EW_LE, EW_GT, EW_GE, EW_EQ, EW_NE, EW_AND, EW_OR, EW_XOR,
+	EW_NEG, EW_POS, EW_INVERT,
+	EW_ABS, EW_SQRT, EW_EXP, EW_LOG, EW_LOG1P, EW_EXPM1, EW_SIN, EW_COS, EW_TAN,
+	EW_ARCSIN, EW_ARCCOS, EW_ARCTAN, EW_SINH, EW_COSH, EW_TANH, EW_FLOOR, EW_CEIL, EW_ROUND,
+	EW_ISNAN, EW_ISFINITE, EW_ARCTAN2, EW_MAXIMUM, EW_MINIMUM, EW_WHERE, EW_CLIP,
+	EW_CAST,
+	EW_N
+};
+
+enum red_op {
+	RED_SUM, RED_PROD, RED_MEAN, RED_STD, RED_VAR, RED_MIN, RED_MAX, RED_ARGMIN, RED_ARGMAX,
+	RED_ANY, RED_ALL, RED_COUNT_NONZERO, RED_NANSUM, RED_NANMEAN, RED_NANMIN, RED_NANMAX,
+	RED_N
+};
+
+enum gen_op { GEN_FULL, GEN_ARANGE, GEN_LINSPACE, GEN_EYE, GEN_UNIFORM, GEN_NORMAL, GEN_INTEGERS };
+
+/* Creation functions of the registry (op.sub of AFN_CREATE rows). */
+enum create_kind { CR_ZEROS, CR_ONES, CR_FULL, CR_ARANGE, CR_LINSPACE, CR_EYE, CR_RANDOM, CR_UNIFORM,
+		   CR_NORMAL, CR_INTEGERS };
+
+enum anode_kind {
+	AN_SCALAR,  /* a 0-d constant; weak (a Python literal) unless typed */
+	AN_GEN,     /* creation: element values from their index */
+	AN_NPY,     /* a .npy file, read by boxes */
+	AN_EW,      /* elementwise over broadcast inputs */
+	AN_REDUCE,  /* a reduction over some axes */
+};
+
+struct anode {
+	enum anode_kind kind;
+	enum dtype dtype;
+	bool weak;                 /* AN_SCALAR from a literal: adopts the other operand's dtype within its kind */
+	int ndim;
+	int64_t shape[AR_MAX_DIMS];
+	struct axis_chunks chunks[AR_MAX_DIMS];
+	struct loc loc;            /* where in the spec it was written */
+	uint32_t id;               /* dense, per graph */
+	uint32_t owner;            /* the spec node whose expression made it */
+	const char *label;         /* a short name for a family of it: "sum", "mean", "ew" */
+	int n_users;               /* anodes (and outputs) reading it */
+	/* AN_SCALAR */
+	double f;
+	int64_t i;
+	/* AN_GEN */
+	enum gen_op gen;
+	double g[4];               /* FULL: value; ARANGE: start, step; LINSPACE: start, step; EYE: k; UNIFORM: lo, hi; NORMAL: mean, sd */
+	int64_t gi[2];             /* INTEGERS: lo, hi */
+	uint64_t seed;
+	/* AN_NPY */
+	const char *path;
+	struct npy_info npy;
+	/* AN_EW */
+	enum ew_op ew;
+	int n_in;
+	struct anode *in[3];
+	/* AN_REDUCE */
+	enum red_op red;
+	uint32_t axes;             /* bit k: axis k of the input is reduced */
+	bool keepdims;
+	int ddof;
+	int split_every;
+	/* Set by lowering: the family that materializes this array, or NULL when it is fused into its users. */
+	struct afam *fam;
+	bool is_output;            /* written by an output: must be materialized */
+};
+
+/* Everything the array layer needs from the graph builder while building. */
+struct abuild {
+	struct arena *arena;
+	struct spec *spec;
+	struct err *e;
+	uint64_t chunk_bytes;      /* "auto" chunk target */
+	/* Resolves a name in an expression to another node's array; NULL (and no
+	 * error) when @name is not a node. May recurse into building that node. */
+	struct anode *(*lookup)(void *arg, const char *name, struct loc loc);
+	void *lookup_arg;
+	uint32_t next_id;
+	uint32_t owner;            /* the spec node being built */
+};
+
+/*
+ * A family: the tasks that materialize one array. A plain family has one
+ * task per chunk of @a, each evaluating the fused program rooted at @a. A
+ * tree family (@a a reduction across chunks) has map tasks, one per chunk of
+ * the reduction's input, each evaluating the input's fused program and
+ * reducing it to partial states; combine tasks merging up to split_every
+ * partials; and final tasks, one per chunk of @a, that merge and finalize.
+ * Task layout: [map][combine...][final]; tree_first/tree_n give each output
+ * chunk's combine tasks.
+ */
+struct afam {
+	struct anode *a;
+	bool tree;
+	int64_t n_chunks;        /* chunks of @a: final tasks (tree) or all tasks (plain) */
+	int64_t n_map;           /* tree: chunks of the reduction's input */
+	int64_t n_tasks;
+	int64_t leaves;          /* tree: partials per output chunk */
+	int64_t *comb_first;     /* tree: per output chunk, its first combine task (relative), -1: none */
+	int64_t n_comb;          /* tree: combine tasks in all */
+	int64_t first_task;      /* set when the graph lays out tasks */
+};
+
+/* One partial of a reduction, per output element (the bytes of a map/combine chunk). */
+struct red_state {
+	double s, c;      /* Neumaier-compensated sum (float sums, mean) */
+	int64_t is;       /* exact integer sum / product / min / max / any / all / count */
+	double n;         /* elements seen (not NaN for the nan-reductions) */
+	double mean, m2;  /* Welford/Chan moments */
+	double v;         /* float min/max/prod; argmin/argmax value */
+	int64_t idx;      /* argmin/argmax: index of @v */
+	int64_t flags;    /* bit 0: seen an element; bit 1: seen NaN */
+};
+
+/* array_from_expr() : builds the anode DAG of expression @text (after ${}
+ * substitution), located by @d (the spec scalar it came from). NULL and a
+ * located error (ERR_SPEC) on any problem. A non-array result (a plain number)
+ * is a 0-d AN_SCALAR. */
+struct anode *array_from_expr(struct abuild *b, const struct doc *d, const char *text);
+
+/* Box arithmetic shared by lowering and evaluation. */
+int64_t anode_n_chunks(const struct anode *a);
+/* anode_chunk_box() : the box of chunk @c (C order over the grid) of @a. */
+void anode_chunk_box(const struct anode *a, int64_t c, int64_t *start, int64_t *count);
+/* anode_child_box() : the box of input @k of @n needed to compute @n over a box. */
+void anode_child_box(const struct anode *n, int k, const int64_t *start, const int64_t *count, int64_t *cstart,
+		     int64_t *ccount);
+/* anode_chunks_overlapping() : calls @fn for every chunk of @a that overlaps the box. */
+void anode_chunks_overlapping(const struct anode *a, const int64_t *start, const int64_t *count,
+			      void (*fn)(void *arg, int64_t chunk), void *arg);
+/* afam_chunk_task() : the task holding finished chunk @c of family @f. */
+int64_t afam_chunk_task(const struct afam *f, int64_t c);
+
+/*
+ * array_lower() : decides which arrays are materialized (outputs, reductions
+ * across chunks, arrays read by several users that are costly to recompute)
+ * and gives each a family. @roots are the arrays of all expression nodes.
+ * @return the number of families (in *fams, arena memory), -1 and *e on error.
+ */
+int64_t array_lower(struct abuild *b, struct anode **roots, size_t n_roots, struct afam ***fams);
+/* array_count_unfused() : how many tasks the arrays would take if nothing were fused. */
+int64_t array_count_unfused(struct anode **roots, size_t n_roots);
+
+/* afam_task_deps() : calls @fn for each input task of task @rel (relative to the family), in input order. */
+void afam_task_deps(const struct afam *f, int64_t rel, void (*fn)(void *arg, int64_t task), void *arg);
+/* afam_task_level() / afam_task_member() : for naming: -1 map, 0 chunk/final, >= 1 combine level. */
+int afam_task_level(const struct afam *f, int64_t rel, int64_t *member);
+
+/*
+ * array_run() : runs task @rel of family @f on a worker: the inputs are the
+ * pinned chunks of the task's deps (in afam_task_deps order, @in_tasks their
+ * task ids); the result goes to @out. 0, or -1 and *e.
+ */
+struct op_sink;
+int array_run(const struct afam *f, int64_t rel, size_t n_in, const int64_t *in_tasks,
+	      const void *const *in_data, const size_t *in_len, struct op_sink *out, struct err *e);
+
+#endif

@@ -1,0 +1,1159 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * build: expression trees -> array nodes. Evaluates an expression
+ * symbolically: Python literals and tuples are folded here, names are other
+ * nodes' arrays, calls are looked up in the op registry and bound to their
+ * parameters, and every array result gets its dtype, shape and chunk grid,
+ * so that bad shapes, axes, dtypes and keywords are reported with a column
+ * inside the expression before anything runs.
+ */
+#include "array/array.h"
+#include "ops/op.h"
+#include "util/text.h"
+#include "util/xalloc.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum vkind { V_NONE, V_BOOL, V_INT, V_FLOAT, V_STR, V_TUPLE, V_ARRAY, V_MODULE };
+
+/* A value while an expression is evaluated symbolically. */
+struct val {
+	enum vkind k;
+	uint32_t off;     /* where it was written, for errors */
+	bool b;
+	int64_t i;
+	double f;
+	const char *s;    /* V_STR; V_MODULE: its name */
+	size_t n;         /* V_TUPLE */
+	struct val *items;
+	struct anode *a;  /* V_ARRAY */
+};
+
+struct ctx {
+	struct abuild *b;
+	const struct doc *d;
+	const char *text;
+};
+
+static struct loc at(struct ctx *c, uint32_t off)
+{
+	return doc_loc_at(c->d, off);
+}
+
+static struct loc where_cb(void *arg, size_t off)
+{
+	return at(arg, (uint32_t)off);
+}
+
+/* Reports an error at byte @off of the expression. @return false, to be returned. */
+static bool fail(struct ctx *c, uint32_t off, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static bool fail(struct ctx *c, uint32_t off, const char *fmt, ...)
+{
+	if (err_set(c->b->e))
+		return false;
+	va_list ap;
+	va_start(ap, fmt);
+	char msg[sizeof c->b->e->msg];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	err_at(c->b->e, at(c, off), "%s", msg);
+	return false;
+}
+#define FAIL fail
+
+static const char *vkind_name(enum vkind k)
+{
+	static const char *names[] = { "None", "a boolean", "an integer", "a float", "a string",
+				       "a tuple", "an array", "a module" };
+	return names[k];
+}
+
+static struct anode *new_node(struct ctx *c, enum anode_kind kind, uint32_t off)
+{
+	struct anode *n = arena_alloc(c->b->arena, sizeof *n);
+	n->kind = kind;
+	n->loc = at(c, off);
+	n->id = c->b->next_id++;
+	n->owner = c->b->owner;
+	n->label = kind == AN_REDUCE ? "reduce" : kind == AN_GEN ? "gen" : kind == AN_NPY ? "load" : "ew";
+	return n;
+}
+
+/* ---- chunk grids ---- */
+
+static const int64_t *even_bounds(struct arena *a, int64_t extent, int64_t size, int64_t *n_out)
+{
+	if (size <= 0 || size > extent)
+		size = extent > 0 ? extent : 1;
+	int64_t n = extent ? (extent + size - 1) / size : 1;
+	int64_t *b = arena_alloc(a, (size_t)(n + 1) * sizeof *b);
+	for (int64_t k = 0; k < n; k++)
+		b[k] = k * size;
+	b[n] = extent;
+	*n_out = n;
+	return b;
+}
+
+/* "auto": whole trailing axes while they fit @target bytes, the rest split evenly. */
+static void auto_chunks(struct ctx *c, struct anode *n, int64_t *size)
+{
+	int64_t budget = (int64_t)(c->b->chunk_bytes / dtype_size(n->dtype));
+	if (budget < 1)
+		budget = 1;
+	for (int k = n->ndim - 1; k >= 0; k--) {
+		int64_t ext = n->shape[k] ? n->shape[k] : 1;
+		if (ext <= budget) {
+			size[k] = ext;
+			budget /= ext;
+		} else {
+			/* Equal pieces no larger than the budget. */
+			int64_t pieces = (ext + budget - 1) / budget;
+			size[k] = (ext + pieces - 1) / pieces;
+			budget = 1;
+		}
+	}
+}
+
+/* Sets @n's grid from a chunks= value (or "auto" when @v is NULL / None). */
+static bool set_chunks(struct ctx *c, struct anode *n, const struct val *v)
+{
+	int64_t size[AR_MAX_DIMS];
+	auto_chunks(c, n, size);
+	if (v && v->k == V_INT && n->ndim >= 1) {
+		for (int k = 0; k < n->ndim; k++)
+			size[k] = v->i == -1 ? n->shape[k] : v->i;
+		if (v->i == 0 || v->i < -1)
+			return FAIL(c, v->off, "chunks must be positive (or -1 for a whole axis), not %" PRId64, v->i);
+	} else if (v && v->k == V_TUPLE) {
+		if ((int)v->n != n->ndim)
+			return FAIL(c, v->off, "chunks has %zu entries for an array of %d dimension%s", v->n, n->ndim,
+				    n->ndim == 1 ? "" : "s");
+		for (int k = 0; k < n->ndim; k++) {
+			const struct val *x = &v->items[k];
+			if (x->k == V_STR && !strcmp(x->s, "auto"))
+				continue;
+			if (x->k == V_NONE || (x->k == V_INT && x->i == -1)) {
+				size[k] = n->shape[k];
+				continue;
+			}
+			if (x->k != V_INT || x->i <= 0)
+				return FAIL(c, x->off, "chunks entries must be positive integers, -1 or \"auto\"");
+			size[k] = x->i;
+		}
+	} else if (v && !(v->k == V_NONE || (v->k == V_STR && !strcmp(v->s, "auto")))) {
+		return FAIL(c, v->off, "chunks must be \"auto\", an integer or a tuple, not %s", vkind_name(v->k));
+	}
+	for (int k = 0; k < n->ndim; k++)
+		n->chunks[k].bounds = even_bounds(c->b->arena, n->shape[k], size[k], &n->chunks[k].n);
+	return true;
+}
+
+/* ---- values ---- */
+
+static bool to_int(struct ctx *c, const struct val *v, const char *what, int64_t *out)
+{
+	if (v->k == V_INT || v->k == V_BOOL) {
+		*out = v->k == V_INT ? v->i : v->b;
+		return true;
+	}
+	return FAIL(c, v->off, "%s must be an integer, not %s", what, vkind_name(v->k));
+}
+
+static bool to_double(struct ctx *c, const struct val *v, const char *what, double *out)
+{
+	if (v->k == V_INT)
+		*out = (double)v->i;
+	else if (v->k == V_FLOAT)
+		*out = v->f;
+	else if (v->k == V_BOOL)
+		*out = v->b;
+	else
+		return FAIL(c, v->off, "%s must be a number, not %s", what, vkind_name(v->k));
+	return true;
+}
+
+static bool to_bool(struct ctx *c, const struct val *v, const char *what, bool *out)
+{
+	if (v->k == V_BOOL || v->k == V_INT) {
+		*out = v->k == V_BOOL ? v->b : v->i != 0;
+		return true;
+	}
+	return FAIL(c, v->off, "%s must be True or False, not %s", what, vkind_name(v->k));
+}
+
+static bool to_shape(struct ctx *c, const struct val *v, int *ndim, int64_t *shape)
+{
+	if (v->k == V_INT) {
+		if (v->i < 0)
+			return FAIL(c, v->off, "negative dimension %" PRId64, v->i);
+		*ndim = 1;
+		shape[0] = v->i;
+		return true;
+	}
+	if (v->k != V_TUPLE)
+		return FAIL(c, v->off, "a shape must be an integer or a tuple of integers, not %s", vkind_name(v->k));
+	if (v->n > AR_MAX_DIMS)
+		return FAIL(c, v->off, "at most %d dimensions", AR_MAX_DIMS);
+	*ndim = (int)v->n;
+	for (size_t k = 0; k < v->n; k++) {
+		if (v->items[k].k != V_INT)
+			return FAIL(c, v->items[k].off, "a shape must be a tuple of integers");
+		if (v->items[k].i < 0)
+			return FAIL(c, v->items[k].off, "negative dimension %" PRId64, v->items[k].i);
+		shape[k] = v->items[k].i;
+	}
+	return true;
+}
+
+static bool to_dtype(struct ctx *c, const struct val *v, enum dtype *out)
+{
+	if (v->k != V_STR)
+		return FAIL(c, v->off, "a dtype is written as a string such as \"float32\", not %s", vkind_name(v->k));
+	int t = dtype_parse(v->s);
+	if (t < 0)
+		return FAIL(c, v->off, "unknown dtype '%s' (tessera has bool, int8, int16, int32, int64, uint8, float32, float64)",
+			    v->s);
+	*out = (enum dtype)t;
+	return true;
+}
+
+/* A Python scalar as a weak 0-d array. */
+static struct anode *scalar_node(struct ctx *c, const struct val *v)
+{
+	struct anode *n = new_node(c, AN_SCALAR, v->off);
+	n->weak = true;
+	if (v->k == V_FLOAT) {
+		n->dtype = DT_FLOAT64;
+		n->f = v->f;
+		n->i = (int64_t)v->f;
+	} else if (v->k == V_BOOL) {
+		n->dtype = DT_BOOL;
+		n->i = v->b;
+		n->f = v->b;
+	} else {
+		n->dtype = DT_INT64;
+		n->i = v->i;
+		n->f = (double)v->i;
+	}
+	return n;
+}
+
+static bool as_array(struct ctx *c, const struct val *v, struct anode **out, const char *what)
+{
+	if (v->k == V_ARRAY) {
+		*out = v->a;
+		return true;
+	}
+	if (v->k == V_INT || v->k == V_FLOAT || v->k == V_BOOL) {
+		*out = scalar_node(c, v);
+		return true;
+	}
+	return FAIL(c, v->off, "%s must be an array or a number, not %s", what, vkind_name(v->k));
+}
+
+/* ---- elementwise ---- */
+
+static void format_shape(const struct anode *n, char *out, size_t len)
+{
+	size_t p = (size_t)snprintf(out, len, "(");
+	for (int k = 0; k < n->ndim && p < len; k++)
+		p += (size_t)snprintf(out + p, len - p, "%s%" PRId64, k ? "," : "", n->shape[k]);
+	if (n->ndim == 1 && p < len)
+		p += (size_t)snprintf(out + p, len - p, ",");
+	if (p < len)
+		snprintf(out + p, len - p, ")");
+}
+
+enum kind_class { KC_BOOL, KC_INT, KC_FLOAT };
+
+static enum kind_class kclass(enum dtype t)
+{
+	return t == DT_BOOL ? KC_BOOL : dtype_is_float(t) ? KC_FLOAT : KC_INT;
+}
+
+/* numpy's result type with weak (literal) scalars taking the other side's type within their kind. */
+static enum dtype result_type2(const struct anode *x, const struct anode *y)
+{
+	if (x->weak && !y->weak)
+		return kclass(x->dtype) <= kclass(y->dtype) ? y->dtype
+			: (kclass(x->dtype) == KC_FLOAT ? DT_FLOAT64 : DT_INT64);
+	if (y->weak && !x->weak)
+		return result_type2(y, x);
+	return dtype_promote(x->dtype, y->dtype);
+}
+
+static bool broadcast(struct ctx *c, struct anode *r, struct anode **in, int n_in, uint32_t off)
+{
+	int nd = 0;
+	for (int i = 0; i < n_in; i++)
+		if (in[i]->ndim > nd)
+			nd = in[i]->ndim;
+	r->ndim = nd;
+	for (int k = 0; k < nd; k++) {
+		int64_t ext = 1;
+		const struct anode *from = NULL; /* whose chunking this axis takes */
+		for (int i = 0; i < n_in; i++) {
+			int kk = k - (nd - in[i]->ndim);
+			if (kk < 0)
+				continue;
+			int64_t e = in[i]->shape[kk];
+			if (e == ext || e == 1) {
+				if (!from && e == ext && ext != 1)
+					from = in[i];
+				continue;
+			}
+			if (ext != 1) {
+				char s1[128], s2[128], s3[128] = "";
+				format_shape(in[0], s1, sizeof s1);
+				format_shape(in[1], s2, sizeof s2);
+				if (n_in > 2)
+					format_shape(in[2], s3, sizeof s3);
+				return FAIL(c, off, "operands could not be broadcast together with shapes %s %s%s%s", s1, s2,
+					    n_in > 2 ? " " : "", s3);
+			}
+			ext = e;
+			from = in[i];
+		}
+		r->shape[k] = ext;
+		if (from) {
+			int kk = k - (nd - from->ndim);
+			r->chunks[k] = from->chunks[kk];
+		} else {
+			int64_t nn;
+			r->chunks[k].bounds = even_bounds(c->b->arena, ext, ext, &nn);
+			r->chunks[k].n = nn;
+		}
+	}
+	return true;
+}
+
+/* The result dtype of elementwise @op over inputs of these types; -1 with an error for a bad dtype. */
+static int ew_dtype(struct ctx *c, enum ew_op op, struct anode **in, int n_in, uint32_t off, const char *opname)
+{
+	enum dtype t = in[0]->dtype;
+	if (n_in >= 2)
+		t = result_type2(in[0], in[1]);
+	switch (op) {
+	case EW_ADD: case EW_SUB: case EW_MUL: case EW_FLOORDIV: case EW_MOD: case EW_MAXIMUM: case EW_MINIMUM:
+		if (op == EW_SUB && t == DT_BOOL)
+			return fail(c, off, "'-' is not defined on booleans (use '^' or '~')") ? 0 : -1;
+		return (int)t;
+	case EW_POW:
+		return (int)(t == DT_BOOL ? DT_INT8 : t);
+	case EW_DIV: case EW_ARCTAN2:
+		if (!dtype_is_float(t))
+			t = DT_FLOAT64;
+		return (int)t;
+	case EW_LT: case EW_LE: case EW_GT: case EW_GE: case EW_EQ: case EW_NE: case EW_ISNAN: case EW_ISFINITE:
+		return DT_BOOL;
+	case EW_AND: case EW_OR: case EW_XOR: case EW_INVERT:
+		for (int i = 0; i < n_in; i++)
+			if (dtype_is_float(in[i]->dtype))
+				return fail(c, off, "'%s' needs booleans or integers, not %s", opname, dtype_name(in[i]->dtype)) ? 0 : -1;
+		return (int)t;
+	case EW_NEG:
+		if (t == DT_BOOL)
+			return fail(c, off, "unary '-' is not defined on booleans (use '~')") ? 0 : -1;
+		return (int)t;
+	case EW_POS: case EW_ABS:
+		return (int)t;
+	case EW_FLOOR: case EW_CEIL: case EW_ROUND:
+		return (int)(dtype_is_float(t) ? t : (op == EW_ROUND ? t : DT_FLOAT64));
+	case EW_WHERE:
+		return (int)result_type2(in[1], in[2]);
+	case EW_CLIP: {
+		enum dtype u = result_type2(in[0], in[1]);
+		struct anode tmp = *in[0];
+		tmp.dtype = u;
+		tmp.weak = in[0]->weak && in[1]->weak;
+		return (int)result_type2(&tmp, in[2]);
+	}
+	default: /* the float functions: ints become floats as in numpy (no float16 here: float32) */
+		if (dtype_is_float(t))
+			return (int)t;
+		return (int)(t == DT_BOOL || t == DT_INT8 || t == DT_UINT8 || t == DT_INT16 ? DT_FLOAT32 : DT_FLOAT64);
+	}
+}
+
+static struct anode *make_ew(struct ctx *c, enum ew_op op, struct anode **in, int n_in, uint32_t off,
+			     const char *opname)
+{
+	int t = ew_dtype(c, op, in, n_in, off, opname);
+	if (t < 0)
+		return NULL;
+	struct anode *r = new_node(c, AN_EW, off);
+	r->ew = op;
+	r->dtype = (enum dtype)t;
+	r->n_in = n_in;
+	bool all_weak = true;
+	for (int i = 0; i < n_in; i++) {
+		r->in[i] = in[i];
+		in[i]->n_users++;
+		all_weak &= in[i]->weak;
+	}
+	r->weak = all_weak && op != EW_WHERE;
+	if (!broadcast(c, r, in, n_in, off))
+		return NULL;
+	return r;
+}
+
+/* ---- the expression walk ---- */
+
+static bool eval(struct ctx *c, const struct expr *x, struct val *out);
+
+static const enum ew_op binop_ew[] = {
+	[OPX_ADD] = EW_ADD, [OPX_SUB] = EW_SUB, [OPX_MUL] = EW_MUL, [OPX_DIV] = EW_DIV,
+	[OPX_FLOORDIV] = EW_FLOORDIV, [OPX_MOD] = EW_MOD, [OPX_POW] = EW_POW,
+	[OPX_LT] = EW_LT, [OPX_LE] = EW_LE, [OPX_GT] = EW_GT, [OPX_GE] = EW_GE, [OPX_EQ] = EW_EQ,
+	[OPX_NE] = EW_NE, [OPX_AND] = EW_AND, [OPX_OR] = EW_OR, [OPX_XOR] = EW_XOR,
+	[OPX_NEG] = EW_NEG, [OPX_POS] = EW_POS, [OPX_INVERT] = EW_INVERT,
+};
+
+static int64_t py_floordiv(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+	if ((a % b != 0) && ((a < 0) != (b < 0)))
+		q--;
+	return q;
+}
+
+/* Folds an operation on two Python numbers, as Python would. */
+static bool fold_binary(struct ctx *c, enum expr_op op, const struct val *x, const struct val *y, struct val *out,
+			uint32_t off)
+{
+	bool fl = x->k == V_FLOAT || y->k == V_FLOAT;
+	double a, b;
+	to_double(c, x, "", &a);
+	to_double(c, y, "", &b);
+	int64_t ia = x->k == V_INT ? x->i : x->b, ib = y->k == V_INT ? y->i : y->b;
+	memset(out, 0, sizeof *out);
+	out->off = off;
+	switch (op) {
+	case OPX_LT: case OPX_LE: case OPX_GT: case OPX_GE: case OPX_EQ: case OPX_NE:
+		out->k = V_BOOL;
+		out->b = op == OPX_LT ? a < b : op == OPX_LE ? a <= b : op == OPX_GT ? a > b : op == OPX_GE ? a >= b
+			: op == OPX_EQ ? a == b : a != b;
+		return true;
+	case OPX_DIV:
+		if (b == 0)
+			return FAIL(c, off, "division by zero");
+		out->k = V_FLOAT;
+		out->f = a / b;
+		return true;
+	default:
+		break;
+	}
+	if (fl) {
+		out->k = V_FLOAT;
+		switch (op) {
+		case OPX_ADD: out->f = a + b; return true;
+		case OPX_SUB: out->f = a - b; return true;
+		case OPX_MUL: out->f = a * b; return true;
+		case OPX_POW: out->f = pow(a, b); return true;
+		case OPX_FLOORDIV: case OPX_MOD:
+			if (b == 0)
+				return FAIL(c, off, "division by zero");
+			out->f = op == OPX_FLOORDIV ? floor(a / b) : a - floor(a / b) * b;
+			return true;
+		default:
+			return FAIL(c, off, "'%s' needs integers or booleans", expr_op_name(op));
+		}
+	}
+	out->k = V_INT;
+	uint64_t ua = (uint64_t)ia, ub = (uint64_t)ib;
+	switch (op) {
+	case OPX_ADD: out->i = (int64_t)(ua + ub); return true;
+	case OPX_SUB: out->i = (int64_t)(ua - ub); return true;
+	case OPX_MUL: out->i = (int64_t)(ua * ub); return true;
+	case OPX_FLOORDIV: case OPX_MOD:
+		if (ib == 0)
+			return FAIL(c, off, "division by zero");
+		out->i = op == OPX_FLOORDIV ? py_floordiv(ia, ib) : ia - py_floordiv(ia, ib) * ib;
+		return true;
+	case OPX_POW:
+		if (ib < 0) {
+			out->k = V_FLOAT;
+			out->f = pow(a, b);
+			return true;
+		}
+		out->i = 1;
+		for (int64_t k = 0; k < ib; k++)
+			out->i = (int64_t)((uint64_t)out->i * ua);
+		return true;
+	case OPX_AND: out->i = ia & ib; break;
+	case OPX_OR: out->i = ia | ib; break;
+	case OPX_XOR: out->i = ia ^ ib; break;
+	default:
+		return FAIL(c, off, "'%s' is not defined on numbers", expr_op_name(op));
+	}
+	if (x->k == V_BOOL && y->k == V_BOOL) {
+		out->k = V_BOOL;
+		out->b = out->i != 0;
+	}
+	return true;
+}
+
+static bool is_number(const struct val *v)
+{
+	return v->k == V_INT || v->k == V_FLOAT || v->k == V_BOOL;
+}
+
+static bool eval_binary(struct ctx *c, const struct expr *x, struct val *out)
+{
+	struct val l, r;
+	if (!eval(c, x->a, &l) || !eval(c, x->b2, &r))
+		return false;
+	if (x->op == OPX_MATMUL)
+		return FAIL(c, x->off, "'@' (matmul) is not implemented yet");
+	if (is_number(&l) && is_number(&r))
+		return fold_binary(c, x->op, &l, &r, out, x->off);
+	struct anode *in[2];
+	if (!as_array(c, &l, &in[0], "an operand") || !as_array(c, &r, &in[1], "an operand"))
+		return false;
+	memset(out, 0, sizeof *out);
+	out->k = V_ARRAY;
+	out->off = x->off;
+	return (out->a = make_ew(c, binop_ew[x->op], in, 2, x->off, expr_op_name(x->op))) != NULL;
+}
+
+static bool eval_unary(struct ctx *c, const struct expr *x, struct val *out)
+{
+	struct val v;
+	if (!eval(c, x->a, &v))
+		return false;
+	if (is_number(&v)) {
+		*out = v;
+		out->off = x->off;
+		if (x->op == OPX_NEG) {
+			if (v.k == V_FLOAT)
+				out->f = -v.f;
+			else
+				out->k = V_INT, out->i = (int64_t)(0 - (uint64_t)(v.k == V_INT ? v.i : v.b));
+		} else if (x->op == OPX_INVERT) {
+			if (v.k == V_FLOAT)
+				return FAIL(c, x->off, "'~' needs an integer or a boolean");
+			if (v.k == V_BOOL)
+				out->b = !v.b;
+			else
+				out->i = ~v.i;
+		}
+		return true;
+	}
+	struct anode *in;
+	if (!as_array(c, &v, &in, "the operand"))
+		return false;
+	memset(out, 0, sizeof *out);
+	out->k = V_ARRAY;
+	out->off = x->off;
+	return (out->a = make_ew(c, binop_ew[x->op], &in, 1, x->off, expr_op_name(x->op))) != NULL;
+}
+
+/* ---- calls ---- */
+
+struct bound {
+	const struct op *op;
+	size_t n;
+	const char *names[16];
+	struct val vals[16];
+	bool set[16];
+};
+
+static const struct val *arg(const struct bound *bd, const char *name)
+{
+	for (size_t i = 0; i < bd->n; i++)
+		if (bd->set[i] && !strcmp(bd->names[i], name))
+			return &bd->vals[i];
+	return NULL;
+}
+
+static bool bind(struct ctx *c, const struct op *op, const struct expr *call, const struct val *self,
+		 struct bound *bd)
+{
+	memset(bd, 0, sizeof *bd);
+	bd->op = op;
+	for (const char *const *a = op->args; a && *a && bd->n < 16; a++)
+		bd->names[bd->n++] = **a == '!' ? *a + 1 : *a;
+	size_t pos = 0;
+	if (self) {
+		bd->vals[0] = *self;
+		bd->set[0] = true;
+		pos = 1;
+	}
+	for (size_t i = 0; i < call->n; i++, pos++) {
+		if (pos >= bd->n)
+			return FAIL(c, call->items[i]->off, "%s() takes at most %zu positional argument%s", op->name,
+				    bd->n - (self ? 1 : 0), bd->n - (self ? 1 : 0) == 1 ? "" : "s");
+		if (!eval(c, call->items[i], &bd->vals[pos]))
+			return false;
+		bd->set[pos] = true;
+	}
+	for (size_t i = 0; i < call->n_kw; i++) {
+		size_t k = 0;
+		while (k < bd->n && strcmp(bd->names[k], call->kw_names[i]) != 0)
+			k++;
+		if (k == bd->n) {
+			const char *dym = did_you_mean(call->kw_names[i], bd->names, bd->n);
+			if (dym)
+				return FAIL(c, call->kw_offs[i], "%s() got an unexpected keyword '%s' (did you mean '%s'?)",
+					    op->name, call->kw_names[i], dym);
+			return FAIL(c, call->kw_offs[i], "%s() got an unexpected keyword '%s'", op->name, call->kw_names[i]);
+		}
+		if (bd->set[k])
+			return FAIL(c, call->kw_offs[i], "%s() got '%s' twice", op->name, call->kw_names[i]);
+		if (!eval(c, call->kw_vals[i], &bd->vals[k]))
+			return false;
+		bd->set[k] = true;
+	}
+	size_t k = 0;
+	for (const char *const *a = op->args; a && *a; a++, k++)
+		if (**a == '!' && !bd->set[k])
+			return FAIL(c, call->off, "%s() is missing its argument '%s'", op->name, *a + 1);
+	return true;
+}
+
+static bool create(struct ctx *c, const struct bound *bd, uint32_t off, struct val *out)
+{
+	const struct val *v;
+	struct anode *n = new_node(c, AN_GEN, off);
+	int kind = bd->op->sub;
+	n->dtype = DT_FLOAT64;
+	if ((v = arg(bd, "dtype")) && v->k != V_NONE && !to_dtype(c, v, &n->dtype))
+		return false;
+	switch (kind) {
+	case CR_ZEROS: case CR_ONES: case CR_FULL:
+		if (!to_shape(c, arg(bd, "shape"), &n->ndim, n->shape))
+			return false;
+		n->gen = GEN_FULL;
+		n->g[0] = kind == CR_ONES;
+		if (kind == CR_FULL) {
+			const struct val *fv = arg(bd, "fill_value");
+			if (!to_double(c, fv, "fill_value", &n->g[0]))
+				return false;
+			n->gi[0] = fv->k == V_INT ? fv->i : (int64_t)n->g[0];
+			if (!((v = arg(bd, "dtype")) && v->k != V_NONE))
+				n->dtype = fv->k == V_FLOAT ? DT_FLOAT64 : fv->k == V_BOOL ? DT_BOOL : DT_INT64;
+		} else {
+			n->gi[0] = kind == CR_ONES;
+		}
+		break;
+	case CR_ARANGE: {
+		double start = 0, stop, step = 1;
+		const struct val *vs = arg(bd, "start"), *ve = arg(bd, "stop"), *vp = arg(bd, "step");
+		bool fl = vs->k == V_FLOAT || (ve && ve->k == V_FLOAT) || (vp && vp->k == V_FLOAT);
+		if (ve && ve->k != V_NONE) {
+			if (!to_double(c, vs, "start", &start) || !to_double(c, ve, "stop", &stop))
+				return false;
+		} else if (!to_double(c, vs, "stop", &stop)) {
+			return false;
+		}
+		if (vp && !to_double(c, vp, "step", &step))
+			return false;
+		if (step == 0)
+			return FAIL(c, vp->off, "arange step must not be 0");
+		double len = ceil((stop - start) / step);
+		n->ndim = 1;
+		n->shape[0] = len > 0 ? (int64_t)len : 0;
+		n->gen = GEN_ARANGE;
+		n->g[0] = start;
+		n->g[1] = step;
+		if (!((v = arg(bd, "dtype")) && v->k != V_NONE))
+			n->dtype = fl ? DT_FLOAT64 : DT_INT64;
+		break;
+	}
+	case CR_LINSPACE: {
+		double start, stop;
+		int64_t num = 50;
+		bool endpoint = true;
+		if (!to_double(c, arg(bd, "start"), "start", &start) || !to_double(c, arg(bd, "stop"), "stop", &stop))
+			return false;
+		if ((v = arg(bd, "num")) && (!to_int(c, v, "num", &num) || (num < 0 && FAIL(c, v->off, "num must not be negative"))))
+			return false;
+		if ((v = arg(bd, "endpoint")) && !to_bool(c, v, "endpoint", &endpoint))
+			return false;
+		n->ndim = 1;
+		n->shape[0] = num;
+		n->gen = GEN_LINSPACE;
+		int64_t div = endpoint ? num - 1 : num;
+		n->g[0] = start;
+		n->g[1] = div > 0 ? (stop - start) / (double)div : 0;
+		n->g[2] = stop;
+		n->g[3] = endpoint && num > 1; /* the last element is exactly stop */
+		break;
+	}
+	case CR_EYE: {
+		int64_t N = 0, M, k = 0;
+		if (!to_int(c, arg(bd, "N"), "N", &N))
+			return false;
+		M = N;
+		if ((v = arg(bd, "M")) && v->k != V_NONE && !to_int(c, v, "M", &M))
+			return false;
+		if ((v = arg(bd, "k")) && !to_int(c, v, "k", &k))
+			return false;
+		n->ndim = 2;
+		n->shape[0] = N;
+		n->shape[1] = M;
+		n->gen = GEN_EYE;
+		n->gi[0] = k;
+		break;
+	}
+	default: { /* random */
+		int64_t seed = 0;
+		if ((v = arg(bd, "seed")) && v->k != V_NONE && !to_int(c, v, "seed", &seed))
+			return false;
+		n->seed = (uint64_t)seed;
+		const struct val *sz = arg(bd, "size");
+		if (!to_shape(c, sz, &n->ndim, n->shape))
+			return false;
+		n->gen = kind == CR_NORMAL ? GEN_NORMAL : kind == CR_INTEGERS ? GEN_INTEGERS : GEN_UNIFORM;
+		n->g[0] = 0;
+		n->g[1] = 1;
+		if (kind == CR_UNIFORM || kind == CR_NORMAL) {
+			if ((v = arg(bd, kind == CR_UNIFORM ? "low" : "loc")) && !to_double(c, v, "low", &n->g[0]))
+				return false;
+			if ((v = arg(bd, kind == CR_UNIFORM ? "high" : "scale")) && !to_double(c, v, "high", &n->g[1]))
+				return false;
+			if (kind == CR_NORMAL && n->g[1] < 0)
+				return FAIL(c, v->off, "scale must not be negative");
+		} else if (kind == CR_INTEGERS) {
+			int64_t lo = 0, hi = 0;
+			if (!to_int(c, arg(bd, "low"), "low", &lo))
+				return false;
+			if ((v = arg(bd, "high")) && v->k != V_NONE) {
+				if (!to_int(c, v, "high", &hi))
+					return false;
+			} else {
+				hi = lo;
+				lo = 0;
+			}
+			if (hi <= lo)
+				return FAIL(c, off, "random.integers needs low < high");
+			n->gi[0] = lo;
+			n->gi[1] = hi;
+			if (!((v = arg(bd, "dtype")) && v->k != V_NONE))
+				n->dtype = DT_INT64;
+			else if (!dtype_is_int(n->dtype))
+				return FAIL(c, v->off, "random.integers needs an integer dtype, not %s", dtype_name(n->dtype));
+		}
+		break;
+	}
+	}
+	if (!set_chunks(c, n, arg(bd, "chunks")))
+		return false;
+	memset(out, 0, sizeof *out);
+	out->k = V_ARRAY;
+	out->off = off;
+	out->a = n;
+	return true;
+}
+
+static bool load_npy(struct ctx *c, const struct bound *bd, uint32_t off, struct val *out)
+{
+	const struct val *p = arg(bd, "path");
+	if (p->k != V_STR)
+		return FAIL(c, p->off, "load() needs a path string");
+	struct anode *n = new_node(c, AN_NPY, off);
+	n->path = arena_strdup(c->b->arena, p->s);
+	struct err e2;
+	err_init(&e2);
+	if (npy_read_header(n->path, &n->npy, &e2) < 0)
+		return FAIL(c, p->off, "%s", e2.msg);
+	n->dtype = n->npy.dtype;
+	n->ndim = n->npy.ndim;
+	if (n->ndim > AR_MAX_DIMS)
+		return FAIL(c, p->off, "'%s' has %d dimensions; tessera handles at most %d", n->path, n->ndim, AR_MAX_DIMS);
+	for (int k = 0; k < n->ndim; k++)
+		n->shape[k] = n->npy.shape[k];
+	if (!set_chunks(c, n, arg(bd, "chunks")))
+		return false;
+	memset(out, 0, sizeof *out);
+	out->k = V_ARRAY;
+	out->off = off;
+	out->a = n;
+	return true;
+}
+
+static bool parse_axes(struct ctx *c, const struct val *v, int ndim, uint32_t *axes)
+{
+	*axes = 0;
+	if (!v || v->k == V_NONE) {
+		*axes = ndim ? (uint32_t)((1u << ndim) - 1) : 0;
+		return true;
+	}
+	const struct val *items = v->k == V_TUPLE ? v->items : v;
+	size_t n = v->k == V_TUPLE ? v->n : 1;
+	for (size_t i = 0; i < n; i++) {
+		int64_t a = 0;
+		if (!to_int(c, &items[i], "axis", &a))
+			return false;
+		if (a < -ndim || a >= ndim)
+			return FAIL(c, items[i].off, "axis %" PRId64 " is out of bounds for an array of dimension %d", a, ndim);
+		if (a < 0)
+			a += ndim;
+		if (*axes & (1u << a))
+			return FAIL(c, items[i].off, "axis %" PRId64 " is repeated", a);
+		*axes |= 1u << a;
+	}
+	return true;
+}
+
+static bool reduce(struct ctx *c, const struct bound *bd, uint32_t off, struct val *out)
+{
+	struct anode *in;
+	if (!as_array(c, &bd->vals[0], &in, "the array"))
+		return false;
+	struct anode *r = new_node(c, AN_REDUCE, off);
+	r->red = (enum red_op)bd->op->sub;
+	r->label = bd->op->name;
+	const struct val *v;
+	if (!parse_axes(c, arg(bd, "axis"), in->ndim, &r->axes))
+		return false;
+	if ((r->red == RED_ARGMIN || r->red == RED_ARGMAX) && (v = arg(bd, "axis")) && v->k == V_TUPLE)
+		return FAIL(c, v->off, "%s takes one axis or None", bd->op->name);
+	bool kd = false;
+	if ((v = arg(bd, "keepdims")) && !to_bool(c, v, "keepdims", &kd))
+		return false;
+	r->keepdims = kd;
+	int64_t t = 0;
+	if ((v = arg(bd, "ddof")) && !to_int(c, v, "ddof", &t))
+		return false;
+	r->ddof = (int)t;
+	t = 8;
+	if ((v = arg(bd, "split_every")) && (!to_int(c, v, "split_every", &t) ||
+					     (t < 2 && FAIL(c, v->off, "split_every must be at least 2"))))
+		return false;
+	r->split_every = (int)t;
+	enum dtype it = in->dtype;
+	switch (r->red) {
+	case RED_SUM: case RED_NANSUM: case RED_PROD:
+		r->dtype = dtype_is_float(it) ? it : DT_INT64;
+		break;
+	case RED_MEAN: case RED_NANMEAN: case RED_STD: case RED_VAR:
+		r->dtype = dtype_is_float(it) ? it : DT_FLOAT64;
+		break;
+	case RED_MIN: case RED_MAX: case RED_NANMIN: case RED_NANMAX:
+		r->dtype = it;
+		break;
+	case RED_ARGMIN: case RED_ARGMAX: case RED_COUNT_NONZERO:
+		r->dtype = DT_INT64;
+		break;
+	case RED_ANY: case RED_ALL:
+		r->dtype = DT_BOOL;
+		break;
+	default:
+		break;
+	}
+	r->n_in = 1;
+	r->in[0] = in;
+	in->n_users++;
+	int nd = 0;
+	for (int k = 0; k < in->ndim; k++) {
+		if (r->axes & (1u << k)) {
+			if (in->shape[k] == 0 && (r->red == RED_MIN || r->red == RED_MAX || r->red == RED_ARGMIN ||
+						  r->red == RED_ARGMAX))
+				return FAIL(c, off, "%s of an empty axis has no identity", bd->op->name);
+			if (!r->keepdims)
+				continue;
+			r->shape[nd] = 1;
+			int64_t nn;
+			r->chunks[nd].bounds = even_bounds(c->b->arena, 1, 1, &nn);
+			r->chunks[nd].n = nn;
+			nd++;
+			continue;
+		}
+		r->shape[nd] = in->shape[k];
+		r->chunks[nd] = in->chunks[k];
+		nd++;
+	}
+	r->ndim = nd;
+	memset(out, 0, sizeof *out);
+	out->k = V_ARRAY;
+	out->off = off;
+	out->a = r;
+	return true;
+}
+
+static bool call_op(struct ctx *c, const struct op *op, const struct expr *call, const struct val *self,
+		    struct val *out)
+{
+	struct bound bd;
+	if (!bind(c, op, call, self, &bd))
+		return false;
+	switch (op->afn) {
+	case AFN_CREATE:
+		return create(c, &bd, call->off, out);
+	case AFN_LOAD:
+		return load_npy(c, &bd, call->off, out);
+	case AFN_REDUCE:
+		return reduce(c, &bd, call->off, out);
+	case AFN_EW: {
+		struct anode *in[3];
+		int n_in = 0;
+		for (size_t i = 0; i < bd.n && n_in < 3; i++) {
+			if (!bd.set[i])
+				continue;
+			if (!strcmp(bd.names[i], "decimals")) {
+				int64_t dec = 0;
+				if (!to_int(c, &bd.vals[i], "decimals", &dec))
+					return false;
+				if (dec != 0)
+					return FAIL(c, bd.vals[i].off, "round() with decimals is not implemented yet");
+				continue;
+			}
+			if (!as_array(c, &bd.vals[i], &in[n_in++], bd.names[i]))
+				return false;
+		}
+		memset(out, 0, sizeof *out);
+		out->k = V_ARRAY;
+		out->off = call->off;
+		return (out->a = make_ew(c, (enum ew_op)op->sub, in, n_in, call->off, op->name)) != NULL;
+	}
+	case AFN_ASTYPE: {
+		struct anode *in;
+		enum dtype t;
+		if (!as_array(c, &bd.vals[0], &in, "the array") || !to_dtype(c, arg(&bd, "dtype"), &t))
+			return false;
+		struct anode *r = make_ew(c, EW_CAST, &in, 1, call->off, "astype");
+		if (!r)
+			return false;
+		r->dtype = t;
+		r->weak = false;
+		memset(out, 0, sizeof *out);
+		out->k = V_ARRAY;
+		out->off = call->off;
+		out->a = r;
+		return true;
+	}
+	default:
+		return FAIL(c, call->off, "%s() is not implemented yet", op->name);
+	}
+}
+
+/* The dotted name of a callee, "random.uniform" or "sqrt"; np./numpy. prefixes dropped. */
+static const char *callee_name(struct ctx *c, const struct expr *f, char *buf, size_t len)
+{
+	if (f->kind == EX_NAME) {
+		snprintf(buf, len, "%s", f->str);
+		return buf;
+	}
+	if (f->kind == EX_ATTR && f->a->kind == EX_NAME) {
+		const char *mod = f->a->str;
+		if (!strcmp(mod, "np") || !strcmp(mod, "numpy") || !strcmp(mod, "da"))
+			snprintf(buf, len, "%s", f->str);
+		else
+			snprintf(buf, len, "%s.%s", mod, f->str);
+		return buf;
+	}
+	if (f->kind == EX_ATTR && f->a->kind == EX_ATTR && f->a->a->kind == EX_NAME &&
+	    (!strcmp(f->a->a->str, "np") || !strcmp(f->a->a->str, "numpy") || !strcmp(f->a->a->str, "da"))) {
+		snprintf(buf, len, "%s.%s", f->a->str, f->str);
+		return buf;
+	}
+	(void)c;
+	return NULL;
+}
+
+static bool unknown_function(struct ctx *c, const char *name, uint32_t off)
+{
+	size_t n;
+	const char *const *names = op_names(&n);
+	const char *dym = did_you_mean(name, names, n);
+	if (dym)
+		return FAIL(c, off, "unknown function '%s' (did you mean '%s'?)", name, dym);
+	return FAIL(c, off, "unknown function '%s'", name);
+}
+
+static bool eval_call(struct ctx *c, const struct expr *x, struct val *out)
+{
+	const struct expr *f = x->a;
+	/* A method call on a value: x.sum(axis=1), x.astype("f4"). */
+	if (f->kind == EX_ATTR) {
+		bool module = f->a->kind == EX_NAME && (!strcmp(f->a->str, "np") || !strcmp(f->a->str, "numpy") ||
+						       !strcmp(f->a->str, "random") || !strcmp(f->a->str, "da"));
+		if (f->a->kind == EX_ATTR && f->a->a->kind == EX_NAME && !strcmp(f->a->str, "random"))
+			module = true;
+		if (module && f->a->kind == EX_NAME && c->b->lookup(c->b->lookup_arg, f->a->str, at(c, f->a->off)))
+			module = false; /* a node named like a module wins */
+		if (!module) {
+			struct val self;
+			if (!eval(c, f->a, &self))
+				return false;
+			const struct op *op = op_find(f->str);
+			uint32_t name_off = f->off + f->len - (uint32_t)strlen(f->str);
+			if (!op || !(op->flags & OP_METHOD))
+				return FAIL(c, name_off, "%s has no method '%s'", vkind_name(self.k), f->str);
+			return call_op(c, op, x, &self, out);
+		}
+	}
+	char buf[128];
+	const char *name = callee_name(c, f, buf, sizeof buf);
+	if (!name)
+		return FAIL(c, f->off, "this cannot be called");
+	const struct op *op = op_find(name);
+	if (!op || !(op->flags & OP_ARRAY || op->afn == AFN_LOAD))
+		return unknown_function(c, name, f->off);
+	return call_op(c, op, x, NULL, out);
+}
+
+static bool eval_attr(struct ctx *c, const struct expr *x, struct val *out)
+{
+	struct val v;
+	uint32_t name_off = x->off + x->len - (uint32_t)strlen(x->str);
+	if (x->a->kind == EX_NAME && (!strcmp(x->a->str, "np") || !strcmp(x->a->str, "numpy"))) {
+		if (!strcmp(x->str, "pi") || !strcmp(x->str, "e") || !strcmp(x->str, "inf") || !strcmp(x->str, "nan")) {
+			memset(out, 0, sizeof *out);
+			out->k = V_FLOAT;
+			out->off = x->off;
+			out->f = !strcmp(x->str, "pi") ? M_PI : !strcmp(x->str, "e") ? M_E : !strcmp(x->str, "inf") ? INFINITY : NAN;
+			return true;
+		}
+	}
+	if (!eval(c, x->a, &v))
+		return false;
+	if (v.k != V_ARRAY)
+		return FAIL(c, name_off, "%s has no attribute '%s'", vkind_name(v.k), x->str);
+	const struct anode *a = v.a;
+	memset(out, 0, sizeof *out);
+	out->off = x->off;
+	if (!strcmp(x->str, "shape")) {
+		out->k = V_TUPLE;
+		out->n = (size_t)a->ndim;
+		out->items = arena_alloc(c->b->arena, (size_t)(a->ndim ? a->ndim : 1) * sizeof *out->items);
+		for (int k = 0; k < a->ndim; k++)
+			out->items[k] = (struct val){ .k = V_INT, .i = a->shape[k], .off = x->off };
+		return true;
+	}
+	if (!strcmp(x->str, "ndim") || !strcmp(x->str, "size")) {
+		out->k = V_INT;
+		out->i = a->ndim;
+		if (!strcmp(x->str, "size")) {
+			out->i = 1;
+			for (int k = 0; k < a->ndim; k++)
+				out->i *= a->shape[k];
+		}
+		return true;
+	}
+	if (!strcmp(x->str, "T"))
+		return FAIL(c, name_off, "'.T' (transpose) is not implemented yet");
+	return FAIL(c, name_off, "an array has no attribute '%s'", x->str);
+}
+
+static bool eval_index(struct ctx *c, const struct expr *x, struct val *out)
+{
+	struct val v;
+	if (!eval(c, x->a, &v))
+		return false;
+	if (v.k == V_TUPLE) { /* x.shape[0] */
+		if (x->n != 1)
+			return FAIL(c, x->off, "a tuple takes one index");
+		struct val iv;
+		if (!eval(c, x->items[0], &iv))
+			return false;
+		int64_t i = 0;
+		if (!to_int(c, &iv, "a tuple index", &i))
+			return false;
+		if (i < 0)
+			i += (int64_t)v.n;
+		if (i < 0 || i >= (int64_t)v.n)
+			return FAIL(c, iv.off, "index %" PRId64 " is out of range for a tuple of %zu", iv.i, v.n);
+		*out = v.items[i];
+		return true;
+	}
+	return FAIL(c, x->off, "indexing and slicing arrays is not implemented yet");
+}
+
+static bool eval(struct ctx *c, const struct expr *x, struct val *out)
+{
+	memset(out, 0, sizeof *out);
+	out->off = x->off;
+	switch (x->kind) {
+	case EX_INT:
+		out->k = V_INT;
+		out->i = x->i;
+		return true;
+	case EX_FLOAT:
+		out->k = V_FLOAT;
+		out->f = x->f;
+		return true;
+	case EX_BOOL:
+		out->k = V_BOOL;
+		out->b = x->b;
+		return true;
+	case EX_NONE:
+		out->k = V_NONE;
+		return true;
+	case EX_STR:
+		out->k = V_STR;
+		out->s = x->str;
+		return true;
+	case EX_TUPLE:
+	case EX_LIST:
+		out->k = V_TUPLE;
+		out->n = x->n;
+		out->items = arena_alloc(c->b->arena, (x->n ? x->n : 1) * sizeof *out->items);
+		for (size_t i = 0; i < x->n; i++)
+			if (!eval(c, x->items[i], &out->items[i]))
+				return false;
+		return true;
+	case EX_NAME: {
+		struct anode *a = c->b->lookup(c->b->lookup_arg, x->str, at(c, x->off));
+		if (a) {
+			out->k = V_ARRAY;
+			out->a = a;
+			return true;
+		}
+		if (err_set(c->b->e))
+			return false;
+		if (!strcmp(x->str, "pi") || !strcmp(x->str, "e") || !strcmp(x->str, "inf") || !strcmp(x->str, "nan")) {
+			out->k = V_FLOAT;
+			out->f = !strcmp(x->str, "pi") ? M_PI : !strcmp(x->str, "e") ? M_E : !strcmp(x->str, "inf") ? INFINITY : NAN;
+			return true;
+		}
+		if (!strcmp(x->str, "newaxis")) {
+			out->k = V_NONE;
+			return true;
+		}
+		if (op_find(x->str))
+			return FAIL(c, x->off, "'%s' is a function: call it, e.g. %s(x)", x->str, x->str);
+		return FAIL(c, x->off, "unknown name '%s' (not a node, a parameter or a constant)", x->str);
+	}
+	case EX_BINARY:
+		return eval_binary(c, x, out);
+	case EX_UNARY:
+		return eval_unary(c, x, out);
+	case EX_CALL:
+		return eval_call(c, x, out);
+	case EX_ATTR:
+		return eval_attr(c, x, out);
+	case EX_INDEX:
+		return eval_index(c, x, out);
+	case EX_ELLIPSIS:
+	case EX_SLICE:
+		return FAIL(c, x->off, "'...' and slices only make sense inside [ ]");
+	}
+	return FAIL(c, x->off, "unexpected expression");
+}
+
+struct anode *array_from_expr(struct abuild *b, const struct doc *d, const char *text)
+{
+	struct ctx c = { b, d, text };
+	struct expr *x = expr_parse(b->arena, text, strlen(text), where_cb, &c, b->e);
+	if (!x)
+		return NULL;
+	struct val v;
+	if (!eval(&c, x, &v))
+		return NULL;
+	if (v.k == V_ARRAY)
+		return v.a;
+	if (is_number(&v)) {
+		struct anode *n = scalar_node(&c, &v);
+		n->weak = false;
+		return n;
+	}
+	err_at(b->e, at(&c, x->off), "an expression node must give an array or a number, not %s", vkind_name(v.k));
+	return NULL;
+}

@@ -1,0 +1,1225 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * eval: running one task of a family on a worker. A program is the fused
+ * DAG under the family's array; it is evaluated over the task's box in
+ * tiles of at most TILE elements, so every intermediate lives in a small
+ * scratch buffer that stays in cache and no intermediate chunk is ever
+ * built. Values are computed in two wide types, double for float dtypes and
+ * int64 for integer and boolean ones, and rounded or wrapped to the node's
+ * dtype after each operation, which gives numpy's results for the eight
+ * dtypes with two code paths.
+ *
+ * DESIGN: nothing here is shared between tasks but the read-only program;
+ * each run has its own scratch arena, reset between tiles.
+ */
+#include "array/array.h"
+#include "kernels.h"
+#include "ops/op.h"
+#include "util/xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TILE 8192 /* elements per tile: 64 KiB of doubles per intermediate */
+
+struct scratch {
+	char *base;
+	size_t used, cap;
+	struct scratch_block *old; /* blocks outgrown, freed at the end */
+};
+
+struct scratch_block {
+	struct scratch_block *next;
+};
+
+struct npy_fd {
+	const struct anode *a;
+	int fd;
+};
+
+struct ectx {
+	const struct afam *f;
+	size_t n_in;
+	const int64_t *in_tasks;
+	const void *const *in_data;
+	const size_t *in_len;
+	struct scratch sc;
+	struct npy_fd fds[8];
+	int n_fds;
+	struct err *e;
+	bool failed;
+};
+
+static void *scratch_alloc(struct ectx *x, size_t size)
+{
+	struct scratch *s = &x->sc;
+	size = (size + 63) & ~(size_t)63;
+	if (s->used + size > s->cap) {
+		/* Keep the old block alive (live buffers point into it) and start a bigger one. */
+		if (s->base) {
+			struct scratch_block *b = (struct scratch_block *)s->base;
+			b->next = s->old;
+			s->old = b;
+		}
+		size_t cap = s->cap ? s->cap * 2 : (1u << 20);
+		while (cap < size + 64)
+			cap *= 2;
+		s->base = xmalloc(cap);
+		s->cap = cap;
+		s->used = 64; /* room for the block link */
+	}
+	void *p = s->base + s->used;
+	s->used += size;
+	return p;
+}
+
+static size_t scratch_mark(struct ectx *x)
+{
+	return x->sc.old ? (size_t)-1 : x->sc.used;
+}
+
+static void scratch_reset(struct ectx *x, size_t mark)
+{
+	if (mark != (size_t)-1 && !x->sc.old)
+		x->sc.used = mark;
+}
+
+static void scratch_release(struct ectx *x)
+{
+	struct scratch_block *b = x->sc.old;
+	while (b) {
+		struct scratch_block *n = b->next;
+		free(b);
+		b = n;
+	}
+	free(x->sc.base);
+	memset(&x->sc, 0, sizeof x->sc);
+}
+
+static int64_t box_size(int nd, const int64_t *count)
+{
+	int64_t n = 1;
+	for (int k = 0; k < nd; k++)
+		n *= count[k];
+	return n;
+}
+
+static bool wide_float(enum dtype t)
+{
+	return dtype_is_float(t);
+}
+
+/* ---- dtype conversions ---- */
+
+static int64_t wrap_int(int64_t v, enum dtype t)
+{
+	switch (t) {
+	case DT_BOOL: return v != 0;
+	case DT_INT8: return (int8_t)(uint8_t)(uint64_t)v;
+	case DT_UINT8: return (uint8_t)(uint64_t)v;
+	case DT_INT16: return (int16_t)(uint16_t)(uint64_t)v;
+	case DT_INT32: return (int32_t)(uint32_t)(uint64_t)v;
+	default: return v;
+	}
+}
+
+/* double -> int64 as the hardware does it (NaN and out of range give INT64_MIN), without C's UB. */
+static int64_t d2i(double v)
+{
+	if (!(v > -9223372036854775808.0 && v < 9223372036854775808.0))
+		return INT64_MIN;
+	return (int64_t)v;
+}
+
+static void round_wide(void *buf, int64_t n, enum dtype t)
+{
+	if (t == DT_FLOAT32) {
+		double *d = buf;
+		for (int64_t i = 0; i < n; i++)
+			d[i] = (double)(float)d[i];
+	} else if (!wide_float(t) && t != DT_INT64) {
+		int64_t *v = buf;
+		for (int64_t i = 0; i < n; i++)
+			v[i] = wrap_int(v[i], t);
+	}
+}
+
+/* Storage bytes -> wide values. */
+static void widen(const void *src, enum dtype t, int64_t n, void *dst)
+{
+	double *d = dst;
+	int64_t *v = dst;
+	switch (t) {
+	case DT_FLOAT64: memcpy(d, src, (size_t)n * 8); break;
+	case DT_FLOAT32: for (int64_t i = 0; i < n; i++) d[i] = ((const float *)src)[i]; break;
+	case DT_INT64: memcpy(v, src, (size_t)n * 8); break;
+	case DT_INT32: for (int64_t i = 0; i < n; i++) v[i] = ((const int32_t *)src)[i]; break;
+	case DT_INT16: for (int64_t i = 0; i < n; i++) v[i] = ((const int16_t *)src)[i]; break;
+	case DT_INT8: for (int64_t i = 0; i < n; i++) v[i] = ((const int8_t *)src)[i]; break;
+	case DT_UINT8: for (int64_t i = 0; i < n; i++) v[i] = ((const uint8_t *)src)[i]; break;
+	case DT_BOOL: for (int64_t i = 0; i < n; i++) v[i] = ((const uint8_t *)src)[i] != 0; break;
+	default: break;
+	}
+}
+
+/* Wide values -> storage bytes. */
+static void narrow(const void *src, enum dtype t, int64_t n, void *dst)
+{
+	const double *d = src;
+	const int64_t *v = src;
+	switch (t) {
+	case DT_FLOAT64: memcpy(dst, d, (size_t)n * 8); break;
+	case DT_FLOAT32: for (int64_t i = 0; i < n; i++) ((float *)dst)[i] = (float)d[i]; break;
+	case DT_INT64: memcpy(dst, v, (size_t)n * 8); break;
+	case DT_INT32: for (int64_t i = 0; i < n; i++) ((int32_t *)dst)[i] = (int32_t)v[i]; break;
+	case DT_INT16: for (int64_t i = 0; i < n; i++) ((int16_t *)dst)[i] = (int16_t)v[i]; break;
+	case DT_INT8: for (int64_t i = 0; i < n; i++) ((int8_t *)dst)[i] = (int8_t)v[i]; break;
+	case DT_UINT8: for (int64_t i = 0; i < n; i++) ((uint8_t *)dst)[i] = (uint8_t)v[i]; break;
+	case DT_BOOL: for (int64_t i = 0; i < n; i++) ((uint8_t *)dst)[i] = v[i] != 0; break;
+	default: break;
+	}
+}
+
+/* A wide buffer in the other wide type. */
+static double *as_double(struct ectx *x, const void *buf, bool is_float, int64_t n)
+{
+	if (is_float)
+		return (double *)buf;
+	double *d = scratch_alloc(x, (size_t)n * 8);
+	const int64_t *v = buf;
+	for (int64_t i = 0; i < n; i++)
+		d[i] = (double)v[i];
+	return d;
+}
+
+/* ---- walking boxes ---- */
+
+/* Calls @fn for each row (run along the last axis) of the box, with the row's
+ * multi-index and its offset in the box's C order. */
+#define FOR_ROWS(nd, count, idx, off, ...)                                               \
+	do {                                                                              \
+		int64_t idx[AR_MAX_DIMS] = { 0 };                                         \
+		int64_t off = 0, row_len_ = (nd) ? (count)[(nd) - 1] : 1;                 \
+		int64_t n_rows_ = row_len_ ? box_size((nd), (count)) / row_len_ : 0;      \
+		for (int64_t r_ = 0; r_ < n_rows_; r_++, off += row_len_) {               \
+			/* advance first, so a `continue` in the body is safe */          \
+			for (int k_ = (nd) - 2; r_ && k_ >= 0; k_--) {                    \
+				if (++idx[k_] < (count)[k_])                              \
+					break;                                            \
+				idx[k_] = 0;                                              \
+			}                                                                 \
+			__VA_ARGS__;                                                      \
+		}                                                                         \
+	} while (0)
+
+/* ---- leaves ---- */
+
+static void *eval_node(struct ectx *x, const struct anode *n, const int64_t *start, const int64_t *count, bool root);
+
+static void *eval_scalar(struct ectx *x, const struct anode *n, int64_t cnt)
+{
+	if (wide_float(n->dtype)) {
+		double *d = scratch_alloc(x, (size_t)cnt * 8);
+		double v = n->dtype == DT_FLOAT32 ? (double)(float)n->f : n->f;
+		for (int64_t i = 0; i < cnt; i++)
+			d[i] = v;
+		return d;
+	}
+	int64_t *v = scratch_alloc(x, (size_t)cnt * 8);
+	int64_t iv = wrap_int(n->i, n->dtype);
+	for (int64_t i = 0; i < cnt; i++)
+		v[i] = iv;
+	return v;
+}
+
+static void *eval_gen(struct ectx *x, const struct anode *n, const int64_t *start, const int64_t *count)
+{
+	int nd = n->ndim;
+	int64_t cnt = box_size(nd, count);
+	bool fl = wide_float(n->dtype);
+	void *buf = scratch_alloc(x, (size_t)(cnt ? cnt : 1) * 8);
+	double *d = buf;
+	int64_t *v = buf;
+	int64_t stride[AR_MAX_DIMS]; /* of the whole array, for flat indices */
+	int64_t s = 1;
+	for (int k = nd - 1; k >= 0; k--) {
+		stride[k] = s;
+		s *= n->shape[k];
+	}
+	FOR_ROWS(nd, count, idx, off, {
+		int64_t len = nd ? count[nd - 1] : 1;
+		int64_t flat = 0;
+		for (int k = 0; k < nd; k++)
+			flat += (start[k] + idx[k]) * stride[k];
+		switch (n->gen) {
+		case GEN_FULL:
+			if (fl)
+				for (int64_t i = 0; i < len; i++)
+					d[off + i] = n->g[0];
+			else
+				for (int64_t i = 0; i < len; i++)
+					v[off + i] = n->gi[0];
+			break;
+		case GEN_ARANGE:
+			for (int64_t i = 0; i < len; i++) {
+				int64_t j = start[0] + i;
+				if (fl)
+					d[off + i] = n->g[0] + (double)j * n->g[1];
+				else
+					v[off + i] = d2i(n->g[0]) + j * d2i(n->g[1]);
+			}
+			break;
+		case GEN_LINSPACE:
+			for (int64_t i = 0; i < len; i++) {
+				int64_t j = start[0] + i;
+				double val = (n->g[3] != 0 && j == n->shape[0] - 1) ? n->g[2] : n->g[0] + (double)j * n->g[1];
+				if (fl)
+					d[off + i] = val;
+				else
+					v[off + i] = d2i(val);
+			}
+			break;
+		case GEN_EYE: {
+			int64_t row = start[0] + idx[0];
+			for (int64_t i = 0; i < len; i++) {
+				int64_t col = start[1] + i;
+				if (fl)
+					d[off + i] = col - row == n->gi[0];
+				else
+					v[off + i] = col - row == n->gi[0];
+			}
+			break;
+		}
+		case GEN_UNIFORM:
+			k_rand_uniform(n->seed, (uint64_t)flat, (size_t)len, n->g[0], n->g[1], d + off);
+			break;
+		case GEN_NORMAL:
+			k_rand_normal(n->seed, (uint64_t)flat, (size_t)len, n->g[0], n->g[1], d + off);
+			break;
+		case GEN_INTEGERS:
+			k_rand_integers(n->seed, (uint64_t)flat, (size_t)len, n->gi[0], n->gi[1], v + off);
+			break;
+		}
+	});
+	if (!fl && n->gen == GEN_FULL && n->dtype != DT_INT64) {
+		/* full() with a float fill into an integer dtype truncates, as numpy does */
+		for (int64_t i = 0; i < cnt; i++)
+			v[i] = d2i(n->g[0]);
+	}
+	round_wide(buf, cnt, n->dtype);
+	return buf;
+}
+
+static int npy_fd_of(struct ectx *x, const struct anode *n)
+{
+	for (int i = 0; i < x->n_fds; i++)
+		if (x->fds[i].a == n)
+			return x->fds[i].fd;
+	int fd = open(n->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err_sys(x->e, NULL, "cannot read '%s'", n->path);
+		return -1;
+	}
+	if (x->n_fds < 8)
+		x->fds[x->n_fds++] = (struct npy_fd){ n, fd };
+	return fd;
+}
+
+static void *eval_npy(struct ectx *x, const struct anode *n, const int64_t *start, const int64_t *count)
+{
+	int64_t cnt = box_size(n->ndim, count);
+	void *raw = scratch_alloc(x, (size_t)(cnt ? cnt : 1) * dtype_size(n->dtype));
+	void *buf = scratch_alloc(x, (size_t)(cnt ? cnt : 1) * 8);
+	int fd = npy_fd_of(x, n);
+	if (fd < 0 || npy_read_box(fd, &n->npy, start, count, raw, x->e) < 0) {
+		x->failed = true;
+		memset(buf, 0, (size_t)(cnt ? cnt : 1) * 8);
+		return buf;
+	}
+	if (x->n_fds == 8 && x->fds[7].a != n)
+		close(fd); /* not cached */
+	widen(raw, n->dtype, cnt, buf);
+	return buf;
+}
+
+/* The pinned bytes of task @task among the inputs. */
+static const void *input_of(struct ectx *x, int64_t task, size_t *len)
+{
+	size_t lo = 0, hi = x->n_in;
+	while (lo < hi) { /* in_tasks is sorted for array tasks */
+		size_t mid = (lo + hi) / 2;
+		if (x->in_tasks[mid] < task)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < x->n_in && x->in_tasks[lo] == task) {
+		*len = x->in_len[lo];
+		return x->in_data[lo];
+	}
+	for (size_t i = 0; i < x->n_in; i++) /* combine tasks keep tree order */
+		if (x->in_tasks[i] == task) {
+			*len = x->in_len[i];
+			return x->in_data[i];
+		}
+	return NULL;
+}
+
+struct gather {
+	struct ectx *x;
+	const struct anode *n;
+	const int64_t *start, *count;
+	void *out;
+};
+
+static void gather_chunk(void *arg, int64_t c)
+{
+	struct gather *g = arg;
+	const struct anode *n = g->n;
+	int nd = n->ndim;
+	int64_t cs[AR_MAX_DIMS], cc[AR_MAX_DIMS];
+	anode_chunk_box(n, c, cs, cc);
+	size_t len;
+	const char *data = input_of(g->x, afam_chunk_task(n->fam, c), &len);
+	size_t isz = dtype_size(n->dtype);
+	if (!data || len != (size_t)box_size(nd, cc) * isz) {
+		err_run(g->x->e, NULL, "internal error: chunk %lld of an input is missing or has %zu bytes",
+			(long long)c, data ? len : 0);
+		g->x->failed = true;
+		return;
+	}
+	/* The intersection, row by row along the last axis. */
+	int64_t is[AR_MAX_DIMS] = { 0 }, ic[AR_MAX_DIMS] = { 0 };
+	for (int k = 0; k < nd; k++) {
+		int64_t lo = cs[k] > g->start[k] ? cs[k] : g->start[k];
+		int64_t hi = cs[k] + cc[k] < g->start[k] + g->count[k] ? cs[k] + cc[k] : g->start[k] + g->count[k];
+		is[k] = lo;
+		ic[k] = hi - lo;
+	}
+	int64_t cstr[AR_MAX_DIMS], ostr[AR_MAX_DIMS], s1 = 1, s2 = 1;
+	for (int k = nd - 1; k >= 0; k--) {
+		cstr[k] = s1;
+		ostr[k] = s2;
+		s1 *= cc[k];
+		s2 *= g->count[k];
+	}
+	char *out = g->out;
+	FOR_ROWS(nd, ic, idx, off, {
+		(void)off;
+		int64_t ci = 0, oi = 0;
+		for (int k = 0; k < nd; k++) {
+			ci += (is[k] + idx[k] - cs[k]) * cstr[k];
+			oi += (is[k] + idx[k] - g->start[k]) * ostr[k];
+		}
+		int64_t len2 = nd ? ic[nd - 1] : 1;
+		widen(data + ci * (int64_t)isz, n->dtype, len2, out + oi * 8);
+	});
+}
+
+static void *eval_input(struct ectx *x, const struct anode *n, const int64_t *start, const int64_t *count)
+{
+	int64_t cnt = box_size(n->ndim, count);
+	void *buf = scratch_alloc(x, (size_t)(cnt ? cnt : 1) * 8);
+	struct gather g = { x, n, start, count, buf };
+	anode_chunks_overlapping(n, start, count, gather_chunk, &g);
+	return buf;
+}
+
+/* ---- elementwise ---- */
+
+static double fmod_py(double a, double b)
+{
+	double r = fmod(a, b);
+	if (r != 0 && ((r < 0) != (b < 0)))
+		r += b;
+	return r;
+}
+
+static int64_t ifloordiv(int64_t a, int64_t b)
+{
+	if (b == 0)
+		return 0; /* numpy: 0 with a warning */
+	if (a == INT64_MIN && b == -1)
+		return INT64_MIN;
+	int64_t q = a / b;
+	if ((a % b != 0) && ((a < 0) != (b < 0)))
+		q--;
+	return q;
+}
+
+static int64_t imod(int64_t a, int64_t b)
+{
+	if (b == 0 || (a == INT64_MIN && b == -1))
+		return 0;
+	int64_t r = a % b;
+	if (r != 0 && ((r < 0) != (b < 0)))
+		r += b;
+	return r;
+}
+
+static int64_t ipow(int64_t a, int64_t b)
+{
+	if (b < 0)
+		return a == 1 ? 1 : a == -1 ? (b % 2 ? -1 : 1) : 0;
+	uint64_t r = 1, base = (uint64_t)a;
+	while (b) {
+		if (b & 1)
+			r *= base;
+		base *= base;
+		b >>= 1;
+	}
+	return (int64_t)r;
+}
+
+static double fminmax(double a, double b, bool max)
+{
+	if (isnan(a) || isnan(b))
+		return NAN;
+	return max ? (a > b ? a : b) : (a < b ? a : b);
+}
+
+static double f1(enum ew_op op, double a)
+{
+	switch (op) {
+	case EW_NEG: return -a;
+	case EW_POS: return a;
+	case EW_ABS: return fabs(a);
+	case EW_SQRT: return sqrt(a);
+	case EW_EXP: return exp(a);
+	case EW_LOG: return log(a);
+	case EW_LOG1P: return log1p(a);
+	case EW_EXPM1: return expm1(a);
+	case EW_SIN: return sin(a);
+	case EW_COS: return cos(a);
+	case EW_TAN: return tan(a);
+	case EW_ARCSIN: return asin(a);
+	case EW_ARCCOS: return acos(a);
+	case EW_ARCTAN: return atan(a);
+	case EW_SINH: return sinh(a);
+	case EW_COSH: return cosh(a);
+	case EW_TANH: return tanh(a);
+	case EW_FLOOR: return floor(a);
+	case EW_CEIL: return ceil(a);
+	case EW_ROUND: return nearbyint(a);
+	case EW_ISNAN: return isnan(a);
+	case EW_ISFINITE: return isfinite(a);
+	case EW_CAST: return a;
+	default: return NAN;
+	}
+}
+
+static double f2(enum ew_op op, double a, double b)
+{
+	switch (op) {
+	case EW_ADD: return a + b;
+	case EW_SUB: return a - b;
+	case EW_MUL: return a * b;
+	case EW_DIV: return a / b;
+	case EW_FLOORDIV: return b == 0 ? a / b : floor(a / b);
+	case EW_MOD: return b == 0 ? NAN : fmod_py(a, b);
+	case EW_POW: return pow(a, b);
+	case EW_LT: return a < b;
+	case EW_LE: return a <= b;
+	case EW_GT: return a > b;
+	case EW_GE: return a >= b;
+	case EW_EQ: return a == b;
+	case EW_NE: return a != b;
+	case EW_ARCTAN2: return atan2(a, b);
+	case EW_MAXIMUM: return fminmax(a, b, true);
+	case EW_MINIMUM: return fminmax(a, b, false);
+	default: return NAN;
+	}
+}
+
+static int64_t i1(enum ew_op op, int64_t a, enum dtype t)
+{
+	switch (op) {
+	case EW_NEG: return (int64_t)(0 - (uint64_t)a);
+	case EW_POS: case EW_CAST: return a;
+	case EW_ABS: return a < 0 ? (int64_t)(0 - (uint64_t)a) : a;
+	case EW_INVERT: return t == DT_BOOL ? !a : ~a;
+	case EW_ISNAN: return 0;
+	case EW_ISFINITE: return 1;
+	case EW_ROUND: return a;
+	default: return 0;
+	}
+}
+
+static int64_t i2(enum ew_op op, int64_t a, int64_t b)
+{
+	switch (op) {
+	case EW_ADD: return (int64_t)((uint64_t)a + (uint64_t)b);
+	case EW_SUB: return (int64_t)((uint64_t)a - (uint64_t)b);
+	case EW_MUL: return (int64_t)((uint64_t)a * (uint64_t)b);
+	case EW_FLOORDIV: return ifloordiv(a, b);
+	case EW_MOD: return imod(a, b);
+	case EW_POW: return ipow(a, b);
+	case EW_LT: return a < b;
+	case EW_LE: return a <= b;
+	case EW_GT: return a > b;
+	case EW_GE: return a >= b;
+	case EW_EQ: return a == b;
+	case EW_NE: return a != b;
+	case EW_AND: return a & b;
+	case EW_OR: return a | b;
+	case EW_XOR: return a ^ b;
+	case EW_MAXIMUM: return a > b ? a : b;
+	case EW_MINIMUM: return a < b ? a : b;
+	default: return 0;
+	}
+}
+
+/* Strides of a child's box buffer in the parent's box index space (0 where broadcast). */
+static void child_strides(const struct anode *n, int k, const int64_t *ccount, const int64_t *count, int64_t *st)
+{
+	const struct anode *c = n->in[k];
+	int off = n->ndim - c->ndim;
+	int64_t s = 1;
+	for (int j = n->ndim - 1; j >= 0; j--) {
+		int cj = j - off;
+		if (cj < 0) {
+			st[j] = 0;
+			continue;
+		}
+		st[j] = (ccount[cj] == 1 && count[j] != 1) ? 0 : s;
+		s *= ccount[cj];
+	}
+}
+
+static void *eval_ew(struct ectx *x, const struct anode *n, const int64_t *start, const int64_t *count)
+{
+	int nd = n->ndim;
+	int64_t cnt = box_size(nd, count);
+	const void *in[3];
+	bool in_fl[3];
+	int64_t st[3][AR_MAX_DIMS];
+	bool fl_domain = wide_float(n->dtype);
+	for (int k = 0; k < n->n_in; k++) {
+		int64_t cs[AR_MAX_DIMS], cc[AR_MAX_DIMS];
+		anode_child_box(n, k, start, count, cs, cc);
+		in[k] = eval_node(x, n->in[k], cs, cc, false);
+		in_fl[k] = wide_float(n->in[k]->dtype);
+		child_strides(n, k, cc, count, st[k]);
+		if (in_fl[k] && k < 2 && n->ew != EW_WHERE)
+			fl_domain = true;
+	}
+	if (n->ew == EW_WHERE)
+		fl_domain = wide_float(n->dtype);
+	if (n->ew == EW_CAST)
+		fl_domain = in_fl[0];
+	/* Bring the value inputs into the computing domain. */
+	for (int k = 0; k < n->n_in; k++) {
+		if (n->ew == EW_WHERE && k == 0)
+			continue;
+		if (fl_domain && !in_fl[k]) {
+			int64_t m = 1;
+			const struct anode *c = n->in[k];
+			int64_t cs[AR_MAX_DIMS], cc[AR_MAX_DIMS];
+			anode_child_box(n, k, start, count, cs, cc);
+			m = box_size(c->ndim, cc);
+			in[k] = as_double(x, in[k], false, m);
+			in_fl[k] = true;
+		}
+	}
+	bool out_fl = wide_float(n->dtype);
+	void *out = scratch_alloc(x, (size_t)(cnt ? cnt : 1) * 8);
+	double *od = out;
+	int64_t *oi = out;
+	enum ew_op op = n->ew;
+	FOR_ROWS(nd, count, idx, off, {
+		int64_t base[3] = { 0, 0, 0 };
+		for (int k = 0; k < n->n_in; k++)
+			for (int j = 0; j < nd - 1; j++)
+				base[k] += idx[j] * st[k][j];
+		int64_t len = nd ? count[nd - 1] : 1;
+		int64_t s0 = nd ? st[0][nd - 1] : 0, s1 = n->n_in > 1 && nd ? st[1][nd - 1] : 0,
+			s2 = n->n_in > 2 && nd ? st[2][nd - 1] : 0;
+		if (op == EW_WHERE) {
+			const double *cd = in_fl[0] ? (const double *)in[0] + base[0] : NULL;
+			const int64_t *ci = in_fl[0] ? NULL : (const int64_t *)in[0] + base[0];
+			for (int64_t i = 0; i < len; i++) {
+				bool cond = cd ? cd[i * s0] != 0 : ci[i * s0] != 0;
+				if (out_fl)
+					od[off + i] = cond ? ((const double *)in[1])[base[1] + i * s1]
+							   : ((const double *)in[2])[base[2] + i * s2];
+				else
+					oi[off + i] = cond ? ((const int64_t *)in[1])[base[1] + i * s1]
+							   : ((const int64_t *)in[2])[base[2] + i * s2];
+			}
+		} else if (op == EW_CLIP) {
+			for (int64_t i = 0; i < len; i++) {
+				if (fl_domain) {
+					double a = ((const double *)in[0])[base[0] + i * s0];
+					a = fminmax(a, ((const double *)in[1])[base[1] + i * s1], true);
+					od[off + i] = fminmax(a, ((const double *)in[2])[base[2] + i * s2], false);
+				} else {
+					int64_t a = ((const int64_t *)in[0])[base[0] + i * s0];
+					int64_t lo = ((const int64_t *)in[1])[base[1] + i * s1];
+					int64_t hi = ((const int64_t *)in[2])[base[2] + i * s2];
+					a = a < lo ? lo : a;
+					oi[off + i] = a > hi ? hi : a;
+				}
+			}
+		} else if (n->n_in == 2 && fl_domain) {
+			const double *a = (const double *)in[0] + base[0], *b = (const double *)in[1] + base[1];
+			if (out_fl) {
+				if (s0 == 1 && s1 == 1 && op == EW_MUL)
+					for (int64_t i = 0; i < len; i++)
+						od[off + i] = a[i] * b[i];
+				else if (s0 == 1 && s1 == 1 && op == EW_ADD)
+					for (int64_t i = 0; i < len; i++)
+						od[off + i] = a[i] + b[i];
+				else if (op == EW_POW && s1 == 0 && b[0] == 2)
+					for (int64_t i = 0; i < len; i++)
+						od[off + i] = a[i * s0] * a[i * s0];
+				else
+					for (int64_t i = 0; i < len; i++)
+						od[off + i] = f2(op, a[i * s0], b[i * s1]);
+			} else {
+				for (int64_t i = 0; i < len; i++)
+					oi[off + i] = (int64_t)f2(op, a[i * s0], b[i * s1]);
+			}
+		} else if (n->n_in == 2) {
+			const int64_t *a = (const int64_t *)in[0] + base[0], *b = (const int64_t *)in[1] + base[1];
+			for (int64_t i = 0; i < len; i++)
+				oi[off + i] = i2(op, a[i * s0], b[i * s1]);
+		} else if (op == EW_CAST) {
+			if (in_fl[0] && !out_fl) {
+				const double *a = (const double *)in[0] + base[0];
+				for (int64_t i = 0; i < len; i++)
+					oi[off + i] = n->dtype == DT_BOOL ? a[i * s0] != 0 : d2i(a[i * s0]);
+			} else if (!in_fl[0] && out_fl) {
+				const int64_t *a = (const int64_t *)in[0] + base[0];
+				for (int64_t i = 0; i < len; i++)
+					od[off + i] = (double)a[i * s0];
+			} else if (out_fl) {
+				const double *a = (const double *)in[0] + base[0];
+				for (int64_t i = 0; i < len; i++)
+					od[off + i] = a[i * s0];
+			} else {
+				const int64_t *a = (const int64_t *)in[0] + base[0];
+				for (int64_t i = 0; i < len; i++)
+					oi[off + i] = a[i * s0];
+			}
+		} else if (fl_domain) {
+			const double *a = (const double *)in[0] + base[0];
+			if (out_fl)
+				for (int64_t i = 0; i < len; i++)
+					od[off + i] = f1(op, a[i * s0]);
+			else
+				for (int64_t i = 0; i < len; i++)
+					oi[off + i] = (int64_t)f1(op, a[i * s0]);
+		} else {
+			const int64_t *a = (const int64_t *)in[0] + base[0];
+			enum dtype t = n->in[0]->dtype;
+			for (int64_t i = 0; i < len; i++)
+				oi[off + i] = i1(op, a[i * s0], t);
+		}
+	});
+	round_wide(out, cnt, n->dtype);
+	return out;
+}
+
+/* ---- reductions ---- */
+
+static bool red_int(const struct anode *r)
+{
+	/* exact integer accumulation: sums and products of integers, min/max of integers, counts */
+	enum dtype it = r->in[0]->dtype;
+	switch (r->red) {
+	case RED_SUM: case RED_NANSUM: case RED_PROD: case RED_MIN: case RED_MAX: case RED_NANMIN: case RED_NANMAX:
+		return !dtype_is_float(it);
+	case RED_ANY: case RED_ALL: case RED_COUNT_NONZERO:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void red_init(const struct anode *r, struct red_state *s, int64_t n)
+{
+	struct red_state z;
+	memset(&z, 0, sizeof z);
+	z.idx = -1;
+	switch (r->red) {
+	case RED_PROD: z.is = 1; z.v = 1; break;
+	case RED_ALL: z.is = 1; break;
+	case RED_MIN: case RED_NANMIN: z.is = INT64_MAX; z.v = INFINITY; break;
+	case RED_MAX: case RED_NANMAX: z.is = INT64_MIN; z.v = -INFINITY; break;
+	case RED_ARGMIN: z.v = INFINITY; break;
+	case RED_ARGMAX: z.v = -INFINITY; break;
+	default: break;
+	}
+	for (int64_t i = 0; i < n; i++)
+		s[i] = z;
+}
+
+static void neumaier(struct red_state *s, double v)
+{
+	double t = s->s + v;
+	if (fabs(s->s) >= fabs(v))
+		s->c += (s->s - t) + v;
+	else
+		s->c += (v - t) + s->s;
+	s->s = t;
+}
+
+/* One element into a state. @gi: its index for argmin/argmax. */
+static inline void red_one(const struct anode *r, struct red_state *s, double d, int64_t v, bool is_fl, int64_t gi)
+{
+	switch (r->red) {
+	case RED_NANSUM:
+		if (is_fl && isnan(d))
+			return;
+		/* fall through */
+	case RED_SUM:
+		if (is_fl)
+			neumaier(s, d);
+		else
+			s->is = (int64_t)((uint64_t)s->is + (uint64_t)v);
+		break;
+	case RED_PROD:
+		if (is_fl)
+			s->v *= d;
+		else
+			s->is = (int64_t)((uint64_t)s->is * (uint64_t)v);
+		break;
+	case RED_NANMEAN:
+		if (isnan(d))
+			return;
+		/* fall through */
+	case RED_MEAN:
+		neumaier(s, is_fl ? d : (double)v);
+		s->n += 1;
+		break;
+	case RED_VAR: case RED_STD: {
+		double x = is_fl ? d : (double)v;
+		s->n += 1;
+		double delta = x - s->mean;
+		s->mean += delta / s->n;
+		s->m2 += delta * (x - s->mean);
+		break;
+	}
+	case RED_MIN: case RED_MAX: case RED_NANMIN: case RED_NANMAX: {
+		bool mx = r->red == RED_MAX || r->red == RED_NANMAX, nan_skip = r->red == RED_NANMIN || r->red == RED_NANMAX;
+		if (!is_fl) {
+			if (mx ? v > s->is : v < s->is)
+				s->is = v;
+			s->flags |= 1;
+			break;
+		}
+		if (isnan(d)) {
+			if (!nan_skip)
+				s->flags |= 2;
+			break;
+		}
+		if (mx ? d > s->v : d < s->v)
+			s->v = d;
+		s->flags |= 1;
+		break;
+	}
+	case RED_ARGMIN: case RED_ARGMAX: {
+		double x = is_fl ? d : (double)v;
+		if (s->flags & 2)
+			break; /* a NaN was first: it stays */
+		if (isnan(x)) {
+			s->flags |= 2;
+			s->v = x;
+			s->idx = gi;
+			break;
+		}
+		bool better = s->idx < 0 || (r->red == RED_ARGMIN ? x < s->v : x > s->v);
+		if (better) {
+			s->v = x;
+			s->idx = gi;
+		}
+		break;
+	}
+	case RED_ANY:
+		s->is |= is_fl ? d != 0 : v != 0;
+		break;
+	case RED_ALL:
+		s->is &= is_fl ? d != 0 : v != 0;
+		break;
+	case RED_COUNT_NONZERO:
+		s->is += is_fl ? d != 0 : v != 0;
+		break;
+	default:
+		break;
+	}
+}
+
+/* A state into another: @b is the later one (argmin ties keep @a's smaller index). */
+static void red_merge(const struct anode *r, struct red_state *a, const struct red_state *b)
+{
+	switch (r->red) {
+	case RED_SUM: case RED_NANSUM:
+		neumaier(a, b->s);
+		neumaier(a, b->c);
+		a->is = (int64_t)((uint64_t)a->is + (uint64_t)b->is);
+		break;
+	case RED_PROD:
+		a->v *= b->v;
+		a->is = (int64_t)((uint64_t)a->is * (uint64_t)b->is);
+		break;
+	case RED_MEAN: case RED_NANMEAN:
+		neumaier(a, b->s);
+		neumaier(a, b->c);
+		a->n += b->n;
+		break;
+	case RED_VAR: case RED_STD: {
+		if (b->n == 0)
+			break;
+		if (a->n == 0) {
+			*a = *b;
+			break;
+		}
+		double n = a->n + b->n, delta = b->mean - a->mean;
+		a->mean += delta * b->n / n;
+		a->m2 += b->m2 + delta * delta * a->n * b->n / n;
+		a->n = n;
+		break;
+	}
+	case RED_MIN: case RED_NANMIN:
+		if (b->is < a->is)
+			a->is = b->is;
+		if (b->v < a->v)
+			a->v = b->v;
+		a->flags |= b->flags;
+		break;
+	case RED_MAX: case RED_NANMAX:
+		if (b->is > a->is)
+			a->is = b->is;
+		if (b->v > a->v)
+			a->v = b->v;
+		a->flags |= b->flags;
+		break;
+	case RED_ARGMIN: case RED_ARGMAX:
+		if (b->idx < 0 || (a->flags & 2))
+			break;
+		if ((b->flags & 2) || a->idx < 0 || (r->red == RED_ARGMIN ? b->v < a->v : b->v > a->v) ||
+		    (b->v == a->v && b->idx < a->idx))
+			*a = *b;
+		break;
+	case RED_ANY:
+		a->is |= b->is;
+		break;
+	case RED_ALL:
+		a->is &= b->is;
+		break;
+	case RED_COUNT_NONZERO:
+		a->is += b->is;
+		break;
+	default:
+		break;
+	}
+}
+
+/* Final values (wide, in the reduction's dtype) from states. */
+static void red_finalize(const struct anode *r, const struct red_state *s, int64_t n, void *out)
+{
+	double *d = out;
+	int64_t *v = out;
+	bool ri = red_int(r);
+	for (int64_t i = 0; i < n; i++) {
+		const struct red_state *t = &s[i];
+		switch (r->red) {
+		case RED_SUM: case RED_NANSUM:
+			if (ri)
+				v[i] = t->is;
+			else
+				d[i] = t->s + t->c;
+			break;
+		case RED_PROD:
+			if (ri)
+				v[i] = t->is;
+			else
+				d[i] = t->v;
+			break;
+		case RED_MEAN: case RED_NANMEAN:
+			d[i] = t->n > 0 ? (t->s + t->c) / t->n : NAN;
+			break;
+		case RED_VAR: case RED_STD: {
+			double dof = t->n - r->ddof;
+			double var = dof > 0 ? t->m2 / dof : NAN;
+			d[i] = r->red == RED_STD ? sqrt(var) : var;
+			break;
+		}
+		case RED_MIN: case RED_MAX: case RED_NANMIN: case RED_NANMAX:
+			if (ri)
+				v[i] = t->is;
+			else
+				d[i] = (t->flags & 2) || !(t->flags & 1) ? NAN : t->v;
+			break;
+		case RED_ARGMIN: case RED_ARGMAX:
+			v[i] = t->idx < 0 ? 0 : t->idx;
+			break;
+		default:
+			v[i] = t->is;
+			break;
+		}
+	}
+	round_wide(out, n, r->dtype);
+}
+
+/*
+ * Accumulates the wide values @buf of @r's input over the box (@start,
+ * @count, global) into states laid out over the kept axes of the output box
+ * that starts at @ostart (global, in the input's axes; reduced axes ignored)
+ * with extents @ocount.
+ */
+static void red_accumulate(const struct anode *r, const void *buf, const int64_t *start, const int64_t *count,
+			   const int64_t *ostart, const int64_t *ocount, struct red_state *st)
+{
+	const struct anode *in = r->in[0];
+	int nd = in->ndim;
+	bool is_fl = wide_float(in->dtype);
+	const double *d = buf;
+	const int64_t *v = buf;
+	int64_t ostr[AR_MAX_DIMS], s = 1, gstr[AR_MAX_DIMS], g = 1;
+	for (int k = nd - 1; k >= 0; k--) {
+		gstr[k] = g;
+		g *= in->shape[k];
+		if (r->axes & (1u << k)) {
+			ostr[k] = 0;
+		} else {
+			ostr[k] = s;
+			s *= ocount[k];
+		}
+	}
+	/* argmin/argmax: the index along the one reduced axis, or flat over all. */
+	int arg_axis = -1;
+	if (r->axes != (nd ? (uint32_t)((1u << nd) - 1) : 0u))
+		for (int k = 0; k < nd; k++)
+			if (r->axes & (1u << k))
+				arg_axis = k;
+	bool last_reduced = nd && (r->axes & (1u << (nd - 1)));
+	FOR_ROWS(nd, count, idx, off, {
+		int64_t len = nd ? count[nd - 1] : 1;
+		int64_t so = 0, gflat = 0;
+		for (int k = 0; k < nd; k++) {
+			if (!(r->axes & (1u << k)))
+				so += (start[k] + idx[k] - ostart[k]) * ostr[k];
+			gflat += (start[k] + idx[k]) * gstr[k];
+		}
+		if (last_reduced && is_fl && (r->red == RED_SUM || r->red == RED_MEAN)) {
+			/* A run into one state: pairwise-sum it, then compensate across runs. */
+			neumaier(&st[so], k_sum_f64(d + off, (size_t)len));
+			if (r->red == RED_MEAN)
+				st[so].n += (double)len;
+			continue;
+		}
+		if (last_reduced && is_fl && (r->red == RED_VAR || r->red == RED_STD)) {
+			struct k_moments m = { 0, 0, 0 };
+			k_moments_add(&m, d + off, (size_t)len);
+			struct red_state b = st[so];
+			b.n = m.n;
+			b.mean = m.mean;
+			b.m2 = m.m2;
+			red_merge(r, &st[so], &b);
+			continue;
+		}
+		for (int64_t i = 0; i < len; i++) {
+			int64_t gi;
+			if (arg_axis < 0)
+				gi = gflat + i;
+			else
+				gi = start[arg_axis] + (arg_axis == nd - 1 ? i : idx[arg_axis]);
+			struct red_state *t = &st[so + (last_reduced ? 0 : i)];
+			red_one(r, t, is_fl ? d[off + i] : 0, is_fl ? 0 : v[off + i], is_fl, gi);
+		}
+	});
+}
+
+/* Evaluates @r's input over the input box in tiles, accumulating into @st. */
+static void red_over_box(struct ectx *x, const struct anode *r, const int64_t *start, const int64_t *count,
+			 const int64_t *ostart, const int64_t *ocount, struct red_state *st);
+
+/* Tiles of at most TILE elements, split along the leading axes, in C order. */
+#define FOR_TILES(nd, start, count, ts, tc, ...)                                        \
+	do {                                                                             \
+		int t_ = 0;                                                              \
+		int64_t inner_ = 1;                                                      \
+		for (t_ = (nd) - 1; t_ >= 0 && inner_ * (count)[t_] <= TILE; t_--)       \
+			inner_ *= (count)[t_];                                           \
+		int64_t ts[AR_MAX_DIMS], tc[AR_MAX_DIMS];                               \
+		if (t_ < 0) {                                                            \
+			memcpy(ts, (start), sizeof(int64_t) * (size_t)(nd));             \
+			memcpy(tc, (count), sizeof(int64_t) * (size_t)(nd));             \
+			__VA_ARGS__;                                                            \
+			break;                                                           \
+		}                                                                        \
+		int64_t step_ = TILE / inner_ ? TILE / inner_ : 1;                       \
+		int64_t oi_[AR_MAX_DIMS] = { 0 };                                       \
+		bool empty_ = false;                                                     \
+		for (int k_ = 0; k_ < (nd); k_++)                                        \
+			empty_ |= (count)[k_] == 0;                                      \
+		while (!empty_) {                                                        \
+			for (int64_t p_ = 0; p_ < (count)[t_]; p_ += step_) {           \
+				for (int k_ = 0; k_ < (nd); k_++) {                      \
+					ts[k_] = (start)[k_] + (k_ < t_ ? oi_[k_] : 0);   \
+					tc[k_] = k_ < t_ ? 1 : (count)[k_];               \
+				}                                                        \
+				ts[t_] = (start)[t_] + p_;                               \
+				tc[t_] = p_ + step_ <= (count)[t_] ? step_ : (count)[t_] - p_; \
+				__VA_ARGS__;                                                    \
+			}                                                                \
+			int k2_ = t_ - 1;                                                \
+			while (k2_ >= 0 && ++oi_[k2_] == (count)[k2_])                   \
+				oi_[k2_--] = 0;                                          \
+			if (k2_ < 0)                                                     \
+				break;                                                   \
+		}                                                                        \
+	} while (0)
+
+static void red_over_box(struct ectx *x, const struct anode *r, const int64_t *start, const int64_t *count,
+			 const int64_t *ostart, const int64_t *ocount, struct red_state *st)
+{
+	const struct anode *in = r->in[0];
+	FOR_TILES(in->ndim, start, count, ts, tc, {
+		size_t mark = scratch_mark(x);
+		const void *buf = eval_node(x, in, ts, tc, false);
+		red_accumulate(r, buf, ts, tc, ostart, ocount, st);
+		scratch_reset(x, mark);
+	});
+}
+
+static void *eval_reduce(struct ectx *x, const struct anode *r, const int64_t *start, const int64_t *count)
+{
+	int64_t cnt = box_size(r->ndim, count);
+	int64_t cs[AR_MAX_DIMS], cc[AR_MAX_DIMS], oc[AR_MAX_DIMS];
+	anode_child_box(r, 0, start, count, cs, cc);
+	for (int k = 0; k < r->in[0]->ndim; k++)
+		oc[k] = (r->axes & (1u << k)) ? 1 : cc[k];
+	struct red_state *st = xmalloc((size_t)(cnt ? cnt : 1) * sizeof *st);
+	red_init(r, st, cnt);
+	red_over_box(x, r, cs, cc, cs, oc, st);
+	void *out = scratch_alloc(x, (size_t)(cnt ? cnt : 1) * 8);
+	red_finalize(r, st, cnt, out);
+	free(st);
+	return out;
+}
+
+static void *eval_node(struct ectx *x, const struct anode *n, const int64_t *start, const int64_t *count, bool root)
+{
+	if (n->fam && !root)
+		return eval_input(x, n, start, count);
+	switch (n->kind) {
+	case AN_SCALAR:
+		return eval_scalar(x, n, box_size(n->ndim, count));
+	case AN_GEN:
+		return eval_gen(x, n, start, count);
+	case AN_NPY:
+		return eval_npy(x, n, start, count);
+	case AN_EW:
+		return eval_ew(x, n, start, count);
+	case AN_REDUCE:
+		return eval_reduce(x, n, start, count);
+	}
+	return NULL;
+}
+
+/* ---- tasks ---- */
+
+static int run_chunk(struct ectx *x, const struct anode *a, int64_t c, struct op_sink *out)
+{
+	int64_t start[AR_MAX_DIMS], count[AR_MAX_DIMS];
+	anode_chunk_box(a, c, start, count);
+	int64_t cnt = box_size(a->ndim, count);
+	size_t isz = dtype_size(a->dtype);
+	char *res = xmalloc((size_t)(cnt ? cnt : 1) * isz);
+	int64_t done = 0;
+	FOR_TILES(a->ndim, start, count, ts, tc, {
+		size_t mark = scratch_mark(x);
+		const void *buf = eval_node(x, a, ts, tc, true);
+		int64_t n = box_size(a->ndim, tc);
+		narrow(buf, a->dtype, n, res + done * (int64_t)isz);
+		done += n;
+		scratch_reset(x, mark);
+	});
+	int rc = x->failed ? -1 : op_sink_write(out, res, (size_t)cnt * isz, x->e);
+	free(res);
+	return rc;
+}
+
+static int run_map(struct ectx *x, const struct afam *f, int64_t m, struct op_sink *out)
+{
+	const struct anode *r = f->a, *in = r->in[0];
+	int64_t start[AR_MAX_DIMS], count[AR_MAX_DIMS], oc[AR_MAX_DIMS];
+	anode_chunk_box(in, m, start, count);
+	int64_t n_states = 1;
+	for (int k = 0; k < in->ndim; k++) {
+		oc[k] = (r->axes & (1u << k)) ? 1 : count[k];
+		n_states *= oc[k];
+	}
+	struct red_state *st = xmalloc((size_t)n_states * sizeof *st);
+	red_init(r, st, n_states);
+	red_over_box(x, r, start, count, start, oc, st);
+	int rc = x->failed ? -1 : op_sink_write(out, st, (size_t)n_states * sizeof *st, x->e);
+	free(st);
+	return rc;
+}
+
+static int run_combine(struct ectx *x, const struct afam *f, bool final, struct op_sink *out)
+{
+	const struct anode *r = f->a;
+	if (!x->n_in)
+		return err_run(x->e, NULL, "internal error: a combine step without inputs");
+	size_t n_states = x->in_len[0] / sizeof(struct red_state);
+	struct red_state *st = xmalloc((n_states ? n_states : 1) * sizeof *st);
+	memcpy(st, x->in_data[0], n_states * sizeof *st);
+	for (size_t i = 1; i < x->n_in; i++) {
+		if (x->in_len[i] != n_states * sizeof *st) {
+			free(st);
+			return err_run(x->e, NULL, "internal error: partials of different sizes");
+		}
+		const struct red_state *b = x->in_data[i];
+		for (size_t j = 0; j < n_states; j++)
+			red_merge(r, &st[j], &b[j]);
+	}
+	int rc;
+	if (!final) {
+		rc = op_sink_write(out, st, n_states * sizeof *st, x->e);
+	} else {
+		void *wide = xmalloc((n_states ? n_states : 1) * 8);
+		red_finalize(r, st, (int64_t)n_states, wide);
+		size_t isz = dtype_size(r->dtype);
+		void *res = xmalloc((n_states ? n_states : 1) * isz);
+		narrow(wide, r->dtype, (int64_t)n_states, res);
+		rc = op_sink_write(out, res, n_states * isz, x->e);
+		free(wide);
+		free(res);
+	}
+	free(st);
+	return rc;
+}
+
+int array_run(const struct afam *f, int64_t rel, size_t n_in, const int64_t *in_tasks,
+	      const void *const *in_data, const size_t *in_len, struct op_sink *out, struct err *e)
+{
+	struct ectx x;
+	memset(&x, 0, sizeof x);
+	x.f = f;
+	x.n_in = n_in;
+	x.in_tasks = in_tasks;
+	x.in_data = in_data;
+	x.in_len = in_len;
+	x.e = e;
+	int rc;
+	if (!f->tree)
+		rc = run_chunk(&x, f->a, rel, out);
+	else if (rel < f->n_map)
+		rc = run_map(&x, f, rel, out);
+	else
+		rc = run_combine(&x, f, rel >= f->n_map + f->n_comb, out);
+	for (int i = 0; i < x.n_fds; i++)
+		close(x.fds[i].fd);
+	scratch_release(&x);
+	if (x.failed && rc == 0)
+		rc = -1;
+	return rc;
+}

@@ -1,0 +1,418 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lower: array nodes -> families of tasks. Decides what is materialized
+ * (see array.h), lays out each family's tasks and answers, per task, which
+ * chunks it reads. Everything not materialized is fused into the programs
+ * of the families that read it.
+ */
+#include "array/array.h"
+#include "util/xalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int64_t anode_n_chunks(const struct anode *a)
+{
+	int64_t n = 1;
+	for (int k = 0; k < a->ndim; k++)
+		n *= a->chunks[k].n;
+	return n;
+}
+
+void anode_chunk_box(const struct anode *a, int64_t c, int64_t *start, int64_t *count)
+{
+	for (int k = a->ndim - 1; k >= 0; k--) {
+		int64_t n = a->chunks[k].n, i = c % n;
+		c /= n;
+		start[k] = a->chunks[k].bounds[i];
+		count[k] = a->chunks[k].bounds[i + 1] - start[k];
+	}
+}
+
+void anode_child_box(const struct anode *n, int k, const int64_t *start, const int64_t *count, int64_t *cstart,
+		     int64_t *ccount)
+{
+	const struct anode *c = n->in[k];
+	if (n->kind == AN_REDUCE) {
+		int o = 0;
+		for (int j = 0; j < c->ndim; j++) {
+			if (n->axes & (1u << j)) {
+				cstart[j] = 0;
+				ccount[j] = c->shape[j];
+				if (n->keepdims)
+					o++;
+			} else {
+				cstart[j] = start[o];
+				ccount[j] = count[o];
+				o++;
+			}
+		}
+		return;
+	}
+	int off = n->ndim - c->ndim;
+	for (int j = 0; j < c->ndim; j++) {
+		if (c->shape[j] == 1 && n->shape[j + off] != 1) {
+			cstart[j] = 0;
+			ccount[j] = 1;
+		} else {
+			cstart[j] = start[j + off];
+			ccount[j] = count[j + off];
+		}
+	}
+}
+
+/* The chunk along one axis that holds index @i: bounds are sorted. */
+static int64_t chunk_of(const struct axis_chunks *ax, int64_t i)
+{
+	int64_t lo = 0, hi = ax->n - 1;
+	while (lo < hi) {
+		int64_t mid = (lo + hi + 1) / 2;
+		if (ax->bounds[mid] <= i)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo;
+}
+
+void anode_chunks_overlapping(const struct anode *a, const int64_t *start, const int64_t *count,
+			      void (*fn)(void *arg, int64_t chunk), void *arg)
+{
+	int64_t lo[AR_MAX_DIMS], hi[AR_MAX_DIMS], idx[AR_MAX_DIMS];
+	for (int k = 0; k < a->ndim; k++) {
+		if (count[k] <= 0)
+			return;
+		lo[k] = chunk_of(&a->chunks[k], start[k]);
+		hi[k] = chunk_of(&a->chunks[k], start[k] + count[k] - 1);
+		idx[k] = lo[k];
+	}
+	for (;;) {
+		int64_t c = 0;
+		for (int k = 0; k < a->ndim; k++)
+			c = c * a->chunks[k].n + idx[k];
+		fn(arg, c);
+		int k = a->ndim - 1;
+		while (k >= 0 && idx[k] == hi[k]) {
+			idx[k] = lo[k];
+			k--;
+		}
+		if (k < 0)
+			return;
+		idx[k]++;
+	}
+}
+
+int64_t afam_chunk_task(const struct afam *f, int64_t c)
+{
+	return f->first_task + (f->tree ? f->n_map + f->n_comb : 0) + c;
+}
+
+/* ---- what to materialize ---- */
+
+static bool cross_chunk(const struct anode *r)
+{
+	if (r->kind != AN_REDUCE)
+		return false;
+	for (int k = 0; k < r->in[0]->ndim; k++)
+		if ((r->axes & (1u << k)) && r->in[0]->chunks[k].n > 1)
+			return true;
+	return false;
+}
+
+struct walk {
+	struct anode **order; /* post-order: inputs first */
+	size_t n, cap;
+	uint8_t *seen;
+};
+
+static void visit(struct walk *w, struct anode *a)
+{
+	if (w->seen[a->id])
+		return;
+	w->seen[a->id] = 1;
+	for (int i = 0; i < a->n_in; i++)
+		visit(w, a->in[i]);
+	XGROW(w->order, w->cap, w->n + 1);
+	w->order[w->n++] = a;
+}
+
+
+static void walk_all(struct walk *w, struct anode **roots, size_t n_roots, uint32_t n_ids)
+{
+	memset(w, 0, sizeof *w);
+	w->seen = xcalloc(n_ids ? n_ids : 1, 1);
+	for (size_t i = 0; i < n_roots; i++)
+		visit(w, roots[i]);
+}
+
+/* Whether recomputing @a in each user costs real work (I/O or a reduction). */
+static bool costly(const struct anode *a)
+{
+	if (a->fam && a->kind != AN_SCALAR)
+		return false; /* reading a materialized array is cheap */
+	if (a->kind == AN_NPY || a->kind == AN_REDUCE)
+		return true;
+	for (int i = 0; i < a->n_in; i++)
+		if (costly(a->in[i]))
+			return true;
+	return false;
+}
+
+static int64_t tree_levels_size(int64_t leaves, int64_t k)
+{
+	int64_t total = 0;
+	while (leaves > k) {
+		leaves = (leaves + k - 1) / k;
+		total += leaves;
+	}
+	return total;
+}
+
+static struct afam *new_family(struct abuild *b, struct anode *a)
+{
+	struct afam *f = arena_alloc(b->arena, sizeof *f);
+	f->a = a;
+	f->n_chunks = anode_n_chunks(a);
+	if (cross_chunk(a)) {
+		const struct anode *in = a->in[0];
+		f->tree = true;
+		f->n_map = anode_n_chunks(in);
+		f->leaves = 1;
+		for (int k = 0; k < in->ndim; k++)
+			if (a->axes & (1u << k))
+				f->leaves *= in->chunks[k].n;
+		f->comb_first = arena_alloc(b->arena, (size_t)f->n_chunks * sizeof *f->comb_first);
+		int64_t per = tree_levels_size(f->leaves, a->split_every);
+		for (int64_t o = 0; o < f->n_chunks; o++) {
+			f->comb_first[o] = per ? f->n_comb : -1;
+			f->n_comb += per;
+		}
+		f->n_tasks = f->n_map + f->n_comb + f->n_chunks;
+	} else {
+		f->n_tasks = f->n_chunks;
+	}
+	a->fam = f;
+	return f;
+}
+
+int64_t array_lower(struct abuild *b, struct anode **roots, size_t n_roots, struct afam ***fams)
+{
+	struct walk w;
+	walk_all(&w, roots, n_roots, b->next_id);
+	struct afam **out = arena_alloc(b->arena, (w.n ? w.n : 1) * sizeof *out);
+	int64_t n = 0;
+	for (size_t i = 0; i < w.n; i++) {
+		struct anode *a = w.order[i];
+		if (a->kind == AN_SCALAR && !a->is_output)
+			continue;
+		bool mat = a->is_output || cross_chunk(a) || (a->n_users > 1 && costly(a));
+		if (mat)
+			out[n++] = new_family(b, a);
+	}
+	free(w.order);
+	free(w.seen);
+	*fams = out;
+	return n;
+}
+
+int64_t array_count_unfused(struct anode **roots, size_t n_roots)
+{
+	uint32_t n_ids = 0;
+	for (size_t i = 0; i < n_roots; i++)
+		if (roots[i]->id + 1 > n_ids)
+			n_ids = roots[i]->id + 1;
+	struct walk w;
+	/* ids of inputs are always smaller than their users' (created first). */
+	walk_all(&w, roots, n_roots, n_ids);
+	int64_t total = 0;
+	for (size_t i = 0; i < w.n; i++) {
+		const struct anode *a = w.order[i];
+		if (a->kind == AN_SCALAR)
+			continue;
+		total += anode_n_chunks(a);
+		if (cross_chunk(a)) {
+			int64_t leaves = 1;
+			for (int k = 0; k < a->in[0]->ndim; k++)
+				if (a->axes & (1u << k))
+					leaves *= a->in[0]->chunks[k].n;
+			total += anode_n_chunks(a) * tree_levels_size(leaves, a->split_every);
+		}
+	}
+	free(w.order);
+	free(w.seen);
+	return total;
+}
+
+/* ---- deps ---- */
+
+struct dep_collect {
+	int64_t *v;
+	size_t n, cap;
+	const struct afam *f;
+};
+
+static void add_chunk_dep(void *arg, int64_t chunk);
+
+struct chunk_dep_ctx {
+	struct dep_collect *dc;
+	const struct afam *src;
+};
+
+static void add_chunk_dep(void *arg, int64_t chunk)
+{
+	struct chunk_dep_ctx *c = arg;
+	XGROW(c->dc->v, c->dc->cap, c->dc->n + 1);
+	c->dc->v[c->dc->n++] = afam_chunk_task(c->src, chunk);
+}
+
+/* Collects the chunks of materialized arrays that computing @a over the box reads. */
+static void program_deps(struct dep_collect *dc, const struct anode *a, const int64_t *start, const int64_t *count,
+			 bool root)
+{
+	if (a->fam && !root) {
+		struct chunk_dep_ctx c = { dc, a->fam };
+		anode_chunks_overlapping(a, start, count, add_chunk_dep, &c);
+		return;
+	}
+	for (int i = 0; i < a->n_in; i++) {
+		int64_t cs[AR_MAX_DIMS], cc[AR_MAX_DIMS];
+		anode_child_box(a, i, start, count, cs, cc);
+		program_deps(dc, a->in[i], cs, cc, false);
+	}
+}
+
+static int cmp_i64(const void *x, const void *y)
+{
+	int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+	return (a > b) - (a < b);
+}
+
+/* The map task (relative) of leaf @j of output chunk @o. */
+static int64_t leaf_task(const struct afam *f, int64_t o, int64_t j)
+{
+	const struct anode *r = f->a, *in = r->in[0];
+	int64_t oc[AR_MAX_DIMS], ic[AR_MAX_DIMS];
+	for (int k = r->ndim - 1; k >= 0; k--) {
+		oc[k] = o % r->chunks[k].n;
+		o /= r->chunks[k].n;
+	}
+	/* reduced axes take their coordinates from j (C order), kept ones from o */
+	int o_ax = r->ndim - 1;
+	for (int k = in->ndim - 1; k >= 0; k--) {
+		if (r->axes & (1u << k)) {
+			ic[k] = j % in->chunks[k].n;
+			j /= in->chunks[k].n;
+			if (r->keepdims)
+				o_ax--;
+		} else {
+			ic[k] = oc[o_ax--];
+		}
+	}
+	int64_t c = 0;
+	for (int k = 0; k < in->ndim; k++)
+		c = c * in->chunks[k].n + ic[k];
+	return c;
+}
+
+/* Where a combine task (relative index into the combine block) sits: output chunk, level, index. */
+static void comb_position(const struct afam *f, int64_t rel_comb, int64_t *o, int *level, int64_t *idx)
+{
+	int64_t per = f->n_comb / f->n_chunks;
+	*o = rel_comb / per;
+	int64_t r = rel_comb % per, size = f->leaves;
+	int l = 1;
+	for (;;) {
+		size = (size + f->a->split_every - 1) / f->a->split_every;
+		if (r < size)
+			break;
+		r -= size;
+		l++;
+	}
+	*level = l;
+	*idx = r;
+}
+
+/* The tasks (relative) of level @l of output chunk @o's tree: level 0 is the leaves. */
+static int64_t level_task(const struct afam *f, int64_t o, int l, int64_t idx)
+{
+	if (l == 0)
+		return leaf_task(f, o, idx);
+	int64_t base = f->n_map + f->comb_first[o], size = f->leaves;
+	for (int k = 1; k < l; k++) {
+		size = (size + f->a->split_every - 1) / f->a->split_every;
+		base += size;
+	}
+	return base + idx;
+}
+
+static int64_t level_size(const struct afam *f, int l)
+{
+	int64_t size = f->leaves;
+	for (int k = 0; k < l; k++)
+		size = (size + f->a->split_every - 1) / f->a->split_every;
+	return size;
+}
+
+void afam_task_deps(const struct afam *f, int64_t rel, void (*fn)(void *arg, int64_t task), void *arg)
+{
+	struct dep_collect dc = { .f = f };
+	int64_t start[AR_MAX_DIMS], count[AR_MAX_DIMS];
+	if (!f->tree) {
+		anode_chunk_box(f->a, rel, start, count);
+		program_deps(&dc, f->a, start, count, true);
+	} else if (rel < f->n_map) {
+		const struct anode *in = f->a->in[0];
+		anode_chunk_box(in, rel, start, count);
+		program_deps(&dc, in, start, count, false);
+	} else {
+		int64_t o, idx;
+		int level;
+		int64_t k = f->a->split_every;
+		if (rel < f->n_map + f->n_comb) {
+			comb_position(f, rel - f->n_map, &o, &level, &idx);
+		} else {
+			o = rel - f->n_map - f->n_comb;
+			/* the final task reads the top level: the one below it with <= k tasks */
+			level = 0;
+			while (level_size(f, level) > k)
+				level++;
+			level++;
+			idx = 0;
+		}
+		int64_t below = level_size(f, level - 1);
+		for (int64_t j = idx * k; j < below && j < (idx + 1) * k; j++) {
+			XGROW(dc.v, dc.cap, dc.n + 1);
+			dc.v[dc.n++] = f->first_task + level_task(f, o, level - 1, j);
+		}
+		for (size_t i = 0; i < dc.n; i++)
+			fn(arg, dc.v[i]);
+		free(dc.v);
+		return;
+	}
+	qsort(dc.v, dc.n, sizeof *dc.v, cmp_i64);
+	for (size_t i = 0; i < dc.n; i++)
+		if (i == 0 || dc.v[i] != dc.v[i - 1])
+			fn(arg, dc.v[i]);
+	free(dc.v);
+}
+
+int afam_task_level(const struct afam *f, int64_t rel, int64_t *member)
+{
+	if (!f->tree) {
+		*member = rel;
+		return 0;
+	}
+	if (rel < f->n_map) {
+		*member = rel;
+		return -1;
+	}
+	if (rel < f->n_map + f->n_comb) {
+		int64_t o, idx;
+		int level;
+		comb_position(f, rel - f->n_map, &o, &level, &idx);
+		*member = rel - f->n_map;
+		return level;
+	}
+	*member = rel - f->n_map - f->n_comb;
+	return 0;
+}

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * output: how a finished member of an output is written, on the writer
+ * thread. Task results are copied byte for byte; arrays go into a .npy file
+ * chunk by chunk, into place (never the whole array in memory), or as text:
+ * a 0-d array as the shortest repr that reads back to the same value (as
+ * numpy prints it), 1-d and 2-d arrays as CSV, one row a line. Members of an
+ * output arrive in chunk order, so a 2-d text output assembles one row of
+ * chunks at a time.
+ */
+#include "kernels.h"
+#include "sched/sched_int.h"
+#include "util/buf.h"
+#include "util/xalloc.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int write_all(int fd, const char *p, size_t n, struct err *e)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return err_sys(e, NULL, "cannot write output");
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void put_value(struct buf *b, enum dtype t, const void *data, int64_t i)
+{
+	char tmp[64];
+	switch (t) {
+	case DT_FLOAT64:
+		k_format_double(((const double *)data)[i], tmp, sizeof tmp);
+		buf_puts(b, tmp);
+		break;
+	case DT_FLOAT32:
+		k_format_float32(((const float *)data)[i], tmp, sizeof tmp);
+		buf_puts(b, tmp);
+		break;
+	case DT_BOOL:
+		buf_puts(b, ((const uint8_t *)data)[i] ? "True" : "False");
+		break;
+	case DT_INT8: buf_printf(b, "%d", ((const int8_t *)data)[i]); break;
+	case DT_UINT8: buf_printf(b, "%u", ((const uint8_t *)data)[i]); break;
+	case DT_INT16: buf_printf(b, "%d", ((const int16_t *)data)[i]); break;
+	case DT_INT32: buf_printf(b, "%" PRId32, ((const int32_t *)data)[i]); break;
+	default: buf_printf(b, "%" PRId64, ((const int64_t *)data)[i]); break;
+	}
+}
+
+static int write_text(struct out_state *os, int64_t c, const void *data, struct err *e)
+{
+	const struct anode *a = os->o->array;
+	enum dtype t = a->dtype;
+	size_t isz = dtype_size(t);
+	struct buf b;
+	buf_init(&b);
+	int rc = 0;
+	if (a->ndim == 0) {
+		put_value(&b, t, data, 0);
+		buf_putc(&b, '\n');
+	} else if (a->ndim == 1) {
+		int64_t start, count;
+		anode_chunk_box(a, c, &start, &count);
+		for (int64_t i = 0; i < count; i++) {
+			put_value(&b, t, data, i);
+			buf_putc(&b, '\n');
+		}
+	} else {
+		/* 2-d: copy this chunk's columns into the row block; print it at its last chunk. */
+		int64_t start[2], count[2];
+		anode_chunk_box(a, c, start, count);
+		int64_t width = a->shape[1], ncol = a->chunks[1].n;
+		if (!os->block_f) {
+			os->block_rows = count[0];
+			os->block_f = xmalloc((size_t)(count[0] * width > 0 ? count[0] * width : 1) * isz);
+		}
+		char *blk = (char *)os->block_f;
+		for (int64_t r = 0; r < count[0]; r++)
+			memcpy(blk + ((size_t)(r * width + start[1])) * isz, (const char *)data + (size_t)(r * count[1]) * isz,
+			       (size_t)count[1] * isz);
+		if (c % ncol == ncol - 1) {
+			for (int64_t r = 0; r < count[0]; r++) {
+				for (int64_t j = 0; j < width; j++) {
+					if (j)
+						buf_putc(&b, ',');
+					put_value(&b, t, blk, r * width + j);
+				}
+				buf_putc(&b, '\n');
+			}
+			free(os->block_f);
+			os->block_f = NULL;
+		}
+	}
+	if (b.len)
+		rc = write_all(os->fd, b.data, b.len, e);
+	buf_release(&b);
+	return rc;
+}
+
+int output_write(struct out_state *os, int64_t task, struct err *e)
+{
+	if (os->o->format == OUT_BYTES)
+		return store_write_to(os->store, task, os->fd, e);
+	size_t len;
+	const void *data = store_pin(os->store, task, &len, e);
+	if (!data)
+		return -1;
+	const struct anode *a = os->o->array;
+	int64_t c = task - os->o->task_first;
+	int rc;
+	if (os->o->format == OUT_ARRAY_NPY) {
+		int64_t start[AR_MAX_DIMS], count[AR_MAX_DIMS];
+		anode_chunk_box(a, c, start, count);
+		rc = npy_writer_put_box(os->npy, start, count, data, e);
+	} else {
+		rc = write_text(os, c, data, e);
+	}
+	store_unpin(os->store, task);
+	return rc;
+}
+
+void output_release(struct out_state *os)
+{
+	free(os->block_f);
+	os->block_f = NULL;
+}
