@@ -87,11 +87,12 @@ deps:
 	@if [ -n "$(MISSING)" ] || ! command -v bats >/dev/null || ! command -v groff >/dev/null; then \
 	  echo "installing: $(MISSING) bats bats-assert bats-support sqlite3 groff-base python3"; \
 	  $(if $(shell [ `id -u` = 0 ] || echo sudo),sudo) apt-get update -qq && \
-	  $(if $(shell [ `id -u` = 0 ] || echo sudo),sudo) apt-get install -y -qq $(DEB_PKGS) bats bats-assert bats-support sqlite3 groff-base python3 pkg-config; \
+	  $(if $(shell [ `id -u` = 0 ] || echo sudo),sudo) apt-get install -y -qq $(DEB_PKGS) bats bats-assert bats-support sqlite3 groff-base python3 python3-numpy pkg-config; \
 	fi
 
 test-unit: all
 	./$(BUILD)/unit-tests
+	tests/unit/npy_numpy_check.sh ./$(BUILD)/unit-tests
 
 test-cli: all
 	TESSERA=$(abspath $(BIN)) bats tests/cli

@@ -503,22 +503,32 @@ static bool is_number(const struct val *v)
 	return v->k == V_INT || v->k == V_FLOAT || v->k == V_BOOL;
 }
 
+/* Where a binary node's operator is written: after its left operand and any ')' closing it. */
+static uint32_t op_offset(struct ctx *c, const struct expr *x)
+{
+	size_t i = (size_t)x->a->off + x->a->len, n = strlen(c->text);
+	while (i < n && (c->text[i] == ' ' || c->text[i] == ')' || c->text[i] == '\t' || c->text[i] == '\n'))
+		i++;
+	return i < n ? (uint32_t)i : x->off;
+}
+
 static bool eval_binary(struct ctx *c, const struct expr *x, struct val *out)
 {
 	struct val l, r;
 	if (!eval(c, x->a, &l) || !eval(c, x->b2, &r))
 		return false;
+	uint32_t at_op = op_offset(c, x);
 	if (x->op == OPX_MATMUL)
-		return FAIL(c, x->off, "'@' (matmul) is not implemented yet");
+		return FAIL(c, at_op, "'@' (matmul) is not implemented yet");
 	if (is_number(&l) && is_number(&r))
-		return fold_binary(c, x->op, &l, &r, out, x->off);
+		return fold_binary(c, x->op, &l, &r, out, at_op);
 	struct anode *in[2];
 	if (!as_array(c, &l, &in[0], "an operand") || !as_array(c, &r, &in[1], "an operand"))
 		return false;
 	memset(out, 0, sizeof *out);
 	out->k = V_ARRAY;
 	out->off = x->off;
-	return (out->a = make_ew(c, binop_ew[x->op], in, 2, x->off, expr_op_name(x->op))) != NULL;
+	return (out->a = make_ew(c, binop_ew[x->op], in, 2, at_op, expr_op_name(x->op))) != NULL;
 }
 
 static bool eval_unary(struct ctx *c, const struct expr *x, struct val *out)

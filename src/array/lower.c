@@ -145,12 +145,16 @@ static void walk_all(struct walk *w, struct anode **roots, size_t n_roots, uint3
 		visit(w, roots[i]);
 }
 
-/* Whether recomputing @a in each user costs real work (I/O or a reduction). */
+/*
+ * Whether recomputing @a in each user costs more than storing it: a
+ * reduction does. Reading a .npy file again does not, as the file is on
+ * disk already and storing it would mean spilling it there once more.
+ */
 static bool costly(const struct anode *a)
 {
 	if (a->fam && a->kind != AN_SCALAR)
 		return false; /* reading a materialized array is cheap */
-	if (a->kind == AN_NPY || a->kind == AN_REDUCE)
+	if (a->kind == AN_REDUCE)
 		return true;
 	for (int i = 0; i < a->n_in; i++)
 		if (costly(a->in[i]))

@@ -27,9 +27,14 @@ int cmd_check(int argc, char **argv, struct err *e)
 		printf("  %-16s %-7s %8" PRId64 " task%s", gn->name, gn->op->name, gn->n_tasks, gn->n_tasks == 1 ? " " : "s");
 		if (kept != gn->n_tasks)
 			printf(" (%" PRId64 " kept)", kept);
+		if (gn->gen == GEN_ARRAY && !gn->fam)
+			printf(" (fused into its users)");
 		putchar('\n');
 	}
 	printf("tasks:   %" PRId64 " (of %" PRId64 " before culling)\n", p->n_keep, g->n_tasks);
+	if (g->n_array_unfused)
+		printf("fusion:  %" PRId64 " array tasks (%" PRId64 " without fusion)\n", g->n_array_tasks,
+		       g->n_array_unfused);
 	printf("edges:   %" PRId64 "\n", p->n_keep_edges);
 	printf("depth:   %" PRId64 "\n", p->depth);
 	printf("outputs: %zu\n", p->n_outputs);

@@ -831,6 +831,14 @@ fail:
 	return NULL;
 }
 
+static int write_data(struct npy_writer *w, const void *buf, size_t len, uint64_t off,
+		      struct err *e)
+{
+	if (pwrite_full(w->fd, buf, len, off) < 0)
+		return err_sys(e, NULL, "cannot write '%s'", w->path);
+	return 0;
+}
+
 int npy_writer_put_box(struct npy_writer *w, const int64_t *start, const int64_t *count,
 		       const void *data, struct err *e)
 {
@@ -855,24 +863,21 @@ int npy_writer_put_box(struct npy_writer *w, const int64_t *start, const int64_t
 		const unsigned char *src = (const unsigned char *)data + b * (int64_t)isz;
 		uint64_t off = info->data_offset + (uint64_t)f * isz;
 		if (!swap) {
-			if (pwrite_full(w->fd, src, (size_t)l.run * isz, off) < 0)
-				goto fail;
+			if (write_data(w, src, (size_t)l.run * isz, off, e) < 0)
+				goto done;
 			continue;
 		}
 		/* A big-endian host writes little-endian through the scratch. */
-		for (int64_t done = 0; done < l.run;) {
-			int64_t k = l.run - done < piece ? l.run - done : piece;
-			memcpy(tmp, src + done * (int64_t)isz, (size_t)k * isz);
+		for (int64_t put = 0; put < l.run;) {
+			int64_t k = l.run - put < piece ? l.run - put : piece;
+			memcpy(tmp, src + put * (int64_t)isz, (size_t)k * isz);
 			swap_bytes(tmp, k, isz);
-			if (pwrite_full(w->fd, tmp, (size_t)k * isz, off + (uint64_t)done * isz) < 0)
-				goto fail;
-			done += k;
+			if (write_data(w, tmp, (size_t)k * isz, off + (uint64_t)put * isz, e) < 0)
+				goto done;
+			put += k;
 		}
 	} while (layout_next(&l, idx));
 	rc = 0;
-	goto done;
-fail:
-	err_sys(e, NULL, "cannot write '%s'", w->path);
 done:
 	free(tmp);
 	return rc;

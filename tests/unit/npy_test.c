@@ -22,8 +22,10 @@
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -378,8 +380,9 @@ static void test_npy_header_bytes(void)
 	free(dir);
 }
 
-/* A header past 64 KiB cannot happen for up to 32 axes, so the v2.0 switch is
- * checked through its arithmetic: a 32-axis header stays well inside v1.0. */
+/* The most axes there may be, written a box of one element at a time. (The
+ * writer's v2.0 branch stays untested: it needs a header over 65535 bytes,
+ * and 32 extents of at most 19 digits come nowhere near.) */
 static void test_npy_many_axes(void)
 {
 	char *dir = tmpdir_new();
@@ -994,6 +997,47 @@ static void test_npy_writer_life(void)
 	free(dir);
 }
 
+/* Writes past the file size limit fail with EFBIG (SIGXFSZ ignored meanwhile):
+ * a writer that cannot size its file, and a put that cannot write. */
+static void test_npy_write_errors(void)
+{
+	char *dir = tmpdir_new();
+	char path[512], want[600];
+	snprintf(path, sizeof path, "%s/big.npy", dir);
+	struct rlimit old, low;
+	CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0);
+	low = old;
+	low.rlim_cur = 1000;
+	void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+	int64_t shape[1] = { 2000 }, small[1] = { 500 }, start[1] = { 0 }, at[1] = { 1400 };
+	unsigned char *data = xcalloc(1, 2000);
+	struct err e;
+
+	CHECK(setrlimit(RLIMIT_FSIZE, &low) == 0);
+	err_init(&e);
+	CHECK(npy_writer_new(path, DT_UINT8, 1, shape, &e) == NULL);
+	CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
+	snprintf(want, sizeof want, "cannot write '%s': File too large", path);
+	CHECK_STR(e.msg, want);
+	CHECK(e.sys_errno == EFBIG);
+	CHECK(count_entries(dir) == 0);
+
+	err_init(&e);
+	struct npy_writer *w = npy_writer_new(path, DT_UINT8, 1, shape, &e);
+	CHECK(w != NULL);
+	CHECK(setrlimit(RLIMIT_FSIZE, &low) == 0);
+	CHECK(npy_writer_put_box(w, start, small, data, &e) == 0); /* below the limit */
+	CHECK(npy_writer_put_box(w, at, small, data, &e) == -1);
+	CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
+	CHECK_STR(e.msg, want);
+	npy_writer_abort(w);
+	CHECK(count_entries(dir) == 0);
+	signal(SIGXFSZ, old_handler);
+	free(data);
+	rm_rf(dir);
+	free(dir);
+}
+
 struct put_job {
 	struct npy_writer *w;
 	const int64_t *full; /* the whole array, (64, 33) */
@@ -1220,6 +1264,7 @@ const struct test npy_tests[] = {
 	{ "npy_rejects", test_npy_rejects },
 	{ "npy_box_errors", test_npy_box_errors },
 	{ "npy_writer_life", test_npy_writer_life },
+	{ "npy_write_errors", test_npy_write_errors },
 	{ "npy_writer_threads", test_npy_writer_threads },
 	{ "npy_numpy_fixtures", test_npy_numpy_fixtures },
 	{ NULL, NULL },

@@ -1,0 +1,160 @@
+#!/usr/bin/env bats
+# Array expressions: results against numpy, chunk invariance, outputs, errors.
+
+load helpers
+
+numpy_or_skip() {
+	/usr/bin/python3 -c "import numpy" 2>/dev/null || skip "numpy is not installed (apt-get install python3-numpy)"
+}
+
+@test "40 expressions agree with numpy (values, dtypes, shapes)" {
+	numpy_or_skip
+	run -0 /usr/bin/python3 tests/array/crosscheck.py "$TESSERA" "$TMP/cc"
+	assert_output --partial "40 of 40 expressions agree with numpy"
+}
+
+@test "graphs/pi.yaml estimates pi; the answer does not depend on chunks or workers" {
+	run -0 "$TESSERA" run graphs/pi.yaml --set n=2000000 --set chunk=250000
+	pi="$output"
+	awk -v p="$pi" 'BEGIN { d = p - 3.14159265; exit !(d < 0.005 && d > -0.005) }'
+	run -0 "$TESSERA" run graphs/pi.yaml --set n=2000000 --set chunk=333333 -j 1
+	[ "$output" = "$pi" ]
+	run -0 "$TESSERA" check graphs/pi.yaml --set n=2000000 --set chunk=250000
+	assert_line "fusion:  10 array tasks (35 without fusion)"
+	assert_line --regexp '^  xy +array +0 tasks \(fused into its users\)$'
+}
+
+@test "random arrays are bit-identical whatever the chunks and -j" {
+	for c in "(100, 10)" "(333, 37)" "(1000, 1)" "-1"; do
+		printf 'tessera: 1\nnodes:\n  r: random.random((1000, 37), chunks=%s, seed=9)\n  n: random.normal(2, 3, size=(1000, 37), chunks=%s, seed=9)\n  k: random.integers(-5, 5, size=(1000, 37), chunks=%s, seed=9)\noutputs: {r: "%s/r.npy", n: "%s/n.npy", k: "%s/k.npy"}\n' \
+			"$c" "$c" "$c" "$TMP" "$TMP" "$TMP" > "$TMP/s.yaml"
+		for j in 1 2; do
+			run -0 "$TESSERA" run "$TMP/s.yaml" -j $j
+			for a in r n k; do
+				if [ -e "$TMP/$a.ref" ]; then
+					cmp "$TMP/$a.npy" "$TMP/$a.ref"
+				else
+					cp "$TMP/$a.npy" "$TMP/$a.ref"
+				fi
+			done
+		done
+	done
+	# and they are what they claim: uniform in [0,1), normal(2, 3), integers in [-5, 5)
+	numpy_or_skip
+	run -0 /usr/bin/python3 -c "
+import numpy as np
+r, n, k = (np.load('$TMP/' + a + '.ref') for a in 'rnk')
+assert r.dtype == np.float64 and 0 <= r.min() and r.max() < 1 and abs(r.mean() - 0.5) < 0.01
+assert abs(n.mean() - 2) < 0.1 and abs(n.std() - 3) < 0.1
+assert k.dtype == np.int64 and set(np.unique(k)) == set(range(-5, 5))
+print('ok')"
+	assert_output ok
+}
+
+@test "array outputs: repr for scalars, CSV on stdout and in files, .npy files" {
+	spec s.yaml <<'Y'
+tessera: 1
+nodes:
+  tenth: zeros(3).sum() + 0.1 + 0.2
+  big: full((), 1e16)
+  small: ones((), dtype="float32") / 3
+  n: arange(3, chunks=2) * 2
+  m: ones((2, 3), dtype="int32", chunks=(1, 2)) + eye(2, 3, dtype="int32")
+  b: arange(4) > 1
+outputs:
+  tenth: "-"
+  big: "-"
+  small: "-"
+  n: "-"
+  m: "-"
+  b: b.csv
+Y
+	cd "$TMP"
+	run -0 "$TESSERA" run s.yaml
+	assert_output "$(printf '0.30000000000000004\n1e+16\n0.33333334\n0\n2\n4\n2,1,1\n1,2,1')"
+	[ "$(cat b.csv)" = "$(printf 'False\nFalse\nTrue\nTrue')" ]
+}
+
+@test "load() reads .npy files in every byte order and layout, by chunks" {
+	numpy_or_skip
+	/usr/bin/python3 -c "
+import numpy as np
+a = np.arange(60, dtype='>f8').reshape(6, 10) / 7
+np.save('$TMP/be.npy', a)
+np.save('$TMP/f.npy', np.asfortranarray(np.arange(60, dtype='<i4').reshape(6, 10)))
+np.save('$TMP/u8.npy', np.arange(200, dtype=np.uint8))
+"
+	spec s.yaml <<Y
+tessera: 1
+nodes:
+  be: load("$TMP/be.npy", chunks=(4, 3))
+  f: load("$TMP/f.npy", chunks=(5, 7))
+  u: load("$TMP/u8.npy", chunks=64)
+  s1: be.sum(axis=0)
+  s2: f.sum(axis=1)
+  s3: u.sum()
+outputs: {s1: "-", s2: "-", s3: "-"}
+Y
+	"$TESSERA" run "$TMP/s.yaml" > "$TMP/out.txt"
+	run -0 /usr/bin/python3 -c "
+import numpy as np
+got = [float(v) for v in open('$TMP/out.txt')]
+a = np.arange(60).reshape(6, 10)
+want = list((a / 7).sum(axis=0)) + list(a.sum(axis=1)) + [np.arange(200, dtype=np.uint8).sum()]
+# a compensated sum may round the last bit differently from numpy's naive one
+assert len(got) == len(want) and np.allclose(got, want, rtol=1e-15, atol=0), (got, want)
+print('ok')"
+	assert_output ok
+}
+
+@test "a reduction over an array 10x the memory limit" {
+	spec w.yaml <<Y
+tessera: 1
+nodes:
+  a: random.random((5000000, 4), chunks=(250000, 4), seed=1)
+outputs: {a: "$TMP/a.npy"}
+Y
+	spec r.yaml <<Y
+tessera: 1
+nodes:
+  a: load("$TMP/a.npy", chunks=(250000, 4))
+  m: a.mean(axis=0)
+  s: a.sum()
+outputs: {m: "-", s: "-"}
+Y
+	# 160 MB of float64 written and read back under a 16 MiB limit
+	run -0 "$TESSERA" run "$TMP/w.yaml" --memory-limit 16M --report "$TMP/w.json"
+	[ "$(stat -c %s "$TMP/a.npy")" -eq 160000128 ]
+	run -0 "$TESSERA" run "$TMP/r.yaml" --memory-limit 16M --report "$TMP/r.json"
+	[ "${#lines[@]}" -eq 5 ]
+	for v in "${lines[@]:0:4}"; do
+		awk -v v="$v" 'BEGIN { exit !(v > 0.499 && v < 0.501) }'
+	done
+	run -0 python3 -c "
+import json, os
+for f in ('w', 'r'):
+    r = json.load(open('$TMP/' + f + '.json'))
+    assert r['peak_memory'] <= (16 << 20) + 8000000, r['peak_memory']  # the limit, plus a chunk in flight
+    assert os.environ.get('TESSERA_SANITIZED') or r['max_rss'] <= (16 + 64) << 20, r['max_rss']
+print('ok')"
+	assert_output ok
+	assert_no_spill
+}
+
+@test "expression errors point into the expression; exit 3 before anything runs" {
+	check() {
+		printf 'tessera: 1\nnodes:\n  x: ones((4, 3), chunks=2)\n  y: %s\n' "$1" > "$TMP/e.yaml"
+		run -3 --separate-stderr "$TESSERA" check "$TMP/e.yaml"
+		[ "$stderr" = "tessera: $TMP/e.yaml:4:$2: $3" ] || { echo "got: $stderr"; return 1; }
+	}
+	check 'sqrtt(x)' 6 "unknown function 'sqrtt' (did you mean 'sqrt'?)"
+	check 'x.sum(axis=2)' 17 "axis 2 is out of bounds for an array of dimension 2"
+	check 'x.sum(axs=1)' 12 "sum() got an unexpected keyword 'axs' (did you mean 'axis'?)"
+	check 'x + ones(4)' 8 "operands could not be broadcast together with shapes (4,3) (4,)"
+	check 'x.astype("float32") & 1' 26 "'&' needs booleans or integers, not float32"
+	check 'x + z' 10 "unknown name 'z' (not a node, a parameter or a constant)"
+	check 'x.sum(axis=0' 18 "unexpected end of expression (missing ')'?)"
+	check 'x.astype("complex")' 15 "unknown dtype 'complex' (tessera has bool, int8, int16, int32, int64, uint8, float32, float64)"
+	check 'load("nope.npy")' 11 "cannot read 'nope.npy': No such file or directory"
+	check 'x.frobnicate()' 8 "an array has no method 'frobnicate'"
+}
