@@ -77,6 +77,7 @@ enum anode_kind {
 	AN_NPY,     /* a .npy file, read by boxes */
 	AN_EW,      /* elementwise over broadcast inputs */
 	AN_REDUCE,  /* a reduction over some axes */
+	AN_VIEW,    /* slicing, integer and list indexing, new axes, transposes: a re-indexing of its input */
 };
 
 struct anode {
@@ -112,6 +113,13 @@ struct anode {
 	bool keepdims;
 	int ddof;
 	int split_every;
+	/* AN_VIEW: output axis k reads input axis vsrc[k] (-1: a new axis of 1) at
+	 * vstart[k] + i * vstep[k], or at vlist[i] when k == vlist_axis; input axes
+	 * no output axis reads are fixed at vfix[j]. */
+	int vsrc[AR_MAX_DIMS];
+	int64_t vstart[AR_MAX_DIMS], vstep[AR_MAX_DIMS], vfix[AR_MAX_DIMS];
+	int vlist_axis;            /* -1: none */
+	const int64_t *vlist;
 	/* Set by lowering: the family that materializes this array, or NULL when it is fused into its users. */
 	struct afam *fam;
 	bool is_output;            /* written by an output: must be materialized */

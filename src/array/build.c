@@ -405,6 +405,7 @@ static struct anode *make_ew(struct ctx *c, enum ew_op op, struct anode **in, in
 /* ---- the expression walk ---- */
 
 static bool eval(struct ctx *c, const struct expr *x, struct val *out);
+static struct anode *transposed(struct ctx *c, struct anode *in, const int *perm, uint32_t off);
 
 static const enum ew_op binop_ew[] = {
 	[OPX_ADD] = EW_ADD, [OPX_SUB] = EW_SUB, [OPX_MUL] = EW_MUL, [OPX_DIV] = EW_DIV,
@@ -938,6 +939,45 @@ static bool call_op(struct ctx *c, const struct op *op, const struct expr *call,
 		out->a = r;
 		return true;
 	}
+	case AFN_TRANSPOSE: {
+		struct anode *in;
+		if (!as_array(c, &bd.vals[0], &in, "the array"))
+			return false;
+		int perm[AR_MAX_DIMS];
+		for (int k = 0; k < in->ndim; k++)
+			perm[k] = in->ndim - 1 - k;
+		const struct val *v;
+		if (op->sub == 1) { /* swapaxes(a, axis1, axis2) */
+			uint32_t m1, m2;
+			if (!parse_axes(c, arg(&bd, "axis1"), in->ndim, &m1) || !parse_axes(c, arg(&bd, "axis2"), in->ndim, &m2))
+				return false;
+			for (int k = 0; k < in->ndim; k++)
+				perm[k] = k;
+			int a1 = __builtin_ctz(m1), a2 = __builtin_ctz(m2);
+			perm[a1] = a2;
+			perm[a2] = a1;
+		} else if ((v = arg(&bd, "axes")) && v->k != V_NONE) {
+			if (v->k != V_TUPLE || (int)v->n != in->ndim)
+				return FAIL(c, v->off, "axes must be a permutation of the %d axes", in->ndim);
+			uint32_t seen = 0;
+			for (int k = 0; k < in->ndim; k++) {
+				int64_t a = 0;
+				if (!to_int(c, &v->items[k], "an axis", &a))
+					return false;
+				if (a < 0)
+					a += in->ndim;
+				if (a < 0 || a >= in->ndim || (seen & (1u << a)))
+					return FAIL(c, v->items[k].off, "axes must be a permutation of the %d axes", in->ndim);
+				seen |= 1u << a;
+				perm[k] = (int)a;
+			}
+		}
+		memset(out, 0, sizeof *out);
+		out->k = V_ARRAY;
+		out->off = call->off;
+		out->a = transposed(c, in, perm, call->off);
+		return true;
+	}
 	default:
 		return FAIL(c, call->off, "%s() is not implemented yet", op->name);
 	}
@@ -1047,9 +1087,77 @@ static bool eval_attr(struct ctx *c, const struct expr *x, struct val *out)
 		}
 		return true;
 	}
-	if (!strcmp(x->str, "T"))
-		return FAIL(c, name_off, "'.T' (transpose) is not implemented yet");
+	if (!strcmp(x->str, "T")) {
+		int perm[AR_MAX_DIMS];
+		for (int k = 0; k < a->ndim; k++)
+			perm[k] = a->ndim - 1 - k;
+		out->k = V_ARRAY;
+		out->a = transposed(c, v.a, perm, x->off);
+		return true;
+	}
 	return FAIL(c, name_off, "an array has no attribute '%s'", x->str);
+}
+
+/* The chunk grid of a view's axis k, from its input's axis. */
+static void view_chunks(struct ctx *c, struct anode *v, int k, int64_t len)
+{
+	const struct anode *in = v->in[0];
+	int j = v->vsrc[k];
+	int64_t n;
+	if (j < 0 || len == 0) {
+		v->chunks[k].bounds = even_bounds(c->b->arena, len, len, &n);
+		v->chunks[k].n = n;
+		return;
+	}
+	const struct axis_chunks *ax = &in->chunks[j];
+	if (k != v->vlist_axis && v->vstep[k] == 1) {
+		/* keep the input's boundaries inside the slice: chunks stay aligned */
+		int64_t lo = v->vstart[k], hi = lo + len;
+		int64_t *b = arena_alloc(c->b->arena, (size_t)(ax->n + 2) * sizeof *b);
+		int64_t m = 0;
+		b[m++] = 0;
+		for (int64_t i = 1; i < ax->n; i++)
+			if (ax->bounds[i] > lo && ax->bounds[i] < hi)
+				b[m++] = ax->bounds[i] - lo;
+		b[m] = len;
+		v->chunks[k].bounds = b;
+		v->chunks[k].n = m;
+		return;
+	}
+	int64_t size = ax->n ? ax->bounds[1] - ax->bounds[0] : len;
+	int64_t step = k == v->vlist_axis ? 1 : (v->vstep[k] < 0 ? -v->vstep[k] : v->vstep[k]);
+	size = size / step > 0 ? size / step : 1;
+	v->chunks[k].bounds = even_bounds(c->b->arena, len, size, &n);
+	v->chunks[k].n = n;
+}
+
+static struct anode *new_view(struct ctx *c, struct anode *in, uint32_t off)
+{
+	struct anode *v = new_node(c, AN_VIEW, off);
+	v->label = "view";
+	v->dtype = in->dtype;
+	v->weak = in->weak;
+	v->n_in = 1;
+	v->in[0] = in;
+	in->n_users++;
+	v->vlist_axis = -1;
+	return v;
+}
+
+/* Python's slice.indices(): start and count for @step over an axis of @n. */
+static void slice_indices(bool has_start, int64_t start, bool has_stop, int64_t stop, int64_t step, int64_t n,
+			  int64_t *first, int64_t *count)
+{
+	if (step > 0) {
+		start = has_start ? (start < 0 ? (start + n < 0 ? 0 : start + n) : (start > n ? n : start)) : 0;
+		stop = has_stop ? (stop < 0 ? (stop + n < 0 ? 0 : stop + n) : (stop > n ? n : stop)) : n;
+		*count = stop > start ? (stop - start + step - 1) / step : 0;
+	} else {
+		start = has_start ? (start < 0 ? (start + n < 0 ? -1 : start + n) : (start > n - 1 ? n - 1 : start)) : n - 1;
+		stop = has_stop ? (stop < 0 ? (stop + n < 0 ? -1 : stop + n) : (stop > n - 1 ? n - 1 : stop)) : -1;
+		*count = start > stop ? (start - stop + (-step) - 1) / (-step) : 0;
+	}
+	*first = start;
 }
 
 static bool eval_index(struct ctx *c, const struct expr *x, struct val *out)
@@ -1073,7 +1181,131 @@ static bool eval_index(struct ctx *c, const struct expr *x, struct val *out)
 		*out = v.items[i];
 		return true;
 	}
-	return FAIL(c, x->off, "indexing and slicing arrays is not implemented yet");
+	if (v.k != V_ARRAY)
+		return FAIL(c, x->off, "%s cannot be indexed", vkind_name(v.k));
+	struct anode *in = v.a;
+	/* How many input axes the subscripts use, to expand '...'. */
+	int used = 0, ellipses = 0;
+	for (size_t i = 0; i < x->n; i++) {
+		const struct expr *s = x->items[i];
+		if (s->kind == EX_ELLIPSIS)
+			ellipses++;
+		else if (s->kind != EX_NONE)
+			used++;
+	}
+	if (ellipses > 1)
+		return FAIL(c, x->off, "an index can only have a single ellipsis ('...')");
+	if (used > in->ndim)
+		return FAIL(c, x->off, "too many indices for array: array is %d-dimensional, but %d were indexed",
+			    in->ndim, used);
+	struct anode *r = new_view(c, in, x->off);
+	for (int j = 0; j < in->ndim; j++)
+		r->vfix[j] = 0;
+	int ax = 0, o = 0;
+	for (size_t i = 0; i <= x->n; i++) {
+		const struct expr *s = i < x->n ? x->items[i] : NULL;
+		if (!s || s->kind == EX_ELLIPSIS) {
+			/* '...' (or the end) takes the input axes no subscript names */
+			int take = s ? in->ndim - used : (i == x->n ? in->ndim - ax : 0);
+			if (!s && ellipses)
+				take = in->ndim - ax;
+			for (int t = 0; t < take; t++, ax++, o++) {
+				if (o >= AR_MAX_DIMS)
+					return FAIL(c, x->off, "at most %d dimensions", AR_MAX_DIMS);
+				r->vsrc[o] = ax;
+				r->vstart[o] = 0;
+				r->vstep[o] = 1;
+				r->shape[o] = in->shape[ax];
+			}
+			continue;
+		}
+		if (s->kind == EX_NONE) {
+			if (o >= AR_MAX_DIMS)
+				return FAIL(c, s->off, "at most %d dimensions", AR_MAX_DIMS);
+			r->vsrc[o] = -1;
+			r->vstep[o] = 1;
+			r->shape[o++] = 1;
+			continue;
+		}
+		if (s->kind == EX_SLICE) {
+			int64_t a = 0, b = 0, st = 1;
+			struct val sv;
+			if (s->step) {
+				if (!eval(c, s->step, &sv) || !to_int(c, &sv, "a slice step", &st))
+					return false;
+				if (st == 0)
+					return FAIL(c, s->step->off, "slice step cannot be zero");
+			}
+			if (s->start && (!eval(c, s->start, &sv) || !to_int(c, &sv, "a slice start", &a)))
+				return false;
+			if (s->stop && (!eval(c, s->stop, &sv) || !to_int(c, &sv, "a slice stop", &b)))
+				return false;
+			int64_t first, count;
+			slice_indices(s->start != NULL, a, s->stop != NULL, b, st, in->shape[ax], &first, &count);
+			r->vsrc[o] = ax;
+			r->vstart[o] = first;
+			r->vstep[o] = st;
+			r->shape[o++] = count;
+			ax++;
+			continue;
+		}
+		struct val iv;
+		if (!eval(c, s, &iv))
+			return false;
+		if (iv.k == V_TUPLE) {
+			/* a list of indices along this axis */
+			if (r->vlist_axis >= 0)
+				return FAIL(c, s->off, "only one list index is supported");
+			int64_t *list = arena_alloc(c->b->arena, (iv.n ? iv.n : 1) * sizeof *list);
+			for (size_t k = 0; k < iv.n; k++) {
+				int64_t e = 0;
+				if (!to_int(c, &iv.items[k], "a list index", &e))
+					return false;
+				if (e < -in->shape[ax] || e >= in->shape[ax])
+					return FAIL(c, iv.items[k].off, "index %" PRId64 " is out of bounds for axis %d with size %" PRId64,
+						    e, ax, in->shape[ax]);
+				list[k] = e < 0 ? e + in->shape[ax] : e;
+			}
+			r->vlist_axis = o;
+			r->vlist = list;
+			r->vsrc[o] = ax;
+			r->vstep[o] = 1;
+			r->shape[o++] = (int64_t)iv.n;
+			ax++;
+			continue;
+		}
+		int64_t e = 0;
+		if (!to_int(c, &iv, "an index", &e))
+			return false;
+		if (e < -in->shape[ax] || e >= in->shape[ax])
+			return FAIL(c, s->off, "index %" PRId64 " is out of bounds for axis %d with size %" PRId64, e, ax,
+				    in->shape[ax]);
+		r->vfix[ax] = e < 0 ? e + in->shape[ax] : e;
+		ax++;
+	}
+	r->ndim = o;
+	for (int k = 0; k < r->ndim; k++)
+		view_chunks(c, r, k, r->shape[k]);
+	memset(out, 0, sizeof *out);
+	out->k = V_ARRAY;
+	out->off = x->off;
+	out->a = r;
+	return true;
+}
+
+/* A permutation of @in's axes as a view. */
+static struct anode *transposed(struct ctx *c, struct anode *in, const int *perm, uint32_t off)
+{
+	struct anode *r = new_view(c, in, off);
+	r->ndim = in->ndim;
+	for (int k = 0; k < in->ndim; k++) {
+		r->vsrc[k] = perm[k];
+		r->vstart[k] = 0;
+		r->vstep[k] = 1;
+		r->shape[k] = in->shape[perm[k]];
+		r->chunks[k] = in->chunks[perm[k]];
+	}
+	return r;
 }
 
 static bool eval(struct ctx *c, const struct expr *x, struct val *out)

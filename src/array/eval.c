@@ -250,6 +250,50 @@ static void *eval_gen(struct ectx *x, const struct anode *n, const int64_t *star
 		stride[k] = s;
 		s *= n->shape[k];
 	}
+	if (n->gen == GEN_FULL) {
+		if (fl)
+			for (int64_t i = 0; i < cnt; i++)
+				d[i] = n->g[0];
+		else
+			for (int64_t i = 0; i < cnt; i++)
+				v[i] = n->dtype == DT_INT64 ? n->gi[0] : d2i(n->g[0]);
+		round_wide(buf, cnt, n->dtype);
+		return buf;
+	}
+	if (n->gen == GEN_UNIFORM || n->gen == GEN_NORMAL || n->gen == GEN_INTEGERS) {
+		/* Values depend on flat indices only: trailing axes the box covers
+		 * whole make one contiguous run with the axis before them. */
+		int m = nd - 1;
+		while (m > 0 && start[m] == 0 && count[m] == n->shape[m])
+			m--;
+		int64_t run = 1, outer[AR_MAX_DIMS];
+		for (int k = m; k < nd; k++)
+			run *= count[k];
+		for (int k = 0; k < m; k++)
+			outer[k] = count[k];
+		outer[m > 0 ? m : 0] = 1;
+		int od = m > 0 ? m + 1 : 1;
+		if (nd == 0) {
+			run = 1;
+			od = 0;
+		}
+		FOR_ROWS(od, outer, idx, row, {
+			int64_t flat = 0;
+			for (int k = 0; k < m; k++)
+				flat += (start[k] + idx[k]) * stride[k];
+			if (nd)
+				flat += start[m] * stride[m];
+			int64_t off = row * run;
+			if (n->gen == GEN_UNIFORM)
+				k_rand_uniform(n->seed, (uint64_t)flat, (size_t)run, n->g[0], n->g[1], d + off);
+			else if (n->gen == GEN_NORMAL)
+				k_rand_normal(n->seed, (uint64_t)flat, (size_t)run, n->g[0], n->g[1], d + off);
+			else
+				k_rand_integers(n->seed, (uint64_t)flat, (size_t)run, n->gi[0], n->gi[1], v + off);
+		});
+		round_wide(buf, cnt, n->dtype);
+		return buf;
+	}
 	FOR_ROWS(nd, count, idx, off, {
 		int64_t len = nd ? count[nd - 1] : 1;
 		int64_t flat = 0;
@@ -630,12 +674,34 @@ static void *eval_ew(struct ectx *x, const struct anode *n, const int64_t *start
 	double *od = out;
 	int64_t *oi = out;
 	enum ew_op op = n->ew;
-	FOR_ROWS(nd, count, idx, off, {
+	/* When every input is the whole box (C strides) or one value, the box is one flat row. */
+	int64_t flat_count[1] = { cnt };
+	bool flat = nd > 1, one_value[3] = { false, false, false };
+	for (int k = 0; k < n->n_in && flat; k++) {
+		bool all0 = true, contig = true;
+		int64_t s = 1;
+		for (int j = nd - 1; j >= 0; j--) {
+			all0 &= st[k][j] == 0 || count[j] == 1;
+			contig &= st[k][j] == s || count[j] == 1;
+			s *= count[j];
+		}
+		flat = all0 || contig;
+		one_value[k] = all0;
+	}
+	if (flat)
+		for (int k = 0; k < n->n_in; k++)
+			st[k][0] = one_value[k] ? 0 : 1;
+	const int64_t *rcount = count;
+	if (flat) {
+		nd = 1;
+		rcount = flat_count;
+	}
+	FOR_ROWS(nd, rcount, idx, off, {
 		int64_t base[3] = { 0, 0, 0 };
 		for (int k = 0; k < n->n_in; k++)
 			for (int j = 0; j < nd - 1; j++)
 				base[k] += idx[j] * st[k][j];
-		int64_t len = nd ? count[nd - 1] : 1;
+		int64_t len = nd ? rcount[nd - 1] : 1;
 		int64_t s0 = nd ? st[0][nd - 1] : 0, s1 = n->n_in > 1 && nd ? st[1][nd - 1] : 0,
 			s2 = n->n_in > 2 && nd ? st[2][nd - 1] : 0;
 		if (op == EW_WHERE) {
@@ -998,6 +1064,104 @@ static void red_accumulate(const struct anode *r, const void *buf, const int64_t
 			if (r->axes & (1u << k))
 				arg_axis = k;
 	bool last_reduced = nd && (r->axes & (1u << (nd - 1)));
+	/* The common shape: the reduced axes are the trailing ones, so each run of
+	 * @seg contiguous values is one state, in order. */
+	int first_red = nd;
+	while (first_red > 0 && (r->axes & (1u << (first_red - 1))))
+		first_red--;
+	bool suffix = r->axes == (((1u << nd) - 1) & ~((1u << first_red) - 1));
+	if (suffix && arg_axis < 0 && r->red != RED_ARGMIN && r->red != RED_ARGMAX && r->red != RED_PROD) {
+		int64_t seg = 1, n_out = 1;
+		for (int k = first_red; k < nd; k++)
+			seg *= count[k];
+		for (int k = 0; k < first_red; k++)
+			n_out *= count[k];
+		/* states of the box's outer index, in C order, from the output box's origin */
+		int64_t so0 = 0;
+		for (int k = 0; k < first_red; k++)
+			so0 += (start[k] - ostart[k]) * ostr[k];
+		bool contiguous_states = true;
+		{
+			int64_t s2 = 1;
+			for (int k = first_red - 1; k >= 0; k--) {
+				contiguous_states &= ostr[k] == s2 || count[k] == 1;
+				s2 *= count[k];
+			}
+		}
+		if (contiguous_states && seg > 0) {
+			for (int64_t o = 0; o < n_out; o++) {
+				struct red_state *t = &st[so0 + o];
+				const double *sd = d + o * seg;
+				const int64_t *sv = v + o * seg;
+				switch (r->red) {
+				case RED_SUM: case RED_MEAN:
+					if (is_fl) {
+						double acc = 0;
+						if (seg >= 16)
+							acc = k_sum_f64(sd, (size_t)seg);
+						else
+							for (int64_t i = 0; i < seg; i++)
+								acc += sd[i];
+						neumaier(t, acc);
+					} else if (r->red == RED_SUM) {
+						uint64_t acc = 0;
+						for (int64_t i = 0; i < seg; i++)
+							acc += (uint64_t)sv[i];
+						t->is = (int64_t)((uint64_t)t->is + acc);
+					} else {
+						double acc = 0;
+						for (int64_t i = 0; i < seg; i++)
+							acc += (double)sv[i];
+						neumaier(t, acc);
+					}
+					if (r->red == RED_MEAN)
+						t->n += (double)seg;
+					break;
+				case RED_VAR: case RED_STD: {
+					struct k_moments m = { 0, 0, 0 };
+					if (is_fl) {
+						k_moments_add(&m, sd, (size_t)seg);
+					} else {
+						for (int64_t i = 0; i < seg; i += 256) {
+							double tmp[256];
+							int64_t len = seg - i < 256 ? seg - i : 256;
+							for (int64_t j = 0; j < len; j++)
+								tmp[j] = (double)sv[i + j];
+							k_moments_add(&m, tmp, (size_t)len);
+						}
+					}
+					struct red_state b = *t;
+					b.n = m.n;
+					b.mean = m.mean;
+					b.m2 = m.m2;
+					red_merge(r, t, &b);
+					break;
+				}
+				case RED_COUNT_NONZERO: case RED_ANY: case RED_ALL: {
+					int64_t nz = 0;
+					if (is_fl)
+						for (int64_t i = 0; i < seg; i++)
+							nz += sd[i] != 0;
+					else
+						for (int64_t i = 0; i < seg; i++)
+							nz += sv[i] != 0;
+					if (r->red == RED_COUNT_NONZERO)
+						t->is += nz;
+					else if (r->red == RED_ANY)
+						t->is |= nz > 0;
+					else
+						t->is &= nz == seg;
+					break;
+				}
+				default:
+					for (int64_t i = 0; i < seg; i++)
+						red_one(r, t, is_fl ? sd[i] : 0, is_fl ? 0 : sv[i], is_fl, 0);
+					break;
+				}
+			}
+			return;
+		}
+	}
 	FOR_ROWS(nd, count, idx, off, {
 		int64_t len = nd ? count[nd - 1] : 1;
 		int64_t so = 0, gflat = 0;
@@ -1104,6 +1268,57 @@ static void *eval_reduce(struct ectx *x, const struct anode *r, const int64_t *s
 	return out;
 }
 
+/* A view: evaluate the input over the box it covers, then gather. */
+static void *eval_view(struct ectx *x, const struct anode *n, const int64_t *start, const int64_t *count)
+{
+	const struct anode *c = n->in[0];
+	int nd = n->ndim;
+	int64_t cnt = box_size(nd, count);
+	int64_t cs[AR_MAX_DIMS], cc[AR_MAX_DIMS];
+	anode_child_box(n, 0, start, count, cs, cc);
+	void *out = scratch_alloc(x, (size_t)(cnt ? cnt : 1) * 8);
+	if (!cnt)
+		return out;
+	const int64_t *in = eval_node(x, c, cs, cc, false); /* doubles and int64s are both 8 bytes */
+	int64_t cstr[AR_MAX_DIMS], s = 1;
+	for (int j = c->ndim - 1; j >= 0; j--) {
+		cstr[j] = s;
+		s *= cc[j];
+	}
+	int64_t *o = out;
+	int last = nd - 1;
+	FOR_ROWS(nd, count, idx, off, {
+		int64_t base = 0;
+		for (int k = 0; k < last; k++) {
+			int j = n->vsrc[k];
+			if (j < 0)
+				continue;
+			int64_t ci = k == n->vlist_axis ? n->vlist[start[k] + idx[k]]
+							: n->vstart[k] + (start[k] + idx[k]) * n->vstep[k];
+			base += (ci - cs[j]) * cstr[j];
+		}
+		int64_t len = nd ? count[last] : 1;
+		int j = nd ? n->vsrc[last] : -1;
+		if (j < 0) {
+			for (int64_t i = 0; i < len; i++)
+				o[off + i] = in[base];
+		} else if (last == n->vlist_axis) {
+			for (int64_t i = 0; i < len; i++)
+				o[off + i] = in[base + (n->vlist[start[last] + i] - cs[j]) * cstr[j]];
+		} else {
+			int64_t first = n->vstart[last] + start[last] * n->vstep[last] - cs[j];
+			int64_t step = n->vstep[last] * cstr[j];
+			const int64_t *p = in + base + first * cstr[j];
+			if (step == 1)
+				memcpy(o + off, p, (size_t)len * 8);
+			else
+				for (int64_t i = 0; i < len; i++)
+					o[off + i] = p[i * step];
+		}
+	});
+	return out;
+}
+
 static void *eval_node(struct ectx *x, const struct anode *n, const int64_t *start, const int64_t *count, bool root)
 {
 	if (n->fam && !root)
@@ -1119,6 +1334,8 @@ static void *eval_node(struct ectx *x, const struct anode *n, const int64_t *sta
 		return eval_ew(x, n, start, count);
 	case AN_REDUCE:
 		return eval_reduce(x, n, start, count);
+	case AN_VIEW:
+		return eval_view(x, n, start, count);
 	}
 	return NULL;
 }

@@ -33,6 +33,35 @@ void anode_child_box(const struct anode *n, int k, const int64_t *start, const i
 		     int64_t *ccount)
 {
 	const struct anode *c = n->in[k];
+	if (n->kind == AN_VIEW) {
+		for (int j = 0; j < c->ndim; j++) {
+			cstart[j] = n->vfix[j];
+			ccount[j] = 1;
+		}
+		for (int o = 0; o < n->ndim; o++) {
+			int j = n->vsrc[o];
+			if (j < 0)
+				continue;
+			int64_t lo, hi;
+			if (count[o] == 0) {
+				lo = 0, hi = -1;
+			} else if (o == n->vlist_axis) {
+				lo = hi = n->vlist[start[o]];
+				for (int64_t i = start[o]; i < start[o] + count[o]; i++) {
+					lo = n->vlist[i] < lo ? n->vlist[i] : lo;
+					hi = n->vlist[i] > hi ? n->vlist[i] : hi;
+				}
+			} else {
+				int64_t a = n->vstart[o] + start[o] * n->vstep[o];
+				int64_t b = n->vstart[o] + (start[o] + count[o] - 1) * n->vstep[o];
+				lo = a < b ? a : b;
+				hi = a < b ? b : a;
+			}
+			cstart[j] = lo;
+			ccount[j] = hi - lo + 1;
+		}
+		return;
+	}
 	if (n->kind == AN_REDUCE) {
 		int o = 0;
 		for (int j = 0; j < c->ndim; j++) {
@@ -393,7 +422,8 @@ void afam_task_deps(const struct afam *f, int64_t rel, void (*fn)(void *arg, int
 		free(dc.v);
 		return;
 	}
-	qsort(dc.v, dc.n, sizeof *dc.v, cmp_i64);
+	if (dc.n > 1)
+		qsort(dc.v, dc.n, sizeof *dc.v, cmp_i64);
 	for (size_t i = 0; i < dc.n; i++)
 		if (i == 0 || dc.v[i] != dc.v[i - 1])
 			fn(arg, dc.v[i]);

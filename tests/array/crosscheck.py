@@ -70,6 +70,27 @@ CASES = [
             "zeros": "zeros(5, dtype='int8') + 1",
         },
     },
+    {
+        "sources": {
+            "t": "random.random((15, 15), chunks=(10, 5), seed=7)",
+            "c": "random.integers(0, 100, size=(6, 7, 8), chunks=(4, 3, 5), seed=8)",
+        },
+        "exprs": {
+            "tt": "(t + t.T).sum()",
+            "rev": "t[::-1, ::-1]",
+            "rev_mean": "(t * t[::-1, ::-1]).mean()",
+            "sl": "t[10:-3:2, 4]",
+            "sl2": "t[-2::-3, 1:14:4]",
+            "lst": "t[[1, 5, 7, 1], 2:4]",
+            "newax": "t[None, 3, ..., None]",
+            "ell": "c[..., 2] + c[1, ...].T[:6, :, None].sum(axis=2)",
+            "tr": "transpose(c, (1, 0, 2)).sum(axis=0)",
+            "sw": "c.swapaxes(0, 2)[::2]",
+            "one": "c[1, 2, 3] * t[0, 0]",
+            "cos2": "(cos(t) ** 2).mean(axis=1)",
+            "empty": "t[5:5].sum(axis=0)",
+        },
+    },
 ]
 
 # Expressions numpy spells differently, or that use what Tessera has not yet.

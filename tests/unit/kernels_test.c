@@ -266,6 +266,10 @@ static void test_sum(void)
 	CHECK(isnan(k_sum_f64(y, N)));
 	free(y);
 
+	/* numpy's sum starts from 0.0: all -0.0 sums to +0.0. */
+	double nz[9] = { -0.0, -0.0, -0.0, -0.0, -0.0, -0.0, -0.0, -0.0, -0.0 };
+	CHECK(k_sum_f64(nz, 9) == 0.0 && !signbit(k_sum_f64(nz, 9)));
+
 	/* Floats are widened before adding: 2^24 + 1 is not a float sum. */
 	float f3[3] = { 16777216.0f, 1.0f, 0.0f };
 	CHECK(k_sum_f32_as_f64(f3, 3) == 16777217.0);
