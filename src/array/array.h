@@ -77,6 +77,7 @@ enum anode_kind {
 	AN_NPY,     /* a .npy file, read by boxes */
 	AN_EW,      /* elementwise over broadcast inputs */
 	AN_REDUCE,  /* a reduction over some axes */
+	AN_MATMUL,  /* a 2-d matrix product: block products by BLAS, summed over the inner axis as a tree */
 	AN_VIEW,    /* slicing, integer and list indexing, new axes, transposes: a re-indexing of its input */
 };
 
@@ -152,6 +153,7 @@ struct abuild {
 struct afam {
 	struct anode *a;
 	bool tree;
+	bool matmul;             /* a tree whose map tasks are block products (i, j, k), k fastest */
 	int64_t n_chunks;        /* chunks of @a: final tasks (tree) or all tasks (plain) */
 	int64_t n_map;           /* tree: chunks of the reduction's input */
 	int64_t n_tasks;
@@ -203,6 +205,8 @@ int64_t array_count_unfused(struct anode **roots, size_t n_roots);
 
 /* afam_task_deps() : calls @fn for each input task of task @rel (relative to the family), in input order. */
 void afam_task_deps(const struct afam *f, int64_t rel, void (*fn)(void *arg, int64_t task), void *arg);
+/* afam_matmul_boxes() : the boxes of the two operands that block product @m multiplies. */
+void afam_matmul_boxes(const struct afam *f, int64_t m, int64_t *as, int64_t *ac, int64_t *bs, int64_t *bc);
 /* afam_task_level() / afam_task_member() : for naming: -1 map, 0 chunk/final, >= 1 combine level. */
 int afam_task_level(const struct afam *f, int64_t rel, int64_t *member);
 

@@ -402,6 +402,40 @@ static struct anode *make_ew(struct ctx *c, enum ew_op op, struct anode **in, in
 	return r;
 }
 
+/* ---- matrix products ---- */
+
+static struct anode *make_matmul(struct ctx *c, struct anode *a, struct anode *b, uint32_t off)
+{
+	if (a->ndim != 2 || b->ndim != 2) {
+		fail(c, off, "matmul of %d-d and %d-d arrays is not implemented yet (2-d only)", a->ndim, b->ndim);
+		return NULL;
+	}
+	if (a->shape[1] != b->shape[0]) {
+		char s1[64], s2[64];
+		format_shape(a, s1, sizeof s1);
+		format_shape(b, s2, sizeof s2);
+		fail(c, off, "shapes %s and %s are not aligned: %" PRId64 " (dim 1) != %" PRId64 " (dim 0)", s1, s2,
+		     a->shape[1], b->shape[0]);
+		return NULL;
+	}
+	struct anode *r = new_node(c, AN_MATMUL, off);
+	r->label = "matmul";
+	r->dtype = result_type2(a, b);
+	if (r->dtype == DT_BOOL)
+		r->dtype = DT_BOOL;
+	r->n_in = 2;
+	r->in[0] = a;
+	r->in[1] = b;
+	a->n_users++;
+	b->n_users++;
+	r->ndim = 2;
+	r->shape[0] = a->shape[0];
+	r->shape[1] = b->shape[1];
+	r->chunks[0] = a->chunks[0];
+	r->chunks[1] = b->chunks[1];
+	return r;
+}
+
 /* ---- the expression walk ---- */
 
 static bool eval(struct ctx *c, const struct expr *x, struct val *out);
@@ -519,8 +553,15 @@ static bool eval_binary(struct ctx *c, const struct expr *x, struct val *out)
 	if (!eval(c, x->a, &l) || !eval(c, x->b2, &r))
 		return false;
 	uint32_t at_op = op_offset(c, x);
-	if (x->op == OPX_MATMUL)
-		return FAIL(c, at_op, "'@' (matmul) is not implemented yet");
+	if (x->op == OPX_MATMUL) {
+		struct anode *m[2];
+		if (!as_array(c, &l, &m[0], "an operand") || !as_array(c, &r, &m[1], "an operand"))
+			return false;
+		memset(out, 0, sizeof *out);
+		out->k = V_ARRAY;
+		out->off = x->off;
+		return (out->a = make_matmul(c, m[0], m[1], at_op)) != NULL;
+	}
 	if (is_number(&l) && is_number(&r))
 		return fold_binary(c, x->op, &l, &r, out, at_op);
 	struct anode *in[2];
@@ -938,6 +979,15 @@ static bool call_op(struct ctx *c, const struct op *op, const struct expr *call,
 		out->off = call->off;
 		out->a = r;
 		return true;
+	}
+	case AFN_MATMUL: {
+		struct anode *m[2];
+		if (!as_array(c, &bd.vals[0], &m[0], "x1") || !as_array(c, &bd.vals[1], &m[1], "x2"))
+			return false;
+		memset(out, 0, sizeof *out);
+		out->k = V_ARRAY;
+		out->off = call->off;
+		return (out->a = make_matmul(c, m[0], m[1], call->off)) != NULL;
 	}
 	case AFN_TRANSPOSE: {
 		struct anode *in;

@@ -13,6 +13,9 @@
  * each run has its own scratch arena, reset between tiles.
  */
 #include "array/array.h"
+
+#include <cblas.h>
+#include <pthread.h>
 #include "kernels.h"
 #include "ops/op.h"
 #include "util/xalloc.h"
@@ -1324,6 +1327,8 @@ static void *eval_node(struct ectx *x, const struct anode *n, const int64_t *sta
 	if (n->fam && !root)
 		return eval_input(x, n, start, count);
 	switch (n->kind) {
+	case AN_MATMUL: /* always materialized: never reached here */
+		break;
 	case AN_SCALAR:
 		return eval_scalar(x, n, box_size(n->ndim, count));
 	case AN_GEN:
@@ -1381,9 +1386,93 @@ static int run_map(struct ectx *x, const struct afam *f, int64_t m, struct op_si
 	return rc;
 }
 
+/* The workers are the parallelism: each BLAS call runs on one thread, or
+ * OpenBLAS's own threads would oversubscribe the cores. */
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+
+static void blas_single_thread(void)
+{
+	openblas_set_num_threads(1);
+}
+
+/* One block product A[i, k] @ B[k, j] into a partial block (wide values). */
+static int run_matmul_block(struct ectx *x, const struct afam *f, int64_t m, struct op_sink *out)
+{
+	const struct anode *c = f->a, *a = c->in[0], *b = c->in[1];
+	int64_t as[2], ac[2], bs[2], bc[2];
+	afam_matmul_boxes(f, m, as, ac, bs, bc);
+	int64_t rows = ac[0], inner = ac[1], cols = bc[1];
+	const void *pa = eval_node(x, a, as, ac, false);
+	const void *pb = eval_node(x, b, bs, bc, false);
+	size_t n = (size_t)(rows * cols > 0 ? rows * cols : 1);
+	pthread_once(&blas_once, blas_single_thread);
+	int rc;
+	if (wide_float(c->dtype)) {
+		const double *da = as_double(x, pa, wide_float(a->dtype), rows * inner);
+		const double *db = as_double(x, pb, wide_float(b->dtype), inner * cols);
+		double *pc = xcalloc(n, sizeof *pc);
+		if (rows && cols && inner)
+			cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)cols, (int)inner, 1.0, da,
+				    (int)inner, db, (int)cols, 0.0, pc, (int)cols);
+		rc = x->failed ? -1 : op_sink_write(out, pc, (size_t)(rows * cols) * 8, x->e);
+		free(pc);
+	} else {
+		/* exact integers: no BLAS; i-k-j order keeps the inner loop streaming */
+		const int64_t *ia = pa, *ib = pb;
+		uint64_t *pc = xcalloc(n, sizeof *pc);
+		for (int64_t i = 0; i < rows; i++)
+			for (int64_t k = 0; k < inner; k++) {
+				uint64_t av = (uint64_t)ia[i * inner + k];
+				for (int64_t j = 0; j < cols; j++)
+					pc[i * cols + j] += av * (uint64_t)ib[k * cols + j];
+			}
+		rc = x->failed ? -1 : op_sink_write(out, pc, (size_t)(rows * cols) * 8, x->e);
+		free(pc);
+	}
+	return rc;
+}
+
+/* Sums matmul partial blocks; the final step narrows to the dtype. */
+static int run_matmul_combine(struct ectx *x, const struct afam *f, bool final, struct op_sink *out)
+{
+	const struct anode *c = f->a;
+	size_t n = x->n_in ? x->in_len[0] / 8 : 0;
+	bool fl = wide_float(c->dtype);
+	void *acc = xmalloc((n ? n : 1) * 8);
+	if (n)
+		memcpy(acc, x->in_data[0], n * 8);
+	for (size_t i = 1; i < x->n_in; i++) {
+		if (x->in_len[i] != n * 8) {
+			free(acc);
+			return err_run(x->e, NULL, "internal error: partial blocks of different sizes");
+		}
+		if (fl)
+			for (size_t j = 0; j < n; j++)
+				((double *)acc)[j] += ((const double *)x->in_data[i])[j];
+		else
+			for (size_t j = 0; j < n; j++)
+				((uint64_t *)acc)[j] += ((const uint64_t *)x->in_data[i])[j];
+	}
+	int rc;
+	if (!final) {
+		rc = op_sink_write(out, acc, n * 8, x->e);
+	} else {
+		round_wide(acc, (int64_t)n, c->dtype);
+		size_t isz = dtype_size(c->dtype);
+		void *res = xmalloc((n ? n : 1) * isz);
+		narrow(acc, c->dtype, (int64_t)n, res);
+		rc = op_sink_write(out, res, n * isz, x->e);
+		free(res);
+	}
+	free(acc);
+	return rc;
+}
+
 static int run_combine(struct ectx *x, const struct afam *f, bool final, struct op_sink *out)
 {
 	const struct anode *r = f->a;
+	if (f->matmul)
+		return run_matmul_combine(x, f, final, out);
 	if (!x->n_in)
 		return err_run(x->e, NULL, "internal error: a combine step without inputs");
 	size_t n_states = x->in_len[0] / sizeof(struct red_state);
@@ -1429,6 +1518,8 @@ int array_run(const struct afam *f, int64_t rel, size_t n_in, const int64_t *in_
 	int rc;
 	if (!f->tree)
 		rc = run_chunk(&x, f->a, rel, out);
+	else if (rel < f->n_map && f->matmul)
+		rc = run_matmul_block(&x, f, rel, out);
 	else if (rel < f->n_map)
 		rc = run_map(&x, f, rel, out);
 	else

@@ -183,7 +183,7 @@ static bool costly(const struct anode *a)
 {
 	if (a->fam && a->kind != AN_SCALAR)
 		return false; /* reading a materialized array is cheap */
-	if (a->kind == AN_REDUCE)
+	if (a->kind == AN_REDUCE || a->kind == AN_MATMUL)
 		return true;
 	for (int i = 0; i < a->n_in; i++)
 		if (costly(a->in[i]))
@@ -201,12 +201,28 @@ static int64_t tree_levels_size(int64_t leaves, int64_t k)
 	return total;
 }
 
+static int split_every_of(const struct anode *a)
+{
+	return a->kind == AN_MATMUL ? 8 : a->split_every;
+}
+
 static struct afam *new_family(struct abuild *b, struct anode *a)
 {
 	struct afam *f = arena_alloc(b->arena, sizeof *f);
 	f->a = a;
 	f->n_chunks = anode_n_chunks(a);
-	if (cross_chunk(a)) {
+	if (a->kind == AN_MATMUL) {
+		f->tree = f->matmul = true;
+		f->leaves = a->in[0]->chunks[1].n;
+		f->n_map = f->n_chunks * f->leaves;
+		f->comb_first = arena_alloc(b->arena, (size_t)f->n_chunks * sizeof *f->comb_first);
+		int64_t per = tree_levels_size(f->leaves, 8);
+		for (int64_t o = 0; o < f->n_chunks; o++) {
+			f->comb_first[o] = per ? f->n_comb : -1;
+			f->n_comb += per;
+		}
+		f->n_tasks = f->n_map + f->n_comb + f->n_chunks;
+	} else if (cross_chunk(a)) {
 		const struct anode *in = a->in[0];
 		f->tree = true;
 		f->n_map = anode_n_chunks(in);
@@ -238,7 +254,7 @@ int64_t array_lower(struct abuild *b, struct anode **roots, size_t n_roots, stru
 		struct anode *a = w.order[i];
 		if (a->kind == AN_SCALAR && !a->is_output)
 			continue;
-		bool mat = a->is_output || cross_chunk(a) || (a->n_users > 1 && costly(a));
+		bool mat = a->is_output || cross_chunk(a) || a->kind == AN_MATMUL || (a->n_users > 1 && costly(a));
 		if (mat)
 			out[n++] = new_family(b, a);
 	}
@@ -263,6 +279,8 @@ int64_t array_count_unfused(struct anode **roots, size_t n_roots)
 		if (a->kind == AN_SCALAR)
 			continue;
 		total += anode_n_chunks(a);
+		if (a->kind == AN_MATMUL)
+			total += anode_n_chunks(a) * a->in[0]->chunks[1].n;
 		if (cross_chunk(a)) {
 			int64_t leaves = 1;
 			for (int k = 0; k < a->in[0]->ndim; k++)
@@ -323,6 +341,8 @@ static int cmp_i64(const void *x, const void *y)
 /* The map task (relative) of leaf @j of output chunk @o. */
 static int64_t leaf_task(const struct afam *f, int64_t o, int64_t j)
 {
+	if (f->matmul)
+		return o * f->leaves + j;
 	const struct anode *r = f->a, *in = r->in[0];
 	int64_t oc[AR_MAX_DIMS], ic[AR_MAX_DIMS];
 	for (int k = r->ndim - 1; k >= 0; k--) {
@@ -355,7 +375,7 @@ static void comb_position(const struct afam *f, int64_t rel_comb, int64_t *o, in
 	int64_t r = rel_comb % per, size = f->leaves;
 	int l = 1;
 	for (;;) {
-		size = (size + f->a->split_every - 1) / f->a->split_every;
+		size = (size + split_every_of(f->a) - 1) / split_every_of(f->a);
 		if (r < size)
 			break;
 		r -= size;
@@ -372,7 +392,7 @@ static int64_t level_task(const struct afam *f, int64_t o, int l, int64_t idx)
 		return leaf_task(f, o, idx);
 	int64_t base = f->n_map + f->comb_first[o], size = f->leaves;
 	for (int k = 1; k < l; k++) {
-		size = (size + f->a->split_every - 1) / f->a->split_every;
+		size = (size + split_every_of(f->a) - 1) / split_every_of(f->a);
 		base += size;
 	}
 	return base + idx;
@@ -382,7 +402,7 @@ static int64_t level_size(const struct afam *f, int l)
 {
 	int64_t size = f->leaves;
 	for (int k = 0; k < l; k++)
-		size = (size + f->a->split_every - 1) / f->a->split_every;
+		size = (size + split_every_of(f->a) - 1) / split_every_of(f->a);
 	return size;
 }
 
@@ -393,6 +413,11 @@ void afam_task_deps(const struct afam *f, int64_t rel, void (*fn)(void *arg, int
 	if (!f->tree) {
 		anode_chunk_box(f->a, rel, start, count);
 		program_deps(&dc, f->a, start, count, true);
+	} else if (rel < f->n_map && f->matmul) {
+		int64_t as[2], ac[2], bs[2], bc[2];
+		afam_matmul_boxes(f, rel, as, ac, bs, bc);
+		program_deps(&dc, f->a->in[0], as, ac, false);
+		program_deps(&dc, f->a->in[1], bs, bc, false);
 	} else if (rel < f->n_map) {
 		const struct anode *in = f->a->in[0];
 		anode_chunk_box(in, rel, start, count);
@@ -400,7 +425,7 @@ void afam_task_deps(const struct afam *f, int64_t rel, void (*fn)(void *arg, int
 	} else {
 		int64_t o, idx;
 		int level;
-		int64_t k = f->a->split_every;
+		int64_t k = split_every_of(f->a);
 		if (rel < f->n_map + f->n_comb) {
 			comb_position(f, rel - f->n_map, &o, &level, &idx);
 		} else {
@@ -428,6 +453,23 @@ void afam_task_deps(const struct afam *f, int64_t rel, void (*fn)(void *arg, int
 		if (i == 0 || dc.v[i] != dc.v[i - 1])
 			fn(arg, dc.v[i]);
 	free(dc.v);
+}
+
+void afam_matmul_boxes(const struct afam *f, int64_t m, int64_t *as, int64_t *ac, int64_t *bs, int64_t *bc)
+{
+	const struct anode *c = f->a, *a = c->in[0];
+	int64_t k = m % f->leaves, o = m / f->leaves;
+	int64_t cs[2], cc[2];
+	anode_chunk_box(c, o, cs, cc);
+	int64_t k0 = a->chunks[1].bounds[k], k1 = a->chunks[1].bounds[k + 1];
+	as[0] = cs[0];
+	ac[0] = cc[0];
+	as[1] = k0;
+	ac[1] = k1 - k0;
+	bs[0] = k0;
+	bc[0] = k1 - k0;
+	bs[1] = cs[1];
+	bc[1] = cc[1];
 }
 
 int afam_task_level(const struct afam *f, int64_t rel, int64_t *member)

@@ -44,6 +44,7 @@ enum op_afn {
 	AFN_ASTYPE,
 	AFN_TRANSPOSE,
 	AFN_RECHUNK,
+	AFN_MATMUL,
 };
 
 /* One input of a task: bytes (OP_INPUT_MEM) or a file (OP_INPUT_PATHS). */

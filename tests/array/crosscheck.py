@@ -89,6 +89,10 @@ CASES = [
             "one": "c[1, 2, 3] * t[0, 0]",
             "cos2": "(cos(t) ** 2).mean(axis=1)",
             "empty": "t[5:5].sum(axis=0)",
+            "mm": "t @ t.T + (t @ t).T",
+            "mmi": "dot(c[0], c[1].T)",
+            "mmf": "matmul(t.astype('float32'), t[:, :3]).sum(axis=0)",
+            "mmx": "(t[2:, 1:] @ ones((14, 6), chunks=(4, 4))) * 2",
         },
     },
 ]
@@ -100,6 +104,7 @@ NUMPY_ONLY = {
     "nansum": "np.nansum(where(u > 0.5, x, nan))",
     "nanmin": "np.nanmin(where(u > 0.5, x, nan), axis=1)",
     "nanmax": "np.nanmax(where(u > 0.5, x, nan))",
+    "mmx": "(t[2:, 1:] @ ones((14, 6))) * 2",
 }
 
 

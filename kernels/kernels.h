@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kernels: pure compute over caller-owned buffers, the layer both the CPU
+ * code and the (later) CUDA plugin implement. Plain C types only, so the
+ * same declarations compile under nvcc; no allocation, no errors to report
+ * (every precondition is stated at the declaration and is the caller's to
+ * check), no global state: every function may be called from any thread at
+ * once.
+ *
+ * DESIGN: random numbers are counter based (Philox4x32-10, Salmon et al.,
+ * SC'11). Element i of a random array with seed s is a pure function of
+ * (s, i, stream): key = {s & 0xffffffff, s >> 32}, counter = {i & 0xffffffff,
+ * i >> 32, stream, 0}. So an array filled in one call equals the same array
+ * filled chunk by chunk, by any number of threads, or on a GPU that follows
+ * the same recipe; a chunk is just the index range [first, first + n).
+ * Every draw kind has its own stream so that, with one seed, uniform(),
+ * normal() and integers() arrays are independent of each other.
+ */
+#ifndef TESSERA_KERNELS_H
+#define TESSERA_KERNELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Counter-based random numbers (cpu/rng.c) ---- */
+
+/* Counter word 2: which kind of draw a Philox block feeds (see DESIGN). */
+enum k_rand_stream {
+	K_STREAM_UNIFORM = 0,  /* k_rand_uniform, k_rand_uniform_f32 */
+	K_STREAM_NORMAL = 1,   /* k_rand_normal */
+	K_STREAM_INTEGERS = 2, /* k_rand_integers */
+};
+
+/* k_philox4x32() : one Philox4x32-10 block: @out = the 128-bit bijection of
+ * @ctr under @key. Words are little-endian-first as in Random123, so the
+ * published known-answer vectors apply as written. @out may alias @ctr. */
+void k_philox4x32(const uint32_t key[2], const uint32_t ctr[4], uint32_t out[4]);
+
+/* k_rand_uniform() : @out[j] for element index i = @first + j, j < @n, is
+ * lo + (hi - lo) * u with u in [0, 1), a multiple of 2^-53 taken from the top
+ * 53 bits of the 64-bit word (out[0] << 32 | out[1]) of the element's block
+ * (numpy's formula; as in numpy, rounding can yield @hi itself when
+ * hi - lo is not exact). @first + @n must not pass 2^64. */
+void k_rand_uniform(uint64_t seed, uint64_t first, size_t n, double lo, double hi, double *out);
+
+/* k_rand_uniform_f32() : as k_rand_uniform, in float: u is a multiple of
+ * 2^-24 from the top 24 bits of block word out[0]. Same stream as the double
+ * variant, so the float array is the double one's u rounded down to 24 bits. */
+void k_rand_uniform_f32(uint64_t seed, uint64_t first, size_t n, float lo, float hi, float *out);
+
+/* k_rand_normal() : mean + sd * z, z standard normal by Box–Muller (cos
+ * branch only, so one block per element): u1 in (0, 1] from the top 53 bits
+ * of word (out[0] << 32 | out[1]) plus one step (never 0, so log is finite),
+ * u2 in [0, 1) from (out[2] << 32 | out[3]); z = sqrt(-2 ln u1) cos(2 pi u2).
+ * |z| is at most about 8.57 (u1 = 2^-53). Uses libm's log, cos and sqrt, so a
+ * GPU's results may differ in the last bits. */
+void k_rand_normal(uint64_t seed, uint64_t first, size_t n, double mean, double sd, double *out);
+
+/* k_rand_integers() : uniform on [lo, hi), exactly unbiased; requires
+ * hi > lo (any span up to 2^64 - 1). Lemire's multiply-shift with rejection:
+ * the element's block gives two 64-bit candidates, (out[0] << 32 | out[1]) and
+ * (out[2] << 32 | out[3]), tried in that order. A candidate is rejected with
+ * probability (2^64 mod span) / 2^64 < span / 2^64, under 2^-34 for spans
+ * below 2^30; if both are rejected, the blocks with counter word 3 = 1, 2, ...
+ * supply two more candidates each until one is accepted, so the element still
+ * depends only on (seed, index). */
+void k_rand_integers(uint64_t seed, uint64_t first, size_t n, int64_t lo, int64_t hi, int64_t *out);
+
+/* ---- Reductions (cpu/numeric.c) ---- */
+
+/* k_sum_f64() : pairwise sum (blocks of up to 128 summed into 8 partial
+ * sums, blocks combined pairwise), error O(log n) ulps; 0.0 when @n is 0.
+ * NaN and inf propagate as in a plain sum. The same bits as numpy 1.24's
+ * np.sum for n <= 8192; numpy sums longer arrays as a running total, from
+ * 0.0, of k_sum_f64 over consecutive 8192-value pieces, so a caller wanting
+ * numpy's exact bits does that. */
+double k_sum_f64(const double *x, size_t n);
+
+/* k_sum_f32_as_f64() : as k_sum_f64 over floats widened to double
+ * (np.sum(x, dtype=np.float64) for n <= 8192). */
+double k_sum_f32_as_f64(const float *x, size_t n);
+
+/* k_sum_i64() : exact sum, wrapping modulo 2^64 on overflow as numpy does. */
+int64_t k_sum_i64(const int64_t *x, size_t n);
+
+/* Streaming mean and variance (Welford / Chan et al.). var = m2 / (n - ddof). */
+struct k_moments {
+	double n;    /* count of values added; 0 for an empty accumulator */
+	double mean; /* running mean; 0 when n is 0 */
+	double m2;   /* sum of squared deviations from mean */
+};
+
+/* k_moments_add() : adds @x[0..@n) to @m, block by block: each block's mean
+ * and M2 are computed two-pass over the block (accurate), then merged into
+ * @m with Chan's formula. Start from {0, 0, 0}. */
+void k_moments_add(struct k_moments *m, const double *x, size_t n);
+
+/* k_moments_merge() : @a becomes the moments of the union of @a's and @b's
+ * values (Chan's pairwise update); @b is unchanged and may equal @a. */
+void k_moments_merge(struct k_moments *a, const struct k_moments *b);
+
+/* k_min_f64() / k_max_f64() : numpy's min/max: any NaN in @x gives NaN.
+ * For @n == 0 they return NaN (numpy raises; the caller must reject empty
+ * input). Between equal values of opposite sign (0.0, -0.0) either may be
+ * returned. */
+double k_min_f64(const double *x, size_t n);
+double k_max_f64(const double *x, size_t n);
+
+/* k_nanmin_f64() / k_nanmax_f64() : numpy's nanmin/nanmax: NaNs are
+ * skipped; NaN when every value is NaN or @n == 0. */
+double k_nanmin_f64(const double *x, size_t n);
+double k_nanmax_f64(const double *x, size_t n);
+
+/* k_argmin_f64() / k_argmax_f64() : numpy's argmin/argmax: the index of the
+ * first minimum (maximum); NaN counts as the extreme, so with any NaN the
+ * index of the first NaN. SIZE_MAX when @n == 0. */
+size_t k_argmin_f64(const double *x, size_t n);
+size_t k_argmax_f64(const double *x, size_t n);
+
+/* ---- Shortest round-trip formatting (cpu/format.c) ---- */
+
+/* Room k_format_double() and k_format_float32() need at most, NUL included. */
+#define K_FORMAT_LEN 32
+
+/* k_format_double() : numpy's repr of a float64 scalar into @out: the
+ * shortest digit string that reads back to @v (ties in length broken by
+ * closeness to @v), positional for 1e-4 <= |v| < 1e16 and zero ("0.1",
+ * "1.0", "123456789012345.0", "0.0001", "-0.0"), scientific otherwise
+ * ("1e+16", "1.5e-05", "5e-324"); "nan", "inf", "-inf".
+ * @return the length written (without the NUL), or -1 with @out set to ""
+ * (when @out_len > 0) if @out_len is too small; K_FORMAT_LEN always fits. */
+int k_format_double(double v, char *out, size_t out_len);
+
+/* k_format_float32() : the same for a float32 scalar: shortest digits that
+ * read back to the same float (np.float32(0.1) gives "0.1"), with numpy's
+ * thresholds applied to the float's exact value (so 1e-4f gives "1e-04"). */
+int k_format_float32(float v, char *out, size_t out_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
