@@ -210,6 +210,10 @@ void afam_matmul_boxes(const struct afam *f, int64_t m, int64_t *as, int64_t *ac
 /* afam_task_level() / afam_task_member() : for naming: -1 map, 0 chunk/final, >= 1 combine level. */
 int afam_task_level(const struct afam *f, int64_t rel, int64_t *member);
 
+/* array_eval_constant() : the value of @n when every leaf below it is a
+ * constant (full() or a scalar): computed once, exactly as tasks would. */
+int array_eval_constant(const struct anode *n, double *f, int64_t *i);
+
 /*
  * array_run() : runs task @rel of family @f on a worker: the inputs are the
  * pinned chunks of the task's deps (in afam_task_deps order, @in_tasks their

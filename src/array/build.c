@@ -380,6 +380,28 @@ static int ew_dtype(struct ctx *c, enum ew_op op, struct anode **in, int n_in, u
 	}
 }
 
+static bool is_const(const struct anode *a)
+{
+	return a->kind == AN_SCALAR || (a->kind == AN_GEN && a->gen == GEN_FULL);
+}
+
+/* Turns @r, whose inputs are all constants, into one constant of its shape:
+ * ones((n, m)) * 2 is never computed element by element. */
+static void fold_constant(struct anode *r)
+{
+	double f;
+	int64_t i;
+	if (array_eval_constant(r, &f, &i) < 0)
+		return;
+	for (int k = 0; k < r->n_in; k++)
+		r->in[k]->n_users--;
+	r->n_in = 0;
+	r->kind = AN_GEN;
+	r->gen = GEN_FULL;
+	r->g[0] = f;
+	r->gi[0] = i;
+}
+
 static struct anode *make_ew(struct ctx *c, enum ew_op op, struct anode **in, int n_in, uint32_t off,
 			     const char *opname)
 {
@@ -399,6 +421,11 @@ static struct anode *make_ew(struct ctx *c, enum ew_op op, struct anode **in, in
 	r->weak = all_weak && op != EW_WHERE;
 	if (!broadcast(c, r, in, n_in, off))
 		return NULL;
+	bool all_const = true;
+	for (int i = 0; i < n_in; i++)
+		all_const &= is_const(in[i]);
+	if (all_const && r->ndim > 0)
+		fold_constant(r);
 	return r;
 }
 
@@ -853,6 +880,64 @@ static bool parse_axes(struct ctx *c, const struct val *v, int ndim, uint32_t *a
 	return true;
 }
 
+/* A reduction of a constant array is a constant: its value in closed form. */
+static void fold_reduce(struct anode *r, struct anode *in)
+{
+	double n = 1, v = in->g[0], f = 0;
+	for (int k = 0; k < in->ndim; k++)
+		if (r->axes & (1u << k))
+			n *= (double)in->shape[k];
+	bool fl = dtype_is_float(in->dtype);
+	int64_t iv = in->gi[0], i = 0;
+	bool nan_red = r->red == RED_NANSUM || r->red == RED_NANMEAN || r->red == RED_NANMIN || r->red == RED_NANMAX;
+	if (fl && (isnan(v) || isinf(v)) && (nan_red || r->red == RED_VAR || r->red == RED_STD))
+		return; /* leave the rare cases to the general code */
+	switch (r->red) {
+	case RED_SUM: case RED_NANSUM:
+		f = v * n;
+		i = (int64_t)((uint64_t)iv * (uint64_t)n);
+		break;
+	case RED_PROD:
+		f = pow(v, n);
+		i = 1;
+		for (int64_t k = 0; k < (int64_t)n; k++)
+			i = (int64_t)((uint64_t)i * (uint64_t)iv);
+		break;
+	case RED_MEAN: case RED_NANMEAN:
+		f = n > 0 ? (fl ? v : (double)iv) : NAN;
+		break;
+	case RED_VAR: case RED_STD:
+		f = n - r->ddof > 0 ? 0 : NAN;
+		break;
+	case RED_MIN: case RED_MAX: case RED_NANMIN: case RED_NANMAX:
+		f = v;
+		i = iv;
+		break;
+	case RED_ARGMIN: case RED_ARGMAX:
+		i = 0;
+		break;
+	case RED_ANY:
+		i = n > 0 && (fl ? v != 0 : iv != 0);
+		break;
+	case RED_ALL:
+		i = n == 0 || (fl ? v != 0 : iv != 0);
+		break;
+	case RED_COUNT_NONZERO:
+		i = (fl ? v != 0 : iv != 0) ? (int64_t)n : 0;
+		break;
+	default:
+		return;
+	}
+	if (r->dtype == DT_FLOAT32)
+		f = (double)(float)f;
+	in->n_users--;
+	r->n_in = 0;
+	r->kind = AN_GEN;
+	r->gen = GEN_FULL;
+	r->g[0] = dtype_is_float(r->dtype) ? f : (double)i;
+	r->gi[0] = dtype_is_float(r->dtype) ? (int64_t)f : i;
+}
+
 static bool reduce(struct ctx *c, const struct bound *bd, uint32_t off, struct val *out)
 {
 	struct anode *in;
@@ -922,6 +1007,8 @@ static bool reduce(struct ctx *c, const struct bound *bd, uint32_t off, struct v
 		nd++;
 	}
 	r->ndim = nd;
+	if (in->kind == AN_GEN && in->gen == GEN_FULL)
+		fold_reduce(r, in);
 	memset(out, 0, sizeof *out);
 	out->k = V_ARRAY;
 	out->off = off;
@@ -1336,6 +1423,8 @@ static bool eval_index(struct ctx *c, const struct expr *x, struct val *out)
 	r->ndim = o;
 	for (int k = 0; k < r->ndim; k++)
 		view_chunks(c, r, k, r->shape[k]);
+	if (is_const(in) && in->kind == AN_GEN)
+		fold_constant(r);
 	memset(out, 0, sizeof *out);
 	out->k = V_ARRAY;
 	out->off = x->off;
@@ -1355,6 +1444,8 @@ static struct anode *transposed(struct ctx *c, struct anode *in, const int *perm
 		r->shape[k] = in->shape[perm[k]];
 		r->chunks[k] = in->chunks[perm[k]];
 	}
+	if (is_const(in) && in->kind == AN_GEN)
+		fold_constant(r);
 	return r;
 }
 

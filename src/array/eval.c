@@ -1345,6 +1345,30 @@ static void *eval_node(struct ectx *x, const struct anode *n, const int64_t *sta
 	return NULL;
 }
 
+/* ---- constants ---- */
+
+int array_eval_constant(const struct anode *n, double *f, int64_t *i)
+{
+	struct ectx x;
+	struct err e;
+	memset(&x, 0, sizeof x);
+	err_init(&e);
+	x.e = &e;
+	int64_t start[AR_MAX_DIMS] = { 0 }, count[AR_MAX_DIMS];
+	for (int k = 0; k < n->ndim; k++)
+		count[k] = 1;
+	const void *buf = eval_node(&x, n, start, count, true);
+	if (wide_float(n->dtype)) {
+		*f = ((const double *)buf)[0];
+		*i = d2i(*f);
+	} else {
+		*i = ((const int64_t *)buf)[0];
+		*f = (double)*i;
+	}
+	scratch_release(&x);
+	return x.failed ? -1 : 0;
+}
+
 /* ---- tasks ---- */
 
 static int run_chunk(struct ectx *x, const struct anode *a, int64_t c, struct op_sink *out)

@@ -93,6 +93,13 @@ CASES = [
             "mmi": "dot(c[0], c[1].T)",
             "mmf": "matmul(t.astype('float32'), t[:, :3]).sum(axis=0)",
             "mmx": "(t[2:, 1:] @ ones((14, 6), chunks=(4, 4))) * 2",
+            "k1": "(ones((30, 40), chunks=7) * ones((30, 40))[::-1, ::-1]).mean()",
+            "k2": "(cos(ones((30, 40))) ** 2).mean(axis=1)",
+            "k3": "full((5, 6), 3, dtype='int8').sum(axis=0)",
+            "k4": "zeros((4, 4)).std(ddof=1) + full((2, 2), 2.5).var()",
+            "k5": "(full((3, 3), 2.5) > 1).all()",
+            "k6": "full((10,), 2).prod() + ones((3, 3), dtype='int16').T.sum()",
+            "k7": "full((4, 5), 7.0, dtype='float32').mean(axis=0)",
         },
     },
 ]
@@ -105,6 +112,8 @@ NUMPY_ONLY = {
     "nanmin": "np.nanmin(where(u > 0.5, x, nan), axis=1)",
     "nanmax": "np.nanmax(where(u > 0.5, x, nan))",
     "mmx": "(t[2:, 1:] @ ones((14, 6))) * 2",
+    "k1": "(ones((30, 40)) * ones((30, 40))[::-1, ::-1]).mean()",
+    "k7": "full((4, 5), 7.0, dtype='float32').mean(axis=0)",
 }
 
 
