@@ -37,7 +37,7 @@ static const char usage_check[] =
 	"and outputs (after culling to the TARGETs or outputs). Exit 3 when invalid.\n";
 
 static const char usage_graph[] =
-	"usage: tessera graph SPEC [TARGET...] [--format dot|json] [-s NAME=VALUE]...\n"
+	"usage: tessera graph SPEC [TARGET...] [--format dot|json] [-s NAME=VALUE]... [--chunk-size SIZE]\n"
 	"\n"
 	"Prints the task graph (after culling) as Graphviz dot (default) or JSON.\n"
 	"  tessera graph graphs/etl.yaml | dot -Tsvg > etl.svg\n";
