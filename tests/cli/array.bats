@@ -159,3 +159,22 @@ print('ok')"
 	check 'load("nope.npy")' 11 "cannot read 'nope.npy': No such file or directory"
 	check 'x.frobnicate()' 8 "an array has no method 'frobnicate'"
 }
+
+@test "array ops written as mappings: {op: first_argument, option: value}" {
+	spec s.yaml <<'Y'
+tessera: 1
+nodes:
+  x: arange(12).astype("float64")
+  y: {sum: x}
+  z: {mean: "x * 2", axis: 0, keepdims: true}
+  w: {random.integers: 0, high: 10, size: [3], seed: 1}
+  v: random.integers(0, 10, size=3, seed=1)
+outputs: {y: "-", z: "-", w: "-", v: "-"}
+Y
+	run -0 "$TESSERA" run "$TMP/s.yaml"
+	[ "${lines[0]}" = "66.0" ] && [ "${lines[1]}" = "11.0" ]
+	[ "${lines[2]} ${lines[3]} ${lines[4]}" = "${lines[5]} ${lines[6]} ${lines[7]}" ]
+	printf 'tessera: 1\nnodes:\n  x: arange(3)\n  y: {sum: x, axs: 0}\n' > "$TMP/e.yaml"
+	run -3 --separate-stderr "$TESSERA" check "$TMP/e.yaml"
+	[ "$stderr" = "tessera: $TMP/e.yaml:4:7: sum() got an unexpected keyword 'axs' (did you mean 'axis'?)" ]
+}
