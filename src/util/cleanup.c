@@ -4,6 +4,8 @@
 #include "util/xalloc.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -109,13 +111,34 @@ void cleanup_run(void)
 	pthread_mutex_unlock(&lock);
 }
 
+/*
+ * Signals arrive through a handler that only records them and writes one
+ * byte to a pipe; the signal thread reads the pipe and does the rest. (A
+ * sigwait() design needs the signals blocked in every thread, and libraries
+ * such as OpenBLAS start threads of their own before main() runs.)
+ */
+static int sig_pipe[2] = { -1, -1 };
+
+static void on_signal(int signo)
+{
+	int saved = errno;
+	unsigned char b = (unsigned char)signo;
+	ssize_t w = write(sig_pipe[1], &b, 1);
+	(void)w;
+	errno = saved;
+}
+
 static void *sig_thread(void *arg)
 {
-	sigset_t *set = arg;
+	(void)arg;
 	for (;;) {
-		int signo;
-		if (sigwait(set, &signo) != 0)
+		unsigned char b;
+		ssize_t r = read(sig_pipe[0], &b, 1);
+		if (r < 0 && errno == EINTR)
 			continue;
+		if (r <= 0)
+			return NULL;
+		int signo = b;
 		int expected = 0;
 		if (atomic_compare_exchange_strong(&got_signal, &expected, signo)) {
 			pthread_mutex_lock(&lock);
@@ -139,17 +162,22 @@ static void *sig_thread(void *arg)
 
 void sig_start(void)
 {
-	static sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	/* A closed stdout pipe is reported as EPIPE on write, not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
+	if (pipe2(sig_pipe, O_CLOEXEC) != 0)
+		return;
 	pthread_t t;
-	if (pthread_create(&t, NULL, sig_thread, &set) == 0)
-		pthread_detach(t);
+	if (pthread_create(&t, NULL, sig_thread, NULL) != 0)
+		return;
+	pthread_detach(t);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 }
 
 void sig_set_wake(sig_wake_fn fn, void *arg)

@@ -4,11 +4,12 @@
  * signal thread that turns SIGINT/SIGTERM into an orderly stop.
  *
  * DESIGN: this is the one module with process-wide state, because atexit()
- * and signals are process-wide. Paths are registered under a mutex; the
- * signal thread (sigwait on SIGINT, SIGTERM, SIGHUP blocked everywhere else)
- * records the signal and calls the scheduler's wake-up hook, so no work is
- * done in an asynchronous handler. A second signal removes the paths and
- * exits at once with 128+N.
+ * and signals are process-wide. Paths are registered under a mutex. The
+ * handler for SIGINT, SIGTERM and SIGHUP only writes the signal's number to
+ * a pipe; the signal thread reads it, records it and calls the scheduler's
+ * wake-up hook, so no real work is done in an asynchronous handler, on
+ * whichever thread (ours or a library's) the kernel picked. A second signal
+ * removes the paths and exits at once with 128+N.
  */
 #ifndef TESSERA_UTIL_CLEANUP_H
 #define TESSERA_UTIL_CLEANUP_H
@@ -24,9 +25,8 @@ void cleanup_forget(const char *path);
 void cleanup_run(void);
 
 typedef void (*sig_wake_fn)(void *arg);
-/* sig_start() : blocks SIGINT/SIGTERM/SIGHUP in the calling thread (and so in
- * the threads it creates afterwards) and starts the signal thread. Call first
- * thing in main(). */
+/* sig_start() : installs the handlers for SIGINT/SIGTERM/SIGHUP and starts the
+ * signal thread. Call first thing in main(). */
 void sig_start(void);
 /* sig_set_wake() : @fn(arg) is called from the signal thread on the first signal. */
 void sig_set_wake(sig_wake_fn fn, void *arg);
