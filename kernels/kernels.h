@@ -43,9 +43,10 @@ void k_philox4x32(const uint32_t key[2], const uint32_t ctr[4], uint32_t out[4])
 
 /* k_rand_uniform() : @out[j] for element index i = @first + j, j < @n, is
  * lo + (hi - lo) * u with u in [0, 1), a multiple of 2^-53 taken from the top
- * 53 bits of the 64-bit word (out[0] << 32 | out[1]) of the element's block
- * (numpy's formula; as in numpy, rounding can yield @hi itself when
- * hi - lo is not exact). @first + @n must not pass 2^64. */
+ * 53 bits of a 64-bit word of the block of counter i / 2: (out[0] << 32 |
+ * out[1]) for even i, (out[2] << 32 | out[3]) for odd i, so one Philox call
+ * makes two doubles (numpy's formula; as in numpy, rounding can yield @hi
+ * itself when hi - lo is not exact). @first + @n must not pass 2^64. */
 void k_rand_uniform(uint64_t seed, uint64_t first, size_t n, double lo, double hi, double *out);
 
 /* k_rand_uniform_f32() : as k_rand_uniform, in float: u is a multiple of

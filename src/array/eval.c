@@ -1255,11 +1255,43 @@ static void red_over_box(struct ectx *x, const struct anode *r, const int64_t *s
 	});
 }
 
+/* The reduced axes of @r are the trailing ones of its input. */
+static bool suffix_reduced(const struct anode *r)
+{
+	int nd = r->in[0]->ndim, first = nd;
+	while (first > 0 && (r->axes & (1u << (first - 1))))
+		first--;
+	return r->axes == (((1u << nd) - 1) & ~((1u << first) - 1));
+}
+
 static void *eval_reduce(struct ectx *x, const struct anode *r, const int64_t *start, const int64_t *count)
 {
 	int64_t cnt = box_size(r->ndim, count);
 	int64_t cs[AR_MAX_DIMS], cc[AR_MAX_DIMS], oc[AR_MAX_DIMS];
 	anode_child_box(r, 0, start, count, cs, cc);
+	int64_t child_cnt = box_size(r->in[0]->ndim, cc);
+	if ((r->red == RED_SUM || r->red == RED_MEAN) && wide_float(r->in[0]->dtype) && suffix_reduced(r) &&
+	    child_cnt <= 8 * TILE && cnt > 0) {
+		/* A sum over short trailing runs (a row's few columns): straight
+		 * into the output, no per-element reduction state. */
+		int64_t seg = child_cnt / cnt;
+		const double *in = eval_node(x, r->in[0], cs, cc, false);
+		double *out = scratch_alloc(x, (size_t)cnt * 8);
+		for (int64_t o = 0; o < cnt; o++) {
+			const double *p = in + o * seg;
+			double acc;
+			if (seg >= 16) {
+				acc = k_sum_f64(p, (size_t)seg);
+			} else {
+				acc = 0;
+				for (int64_t i = 0; i < seg; i++)
+					acc += p[i];
+			}
+			out[o] = r->red == RED_MEAN ? (seg ? acc / (double)seg : NAN) : acc;
+		}
+		round_wide(out, cnt, r->dtype);
+		return out;
+	}
 	for (int k = 0; k < r->in[0]->ndim; k++)
 		oc[k] = (r->axes & (1u << k)) ? 1 : cc[k];
 	struct red_state *st = xmalloc((size_t)(cnt ? cnt : 1) * sizeof *st);
@@ -1532,6 +1564,7 @@ int array_run(const struct afam *f, int64_t rel, size_t n_in, const int64_t *in_
 	      const void *const *in_data, const size_t *in_len, struct op_sink *out, struct err *e)
 {
 	struct ectx x;
+	pthread_once(&blas_once, blas_single_thread);
 	memset(&x, 0, sizeof x);
 	x.f = f;
 	x.n_in = n_in;

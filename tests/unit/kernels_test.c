@@ -64,10 +64,14 @@ static void test_rand_recipe(void)
 	uint32_t key[2] = { (uint32_t)seed, (uint32_t)(seed >> 32) };
 	for (int j = 0; j < N; j++) {
 		uint64_t i = first + (uint64_t)j;
-		uint32_t ctr[4] = { (uint32_t)i, (uint32_t)(i >> 32), K_STREAM_UNIFORM, 0 }, b[4];
+		/* uniform doubles: counter i / 2, words 0-1 for even i, 2-3 for odd */
+		uint32_t ctr[4] = { (uint32_t)(i >> 1), (uint32_t)(i >> 33), K_STREAM_UNIFORM, 0 }, b[4];
 		k_philox4x32(key, ctr, b);
-		uint64_t w = (uint64_t)b[0] << 32 | b[1];
+		uint64_t w = (i & 1) ? ((uint64_t)b[2] << 32 | b[3]) : ((uint64_t)b[0] << 32 | b[1]);
 		CHECK(u[j] == (double)(w >> 11) * 0x1p-53);
+		ctr[0] = (uint32_t)i;
+		ctr[1] = (uint32_t)(i >> 32);
+		k_philox4x32(key, ctr, b);
 		CHECK(uf[j] == (float)(b[0] >> 8) * 0x1p-24f);
 
 		ctr[2] = K_STREAM_NORMAL;
