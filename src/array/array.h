@@ -78,6 +78,7 @@ enum anode_kind {
 	AN_EW,      /* elementwise over broadcast inputs */
 	AN_REDUCE,  /* a reduction over some axes */
 	AN_MATMUL,  /* a 2-d matrix product: block products by BLAS, summed over the inner axis as a tree */
+	AN_CONCAT,  /* inputs joined along axis `axis` (at most 3 per node: longer lists nest) */
 	AN_VIEW,    /* slicing, integer and list indexing, new axes, transposes: a re-indexing of its input */
 };
 
@@ -114,6 +115,9 @@ struct anode {
 	bool keepdims;
 	int ddof;
 	int split_every;
+	/* AN_CONCAT: the axis joined along; offsets of each input along it */
+	int axis;
+	int64_t cat_off[4];
 	/* AN_VIEW: output axis k reads input axis vsrc[k] (-1: a new axis of 1) at
 	 * vstart[k] + i * vstep[k], or at vlist[i] when k == vlist_axis; input axes
 	 * no output axis reads are fixed at vfix[j]. */

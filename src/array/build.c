@@ -467,6 +467,8 @@ static struct anode *make_matmul(struct ctx *c, struct anode *a, struct anode *b
 
 static bool eval(struct ctx *c, const struct expr *x, struct val *out);
 static struct anode *transposed(struct ctx *c, struct anode *in, const int *perm, uint32_t off);
+static struct anode *new_view(struct ctx *c, struct anode *in, uint32_t off);
+static void view_chunks(struct ctx *c, struct anode *v, int k, int64_t len);
 
 static const enum ew_op binop_ew[] = {
 	[OPX_ADD] = EW_ADD, [OPX_SUB] = EW_SUB, [OPX_MUL] = EW_MUL, [OPX_DIV] = EW_DIV,
@@ -1016,6 +1018,98 @@ static bool reduce(struct ctx *c, const struct bound *bd, uint32_t off, struct v
 	return true;
 }
 
+/* concatenate / stack: a chain of AN_CONCAT nodes of at most 3 inputs each. */
+static bool concat(struct ctx *c, const struct bound *bd, bool stack, uint32_t off, struct val *out)
+{
+	const struct val *list = &bd->vals[0];
+	if (list->k != V_TUPLE || list->n == 0)
+		return FAIL(c, list->off, "%s() takes a tuple or list of arrays", stack ? "stack" : "concatenate");
+	struct anode **arrs = arena_alloc(c->b->arena, list->n * sizeof *arrs);
+	for (size_t i = 0; i < list->n; i++)
+		if (!as_array(c, &list->items[i], &arrs[i], "an array"))
+			return false;
+	int nd = arrs[0]->ndim + (stack ? 1 : 0);
+	int64_t a = 0;
+	const struct val *av = arg(bd, "axis");
+	if (av && !to_int(c, av, "axis", &a))
+		return false;
+	if (a < -nd || a >= nd)
+		return FAIL(c, av ? av->off : off, "axis %" PRId64 " is out of bounds for an array of dimension %d", a, nd);
+	if (a < 0)
+		a += nd;
+	const struct anode *first = arrs[0];
+	for (size_t i = 0; i < list->n; i++) {
+		struct anode *x = arrs[i];
+		if (x->ndim != first->ndim)
+			return FAIL(c, list->items[i].off, "all the input arrays must have the same number of dimensions");
+		for (int k = 0; k < x->ndim; k++)
+			if ((stack ? true : k != a) && x->shape[k] != first->shape[k])
+				return FAIL(c, list->items[i].off, "all the input array dimensions except for the concatenation axis must match exactly");
+		if (stack) { /* x[..., None, ...] at the new axis */
+			struct anode *v = new_view(c, x, list->items[i].off);
+			v->ndim = nd;
+			for (int k = 0, j = 0; k < nd; k++) {
+				if (k == a) {
+					v->vsrc[k] = -1;
+					v->vstep[k] = 1;
+					v->shape[k] = 1;
+					view_chunks(c, v, k, 1);
+					continue;
+				}
+				v->vsrc[k] = j;
+				v->vstep[k] = 1;
+				v->shape[k] = x->shape[j];
+				v->chunks[k] = x->chunks[j];
+				j++;
+			}
+			arrs[i] = v;
+		}
+	}
+	struct anode *acc = arrs[0];
+	for (size_t i = 1; i < list->n; i += 2) {
+		struct anode *r = new_node(c, AN_CONCAT, off);
+		r->label = "concat";
+		r->axis = (int)a;
+		r->n_in = 1;
+		r->in[0] = acc;
+		acc->n_users++;
+		for (size_t j = i; j < list->n && j < i + 2; j++) {
+			r->in[r->n_in++] = arrs[j];
+			arrs[j]->n_users++;
+		}
+		r->dtype = r->in[0]->dtype;
+		r->weak = false;
+		for (int j = 1; j < r->n_in; j++)
+			r->dtype = result_type2(r, r->in[j]);
+		r->ndim = nd;
+		int64_t total = 0;
+		for (int j = 0; j < r->n_in; j++) {
+			r->cat_off[j] = total;
+			total += r->in[j]->shape[a];
+		}
+		int64_t nchunks = 0;
+		for (int j = 0; j < r->n_in; j++)
+			nchunks += r->in[j]->chunks[a].n;
+		int64_t *b = arena_alloc(c->b->arena, (size_t)(nchunks + 1) * sizeof *b), m = 0;
+		for (int j = 0; j < r->n_in; j++)
+			for (int64_t q = 0; q < r->in[j]->chunks[a].n; q++)
+				b[m++] = r->cat_off[j] + r->in[j]->chunks[a].bounds[q];
+		b[m] = total;
+		for (int k = 0; k < nd; k++) {
+			r->shape[k] = k == a ? total : r->in[0]->shape[k];
+			r->chunks[k] = r->in[0]->chunks[k];
+		}
+		r->chunks[a].bounds = b;
+		r->chunks[a].n = m;
+		acc = r;
+	}
+	memset(out, 0, sizeof *out);
+	out->k = V_ARRAY;
+	out->off = off;
+	out->a = acc;
+	return true;
+}
+
 static bool call_op(struct ctx *c, const struct op *op, const struct expr *call, const struct val *self,
 		    struct val *out)
 {
@@ -1076,6 +1170,28 @@ static bool call_op(struct ctx *c, const struct op *op, const struct expr *call,
 		out->off = call->off;
 		return (out->a = make_matmul(c, m[0], m[1], call->off)) != NULL;
 	}
+	case AFN_RECHUNK: {
+		struct anode *in;
+		if (!as_array(c, &bd.vals[0], &in, "the array"))
+			return false;
+		struct anode *r = new_view(c, in, call->off);
+		r->label = "rechunk";
+		r->ndim = in->ndim;
+		for (int k = 0; k < in->ndim; k++) {
+			r->vsrc[k] = k;
+			r->vstep[k] = 1;
+			r->shape[k] = in->shape[k];
+		}
+		if (!set_chunks(c, r, arg(&bd, "chunks")))
+			return false;
+		memset(out, 0, sizeof *out);
+		out->k = V_ARRAY;
+		out->off = call->off;
+		out->a = r;
+		return true;
+	}
+	case AFN_CONCAT:
+		return concat(c, &bd, op->sub == 1, call->off, out);
 	case AFN_TRANSPOSE: {
 		struct anode *in;
 		if (!as_array(c, &bd.vals[0], &in, "the array"))

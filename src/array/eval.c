@@ -1303,6 +1303,47 @@ static void *eval_reduce(struct ectx *x, const struct anode *r, const int64_t *s
 	return out;
 }
 
+/* A concatenation: each input fills the part of the box it covers. */
+static void *eval_concat(struct ectx *x, const struct anode *n, const int64_t *start, const int64_t *count)
+{
+	int nd = n->ndim, a = n->axis;
+	int64_t cnt = box_size(nd, count);
+	int64_t *out = scratch_alloc(x, (size_t)(cnt ? cnt : 1) * 8);
+	bool fl = wide_float(n->dtype);
+	int64_t ostr[AR_MAX_DIMS], s = 1;
+	for (int k = nd - 1; k >= 0; k--) {
+		ostr[k] = s;
+		s *= count[k];
+	}
+	for (int k = 0; k < n->n_in; k++) {
+		const struct anode *c = n->in[k];
+		int64_t cs[AR_MAX_DIMS], cc[AR_MAX_DIMS];
+		anode_child_box(n, k, start, count, cs, cc);
+		int64_t m = box_size(nd, cc);
+		if (!m)
+			continue;
+		const void *buf = eval_node(x, c, cs, cc, false);
+		if (wide_float(c->dtype) != fl)
+			buf = fl ? (const void *)as_double(x, buf, false, m) : buf; /* ints into a float result */
+		if (!fl && wide_float(c->dtype)) {
+			int64_t *t = scratch_alloc(x, (size_t)m * 8);
+			for (int64_t i = 0; i < m; i++)
+				t[i] = d2i(((const double *)buf)[i]);
+			buf = t;
+		}
+		const int64_t *src = buf;
+		int64_t shift = n->cat_off[k] + cs[a] - start[a];
+		FOR_ROWS(nd, cc, idx, off, {
+			int64_t o = 0;
+			for (int j = 0; j < nd; j++)
+				o += (idx[j] + (j == a ? shift : 0)) * ostr[j];
+			memcpy(out + o, src + off, (size_t)cc[nd - 1] * 8);
+		});
+	}
+	round_wide(out, cnt, n->dtype);
+	return out;
+}
+
 /* A view: evaluate the input over the box it covers, then gather. */
 static void *eval_view(struct ectx *x, const struct anode *n, const int64_t *start, const int64_t *count)
 {
@@ -1373,6 +1414,8 @@ static void *eval_node(struct ectx *x, const struct anode *n, const int64_t *sta
 		return eval_reduce(x, n, start, count);
 	case AN_VIEW:
 		return eval_view(x, n, start, count);
+	case AN_CONCAT:
+		return eval_concat(x, n, start, count);
 	}
 	return NULL;
 }

@@ -33,6 +33,19 @@ void anode_child_box(const struct anode *n, int k, const int64_t *start, const i
 		     int64_t *ccount)
 {
 	const struct anode *c = n->in[k];
+	if (n->kind == AN_CONCAT) {
+		/* the part of the box inside input k, in its own coordinates (maybe empty) */
+		for (int j = 0; j < c->ndim; j++) {
+			cstart[j] = start[j];
+			ccount[j] = count[j];
+		}
+		int a = n->axis;
+		int64_t lo = n->cat_off[k], hi = lo + c->shape[a];
+		int64_t s0 = start[a] > lo ? start[a] : lo, s1 = start[a] + count[a] < hi ? start[a] + count[a] : hi;
+		cstart[a] = s1 > s0 ? s0 - lo : 0;
+		ccount[a] = s1 > s0 ? s1 - s0 : 0;
+		return;
+	}
 	if (n->kind == AN_VIEW) {
 		for (int j = 0; j < c->ndim; j++) {
 			cstart[j] = n->vfix[j];

@@ -45,6 +45,7 @@ enum op_afn {
 	AFN_TRANSPOSE,
 	AFN_RECHUNK,
 	AFN_MATMUL,
+	AFN_CONCAT,    /* sub 0: concatenate, 1: stack */
 };
 
 /* One input of a task: bytes (OP_INPUT_MEM) or a file (OP_INPUT_PATHS). */

@@ -100,6 +100,10 @@ CASES = [
             "k5": "(full((3, 3), 2.5) > 1).all()",
             "k6": "full((10,), 2).prod() + ones((3, 3), dtype='int16').T.sum()",
             "k7": "full((4, 5), 7.0, dtype='float32').mean(axis=0)",
+            "cat": "concatenate((t, t[:4] * 2, t.T[::-1], t[2:3]), axis=0).sum(axis=1)",
+            "cat1": "concatenate([c, c[:, :2]], axis=1)",
+            "stk": "stack((t[0], t[1], t[:, 3]), axis=1)",
+            "rch": "rechunk(t * 2, (4, 15))",
         },
     },
 ]
@@ -114,6 +118,7 @@ NUMPY_ONLY = {
     "mmx": "(t[2:, 1:] @ ones((14, 6))) * 2",
     "k1": "(ones((30, 40)) * ones((30, 40))[::-1, ::-1]).mean()",
     "k7": "full((4, 5), 7.0, dtype='float32').mean(axis=0)",
+    "rch": "t * 2",
 }
 
 
