@@ -1260,8 +1260,21 @@ static const char *callee_name(struct ctx *c, const struct expr *f, char *buf, s
 	return NULL;
 }
 
+/* numpy names users will reach for that Tessera does not have yet: say so plainly. */
+static bool planned(const char *name)
+{
+	static const char *const names[] = { "reshape", "tensordot", "ravel", "flatten", "cumsum", "cumprod",
+					     "sort", "unique", "einsum", "outer", "vstack", "hstack", NULL };
+	for (const char *const *n = names; *n; n++)
+		if (!strcmp(*n, name))
+			return true;
+	return false;
+}
+
 static bool unknown_function(struct ctx *c, const char *name, uint32_t off)
 {
+	if (planned(name))
+		return FAIL(c, off, "'%s' is not implemented yet", name);
 	size_t n;
 	const char *const *names = op_names(&n);
 	const char *dym = did_you_mean(name, names, n);
@@ -1287,6 +1300,8 @@ static bool eval_call(struct ctx *c, const struct expr *x, struct val *out)
 				return false;
 			const struct op *op = op_find(f->str);
 			uint32_t name_off = f->off + f->len - (uint32_t)strlen(f->str);
+			if (!op && planned(f->str))
+				return FAIL(c, name_off, "'%s' is not implemented yet", f->str);
 			if (!op || !(op->flags & OP_METHOD))
 				return FAIL(c, name_off, "%s has no method '%s'", vkind_name(self.k), f->str);
 			return call_op(c, op, x, &self, out);

@@ -158,6 +158,7 @@ print('ok')"
 	check 'x.astype("complex")' 15 "unknown dtype 'complex' (tessera has bool, int8, int16, int32, int64, uint8, float32, float64)"
 	check 'load("nope.npy")' 11 "cannot read 'nope.npy': No such file or directory"
 	check 'x.frobnicate()' 8 "an array has no method 'frobnicate'"
+	check 'x.reshape((3, 4))' 8 "'reshape' is not implemented yet"
 }
 
 @test "array ops written as mappings: {op: first_argument, option: value}" {
