@@ -222,6 +222,16 @@ static bool to_dtype(struct ctx *c, const struct val *v, enum dtype *out)
 	return true;
 }
 
+/* Sets @out to array @a (NULL: a failure already reported). @return a != NULL. */
+static bool ret_array(struct val *out, uint32_t off, struct anode *a)
+{
+	memset(out, 0, sizeof *out);
+	out->k = V_ARRAY;
+	out->off = off;
+	out->a = a;
+	return a != NULL;
+}
+
 /* A Python scalar as a weak 0-d array. */
 static struct anode *scalar_node(struct ctx *c, const struct val *v)
 {
@@ -586,20 +596,14 @@ static bool eval_binary(struct ctx *c, const struct expr *x, struct val *out)
 		struct anode *m[2];
 		if (!as_array(c, &l, &m[0], "an operand") || !as_array(c, &r, &m[1], "an operand"))
 			return false;
-		memset(out, 0, sizeof *out);
-		out->k = V_ARRAY;
-		out->off = x->off;
-		return (out->a = make_matmul(c, m[0], m[1], at_op)) != NULL;
+		return ret_array(out, x->off, make_matmul(c, m[0], m[1], at_op));
 	}
 	if (is_number(&l) && is_number(&r))
 		return fold_binary(c, x->op, &l, &r, out, at_op);
 	struct anode *in[2];
 	if (!as_array(c, &l, &in[0], "an operand") || !as_array(c, &r, &in[1], "an operand"))
 		return false;
-	memset(out, 0, sizeof *out);
-	out->k = V_ARRAY;
-	out->off = x->off;
-	return (out->a = make_ew(c, binop_ew[x->op], in, 2, at_op, expr_op_name(x->op))) != NULL;
+	return ret_array(out, x->off, make_ew(c, binop_ew[x->op], in, 2, at_op, expr_op_name(x->op)));
 }
 
 static bool eval_unary(struct ctx *c, const struct expr *x, struct val *out)
@@ -628,10 +632,7 @@ static bool eval_unary(struct ctx *c, const struct expr *x, struct val *out)
 	struct anode *in;
 	if (!as_array(c, &v, &in, "the operand"))
 		return false;
-	memset(out, 0, sizeof *out);
-	out->k = V_ARRAY;
-	out->off = x->off;
-	return (out->a = make_ew(c, binop_ew[x->op], &in, 1, x->off, expr_op_name(x->op))) != NULL;
+	return ret_array(out, x->off, make_ew(c, binop_ew[x->op], &in, 1, x->off, expr_op_name(x->op)));
 }
 
 /* ---- calls ---- */
@@ -825,11 +826,7 @@ static bool create(struct ctx *c, const struct bound *bd, uint32_t off, struct v
 	}
 	if (!set_chunks(c, n, arg(bd, "chunks")))
 		return false;
-	memset(out, 0, sizeof *out);
-	out->k = V_ARRAY;
-	out->off = off;
-	out->a = n;
-	return true;
+	return ret_array(out, off, n);
 }
 
 static bool load_npy(struct ctx *c, const struct bound *bd, uint32_t off, struct val *out)
@@ -851,11 +848,7 @@ static bool load_npy(struct ctx *c, const struct bound *bd, uint32_t off, struct
 		n->shape[k] = n->npy.shape[k];
 	if (!set_chunks(c, n, arg(bd, "chunks")))
 		return false;
-	memset(out, 0, sizeof *out);
-	out->k = V_ARRAY;
-	out->off = off;
-	out->a = n;
-	return true;
+	return ret_array(out, off, n);
 }
 
 static bool parse_axes(struct ctx *c, const struct val *v, int ndim, uint32_t *axes)
@@ -1011,11 +1004,7 @@ static bool reduce(struct ctx *c, const struct bound *bd, uint32_t off, struct v
 	r->ndim = nd;
 	if (in->kind == AN_GEN && in->gen == GEN_FULL)
 		fold_reduce(r, in);
-	memset(out, 0, sizeof *out);
-	out->k = V_ARRAY;
-	out->off = off;
-	out->a = r;
-	return true;
+	return ret_array(out, off, r);
 }
 
 /* concatenate / stack: a chain of AN_CONCAT nodes of at most 3 inputs each. */
@@ -1103,11 +1092,7 @@ static bool concat(struct ctx *c, const struct bound *bd, bool stack, uint32_t o
 		r->chunks[a].n = m;
 		acc = r;
 	}
-	memset(out, 0, sizeof *out);
-	out->k = V_ARRAY;
-	out->off = off;
-	out->a = acc;
-	return true;
+	return ret_array(out, off, acc);
 }
 
 static bool call_op(struct ctx *c, const struct op *op, const struct expr *call, const struct val *self,
@@ -1140,10 +1125,7 @@ static bool call_op(struct ctx *c, const struct op *op, const struct expr *call,
 			if (!as_array(c, &bd.vals[i], &in[n_in++], bd.names[i]))
 				return false;
 		}
-		memset(out, 0, sizeof *out);
-		out->k = V_ARRAY;
-		out->off = call->off;
-		return (out->a = make_ew(c, (enum ew_op)op->sub, in, n_in, call->off, op->name)) != NULL;
+		return ret_array(out, call->off, make_ew(c, (enum ew_op)op->sub, in, n_in, call->off, op->name));
 	}
 	case AFN_ASTYPE: {
 		struct anode *in;
@@ -1155,20 +1137,13 @@ static bool call_op(struct ctx *c, const struct op *op, const struct expr *call,
 			return false;
 		r->dtype = t;
 		r->weak = false;
-		memset(out, 0, sizeof *out);
-		out->k = V_ARRAY;
-		out->off = call->off;
-		out->a = r;
-		return true;
+		return ret_array(out, call->off, r);
 	}
 	case AFN_MATMUL: {
 		struct anode *m[2];
 		if (!as_array(c, &bd.vals[0], &m[0], "x1") || !as_array(c, &bd.vals[1], &m[1], "x2"))
 			return false;
-		memset(out, 0, sizeof *out);
-		out->k = V_ARRAY;
-		out->off = call->off;
-		return (out->a = make_matmul(c, m[0], m[1], call->off)) != NULL;
+		return ret_array(out, call->off, make_matmul(c, m[0], m[1], call->off));
 	}
 	case AFN_RECHUNK: {
 		struct anode *in;
@@ -1184,11 +1159,7 @@ static bool call_op(struct ctx *c, const struct op *op, const struct expr *call,
 		}
 		if (!set_chunks(c, r, arg(&bd, "chunks")))
 			return false;
-		memset(out, 0, sizeof *out);
-		out->k = V_ARRAY;
-		out->off = call->off;
-		out->a = r;
-		return true;
+		return ret_array(out, call->off, r);
 	}
 	case AFN_CONCAT:
 		return concat(c, &bd, op->sub == 1, call->off, out);
@@ -1225,11 +1196,7 @@ static bool call_op(struct ctx *c, const struct op *op, const struct expr *call,
 				perm[k] = (int)a;
 			}
 		}
-		memset(out, 0, sizeof *out);
-		out->k = V_ARRAY;
-		out->off = call->off;
-		out->a = transposed(c, in, perm, call->off);
-		return true;
+		return ret_array(out, call->off, transposed(c, in, perm, call->off));
 	}
 	default:
 		return FAIL(c, call->off, "%s() is not implemented yet", op->name);
@@ -1556,11 +1523,7 @@ static bool eval_index(struct ctx *c, const struct expr *x, struct val *out)
 		view_chunks(c, r, k, r->shape[k]);
 	if (is_const(in) && in->kind == AN_GEN)
 		fold_constant(r);
-	memset(out, 0, sizeof *out);
-	out->k = V_ARRAY;
-	out->off = x->off;
-	out->a = r;
-	return true;
+	return ret_array(out, x->off, r);
 }
 
 /* A permutation of @in's axes as a view. */
