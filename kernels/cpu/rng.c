@@ -261,19 +261,28 @@ void k_rand_uniform(uint64_t seed, uint64_t first, size_t n, double lo, double h
 	double span = hi - lo;
 	uint64_t x[4][LANES];
 	uint64_t i = first, end = first + n;
-	size_t o = 0;
-	while (i < end) {
-		uint64_t c0 = i >> 1;
-		block(&ks, c0, K_STREAM_UNIFORM, 0, x);
-		for (size_t j = 0; j < LANES && i < end; j++) {
-			uint64_t e = (c0 + j) << 1;
-			if (e >= i) {
-				out[o++] = lo + span * unit53(word64(x[0][j], x[1][j]));
-				i = e + 1;
-			}
-			if (i < end && e + 1 >= i) {
-				out[o++] = lo + span * unit53(word64(x[2][j], x[3][j]));
-				i = e + 2;
+	if (n && (i & 1)) { /* an odd start: the upper half of its counter */
+		block(&ks, i >> 1, K_STREAM_UNIFORM, 0, x);
+		*out++ = lo + span * unit53(word64(x[2][0], x[3][0]));
+		i++;
+	}
+	/* whole blocks: 2 * LANES values, even then odd, straight through */
+	while (end - i >= 2 * LANES) {
+		block(&ks, i >> 1, K_STREAM_UNIFORM, 0, x);
+		for (size_t j = 0; j < LANES; j++) {
+			out[2 * j] = lo + span * unit53(word64(x[0][j], x[1][j]));
+			out[2 * j + 1] = lo + span * unit53(word64(x[2][j], x[3][j]));
+		}
+		out += 2 * LANES;
+		i += 2 * LANES;
+	}
+	if (i < end) {
+		block(&ks, i >> 1, K_STREAM_UNIFORM, 0, x);
+		for (size_t j = 0; i < end; j++) {
+			*out++ = lo + span * unit53(word64(x[0][j], x[1][j]));
+			if (++i < end) {
+				*out++ = lo + span * unit53(word64(x[2][j], x[3][j]));
+				i++;
 			}
 		}
 	}
