@@ -53,7 +53,7 @@ TEST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRC))
 
 BIN      := $(if $(filter build,$(BUILD)),tessera,$(BUILD)/tessera)
 
-.PHONY: all deps-check test test-unit test-cli check-asan check-tsan test-gpu bench bench-sched \
+.PHONY: all deps-check test test-unit test-cli check-asan check-tsan test-gpu bench bench-sched bench-array \
         install uninstall clean help demo deps lint-man
 
 all: deps-check $(BIN) $(BUILD)/unit-tests
@@ -115,9 +115,11 @@ demo: deps
 	$(MAKE) all
 	./tessera run graphs/etl.yaml
 
-bench: bench-sched
+bench: bench-sched bench-array
 bench-sched: all
 	bench/sched/run.sh
+bench-array: all
+	bench/array/run.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5

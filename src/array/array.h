@@ -128,6 +128,7 @@ struct anode {
 	/* Set by lowering: the family that materializes this array, or NULL when it is fused into its users. */
 	struct afam *fam;
 	bool is_output;            /* written by an output: must be materialized */
+	struct anode *same;        /* set by lowering when an identical node stands for this one */
 };
 
 /* Everything the array layer needs from the graph builder while building. */
@@ -200,7 +201,9 @@ int64_t afam_chunk_task(const struct afam *f, int64_t c);
 /*
  * array_lower() : decides which arrays are materialized (outputs, reductions
  * across chunks, arrays read by several users that are costly to recompute)
- * and gives each a family. @roots are the arrays of all expression nodes.
+ * and gives each a family. @roots are the arrays of all expression nodes;
+ * identical subexpressions are merged first (a @ a written twice is one
+ * product), and @roots[i] is replaced by the node that stands for it.
  * @return the number of families (in *fams, arena memory), -1 and *e on error.
  */
 int64_t array_lower(struct abuild *b, struct anode **roots, size_t n_roots, struct afam ***fams);

@@ -257,15 +257,95 @@ static struct afam *new_family(struct abuild *b, struct anode *a)
 	return f;
 }
 
+static bool same_chunks(const struct anode *a, const struct anode *b)
+{
+	for (int k = 0; k < a->ndim; k++) {
+		if (a->chunks[k].n != b->chunks[k].n)
+			return false;
+		if (a->chunks[k].bounds != b->chunks[k].bounds &&
+		    memcmp(a->chunks[k].bounds, b->chunks[k].bounds, (size_t)(a->chunks[k].n + 1) * sizeof(int64_t)))
+			return false;
+	}
+	return true;
+}
+
+/* Whether @a and @b compute the same array (their inputs already merged). */
+static bool same_node(const struct anode *a, const struct anode *b)
+{
+	if (a->kind != b->kind || a->dtype != b->dtype || a->weak != b->weak || a->ndim != b->ndim ||
+	    a->n_in != b->n_in || memcmp(a->shape, b->shape, sizeof(int64_t) * (size_t)a->ndim) || !same_chunks(a, b))
+		return false;
+	for (int i = 0; i < a->n_in; i++)
+		if (a->in[i] != b->in[i])
+			return false;
+	switch (a->kind) {
+	case AN_SCALAR:
+		return a->i == b->i && (a->f == b->f || (a->f != a->f && b->f != b->f));
+	case AN_GEN:
+		return a->gen == b->gen && !memcmp(a->g, b->g, sizeof a->g) && !memcmp(a->gi, b->gi, sizeof a->gi) &&
+		       a->seed == b->seed;
+	case AN_NPY:
+		return !strcmp(a->path, b->path);
+	case AN_EW:
+		return a->ew == b->ew;
+	case AN_REDUCE:
+		return a->red == b->red && a->axes == b->axes && a->keepdims == b->keepdims && a->ddof == b->ddof &&
+		       a->split_every == b->split_every;
+	case AN_MATMUL:
+		return true;
+	case AN_CONCAT:
+		return a->axis == b->axis && !memcmp(a->cat_off, b->cat_off, sizeof a->cat_off);
+	case AN_VIEW:
+		if (memcmp(a->vsrc, b->vsrc, sizeof(int) * (size_t)a->ndim) ||
+		    memcmp(a->vstart, b->vstart, sizeof(int64_t) * (size_t)a->ndim) ||
+		    memcmp(a->vstep, b->vstep, sizeof(int64_t) * (size_t)a->ndim) ||
+		    memcmp(a->vfix, b->vfix, sizeof(int64_t) * (size_t)a->in[0]->ndim) || a->vlist_axis != b->vlist_axis)
+			return false;
+		return a->vlist_axis < 0 || !memcmp(a->vlist, b->vlist, sizeof(int64_t) * (size_t)a->shape[a->vlist_axis]);
+	}
+	return false;
+}
+
+/* Merges identical nodes, inputs first, so users of a duplicate read the one kept. */
+static void merge_common(struct walk *w)
+{
+	struct anode **kept = xmalloc((w->n ? w->n : 1) * sizeof *kept);
+	size_t n_kept = 0;
+	for (size_t i = 0; i < w->n; i++) {
+		struct anode *a = w->order[i];
+		for (int k = 0; k < a->n_in; k++)
+			while (a->in[k]->same)
+				a->in[k] = a->in[k]->same;
+		struct anode *twin = NULL;
+		for (size_t j = 0; j < n_kept && !twin; j++)
+			if (same_node(a, kept[j]))
+				twin = kept[j];
+		if (!twin) {
+			kept[n_kept++] = a;
+			continue;
+		}
+		a->same = twin;
+		twin->n_users += a->n_users;
+		twin->is_output |= a->is_output;
+		for (int k = 0; k < a->n_in; k++)
+			a->in[k]->n_users--; /* the duplicate no longer reads them */
+	}
+	free(kept);
+}
+
 int64_t array_lower(struct abuild *b, struct anode **roots, size_t n_roots, struct afam ***fams)
 {
 	struct walk w;
 	walk_all(&w, roots, n_roots, b->next_id);
+	merge_common(&w);
+	for (size_t i = 0; i < n_roots; i++)
+		while (roots[i]->same)
+			roots[i] = roots[i]->same;
 	struct afam **out = arena_alloc(b->arena, (w.n ? w.n : 1) * sizeof *out);
 	int64_t n = 0;
 	for (size_t i = 0; i < w.n; i++) {
 		struct anode *a = w.order[i];
-		if (a->kind == AN_SCALAR && !a->is_output)
+		if (a->same || (a->kind == AN_SCALAR && !a->is_output))
 			continue;
 		bool mat = a->is_output || cross_chunk(a) || a->kind == AN_MATMUL || (a->n_users > 1 && costly(a));
 		if (mat)

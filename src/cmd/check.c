@@ -27,7 +27,9 @@ int cmd_check(int argc, char **argv, struct err *e)
 		printf("  %-16s %-7s %8" PRId64 " task%s", gn->name, gn->op->name, gn->n_tasks, gn->n_tasks == 1 ? " " : "s");
 		if (kept != gn->n_tasks)
 			printf(" (%" PRId64 " kept)", kept);
-		if (gn->gen == GEN_ARRAY && !gn->fam)
+		if (gn->gen == GEN_ARRAY && !gn->fam && gn->array && gn->array->fam)
+			printf(" (the same array as '%s')", g->nodes[gn->array->owner].name);
+		else if (gn->gen == GEN_ARRAY && !gn->fam)
 			printf(" (fused into its users)");
 		putchar('\n');
 	}

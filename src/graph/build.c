@@ -755,6 +755,12 @@ static int lower_arrays(struct builder *b, const char *const *o_overrides, size_
 	}
 	g->n_array_unfused = array_count_unfused(roots, n_roots);
 	b->n_fams = array_lower(&b->ab, roots, n_roots, &b->fams);
+	/* lowering may have merged a node's array into an identical one */
+	for (size_t n = 0, r = 0; n < g->n_nodes; n++)
+		if (b->info[n].arr) {
+			b->info[n].arr = roots[r++];
+			g->nodes[n].array = b->info[n].arr;
+		}
 	free(roots);
 	if (b->n_fams < 0)
 		return -1;
@@ -959,6 +965,15 @@ static int lay_out_tasks(struct builder *b)
 			gn->first_member = total;
 		}
 		total += gn->n_tasks;
+	}
+	/* A node whose array was merged into another node's identical one names
+	 * that node's tasks: its outputs and targets resolve there. */
+	for (size_t n = 0; n < g->n_nodes; n++) {
+		struct gnode *gn = &g->nodes[n];
+		if (gn->gen != GEN_ARRAY || gn->fam || !gn->array || !gn->array->fam)
+			continue;
+		gn->first_member = afam_chunk_task(gn->array->fam, 0);
+		gn->n_members = gn->array->fam->n_chunks;
 	}
 	g->n_tasks = total;
 	g->tasks = arena_alloc(&g->arena, (size_t)(total ? total : 1) * sizeof *g->tasks);

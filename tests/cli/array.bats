@@ -179,3 +179,21 @@ Y
 	run -3 --separate-stderr "$TESSERA" check "$TMP/e.yaml"
 	[ "$stderr" = "tessera: $TMP/e.yaml:4:7: sum() got an unexpected keyword 'axs' (did you mean 'axis'?)" ]
 }
+
+@test "identical subexpressions are computed once" {
+	run -0 "$TESSERA" check graphs/matmul.yaml
+	assert_line --regexp '^  total\.matmul1 +array +80 tasks'
+	refute_line --partial "matmul2"
+	spec s.yaml <<'Y'
+tessera: 1
+nodes:
+  x: ones(3) * 2 + arange(3)
+  y: ones(3) * 2 + arange(3)
+  z: (x + y).sum()
+outputs: {x: "-", y: "-", z: "-"}
+Y
+	run -0 "$TESSERA" run "$TMP/s.yaml"
+	assert_output "$(printf '2.0\n3.0\n4.0\n2.0\n3.0\n4.0\n18.0')"
+	run -0 "$TESSERA" check "$TMP/s.yaml"
+	assert_line --regexp "^  y +array +0 tasks \(the same array as 'x'\)$"
+}
