@@ -1111,21 +1111,43 @@ static bool call_op(struct ctx *c, const struct op *op, const struct expr *call,
 	case AFN_EW: {
 		struct anode *in[3];
 		int n_in = 0;
+		int64_t dec = 0;
 		for (size_t i = 0; i < bd.n && n_in < 3; i++) {
 			if (!bd.set[i])
 				continue;
 			if (!strcmp(bd.names[i], "decimals")) {
-				int64_t dec = 0;
 				if (!to_int(c, &bd.vals[i], "decimals", &dec))
 					return false;
-				if (dec != 0)
-					return FAIL(c, bd.vals[i].off, "round() with decimals is not implemented yet");
+				if (dec > 300 || dec < -300)
+					return FAIL(c, bd.vals[i].off, "decimals must be between -300 and 300");
 				continue;
 			}
 			if (!as_array(c, &bd.vals[i], &in[n_in++], bd.names[i]))
 				return false;
 		}
-		return ret_array(out, call->off, make_ew(c, (enum ew_op)op->sub, in, n_in, call->off, op->name));
+		struct anode *r;
+		if (dec) {
+			/* the decimals travel with the node (and tell it apart from another round) */
+			r = make_ew(c, (enum ew_op)op->sub, in, n_in, call->off, op->name);
+			if (r && r->kind == AN_EW) {
+				r->gi[0] = dec;
+			} else if (r) { /* folded before the decimals were known: fold again with them */
+				struct anode *t = new_node(c, AN_EW, call->off);
+				uint32_t id = t->id;
+				*t = *r;
+				t->id = id;
+				t->kind = AN_EW;
+				t->ew = EW_ROUND;
+				t->gi[0] = dec;
+				t->n_in = 1;
+				t->in[0] = in[0];
+				in[0]->n_users++;
+				r = t;
+			}
+		} else {
+			r = make_ew(c, (enum ew_op)op->sub, in, n_in, call->off, op->name);
+		}
+		return ret_array(out, call->off, r);
 	}
 	case AFN_ASTYPE: {
 		struct anode *in;

@@ -774,6 +774,23 @@ static void *eval_ew(struct ectx *x, const struct anode *n, const int64_t *start
 				for (int64_t i = 0; i < len; i++)
 					oi[off + i] = a[i * s0];
 			}
+		} else if (fl_domain && op == EW_ROUND && n->gi[0]) {
+			/* numpy's way: scale by 10^decimals, round half to even, scale back */
+			const double *a = (const double *)in[0] + base[0];
+			double f = pow(10.0, (double)(n->gi[0] > 0 ? n->gi[0] : -n->gi[0]));
+			for (int64_t i = 0; i < len; i++) {
+				double v = a[i * s0];
+				v = n->gi[0] > 0 ? nearbyint(v * f) / f : nearbyint(v / f) * f;
+				if (out_fl)
+					od[off + i] = v;
+				else
+					oi[off + i] = d2i(v);
+			}
+		} else if (!fl_domain && op == EW_ROUND && n->gi[0] < 0) {
+			const int64_t *a = (const int64_t *)in[0] + base[0];
+			double f = pow(10.0, (double)-n->gi[0]);
+			for (int64_t i = 0; i < len; i++)
+				oi[off + i] = d2i(nearbyint((double)a[i * s0] / f) * f);
 		} else if (fl_domain) {
 			const double *a = (const double *)in[0] + base[0];
 			if (out_fl)

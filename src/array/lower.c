@@ -287,7 +287,7 @@ static bool same_node(const struct anode *a, const struct anode *b)
 	case AN_NPY:
 		return !strcmp(a->path, b->path);
 	case AN_EW:
-		return a->ew == b->ew;
+		return a->ew == b->ew && a->gi[0] == b->gi[0] && a->dtype == b->dtype;
 	case AN_REDUCE:
 		return a->red == b->red && a->axes == b->axes && a->keepdims == b->keepdims && a->ddof == b->ddof &&
 		       a->split_every == b->split_every;

@@ -68,6 +68,8 @@ CASES = [
             "eye": "ones((40, 40)) + eye(40, k=2)",
             "full": "full((3, 4), 7)",
             "zeros": "zeros(5, dtype='int8') + 1",
+            "rnd2": "(x * 100).round(2) + round(x, -1) + round(u, 3)",
+            "rndi": "round(i * 7, -1)",
         },
     },
     {
