@@ -78,6 +78,7 @@ enum anode_kind {
 	AN_EW,      /* elementwise over broadcast inputs */
 	AN_REDUCE,  /* a reduction over some axes */
 	AN_MATMUL,  /* a 2-d matrix product: block products by BLAS, summed over the inner axis as a tree */
+	AN_RESHAPE, /* the same elements in C order under another shape */
 	AN_CONCAT,  /* inputs joined along axis `axis` (at most 3 per node: longer lists nest) */
 	AN_VIEW,    /* slicing, integer and list indexing, new axes, transposes: a re-indexing of its input */
 };

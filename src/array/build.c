@@ -439,12 +439,71 @@ static struct anode *make_ew(struct ctx *c, enum ew_op op, struct anode **in, in
 	return r;
 }
 
+/* ---- reshape ---- */
+
+static struct anode *make_reshape(struct ctx *c, struct anode *in, int nd, const int64_t *shape, uint32_t off)
+{
+	struct anode *r = new_node(c, AN_RESHAPE, off);
+	r->label = "reshape";
+	r->dtype = in->dtype;
+	r->weak = in->weak;
+	r->n_in = 1;
+	r->in[0] = in;
+	in->n_users++;
+	r->ndim = nd;
+	memcpy(r->shape, shape, (size_t)nd * sizeof *shape);
+	/* chunks of about the input's chunk size: trailing axes whole while they fit */
+	int64_t target = 1;
+	for (int k = 0; k < in->ndim; k++)
+		target *= in->chunks[k].n ? in->chunks[k].bounds[1] - in->chunks[k].bounds[0] : 1;
+	if (target < 1)
+		target = 1;
+	int64_t budget = target;
+	for (int k = nd - 1; k >= 0; k--) {
+		int64_t ext = shape[k] ? shape[k] : 1, size, nn;
+		if (ext <= budget) {
+			size = ext;
+			budget /= ext;
+		} else {
+			size = budget;
+			budget = 1;
+		}
+		r->chunks[k].bounds = even_bounds(c->b->arena, shape[k], size, &nn);
+		r->chunks[k].n = nn;
+	}
+	if (in->kind == AN_GEN && in->gen == GEN_FULL)
+		fold_constant(r);
+	return r;
+}
+
 /* ---- matrix products ---- */
 
 static struct anode *make_matmul(struct ctx *c, struct anode *a, struct anode *b, uint32_t off)
 {
+	if (a->ndim == 1 || b->ndim == 1) {
+		/* numpy's rule: a 1-d operand is a row (left) or a column (right), removed afterwards */
+		int64_t s[2];
+		struct anode *a2 = a, *b2 = b;
+		if (a->ndim == 1) {
+			s[0] = 1, s[1] = a->shape[0];
+			a2 = make_reshape(c, a, 2, s, off);
+		}
+		if (b->ndim == 1) {
+			s[0] = b->shape[0], s[1] = 1;
+			b2 = make_reshape(c, b, 2, s, off);
+		}
+		struct anode *m = make_matmul(c, a2, b2, off);
+		if (!m)
+			return NULL;
+		int nd = 0;
+		if (a->ndim != 1)
+			s[nd++] = m->shape[0];
+		if (b->ndim != 1)
+			s[nd++] = m->shape[1];
+		return make_reshape(c, m, nd, s, off);
+	}
 	if (a->ndim != 2 || b->ndim != 2) {
-		fail(c, off, "matmul of %d-d and %d-d arrays is not implemented yet (2-d only)", a->ndim, b->ndim);
+		fail(c, off, "matmul of %d-d and %d-d arrays is not implemented yet (1-d and 2-d only)", a->ndim, b->ndim);
 		return NULL;
 	}
 	if (a->shape[1] != b->shape[0]) {
@@ -478,6 +537,7 @@ static struct anode *make_matmul(struct ctx *c, struct anode *a, struct anode *b
 static bool eval(struct ctx *c, const struct expr *x, struct val *out);
 static struct anode *transposed(struct ctx *c, struct anode *in, const int *perm, uint32_t off);
 static struct anode *new_view(struct ctx *c, struct anode *in, uint32_t off);
+static void fold_constant(struct anode *r);
 static void view_chunks(struct ctx *c, struct anode *v, int k, int64_t len);
 
 static const enum ew_op binop_ew[] = {
@@ -1007,6 +1067,135 @@ static bool reduce(struct ctx *c, const struct bound *bd, uint32_t off, struct v
 	return ret_array(out, off, r);
 }
 
+static bool reshape(struct ctx *c, const struct bound *bd, uint32_t off, struct val *out)
+{
+	struct anode *in;
+	if (!as_array(c, &bd->vals[0], &in, "the array"))
+		return false;
+	const struct val *sv = arg(bd, "shape");
+	int nd = 0;
+	int64_t shape[AR_MAX_DIMS];
+	const struct val *items = sv->k == V_TUPLE ? sv->items : sv;
+	size_t n = sv->k == V_TUPLE ? sv->n : 1;
+	if (n > AR_MAX_DIMS)
+		return FAIL(c, sv->off, "at most %d dimensions", AR_MAX_DIMS);
+	int64_t size = 1, known = 1;
+	for (int k = 0; k < in->ndim; k++)
+		size *= in->shape[k];
+	int infer = -1;
+	for (size_t k = 0; k < n; k++) {
+		int64_t e = 0;
+		if (!to_int(c, &items[k], "a dimension", &e))
+			return false;
+		if (e == -1) {
+			if (infer >= 0)
+				return FAIL(c, items[k].off, "can only specify one unknown dimension");
+			infer = (int)k;
+			e = 1;
+		} else if (e < 0) {
+			return FAIL(c, items[k].off, "negative dimension %" PRId64, e);
+		}
+		shape[nd++] = e;
+		known *= e;
+	}
+	if (infer >= 0 && known && size % known == 0)
+		shape[infer] = size / known;
+	int64_t got = 1;
+	for (int k = 0; k < nd; k++)
+		got *= shape[k];
+	if (got != size) {
+		struct anode tmp;
+		memset(&tmp, 0, sizeof tmp);
+		tmp.ndim = nd;
+		memcpy(tmp.shape, shape, sizeof shape);
+		char s1[128];
+		format_shape(&tmp, s1, sizeof s1);
+		return FAIL(c, sv->off, "cannot reshape an array of size %" PRId64 " into shape %s", size, s1);
+	}
+	return ret_array(out, off, make_reshape(c, in, nd, shape, off));
+}
+
+/* tensordot: transpose both so the summed axes meet, reshape to matrices, matmul, reshape back. */
+static bool tensordot(struct ctx *c, const struct bound *bd, uint32_t off, struct val *out)
+{
+	struct anode *a, *b;
+	if (!as_array(c, &bd->vals[0], &a, "a") || !as_array(c, &bd->vals[1], &b, "b"))
+		return false;
+	int ax_a[AR_MAX_DIMS], ax_b[AR_MAX_DIMS], n = 0;
+	const struct val *v = arg(bd, "axes");
+	if (!v || v->k == V_INT) {
+		int64_t k = v ? v->i : 2;
+		if (k < 0 || k > a->ndim || k > b->ndim)
+			return FAIL(c, v ? v->off : off, "axes=%" PRId64 " does not fit arrays of %d and %d dimensions", k,
+				    a->ndim, b->ndim);
+		for (int i = 0; i < k; i++) {
+			ax_a[i] = a->ndim - (int)k + i;
+			ax_b[i] = i;
+		}
+		n = (int)k;
+	} else if (v->k == V_TUPLE && v->n == 2) {
+		const struct val *pa = &v->items[0], *pb = &v->items[1];
+		size_t na = pa->k == V_TUPLE ? pa->n : 1, nb = pb->k == V_TUPLE ? pb->n : 1;
+		if (na != nb)
+			return FAIL(c, v->off, "axes must name as many axes of a as of b");
+		for (size_t i = 0; i < na; i++) {
+			int64_t x = 0, y = 0;
+			if (!to_int(c, pa->k == V_TUPLE ? &pa->items[i] : pa, "an axis", &x) ||
+			    !to_int(c, pb->k == V_TUPLE ? &pb->items[i] : pb, "an axis", &y))
+				return false;
+			if (x < -a->ndim || x >= a->ndim || y < -b->ndim || y >= b->ndim)
+				return FAIL(c, v->off, "an axis in axes is out of bounds");
+			ax_a[n] = (int)(x < 0 ? x + a->ndim : x);
+			ax_b[n++] = (int)(y < 0 ? y + b->ndim : y);
+		}
+	} else {
+		return FAIL(c, v->off, "axes must be an integer or a pair of tuples");
+	}
+	int64_t k_size = 1;
+	for (int i = 0; i < n; i++) {
+		if (a->shape[ax_a[i]] != b->shape[ax_b[i]])
+			return FAIL(c, off, "shape mismatch for sum: axis %d of a has %" PRId64 ", axis %d of b has %" PRId64,
+				    ax_a[i], a->shape[ax_a[i]], ax_b[i], b->shape[ax_b[i]]);
+		k_size *= a->shape[ax_a[i]];
+	}
+	int perm_a[AR_MAX_DIMS], perm_b[AR_MAX_DIMS], fa = 0, fb = 0;
+	int64_t free_shape[2 * AR_MAX_DIMS], m_size = 1, n_size = 1;
+	int n_free = 0;
+	for (int i = 0; i < a->ndim; i++) {
+		bool summed = false;
+		for (int j = 0; j < n; j++)
+			summed |= ax_a[j] == i;
+		if (!summed) {
+			perm_a[fa++] = i;
+			free_shape[n_free++] = a->shape[i];
+			m_size *= a->shape[i];
+		}
+	}
+	for (int j = 0; j < n; j++)
+		perm_a[fa + j] = ax_a[j];
+	for (int j = 0; j < n; j++)
+		perm_b[j] = ax_b[j];
+	for (int i = 0; i < b->ndim; i++) {
+		bool summed = false;
+		for (int j = 0; j < n; j++)
+			summed |= ax_b[j] == i;
+		if (!summed) {
+			perm_b[n + fb++] = i;
+			free_shape[n_free++] = b->shape[i];
+			n_size *= b->shape[i];
+		}
+	}
+	if (n_free > AR_MAX_DIMS)
+		return FAIL(c, off, "the result would have more than %d dimensions", AR_MAX_DIMS);
+	int64_t sa[2] = { m_size, k_size }, sb[2] = { k_size, n_size };
+	struct anode *a2 = make_reshape(c, transposed(c, a, perm_a, off), 2, sa, off);
+	struct anode *b2 = make_reshape(c, transposed(c, b, perm_b, off), 2, sb, off);
+	struct anode *m = make_matmul(c, a2, b2, off);
+	if (!m)
+		return false;
+	return ret_array(out, off, make_reshape(c, m, n_free, free_shape, off));
+}
+
 /* concatenate / stack: a chain of AN_CONCAT nodes of at most 3 inputs each. */
 static bool concat(struct ctx *c, const struct bound *bd, bool stack, uint32_t off, struct val *out)
 {
@@ -1185,6 +1374,10 @@ static bool call_op(struct ctx *c, const struct op *op, const struct expr *call,
 	}
 	case AFN_CONCAT:
 		return concat(c, &bd, op->sub == 1, call->off, out);
+	case AFN_RESHAPE:
+		return reshape(c, &bd, call->off, out);
+	case AFN_TENSORDOT:
+		return tensordot(c, &bd, call->off, out);
 	case AFN_TRANSPOSE: {
 		struct anode *in;
 		if (!as_array(c, &bd.vals[0], &in, "the array"))
@@ -1252,7 +1445,7 @@ static const char *callee_name(struct ctx *c, const struct expr *f, char *buf, s
 /* numpy names users will reach for that Tessera does not have yet: say so plainly. */
 static bool planned(const char *name)
 {
-	static const char *const names[] = { "reshape", "tensordot", "ravel", "flatten", "cumsum", "cumprod",
+	static const char *const names[] = { "ravel", "flatten", "cumsum", "cumprod",
 					     "sort", "unique", "einsum", "outer", "vstack", "hstack", NULL };
 	for (const char *const *n = names; *n; n++)
 		if (!strcmp(*n, name))

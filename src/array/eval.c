@@ -1320,6 +1320,51 @@ static void *eval_reduce(struct ectx *x, const struct anode *r, const int64_t *s
 	return out;
 }
 
+/* A reshape: the input's box holding the range, then a gather by flat index. */
+static void *eval_reshape(struct ectx *x, const struct anode *n, const int64_t *start, const int64_t *count)
+{
+	const struct anode *c = n->in[0];
+	int nd = n->ndim, cd = c->ndim;
+	int64_t cnt = box_size(nd, count);
+	int64_t *out = scratch_alloc(x, (size_t)(cnt ? cnt : 1) * 8);
+	if (!cnt)
+		return out;
+	int64_t cs[AR_MAX_DIMS], cc[AR_MAX_DIMS];
+	anode_child_box(n, 0, start, count, cs, cc);
+	const int64_t *in = eval_node(x, c, cs, cc, false);
+	int64_t cstr[AR_MAX_DIMS], s = 1;
+	for (int j = cd - 1; j >= 0; j--) {
+		cstr[j] = s;
+		s *= cc[j];
+	}
+	FOR_ROWS(nd, count, idx, off, {
+		int64_t f = 0;
+		for (int j = 0; j < nd; j++)
+			f = f * n->shape[j] + start[j] + idx[j];
+		/* the row's first element in the input, then step through it like an odometer */
+		int64_t ii[AR_MAX_DIMS], pos = 0;
+		for (int j = cd - 1; j >= 0; j--) {
+			ii[j] = f % c->shape[j];
+			f /= c->shape[j];
+		}
+		for (int j = 0; j < cd; j++)
+			pos += (ii[j] - cs[j]) * cstr[j];
+		int64_t len = nd ? count[nd - 1] : 1;
+		for (int64_t i = 0; i < len; i++) {
+			out[off + i] = in[pos];
+			for (int j = cd - 1; j >= 0; j--) {
+				pos += cstr[j];
+				if (++ii[j] < c->shape[j])
+					break;
+				pos -= ii[j] * cstr[j];
+				ii[j] = 0;
+				/* an axis wrapped: whole in the box (see anode_child_box), so the carry lands inside */
+			}
+		}
+	});
+	return out;
+}
+
 /* A concatenation: each input fills the part of the box it covers. */
 static void *eval_concat(struct ectx *x, const struct anode *n, const int64_t *start, const int64_t *count)
 {
@@ -1433,6 +1478,8 @@ static void *eval_node(struct ectx *x, const struct anode *n, const int64_t *sta
 		return eval_view(x, n, start, count);
 	case AN_CONCAT:
 		return eval_concat(x, n, start, count);
+	case AN_RESHAPE:
+		return eval_reshape(x, n, start, count);
 	}
 	return NULL;
 }

@@ -33,6 +33,44 @@ void anode_child_box(const struct anode *n, int k, const int64_t *start, const i
 		     int64_t *ccount)
 {
 	const struct anode *c = n->in[k];
+	if (n->kind == AN_RESHAPE) {
+		/* C-order flat indices are the same on both sides: the box of the
+		 * input that holds the flat range from the box's first element to
+		 * its last (fixed axes, then one ranged axis, then whole axes). */
+		int64_t total = 1;
+		for (int j = 0; j < n->ndim; j++)
+			total *= count[j];
+		if (!total) {
+			for (int j = 0; j < c->ndim; j++)
+				cstart[j] = 0, ccount[j] = 0;
+			return;
+		}
+		int64_t f0 = 0, f1 = 0;
+		for (int j = 0; j < n->ndim; j++) {
+			f0 = f0 * n->shape[j] + start[j];
+			f1 = f1 * n->shape[j] + start[j] + count[j] - 1;
+		}
+		int64_t i0[AR_MAX_DIMS], i1[AR_MAX_DIMS];
+		for (int j = c->ndim - 1; j >= 0; j--) {
+			i0[j] = f0 % c->shape[j];
+			f0 /= c->shape[j];
+			i1[j] = f1 % c->shape[j];
+			f1 /= c->shape[j];
+		}
+		int first_diff = 0;
+		while (first_diff < c->ndim && i0[first_diff] == i1[first_diff])
+			first_diff++;
+		for (int j = 0; j < c->ndim; j++) {
+			if (j <= first_diff) {
+				cstart[j] = i0[j];
+				ccount[j] = j < first_diff ? 1 : i1[j] - i0[j] + 1;
+			} else {
+				cstart[j] = 0;
+				ccount[j] = c->shape[j];
+			}
+		}
+		return;
+	}
 	if (n->kind == AN_CONCAT) {
 		/* the part of the box inside input k, in its own coordinates (maybe empty) */
 		for (int j = 0; j < c->ndim; j++) {
@@ -292,6 +330,7 @@ static bool same_node(const struct anode *a, const struct anode *b)
 		return a->red == b->red && a->axes == b->axes && a->keepdims == b->keepdims && a->ddof == b->ddof &&
 		       a->split_every == b->split_every;
 	case AN_MATMUL:
+	case AN_RESHAPE:
 		return true;
 	case AN_CONCAT:
 		return a->axis == b->axis && !memcmp(a->cat_off, b->cat_off, sizeof a->cat_off);

@@ -46,6 +46,8 @@ enum op_afn {
 	AFN_RECHUNK,
 	AFN_MATMUL,
 	AFN_CONCAT,    /* sub 0: concatenate, 1: stack */
+	AFN_RESHAPE,
+	AFN_TENSORDOT,
 };
 
 /* One input of a task: bytes (OP_INPUT_MEM) or a file (OP_INPUT_PATHS). */

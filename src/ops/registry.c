@@ -121,6 +121,8 @@ static const struct op op_table[] = {
 	  .afn = AFN_CREATE, .sub = CR_UNIFORM, .args = (const char *const[]){ "low", "high", "!size", "chunks", "seed", NULL } },
 	{ .name = "rechunk", .synopsis = "rechunk(x, chunks)", .help = "x with another chunk grid (tasks gather from the old chunks)", .flags = OP_ARRAY | OP_METHOD,
 	  .afn = AFN_RECHUNK, .args = (const char *const[]){ "!x", "!chunks", NULL } },
+	{ .name = "reshape", .synopsis = "reshape(a, shape)", .help = "the same elements in C order under another shape (one -1 is inferred)", .flags = OP_ARRAY | OP_METHOD,
+	  .afn = AFN_RESHAPE, .args = (const char *const[]){ "!a", "!shape", NULL } },
 	{ .name = "round", .synopsis = "round(a, decimals=0)", .help = "round half to even, to decimals places", .flags = OP_ARRAY | OP_METHOD,
 	  .afn = AFN_EW, .sub = EW_ROUND, .args = (const char *const[]){ "!a", "decimals", NULL } },
 	{
@@ -157,6 +159,8 @@ static const struct op op_table[] = {
 	  .afn = AFN_EW, .sub = EW_TAN, .args = (const char *const[]){ "!x", NULL } },
 	{ .name = "tanh", .synopsis = "tanh(x)", .help = "elementwise tanh", .flags = OP_ARRAY,
 	  .afn = AFN_EW, .sub = EW_TANH, .args = (const char *const[]){ "!x", NULL } },
+	{ .name = "tensordot", .synopsis = "tensordot(a, b, axes=2)", .help = "sums of products over axes (an int N: a's last N with b's first N; or two tuples)", .flags = OP_ARRAY,
+	  .afn = AFN_TENSORDOT, .args = (const char *const[]){ "!a", "!b", "axes", NULL } },
 	{ .name = "transpose", .synopsis = "transpose(a, axes=None)", .help = "a with its axes reversed or permuted (a view; also x.T)", .flags = OP_ARRAY | OP_METHOD,
 	  .afn = AFN_TRANSPOSE, .sub = 0, .args = (const char *const[]){ "!a", "axes", NULL } },
 	{
