@@ -23,6 +23,7 @@
 #ifndef TESSERA_ARRAY_ARRAY_H
 #define TESSERA_ARRAY_ARRAY_H
 
+#include "io/csvnum.h"
 #include "io/npy.h"
 #include "spec/expr.h"
 #include "spec/spec.h"
@@ -75,6 +76,7 @@ enum anode_kind {
 	AN_SCALAR,  /* a 0-d constant; weak (a Python literal) unless typed */
 	AN_GEN,     /* creation: element values from their index */
 	AN_NPY,     /* a .npy file, read by boxes */
+	AN_CSV,     /* a numeric CSV file as a 2-d float64 array, read by boxes of rows */
 	AN_EW,      /* elementwise over broadcast inputs */
 	AN_REDUCE,  /* a reduction over some axes */
 	AN_MATMUL,  /* a 2-d matrix product: block products by BLAS, summed over the inner axis as a tree */
@@ -103,9 +105,10 @@ struct anode {
 	double g[4];               /* FULL: value; ARANGE: start, step; LINSPACE: start, step; EYE: k; UNIFORM: lo, hi; NORMAL: mean, sd */
 	int64_t gi[2];             /* INTEGERS: lo, hi */
 	uint64_t seed;
-	/* AN_NPY */
+	/* AN_NPY, AN_CSV */
 	const char *path;
 	struct npy_info npy;
+	struct csvnum csv;
 	/* AN_EW */
 	enum ew_op ew;
 	int n_in;

@@ -894,10 +894,26 @@ static bool load_npy(struct ctx *c, const struct bound *bd, uint32_t off, struct
 	const struct val *p = arg(bd, "path");
 	if (p->k != V_STR)
 		return FAIL(c, p->off, "load() needs a path string");
-	struct anode *n = new_node(c, AN_NPY, off);
-	n->path = arena_strdup(c->b->arena, p->s);
+	size_t pl = strlen(p->s);
 	struct err e2;
 	err_init(&e2);
+	if (pl < 4 || strcmp(p->s + pl - 4, ".npy")) {
+		/* anything but .npy: a numeric CSV file */
+		struct anode *n = new_node(c, AN_CSV, off);
+		n->label = "load";
+		n->path = arena_strdup(c->b->arena, p->s);
+		if (csvnum_scan(n->path, c->b->arena, &n->csv, &e2) < 0)
+			return FAIL(c, p->off, "%s", e2.msg);
+		n->dtype = DT_FLOAT64;
+		n->ndim = 2;
+		n->shape[0] = n->csv.rows;
+		n->shape[1] = n->csv.cols;
+		if (!set_chunks(c, n, arg(bd, "chunks")))
+			return false;
+		return ret_array(out, off, n);
+	}
+	struct anode *n = new_node(c, AN_NPY, off);
+	n->path = arena_strdup(c->b->arena, p->s);
 	if (npy_read_header(n->path, &n->npy, &e2) < 0)
 		return FAIL(c, p->off, "%s", e2.msg);
 	n->dtype = n->npy.dtype;

@@ -393,6 +393,18 @@ static void *eval_npy(struct ectx *x, const struct anode *n, const int64_t *star
 	return buf;
 }
 
+static void *eval_csv(struct ectx *x, const struct anode *n, const int64_t *start, const int64_t *count)
+{
+	int64_t cnt = box_size(2, count);
+	double *buf = scratch_alloc(x, (size_t)(cnt ? cnt : 1) * 8);
+	int fd = npy_fd_of(x, n);
+	if (fd < 0 || csvnum_read_box(fd, n->path, &n->csv, start[0], count[0], start[1], count[1], buf, x->e) < 0)
+		x->failed = true;
+	if (x->n_fds == 8 && x->fds[7].a != n && fd >= 0)
+		close(fd);
+	return buf;
+}
+
 /* The pinned bytes of task @task among the inputs. */
 static const void *input_of(struct ectx *x, int64_t task, size_t *len)
 {
@@ -1470,6 +1482,8 @@ static void *eval_node(struct ectx *x, const struct anode *n, const int64_t *sta
 		return eval_gen(x, n, start, count);
 	case AN_NPY:
 		return eval_npy(x, n, start, count);
+	case AN_CSV:
+		return eval_csv(x, n, start, count);
 	case AN_EW:
 		return eval_ew(x, n, start, count);
 	case AN_REDUCE:

@@ -323,6 +323,7 @@ static bool same_node(const struct anode *a, const struct anode *b)
 		return a->gen == b->gen && !memcmp(a->g, b->g, sizeof a->g) && !memcmp(a->gi, b->gi, sizeof a->gi) &&
 		       a->seed == b->seed;
 	case AN_NPY:
+	case AN_CSV:
 		return !strcmp(a->path, b->path);
 	case AN_EW:
 		return a->ew == b->ew && a->gi[0] == b->gi[0] && a->dtype == b->dtype;

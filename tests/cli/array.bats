@@ -198,3 +198,39 @@ Y
 	run -0 "$TESSERA" check "$TMP/s.yaml"
 	assert_line --regexp "^  y +array +0 tasks \(the same array as 'x'\)$"
 }
+
+@test "load() reads numeric CSV as a 2-d float64 array, by boxes of rows" {
+	numpy_or_skip
+	/usr/bin/python3 -c "
+import numpy as np
+a = np.random.default_rng(1).normal(size=(5000, 4))
+np.savetxt('$TMP/h.csv', a, delimiter=',', header='a,b,c,d', comments='', fmt='%.17g')
+np.savetxt('$TMP/n.csv', a[:, :2], delimiter=',', fmt='%.17g')
+np.save('$TMP/a.npy', a)
+"
+	printf '1,2\r\n,4\r\nNA,6.5\r\n' > "$TMP/crlf.csv"
+	spec s.yaml <<Y
+tessera: 1
+nodes:
+  h: load("$TMP/h.csv", chunks=(700, 3))
+  n: load("$TMP/n.csv", chunks=(1000, 1))
+  c: load("$TMP/crlf.csv")
+  hs: h.sum(axis=0)
+  ns: n.T @ n
+  cs: nansum(c, axis=0)
+outputs: {hs: "$TMP/hs.npy", ns: "$TMP/ns.npy", cs: "-"}
+Y
+	run -0 "$TESSERA" run "$TMP/s.yaml"
+	assert_output "$(printf '1.0\n12.5')"
+	run -0 /usr/bin/python3 -c "
+import numpy as np
+a = np.load('$TMP/a.npy')
+assert np.allclose(np.load('$TMP/hs.npy'), a.sum(axis=0), rtol=1e-13)
+assert np.allclose(np.load('$TMP/ns.npy'), a[:, :2].T @ a[:, :2], rtol=1e-12)
+print('ok')"
+	assert_output ok
+	printf 'x,y\n1,2\n3,oops\n' > "$TMP/bad.csv"
+	printf 'tessera: 1\nnodes:\n  b: load("%s/bad.csv")\n  s: b.sum()\noutputs: {s: "-"}\n' "$TMP" > "$TMP/b.yaml"
+	run -1 --separate-stderr "$TESSERA" run "$TMP/b.yaml"
+	[[ "$stderr" == *"$TMP/bad.csv:3:2: 'oops' is not a number" ]]
+}
