@@ -606,8 +606,10 @@ static bool detect_array(struct builder *b, int64_t n)
 		const struct op *op = op_find(def->keys[i]);
 		if (!op)
 			continue;
+		/* load: of a .npy file is an array, unless the node is a family of tasks */
 		bool npy = op->afn == AFN_LOAD && def->items[i]->str && strlen(def->items[i]->str) > 4 &&
-			   !strcmp(def->items[i]->str + strlen(def->items[i]->str) - 4, ".npy");
+			   !strcmp(def->items[i]->str + strlen(def->items[i]->str) - 4, ".npy") &&
+			   !doc_get(def, "foreach") && !doc_get(def, "in");
 		if ((op->flags & OP_ARRAY) || (npy && def->n >= 1)) {
 			ni->is_array = true;
 			return true;

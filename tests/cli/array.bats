@@ -234,3 +234,19 @@ print('ok')"
 	run -1 --separate-stderr "$TESSERA" run "$TMP/b.yaml"
 	[[ "$stderr" == *"$TMP/bad.csv:3:2: 'oops' is not a number" ]]
 }
+
+@test "load: of a .npy file is an array; in a family of tasks it is the file's bytes" {
+	numpy_or_skip
+	/usr/bin/python3 -c "import numpy as np; np.save('$TMP/u8.npy', np.arange(200, dtype=np.uint8))"
+	spec s.yaml <<Y
+tessera: 1
+nodes:
+  f: {foreach: {i: [u8, u8]}, load: "$TMP/{i}.npy"}
+  n: {reduce: f, run: "cat {in} | wc -c"}
+  x: {load: $TMP/u8.npy, chunks: 64}
+  s: x.sum()
+outputs: {n: "-", s: "-"}
+Y
+	run -0 "$TESSERA" run "$TMP/s.yaml"
+	assert_output "$(printf '%s\n19900' $((2 * $(stat -c %s "$TMP/u8.npy"))))"
+}
