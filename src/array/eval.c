@@ -760,6 +760,15 @@ static void *eval_ew(struct ectx *x, const struct anode *n, const int64_t *start
 				else
 					for (int64_t i = 0; i < len; i++)
 						od[off + i] = f2(op, a[i * s0], b[i * s1]);
+			} else if (op == EW_LT && s1 == 0) {
+				/* a comparison with one value: the common predicate, unrolled by the compiler */
+				double bv = b[0];
+				for (int64_t i = 0; i < len; i++)
+					oi[off + i] = a[i * s0] < bv;
+			} else if (op == EW_GT && s1 == 0) {
+				double bv = b[0];
+				for (int64_t i = 0; i < len; i++)
+					oi[off + i] = a[i * s0] > bv;
 			} else {
 				for (int64_t i = 0; i < len; i++)
 					oi[off + i] = (int64_t)f2(op, a[i * s0], b[i * s1]);
@@ -818,7 +827,11 @@ static void *eval_ew(struct ectx *x, const struct anode *n, const int64_t *start
 				oi[off + i] = i1(op, a[i * s0], t);
 		}
 	});
-	round_wide(out, cnt, n->dtype);
+	/* predicates already give 0 or 1 */
+	bool predicate = op == EW_LT || op == EW_LE || op == EW_GT || op == EW_GE || op == EW_EQ || op == EW_NE ||
+			 op == EW_ISNAN || op == EW_ISFINITE;
+	if (!(predicate && n->dtype == DT_BOOL))
+		round_wide(out, cnt, n->dtype);
 	return out;
 }
 
