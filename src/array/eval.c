@@ -754,14 +754,21 @@ static void *eval_ew(struct ectx *x, const struct anode *n, const int64_t *start
 				else if (s0 == 1 && s1 == 1 && op == EW_ADD)
 					for (int64_t i = 0; i < len; i++)
 						od[off + i] = a[i] + b[i];
+				else if (op == EW_POW && s1 == 0 && b[0] == 2 && s0 == 1)
+					for (int64_t i = 0; i < len; i++)
+						od[off + i] = a[i] * a[i];
 				else if (op == EW_POW && s1 == 0 && b[0] == 2)
 					for (int64_t i = 0; i < len; i++)
 						od[off + i] = a[i * s0] * a[i * s0];
 				else
 					for (int64_t i = 0; i < len; i++)
 						od[off + i] = f2(op, a[i * s0], b[i * s1]);
+			} else if (op == EW_LT && s1 == 0 && s0 == 1) {
+				/* a comparison with one value: the common predicate, vectorized by the compiler */
+				double bv = b[0];
+				for (int64_t i = 0; i < len; i++)
+					oi[off + i] = a[i] < bv;
 			} else if (op == EW_LT && s1 == 0) {
-				/* a comparison with one value: the common predicate, unrolled by the compiler */
 				double bv = b[0];
 				for (int64_t i = 0; i < len; i++)
 					oi[off + i] = a[i * s0] < bv;
@@ -1319,6 +1326,12 @@ static void *eval_reduce(struct ectx *x, const struct anode *r, const int64_t *s
 		int64_t seg = child_cnt / cnt;
 		const double *in = eval_node(x, r->in[0], cs, cc, false);
 		double *out = scratch_alloc(x, (size_t)cnt * 8);
+		if (seg == 2 && r->red == RED_SUM) { /* rows of two: (x ** 2).sum(axis=1) of points */
+			for (int64_t o = 0; o < cnt; o++)
+				out[o] = in[2 * o] + in[2 * o + 1];
+			round_wide(out, cnt, r->dtype);
+			return out;
+		}
 		for (int64_t o = 0; o < cnt; o++) {
 			const double *p = in + o * seg;
 			double acc;
