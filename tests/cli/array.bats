@@ -250,3 +250,17 @@ Y
 	run -0 "$TESSERA" run "$TMP/s.yaml"
 	assert_output "$(printf '%s\n19900' $((2 * $(stat -c %s "$TMP/u8.npy"))))"
 }
+
+@test "a malformed or truncated .npy is a located spec error" {
+	printf 'junk' > "$TMP/junk.npy"
+	printf 'tessera: 1\nnodes:\n  x: ones(10)\noutputs: {x: "%s/full.npy"}\n' "$TMP" > "$TMP/w.yaml"
+	"$TESSERA" run "$TMP/w.yaml"
+	head -c 168 "$TMP/full.npy" > "$TMP/short.npy"   # the 128-byte header and 40 of the 80 data bytes
+	for f in junk short; do
+		printf 'tessera: 1\nnodes:\n  x: load("%s/%s.npy")\n' "$TMP" "$f" > "$TMP/e.yaml"
+		run -3 --separate-stderr "$TESSERA" check "$TMP/e.yaml"
+		echo "$stderr"
+		[[ "$stderr" == "tessera: $TMP/e.yaml:3:11: $TMP/$f.npy: "* ]]
+	done
+	[[ "$stderr" == *"truncated: 80 bytes of data expected, 40 present" ]]
+}
