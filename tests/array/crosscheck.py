@@ -117,6 +117,13 @@ CASES = [
     },
 ]
 
+# numpy's promotion table for every pair of dtypes, through + and *
+DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "float32", "float64"]
+CASES.append({
+    "sources": {"p": "random.integers(0, 3, size=(5, 4), chunks=(2, 3), seed=11)"},
+    "exprs": {f"pr_{a}_{b}": f"p.astype('{a}') + p.astype('{b}') * 2" for a in DTYPES for b in DTYPES},
+})
+
 # Expressions numpy spells differently, or that use what Tessera has not yet.
 SKIP = set()
 NUMPY_ONLY = {
