@@ -142,6 +142,12 @@ int k_format_double(double v, char *out, size_t out_len);
  * thresholds applied to the float's exact value (so 1e-4f gives "1e-04"). */
 int k_format_float32(float v, char *out, size_t out_len);
 
+/* k_cos_f64() / k_sin_f64() : elementwise over @n values; @out must not
+ * overlap @x. Within 2 ulp of libm, vectorized (AVX-512 or AVX2+FMA, chosen
+ * at run time) for |x| < 2^19 * pi/2; libm beyond that and on other CPUs. */
+void k_cos_f64(const double *restrict x, double *restrict out, size_t n);
+void k_sin_f64(const double *restrict x, double *restrict out, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -515,7 +515,50 @@ static void test_format_round_trip(void)
 	CHECK(fits);
 }
 
+/* Distance in units in the last place between two doubles of one sign. */
+static int64_t ulp_diff(double a, double b)
+{
+	int64_t ia, ib;
+	memcpy(&ia, &a, 8);
+	memcpy(&ib, &b, 8);
+	if (ia < 0)
+		ia = INT64_MIN - ia;
+	if (ib < 0)
+		ib = INT64_MIN - ib;
+	return ia > ib ? ia - ib : ib - ia;
+}
+
+static void test_trig(void)
+{
+	enum { N = 20000 };
+	static double x[N], c[N], s[N];
+	static const double ranges[] = { 1e-8, 1, 10, 1000, 8e5, 1e7, 1e300 };
+	uint64_t st = 7;
+	for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++) {
+		for (int i = 0; i < N; i++)
+			x[i] = ((double)(lcg_next(&st) >> 11) * 0x1p-53 * 2 - 1) * ranges[r];
+		k_cos_f64(x, c, N);
+		k_sin_f64(x, s, N);
+		int64_t worst = 0;
+		for (int i = 0; i < N; i++) {
+			int64_t dc = ulp_diff(c[i], cos(x[i])), ds = ulp_diff(s[i], sin(x[i]));
+			worst = dc > worst ? dc : worst;
+			worst = ds > worst ? ds : worst;
+		}
+		CHECK(worst <= 2);
+	}
+	double sp[] = { 0.0, -0.0, INFINITY, -INFINITY, NAN, 1.5707963267948966, 3.141592653589793, -1e-310 };
+	k_cos_f64(sp, c, 8);
+	k_sin_f64(sp, s, 8);
+	for (int i = 0; i < 8; i++) {
+		CHECK(isnan(c[i]) == isnan(cos(sp[i])) && (isnan(c[i]) || ulp_diff(c[i], cos(sp[i])) <= 1));
+		CHECK(isnan(s[i]) == isnan(sin(sp[i])) && (isnan(s[i]) || ulp_diff(s[i], sin(sp[i])) <= 1));
+	}
+	CHECK(signbit(s[1])); /* sin(-0) is -0 */
+}
+
 const struct test kernels_tests[] = {
+	{ "kernels/trig_vs_libm", test_trig },
 	{ "kernels/philox_kat", test_philox_kat },
 	{ "kernels/rand_recipe", test_rand_recipe },
 	{ "kernels/rand_chunk_invariance", test_rand_chunk_invariance },
