@@ -379,8 +379,10 @@ static int npy_fd_of(struct ectx *x, const struct anode *n)
 static void *eval_npy(struct ectx *x, const struct anode *n, const int64_t *start, const int64_t *count)
 {
 	int64_t cnt = box_size(n->ndim, count);
-	void *raw = scratch_alloc(x, (size_t)(cnt ? cnt : 1) * dtype_size(n->dtype));
+	/* 8-byte dtypes are stored as they are computed: read straight into the buffer */
+	bool direct = n->dtype == DT_FLOAT64 || n->dtype == DT_INT64;
 	void *buf = scratch_alloc(x, (size_t)(cnt ? cnt : 1) * 8);
+	void *raw = direct ? buf : scratch_alloc(x, (size_t)(cnt ? cnt : 1) * dtype_size(n->dtype));
 	int fd = npy_fd_of(x, n);
 	if (fd < 0 || npy_read_box(fd, &n->npy, start, count, raw, x->e) < 0) {
 		x->failed = true;
@@ -389,7 +391,8 @@ static void *eval_npy(struct ectx *x, const struct anode *n, const int64_t *star
 	}
 	if (x->n_fds == 8 && x->fds[7].a != n)
 		close(fd); /* not cached */
-	widen(raw, n->dtype, cnt, buf);
+	if (!direct)
+		widen(raw, n->dtype, cnt, buf);
 	return buf;
 }
 
@@ -632,6 +635,38 @@ static int64_t i2(enum ew_op op, int64_t a, int64_t b)
 	}
 }
 
+/* The four arithmetic operators over unit-stride runs or one value, as loops
+ * the compiler vectorizes. @return false when this is not such a case. */
+#define ARITH_CASES(OP)                                                   \
+	do {                                                              \
+		if (sa == 1 && sb == 1)                                   \
+			for (int64_t i = 0; i < len; i++)                 \
+				o[i] = a[i] OP b[i];                      \
+		else if (sa == 1 && sb == 0) {                            \
+			double bv = b[0];                                 \
+			for (int64_t i = 0; i < len; i++)                 \
+				o[i] = a[i] OP bv;                        \
+		} else if (sa == 0 && sb == 1) {                          \
+			double av = a[0];                                 \
+			for (int64_t i = 0; i < len; i++)                 \
+				o[i] = av OP b[i];                        \
+		} else                                                    \
+			return false;                                     \
+		return true;                                              \
+	} while (0)
+
+static bool arith_fast(enum ew_op op, const double *restrict a, int64_t sa, const double *restrict b, int64_t sb,
+		       double *restrict o, int64_t len)
+{
+	switch (op) {
+	case EW_ADD: ARITH_CASES(+);
+	case EW_SUB: ARITH_CASES(-);
+	case EW_MUL: ARITH_CASES(*);
+	case EW_DIV: ARITH_CASES(/);
+	default: return false;
+	}
+}
+
 /* Strides of a child's box buffer in the parent's box index space (0 where broadcast). */
 static void child_strides(const struct anode *n, int k, const int64_t *ccount, const int64_t *count, int64_t *st)
 {
@@ -748,12 +783,9 @@ static void *eval_ew(struct ectx *x, const struct anode *n, const int64_t *start
 		} else if (n->n_in == 2 && fl_domain) {
 			const double *a = (const double *)in[0] + base[0], *b = (const double *)in[1] + base[1];
 			if (out_fl) {
-				if (s0 == 1 && s1 == 1 && op == EW_MUL)
-					for (int64_t i = 0; i < len; i++)
-						od[off + i] = a[i] * b[i];
-				else if (s0 == 1 && s1 == 1 && op == EW_ADD)
-					for (int64_t i = 0; i < len; i++)
-						od[off + i] = a[i] + b[i];
+				double *o = od + off;
+				if (arith_fast(op, a, s0, b, s1, o, len))
+					;
 				else if (op == EW_POW && s1 == 0 && b[0] == 2 && s0 == 1)
 					for (int64_t i = 0; i < len; i++)
 						od[off + i] = a[i] * a[i];
