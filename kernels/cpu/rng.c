@@ -303,6 +303,27 @@ ALWAYS_INLINE double unit53(uint64_t w)
  * depends on its neighbours, so that is invariant too.
  */
 
+/* One whole block of 2 * LANES uniform doubles in element order, with the
+ * 64-bit integer to double conversion AVX-512DQ has (AVX2 has none). */
+#if defined(__x86_64__)
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512dq")
+#pragma GCC optimize("O3")
+static void uniform_block_avx512(const uint64_t x[4][LANES], double lo, double span, double *restrict out)
+{
+	double even[LANES], odd[LANES];
+	for (size_t j = 0; j < LANES; j++) {
+		even[j] = lo + span * ((double)(((x[0][j] << 32) | (x[1][j] & 0xffffffffu)) >> 11) * INV_2_53);
+		odd[j] = lo + span * ((double)(((x[2][j] << 32) | (x[3][j] & 0xffffffffu)) >> 11) * INV_2_53);
+	}
+	for (size_t j = 0; j < LANES; j++) {
+		out[2 * j] = even[j];
+		out[2 * j + 1] = odd[j];
+	}
+}
+#pragma GCC pop_options
+#endif
+
 void k_rand_uniform(uint64_t seed, uint64_t first, size_t n, double lo, double hi, double *out)
 {
 	/* 128 bits per counter make two doubles: element i takes counter i / 2,
@@ -319,8 +340,21 @@ void k_rand_uniform(uint64_t seed, uint64_t first, size_t n, double lo, double h
 		i++;
 	}
 	/* whole blocks: 2 * LANES values, even then odd, straight through */
+#if defined(__x86_64__)
+	bool dq = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+#else
+	bool dq = false;
+#endif
 	while (end - i >= 2 * LANES) {
 		block(&ks, i >> 1, K_STREAM_UNIFORM, 0, x);
+#if defined(__x86_64__)
+		if (dq) {
+			uniform_block_avx512((const uint64_t(*)[LANES])x, lo, span, out);
+			out += 2 * LANES;
+			i += 2 * LANES;
+			continue;
+		}
+#endif
 		for (size_t j = 0; j < LANES; j++) {
 			out[2 * j] = lo + span * unit53(word64(x[0][j], x[1][j]));
 			out[2 * j + 1] = lo + span * unit53(word64(x[2][j], x[3][j]));
