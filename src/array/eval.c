@@ -721,8 +721,8 @@ static void *eval_ew(struct ectx *x, const struct anode *n, const int64_t *start
 	}
 	bool out_fl = wide_float(n->dtype);
 	void *out = scratch_alloc(x, (size_t)(cnt ? cnt : 1) * 8);
-	double *od = out;
-	int64_t *oi = out;
+	double *restrict od = out;   /* fresh scratch: never an input */
+	int64_t *restrict oi = out;
 	enum ew_op op = n->ew;
 	/* When every input is the whole box (C strides) or one value, the box is one flat row. */
 	int64_t flat_count[1] = { cnt };
