@@ -1430,7 +1430,7 @@ static bool call_op(struct ctx *c, const struct op *op, const struct expr *call,
 		return ret_array(out, call->off, transposed(c, in, perm, call->off));
 	}
 	default:
-		return FAIL(c, call->off, "%s() is not implemented yet", op->name);
+		return FAIL(c, call->off, "internal error: %s() has no array implementation", op->name);
 	}
 }
 
