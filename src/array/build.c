@@ -495,25 +495,41 @@ static struct anode *make_matmul(struct ctx *c, struct anode *a, struct anode *b
 		struct anode *m = make_matmul(c, a2, b2, off);
 		if (!m)
 			return NULL;
+		/* drop the row axis a 1-d left operand became, and the column axis of a 1-d right one */
+		int64_t rs[AR_MAX_DIMS];
 		int nd = 0;
-		if (a->ndim != 1)
-			s[nd++] = m->shape[0];
-		if (b->ndim != 1)
-			s[nd++] = m->shape[1];
-		return make_reshape(c, m, nd, s, off);
+		for (int d = 0; d < m->ndim; d++)
+			if (!(a->ndim == 1 && d == m->ndim - 2) && !(b->ndim == 1 && d == m->ndim - 1))
+				rs[nd++] = m->shape[d];
+		return make_reshape(c, m, nd, rs, off);
 	}
-	if (a->ndim != 2 || b->ndim != 2) {
-		fail(c, off, "matmul of %d-d and %d-d arrays is not implemented yet (1-d and 2-d only)", a->ndim, b->ndim);
-		return NULL;
+	if (a->ndim != b->ndim) {
+		/* numpy broadcasts the batch axes: give the shorter one leading axes of 1 */
+		struct anode **low = a->ndim < b->ndim ? &a : &b;
+		int want = a->ndim > b->ndim ? a->ndim : b->ndim;
+		int64_t s2[AR_MAX_DIMS];
+		int add = want - (*low)->ndim;
+		for (int d = 0; d < want; d++)
+			s2[d] = d < add ? 1 : (*low)->shape[d - add];
+		*low = make_reshape(c, *low, want, s2, off);
 	}
-	if (a->shape[1] != b->shape[0]) {
+	int nd = a->ndim;
+	if (a->shape[nd - 1] != b->shape[nd - 2]) {
 		char s1[64], s2[64];
 		format_shape(a, s1, sizeof s1);
 		format_shape(b, s2, sizeof s2);
-		fail(c, off, "shapes %s and %s are not aligned: %" PRId64 " (dim 1) != %" PRId64 " (dim 0)", s1, s2,
-		     a->shape[1], b->shape[0]);
+		fail(c, off, "shapes %s and %s are not aligned: %" PRId64 " (dim %d) != %" PRId64 " (dim %d)", s1, s2,
+		     a->shape[nd - 1], nd - 1, b->shape[nd - 2], nd - 2);
 		return NULL;
 	}
+	for (int d = 0; d < nd - 2; d++)
+		if (a->shape[d] != b->shape[d] && a->shape[d] != 1 && b->shape[d] != 1) {
+			char s1[64], s2[64];
+			format_shape(a, s1, sizeof s1);
+			format_shape(b, s2, sizeof s2);
+			fail(c, off, "matmul: the batch axes of %s and %s do not broadcast", s1, s2);
+			return NULL;
+		}
 	struct anode *r = new_node(c, AN_MATMUL, off);
 	r->label = "matmul";
 	r->dtype = result_type2(a, b);
@@ -524,11 +540,16 @@ static struct anode *make_matmul(struct ctx *c, struct anode *a, struct anode *b
 	r->in[1] = b;
 	a->n_users++;
 	b->n_users++;
-	r->ndim = 2;
-	r->shape[0] = a->shape[0];
-	r->shape[1] = b->shape[1];
-	r->chunks[0] = a->chunks[0];
-	r->chunks[1] = b->chunks[1];
+	r->ndim = nd;
+	for (int d = 0; d < nd - 2; d++) {
+		const struct anode *from = a->shape[d] == 1 ? b : a;
+		r->shape[d] = from->shape[d];
+		r->chunks[d] = from->chunks[d];
+	}
+	r->shape[nd - 2] = a->shape[nd - 2];
+	r->shape[nd - 1] = b->shape[nd - 1];
+	r->chunks[nd - 2] = a->chunks[nd - 2];
+	r->chunks[nd - 1] = b->chunks[nd - 1];
 	return r;
 }
 

@@ -1640,36 +1640,60 @@ static void blas_single_thread(void)
 static int run_matmul_block(struct ectx *x, const struct afam *f, int64_t m, struct op_sink *out)
 {
 	const struct anode *c = f->a, *a = c->in[0], *b = c->in[1];
-	int64_t as[2], ac[2], bs[2], bc[2];
+	int nd = c->ndim;
+	int64_t as[AR_MAX_DIMS], ac[AR_MAX_DIMS], bs[AR_MAX_DIMS], bc[AR_MAX_DIMS];
 	afam_matmul_boxes(f, m, as, ac, bs, bc);
-	int64_t rows = ac[0], inner = ac[1], cols = bc[1];
+	int64_t rows = ac[nd - 2], inner = ac[nd - 1], cols = bc[nd - 1];
 	const void *pa = eval_node(x, a, as, ac, false);
 	const void *pb = eval_node(x, b, bs, bc, false);
-	size_t n = (size_t)(rows * cols > 0 ? rows * cols : 1);
-	pthread_once(&blas_once, blas_single_thread);
-	int rc;
-	if (wide_float(c->dtype)) {
-		const double *da = as_double(x, pa, wide_float(a->dtype), rows * inner);
-		const double *db = as_double(x, pb, wide_float(b->dtype), inner * cols);
-		double *pc = xcalloc(n, sizeof *pc);
-		if (rows && cols && inner)
-			cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)cols, (int)inner, 1.0, da,
-				    (int)inner, db, (int)cols, 0.0, pc, (int)cols);
-		rc = x->failed ? -1 : op_sink_write(out, pc, (size_t)(rows * cols) * 8, x->e);
-		free(pc);
-	} else {
-		/* exact integers: no BLAS; i-k-j order keeps the inner loop streaming */
-		const int64_t *ia = pa, *ib = pb;
-		uint64_t *pc = xcalloc(n, sizeof *pc);
-		for (int64_t i = 0; i < rows; i++)
-			for (int64_t k = 0; k < inner; k++) {
-				uint64_t av = (uint64_t)ia[i * inner + k];
-				for (int64_t j = 0; j < cols; j++)
-					pc[i * cols + j] += av * (uint64_t)ib[k * cols + j];
-			}
-		rc = x->failed ? -1 : op_sink_write(out, pc, (size_t)(rows * cols) * 8, x->e);
-		free(pc);
+	/* batch elements of the output box, and each operand's (0 where it broadcasts) */
+	int64_t nb = 1, ostr[AR_MAX_DIMS], astr[AR_MAX_DIMS], bstr[AR_MAX_DIMS], bcount[AR_MAX_DIMS];
+	int64_t sa = 1, sb = 1;
+	for (int d = nd - 3; d >= 0; d--) {
+		bcount[d] = ac[d] > bc[d] ? ac[d] : bc[d];
+		astr[d] = ac[d] == 1 ? 0 : sa;
+		bstr[d] = bc[d] == 1 ? 0 : sb;
+		sa *= ac[d];
+		sb *= bc[d];
 	}
+	for (int d = nd - 3; d >= 0; d--) {
+		ostr[d] = nb;
+		nb *= bcount[d];
+	}
+	size_t n = (size_t)(nb * rows * cols > 0 ? nb * rows * cols : 1);
+	pthread_once(&blas_once, blas_single_thread);
+	bool fl = wide_float(c->dtype);
+	const double *da = fl ? as_double(x, pa, wide_float(a->dtype), box_size(nd, ac)) : NULL;
+	const double *db = fl ? as_double(x, pb, wide_float(b->dtype), box_size(nd, bc)) : NULL;
+	void *pc = xcalloc(n, 8);
+	for (int64_t e = 0; e < nb; e++) {
+		int64_t ea = 0, eb = 0, rem = e;
+		for (int d = 0; d < nd - 2; d++) {
+			int64_t i = rem / ostr[d];
+			rem %= ostr[d];
+			ea += i * astr[d];
+			eb += i * bstr[d];
+		}
+		if (!rows || !cols || !inner)
+			continue;
+		if (fl) {
+			cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)cols, (int)inner, 1.0,
+				    da + ea * rows * inner, (int)inner, db + eb * inner * cols, (int)cols, 0.0,
+				    (double *)pc + e * rows * cols, (int)cols);
+		} else {
+			/* exact integers: no BLAS; i-k-j order keeps the inner loop streaming */
+			const int64_t *ia = (const int64_t *)pa + ea * rows * inner, *ib = (const int64_t *)pb + eb * inner * cols;
+			uint64_t *pe = (uint64_t *)pc + e * rows * cols;
+			for (int64_t i = 0; i < rows; i++)
+				for (int64_t k = 0; k < inner; k++) {
+					uint64_t av = (uint64_t)ia[i * inner + k];
+					for (int64_t j = 0; j < cols; j++)
+						pe[i * cols + j] += av * (uint64_t)ib[k * cols + j];
+				}
+		}
+	}
+	int rc = x->failed ? -1 : op_sink_write(out, pc, (size_t)(nb * rows * cols) * 8, x->e);
+	free(pc);
 	return rc;
 }
 

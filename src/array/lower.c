@@ -264,7 +264,7 @@ static struct afam *new_family(struct abuild *b, struct anode *a)
 	f->n_chunks = anode_n_chunks(a);
 	if (a->kind == AN_MATMUL) {
 		f->tree = f->matmul = true;
-		f->leaves = a->in[0]->chunks[1].n;
+		f->leaves = a->in[0]->chunks[a->ndim - 1].n;
 		f->n_map = f->n_chunks * f->leaves;
 		f->comb_first = arena_alloc(b->arena, (size_t)f->n_chunks * sizeof *f->comb_first);
 		int64_t per = tree_levels_size(f->leaves, 8);
@@ -413,7 +413,7 @@ int64_t array_count_unfused(struct anode **roots, size_t n_roots)
 			continue;
 		total += anode_n_chunks(a);
 		if (a->kind == AN_MATMUL)
-			total += anode_n_chunks(a) * a->in[0]->chunks[1].n;
+			total += anode_n_chunks(a) * a->in[0]->chunks[a->ndim - 1].n;
 		if (cross_chunk(a)) {
 			int64_t leaves = 1;
 			for (int k = 0; k < a->in[0]->ndim; k++)
@@ -547,7 +547,7 @@ void afam_task_deps(const struct afam *f, int64_t rel, void (*fn)(void *arg, int
 		anode_chunk_box(f->a, rel, start, count);
 		program_deps(&dc, f->a, start, count, true);
 	} else if (rel < f->n_map && f->matmul) {
-		int64_t as[2], ac[2], bs[2], bc[2];
+		int64_t as[AR_MAX_DIMS], ac[AR_MAX_DIMS], bs[AR_MAX_DIMS], bc[AR_MAX_DIMS];
 		afam_matmul_boxes(f, rel, as, ac, bs, bc);
 		program_deps(&dc, f->a->in[0], as, ac, false);
 		program_deps(&dc, f->a->in[1], bs, bc, false);
@@ -590,19 +590,28 @@ void afam_task_deps(const struct afam *f, int64_t rel, void (*fn)(void *arg, int
 
 void afam_matmul_boxes(const struct afam *f, int64_t m, int64_t *as, int64_t *ac, int64_t *bs, int64_t *bc)
 {
-	const struct anode *c = f->a, *a = c->in[0];
+	/* output chunk o (batch axes, then rows and columns) times inner chunk k;
+	 * an operand's batch axis of extent 1 is broadcast: it reads its one index */
+	const struct anode *c = f->a, *a = c->in[0], *b = c->in[1];
+	int nd = c->ndim;
 	int64_t k = m % f->leaves, o = m / f->leaves;
-	int64_t cs[2], cc[2];
+	int64_t cs[AR_MAX_DIMS], cc[AR_MAX_DIMS];
 	anode_chunk_box(c, o, cs, cc);
-	int64_t k0 = a->chunks[1].bounds[k], k1 = a->chunks[1].bounds[k + 1];
-	as[0] = cs[0];
-	ac[0] = cc[0];
-	as[1] = k0;
-	ac[1] = k1 - k0;
-	bs[0] = k0;
-	bc[0] = k1 - k0;
-	bs[1] = cs[1];
-	bc[1] = cc[1];
+	int64_t k0 = a->chunks[nd - 1].bounds[k], k1 = a->chunks[nd - 1].bounds[k + 1];
+	for (int d = 0; d < nd - 2; d++) {
+		as[d] = a->shape[d] == 1 ? 0 : cs[d];
+		ac[d] = a->shape[d] == 1 ? 1 : cc[d];
+		bs[d] = b->shape[d] == 1 ? 0 : cs[d];
+		bc[d] = b->shape[d] == 1 ? 1 : cc[d];
+	}
+	as[nd - 2] = cs[nd - 2];
+	ac[nd - 2] = cc[nd - 2];
+	as[nd - 1] = k0;
+	ac[nd - 1] = k1 - k0;
+	bs[nd - 2] = k0;
+	bc[nd - 2] = k1 - k0;
+	bs[nd - 1] = cs[nd - 1];
+	bc[nd - 1] = cc[nd - 1];
 }
 
 int afam_task_level(const struct afam *f, int64_t rel, int64_t *member)
