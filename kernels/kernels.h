@@ -148,6 +148,11 @@ int k_format_float32(float v, char *out, size_t out_len);
 void k_cos_f64(const double *restrict x, double *restrict out, size_t n);
 void k_sin_f64(const double *restrict x, double *restrict out, size_t n);
 
+/* k_lt_scalar_f64() / k_gt_scalar_f64() : out[i] = a[i] < b (or >) as 0 or 1;
+ * NaN compares false. @out must not overlap @a. */
+void k_lt_scalar_f64(const double *restrict a, double b, int64_t *restrict out, size_t n);
+void k_gt_scalar_f64(const double *restrict a, double b, int64_t *restrict out, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -796,10 +796,9 @@ static void *eval_ew(struct ectx *x, const struct anode *n, const int64_t *start
 					for (int64_t i = 0; i < len; i++)
 						od[off + i] = f2(op, a[i * s0], b[i * s1]);
 			} else if (op == EW_LT && s1 == 0 && s0 == 1) {
-				/* a comparison with one value: the common predicate, vectorized by the compiler */
-				double bv = b[0];
-				for (int64_t i = 0; i < len; i++)
-					oi[off + i] = a[i] < bv;
+				k_lt_scalar_f64(a, b[0], oi + off, (size_t)len);
+			} else if (op == EW_GT && s1 == 0 && s0 == 1) {
+				k_gt_scalar_f64(a, b[0], oi + off, (size_t)len);
 			} else if (op == EW_LT && s1 == 0) {
 				double bv = b[0];
 				for (int64_t i = 0; i < len; i++)

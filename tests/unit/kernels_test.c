@@ -557,8 +557,29 @@ static void test_trig(void)
 	CHECK(signbit(s[1])); /* sin(-0) is -0 */
 }
 
+static void test_compare_scalar(void)
+{
+	enum { N = 1001 };
+	static double a[N];
+	static int64_t lt[N], gt[N];
+	uint64_t st = 3;
+	for (int i = 0; i < N; i++)
+		a[i] = (double)(lcg_next(&st) % 7) - 3;
+	a[5] = NAN;
+	a[6] = 0.5;
+	k_lt_scalar_f64(a, 0.5, lt, N);
+	k_gt_scalar_f64(a, 0.5, gt, N);
+	for (int i = 0; i < N; i++) {
+		CHECK(lt[i] == (a[i] < 0.5));
+		CHECK(gt[i] == (a[i] > 0.5));
+	}
+	CHECK(lt[5] == 0 && gt[5] == 0); /* NaN compares false */
+	CHECK(lt[6] == 0 && gt[6] == 0); /* equal is neither */
+}
+
 const struct test kernels_tests[] = {
 	{ "kernels/trig_vs_libm", test_trig },
+	{ "kernels/compare_scalar", test_compare_scalar },
 	{ "kernels/philox_kat", test_philox_kat },
 	{ "kernels/rand_recipe", test_rand_recipe },
 	{ "kernels/rand_chunk_invariance", test_rand_chunk_invariance },
