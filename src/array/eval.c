@@ -361,8 +361,11 @@ static void *eval_gen(struct ectx *x, const struct anode *n, const int64_t *star
 	return buf;
 }
 
-static int npy_fd_of(struct ectx *x, const struct anode *n)
+/* The open file of a file leaf, kept for the rest of the task when there is
+ * room; *cached says whether it was kept (else the caller closes it). */
+static int file_fd(struct ectx *x, const struct anode *n, bool *cached)
 {
+	*cached = true;
 	for (int i = 0; i < x->n_fds; i++)
 		if (x->fds[i].a == n)
 			return x->fds[i].fd;
@@ -371,7 +374,8 @@ static int npy_fd_of(struct ectx *x, const struct anode *n)
 		err_sys(x->e, NULL, "cannot read '%s'", n->path);
 		return -1;
 	}
-	if (x->n_fds < 8)
+	*cached = x->n_fds < 8;
+	if (*cached)
 		x->fds[x->n_fds++] = (struct npy_fd){ n, fd };
 	return fd;
 }
@@ -383,14 +387,16 @@ static void *eval_npy(struct ectx *x, const struct anode *n, const int64_t *star
 	bool direct = n->dtype == DT_FLOAT64 || n->dtype == DT_INT64;
 	void *buf = scratch_alloc(x, (size_t)(cnt ? cnt : 1) * 8);
 	void *raw = direct ? buf : scratch_alloc(x, (size_t)(cnt ? cnt : 1) * dtype_size(n->dtype));
-	int fd = npy_fd_of(x, n);
-	if (fd < 0 || npy_read_box(fd, &n->npy, start, count, raw, x->e) < 0) {
+	bool cached;
+	int fd = file_fd(x, n, &cached);
+	bool ok = fd >= 0 && npy_read_box(fd, &n->npy, start, count, raw, x->e) == 0;
+	if (fd >= 0 && !cached)
+		close(fd);
+	if (!ok) {
 		x->failed = true;
 		memset(buf, 0, (size_t)(cnt ? cnt : 1) * 8);
 		return buf;
 	}
-	if (x->n_fds == 8 && x->fds[7].a != n)
-		close(fd); /* not cached */
 	if (!direct)
 		widen(raw, n->dtype, cnt, buf);
 	return buf;
@@ -400,10 +406,11 @@ static void *eval_csv(struct ectx *x, const struct anode *n, const int64_t *star
 {
 	int64_t cnt = box_size(2, count);
 	double *buf = scratch_alloc(x, (size_t)(cnt ? cnt : 1) * 8);
-	int fd = npy_fd_of(x, n);
+	bool cached;
+	int fd = file_fd(x, n, &cached);
 	if (fd < 0 || csvnum_read_box(fd, n->path, &n->csv, start[0], count[0], start[1], count[1], buf, x->e) < 0)
 		x->failed = true;
-	if (x->n_fds == 8 && x->fds[7].a != n && fd >= 0)
+	if (fd >= 0 && !cached)
 		close(fd);
 	return buf;
 }

@@ -265,3 +265,20 @@ Y
 	done
 	[[ "$stderr" == *"truncated: 80 bytes of data expected, 40 present" ]]
 }
+
+@test "a task reading more files than it keeps open reads them all correctly" {
+	numpy_or_skip
+	/usr/bin/python3 -c "import numpy as np; np.save('$TMP/u8.npy', np.arange(200, dtype=np.uint8))"
+	for i in $(seq 0 9); do ln -s "$TMP/u8.npy" "$TMP/u8_$i.npy"; done
+	{
+		printf 'tessera: 1\nnodes:\n'
+		for i in $(seq 0 9); do printf '  a%d: load("%s/u8_%d.npy", chunks=50) * %d\n' $i "$TMP" $i $i; done
+		printf '  s: (a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9).sum()\noutputs: {s: "-"}\n'
+	} > "$TMP/s.yaml"
+	run -0 "$TESSERA" run "$TMP/s.yaml"
+	# uint8 times a literal stays uint8 and wraps, in numpy too
+	assert_output "$(/usr/bin/python3 -c "
+import numpy as np
+a = np.arange(200, dtype=np.uint8)
+print(sum((a * i for i in range(10)), np.zeros(200, np.uint8)).sum())")"
+}
