@@ -14,7 +14,7 @@ endif
 
 # Libraries, found by pkg-config; each missing one is named with its Debian package.
 PKGS     := yaml-0.1:libyaml-dev libcjson:libcjson-dev libzstd:libzstd-dev sqlite3:libsqlite3-dev \
-            openblas:libopenblas-dev
+            openblas:libopenblas-dev htslib:libhts-dev
 DEB_PKGS := $(foreach p,$(PKGS),$(word 2,$(subst :, ,$(p))))
 MISSING  := $(strip $(foreach p,$(PKGS),$(if $(shell pkg-config --exists $(word 1,$(subst :, ,$(p))) && echo y),,$(word 2,$(subst :, ,$(p))))))
 PKG_NAMES := $(foreach p,$(PKGS),$(word 1,$(subst :, ,$(p))))
@@ -88,7 +88,7 @@ deps:
 	@if [ -n "$(MISSING)" ] || ! command -v bats >/dev/null || ! command -v groff >/dev/null; then \
 	  echo "installing: $(MISSING) bats bats-assert bats-support sqlite3 groff-base python3"; \
 	  $(if $(shell [ `id -u` = 0 ] || echo sudo),sudo) apt-get update -qq && \
-	  $(if $(shell [ `id -u` = 0 ] || echo sudo),sudo) apt-get install -y -qq $(DEB_PKGS) bats bats-assert bats-support sqlite3 groff-base python3 python3-numpy pkg-config; \
+	  $(if $(shell [ `id -u` = 0 ] || echo sudo),sudo) apt-get install -y -qq $(DEB_PKGS) bats bats-assert bats-support sqlite3 groff-base python3 python3-numpy python3-scipy pkg-config; \
 	fi
 
 test-unit: all

@@ -42,5 +42,8 @@ TEST_GROUP expr_tests[];
 TEST_GROUP npy_tests[];
 TEST_GROUP kernels_tests[];
 TEST_GROUP array_tests[];
+TEST_GROUP distance_tests[];
+TEST_GROUP vcf_tests[];
+TEST_GROUP cuda_emu_tests[];
 
 #endif
