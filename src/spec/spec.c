@@ -383,7 +383,22 @@ static int check_params(struct spec *s, const struct doc *params, struct err *e)
 		if (v->kind == DOC_SEQ || v->kind == DOC_MAP)
 			return err_at(e, v->loc, "parameter '%s' must be a scalar, not %s",
 				      params->keys[i], kind_phrase(v->kind));
-		s->params[i] = (struct spec_param){ params->keys[i], v->str, v->loc };
+		/* a default may name the spec's folder: "${spec_dir}/data.csv" (and nothing else: params are not recursive) */
+		const char *val = v->str;
+		const char *at = val ? strstr(val, "${spec_dir}") : NULL;
+		if (at) {
+			struct buf b;
+			buf_init(&b);
+			for (const char *p = val; (at = strstr(p, "${spec_dir}")); p = at + 11) {
+				buf_append(&b, p, (size_t)(at - p));
+				buf_puts(&b, s->dir);
+				val = at + 11;
+			}
+			buf_puts(&b, val);
+			val = arena_strdup(&s->arena, b.data);
+			buf_release(&b);
+		}
+		s->params[i] = (struct spec_param){ params->keys[i], val, v->loc };
 	}
 	s->n_params = params->n;
 	return 0;
