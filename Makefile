@@ -113,7 +113,7 @@ check-tsan:
 
 demo: deps
 	$(MAKE) all
-	./tessera run graphs/etl.yaml
+	./tessera run graphs/pairwise.yaml
 
 bench: bench-sched bench-array
 bench-sched: all

@@ -7,11 +7,13 @@
 #include "util/cleanup.h"
 #include "util/text.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
 static const struct cmd cmds[] = {
 	{ "check", cmd_check, "validate a spec and print its graph's shape" },
+	{ "distance", cmd_distance, "pairwise distances between the rows of a CSV matrix" },
 	{ "graph", cmd_graph, "print the task graph as dot or JSON" },
 	{ "help", cmd_help, "show help" },
 	{ "ops", cmd_ops, "list the op registry" },
@@ -22,6 +24,11 @@ static const struct cmd cmds[] = {
 
 int main(int argc, char **argv)
 {
+	/* Chunk buffers come and go by the megabyte on every worker: give them
+	 * back to the system when freed, instead of letting glibc raise its
+	 * mmap threshold and keep them in per-thread heaps (that doubled the
+	 * resident size of out-of-core runs). */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	sig_start();
 	struct err e;
 	err_init(&e);

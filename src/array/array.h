@@ -25,6 +25,7 @@
 
 #include "io/csvnum.h"
 #include "io/npy.h"
+#include "io/vcf.h"
 #include "spec/expr.h"
 #include "spec/spec.h"
 #include "util/arena.h"
@@ -83,7 +84,16 @@ enum anode_kind {
 	AN_RESHAPE, /* the same elements in C order under another shape */
 	AN_CONCAT,  /* inputs joined along axis `axis` (at most 3 per node: longer lists nest) */
 	AN_VIEW,    /* slicing, integer and list indexing, new axes, transposes: a re-indexing of its input */
+	AN_VCF,     /* genotypes of a VCF/BCF file (int8), read by boxes of variants */
+	AN_CHOL,    /* a Cholesky factor (g[0] = 1: the factor of the inverse), one chunk, by LAPACK */
+	AN_PDIST,   /* distances between rows: in[0] x, in[1] y (x itself for pairwise), in[2] per-feature weights */
 };
+
+/* Where pairwise distances are computed. */
+enum pd_device { PD_AUTO, PD_CPU, PD_GPU };
+
+/* Which values of the input count as missing. */
+enum pd_missing { PD_MISSING_AUTO, PD_MISSING_NAN };
 
 struct anode {
 	enum anode_kind kind;
@@ -129,9 +139,24 @@ struct anode {
 	int64_t vstart[AR_MAX_DIMS], vstep[AR_MAX_DIMS], vfix[AR_MAX_DIMS];
 	int vlist_axis;            /* -1: none */
 	const int64_t *vlist;
+	/* AN_VCF */
+	struct vcf_info vcf;
+	bool vcf_calls;            /* variants x samples x ploidy allele indices (else samples x variants alt counts) */
+	/* AN_PDIST: metric (enum k_dist_metric) and its p; the output is square
+	 * (n x ny, chunks = the tiles) or condensed (scipy's order, one chunk per
+	 * row tile); rows are cut into tiles (tiles[0] of x, tiles[1] of y) and
+	 * features into groups, one map task per (computed tile, group). */
+	int metric;
+	double p;
+	bool condensed, self_pair, weighted;
+	enum pd_device device;
+	enum pd_missing missing;
+	struct axis_chunks tiles[2];
+	struct axis_chunks groups;
 	/* Set by lowering: the family that materializes this array, or NULL when it is fused into its users. */
 	struct afam *fam;
 	bool is_output;            /* written by an output: must be materialized */
+	bool reread;               /* read many times over (a distance's rows): materialize unless a plain file */
 	struct anode *same;        /* set by lowering when an identical node stands for this one */
 };
 
@@ -141,6 +166,9 @@ struct abuild {
 	struct spec *spec;
 	struct err *e;
 	uint64_t chunk_bytes;      /* "auto" chunk target */
+	uint64_t mem_limit;        /* the run's memory limit (bytes; 0: unknown): sizes distance tiles */
+	const char **notes;        /* lines for --verbose (arena strings; the array is the builder's, xmalloc'ed) */
+	size_t n_notes, notes_cap;
 	/* Resolves a name in an expression to another node's array; NULL (and no
 	 * error) when @name is not a node. May recurse into building that node. */
 	struct anode *(*lookup)(void *arg, const char *name, struct loc loc);
@@ -156,20 +184,26 @@ struct abuild {
  * the reduction's input, each evaluating the input's fused program and
  * reducing it to partial states; combine tasks merging up to split_every
  * partials; and final tasks, one per chunk of @a, that merge and finalize.
- * Task layout: [map][combine...][final]; tree_first/tree_n give each output
- * chunk's combine tasks.
+ * Task layout: [map][combine...][final]; comb_first gives each tree's
+ * combine tasks. The final tasks are the chunks of @a, in order.
  */
 struct afam {
 	struct anode *a;
 	bool tree;
 	bool matmul;             /* a tree whose map tasks are block products (i, j, k), k fastest */
+	bool pdist;              /* a tree per computed tile, map tasks (tile, feature group), group fastest;
+				    each output chunk's task finalizes a tile, mirrors one, or assembles condensed rows */
+	int64_t n_trees;         /* tree: reduction trees (output chunks; pdist: computed tiles) */
+	int64_t n_extra;         /* tasks between the combines and the final ones: a condensed
+				    distance's finished tiles, one per tree, that its chunks assemble */
 	int64_t n_chunks;        /* chunks of @a: final tasks (tree) or all tasks (plain) */
 	int64_t n_map;           /* tree: chunks of the reduction's input */
 	int64_t n_tasks;
 	int64_t leaves;          /* tree: partials per output chunk */
-	int64_t *comb_first;     /* tree: per output chunk, its first combine task (relative), -1: none */
+	int64_t *comb_first;     /* tree: per tree, its first combine task (relative), -1: none */
 	int64_t n_comb;          /* tree: combine tasks in all */
 	int64_t first_task;      /* set when the graph lays out tasks */
+	int64_t work_bytes;      /* what one task of it holds while it runs, besides its inputs (an estimate) */
 };
 
 /* One partial of a reduction, per output element (the bytes of a map/combine chunk). */
@@ -218,7 +252,14 @@ int64_t array_count_unfused(struct anode **roots, size_t n_roots);
 void afam_task_deps(const struct afam *f, int64_t rel, void (*fn)(void *arg, int64_t task), void *arg);
 /* afam_matmul_boxes() : the boxes of the two operands that block product @m multiplies. */
 void afam_matmul_boxes(const struct afam *f, int64_t m, int64_t *as, int64_t *ac, int64_t *bs, int64_t *bc);
-/* afam_task_level() / afam_task_member() : for naming: -1 map, 0 chunk/final, >= 1 combine level. */
+/* Distance families: tree @tree is tile (i, j) (i <= j for pairwise);
+ * afam_pdist_boxes() gives the rows of x (as, ac) and y (bs, bc) with the
+ * features of group @g that map task (tile, g) reads: [0] rows, [1] features. */
+int64_t afam_pdist_tree(const struct afam *f, int64_t i, int64_t j);
+void afam_pdist_tile(const struct afam *f, int64_t tree, int64_t *i, int64_t *j);
+void afam_pdist_boxes(const struct afam *f, int64_t i, int64_t j, int64_t g, int64_t *as, int64_t *ac, int64_t *bs,
+		      int64_t *bc);
+/* afam_task_level() / afam_task_member() : for naming: -1 map, -2 a finished tile, 0 chunk/final, >= 1 combine level. */
 int afam_task_level(const struct afam *f, int64_t rel, int64_t *member);
 
 /* array_eval_constant() : the value of @n when every leaf below it is a

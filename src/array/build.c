@@ -8,6 +8,8 @@
  * inside the expression before anything runs.
  */
 #include "array/array.h"
+#include "dev/cuda.h"
+#include "distance.h"
 #include "ops/op.h"
 #include "util/text.h"
 #include "util/xalloc.h"
@@ -923,7 +925,15 @@ static bool load_npy(struct ctx *c, const struct bound *bd, uint32_t off, struct
 		struct anode *n = new_node(c, AN_CSV, off);
 		n->label = "load";
 		n->path = arena_strdup(c->b->arena, p->s);
-		if (csvnum_scan(n->path, c->b->arena, &n->csv, &e2) < 0)
+		int header = -1;
+		const struct val *hv = arg(bd, "header");
+		if (hv && hv->k != V_NONE) {
+			bool h = false;
+			if (!to_bool(c, hv, "header", &h))
+				return false;
+			header = h;
+		}
+		if (csvnum_scan(n->path, header, c->b->arena, &n->csv, &e2) < 0)
 			return FAIL(c, p->off, "%s", e2.msg);
 		n->dtype = DT_FLOAT64;
 		n->ndim = 2;
@@ -933,6 +943,9 @@ static bool load_npy(struct ctx *c, const struct bound *bd, uint32_t off, struct
 			return false;
 		return ret_array(out, off, n);
 	}
+	const struct val *hv = arg(bd, "header");
+	if (hv && hv->k != V_NONE)
+		return FAIL(c, hv->off, "header= is for CSV files; a .npy file has no header line");
 	struct anode *n = new_node(c, AN_NPY, off);
 	n->path = arena_strdup(c->b->arena, p->s);
 	if (npy_read_header(n->path, &n->npy, &e2) < 0)
@@ -1321,19 +1334,73 @@ static bool concat(struct ctx *c, const struct bound *bd, bool stack, uint32_t o
 	return ret_array(out, off, acc);
 }
 
+static bool call_bound(struct ctx *c, const struct op *op, const struct bound *bdp, uint32_t off, struct val *out);
+
 static bool call_op(struct ctx *c, const struct op *op, const struct expr *call, const struct val *self,
 		    struct val *out)
 {
 	struct bound bd;
 	if (!bind(c, op, call, self, &bd))
 		return false;
+	return call_bound(c, op, &bd, call->off, out);
+}
+
+/* Calls array function @name with the named arguments, as the builder's own step (errors point at @off). */
+static struct anode *call_named(struct ctx *c, const char *name, uint32_t off, size_t n, const char *const *names,
+				const struct val *vals)
+{
+	const struct op *op = op_find(name);
+	struct bound bd;
+	memset(&bd, 0, sizeof bd);
+	bd.op = op;
+	for (const char *const *a = op->args; a && *a && bd.n < 16; a++)
+		bd.names[bd.n++] = **a == '!' ? *a + 1 : *a;
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < bd.n; k++)
+			if (!strcmp(bd.names[k], names[i])) {
+				bd.vals[k] = vals[i];
+				bd.set[k] = true;
+			}
+	struct val out;
+	if (!call_bound(c, op, &bd, off, &out) || out.k != V_ARRAY)
+		return NULL;
+	return out.a;
+}
+
+static struct val arr_val(struct anode *a, uint32_t off)
+{
+	struct val v;
+	memset(&v, 0, sizeof v);
+	v.k = V_ARRAY;
+	v.a = a;
+	v.off = off;
+	return v;
+}
+
+static struct val int_val(int64_t i, uint32_t off)
+{
+	struct val v;
+	memset(&v, 0, sizeof v);
+	v.k = V_INT;
+	v.i = i;
+	v.off = off;
+	return v;
+}
+
+static bool pdist(struct ctx *c, const struct bound *bd, bool cd, uint32_t off, struct val *out);
+static bool load_vcf(struct ctx *c, const struct bound *bd, uint32_t off, struct val *out);
+static struct anode *make_chol(struct ctx *c, struct anode *a, bool inverse, uint32_t off, uint32_t arg_off);
+
+static bool call_bound(struct ctx *c, const struct op *op, const struct bound *bdp, uint32_t off, struct val *out)
+{
+	struct bound bd = *bdp;
 	switch (op->afn) {
 	case AFN_CREATE:
-		return create(c, &bd, call->off, out);
+		return create(c, &bd, off, out);
 	case AFN_LOAD:
-		return load_npy(c, &bd, call->off, out);
+		return load_npy(c, &bd, off, out);
 	case AFN_REDUCE:
-		return reduce(c, &bd, call->off, out);
+		return reduce(c, &bd, off, out);
 	case AFN_EW: {
 		struct anode *in[3];
 		int n_in = 0;
@@ -1354,11 +1421,11 @@ static bool call_op(struct ctx *c, const struct op *op, const struct expr *call,
 		struct anode *r;
 		if (dec) {
 			/* the decimals travel with the node (and tell it apart from another round) */
-			r = make_ew(c, (enum ew_op)op->sub, in, n_in, call->off, op->name);
+			r = make_ew(c, (enum ew_op)op->sub, in, n_in, off, op->name);
 			if (r && r->kind == AN_EW) {
 				r->gi[0] = dec;
 			} else if (r) { /* folded before the decimals were known: fold again with them */
-				struct anode *t = new_node(c, AN_EW, call->off);
+				struct anode *t = new_node(c, AN_EW, off);
 				uint32_t id = t->id;
 				*t = *r;
 				t->id = id;
@@ -1371,33 +1438,33 @@ static bool call_op(struct ctx *c, const struct op *op, const struct expr *call,
 				r = t;
 			}
 		} else {
-			r = make_ew(c, (enum ew_op)op->sub, in, n_in, call->off, op->name);
+			r = make_ew(c, (enum ew_op)op->sub, in, n_in, off, op->name);
 		}
-		return ret_array(out, call->off, r);
+		return ret_array(out, off, r);
 	}
 	case AFN_ASTYPE: {
 		struct anode *in;
 		enum dtype t;
 		if (!as_array(c, &bd.vals[0], &in, "the array") || !to_dtype(c, arg(&bd, "dtype"), &t))
 			return false;
-		struct anode *r = make_ew(c, EW_CAST, &in, 1, call->off, "astype");
+		struct anode *r = make_ew(c, EW_CAST, &in, 1, off, "astype");
 		if (!r)
 			return false;
 		r->dtype = t;
 		r->weak = false;
-		return ret_array(out, call->off, r);
+		return ret_array(out, off, r);
 	}
 	case AFN_MATMUL: {
 		struct anode *m[2];
 		if (!as_array(c, &bd.vals[0], &m[0], "x1") || !as_array(c, &bd.vals[1], &m[1], "x2"))
 			return false;
-		return ret_array(out, call->off, make_matmul(c, m[0], m[1], call->off));
+		return ret_array(out, off, make_matmul(c, m[0], m[1], off));
 	}
 	case AFN_RECHUNK: {
 		struct anode *in;
 		if (!as_array(c, &bd.vals[0], &in, "the array"))
 			return false;
-		struct anode *r = new_view(c, in, call->off);
+		struct anode *r = new_view(c, in, off);
 		r->label = "rechunk";
 		r->ndim = in->ndim;
 		for (int k = 0; k < in->ndim; k++) {
@@ -1407,14 +1474,24 @@ static bool call_op(struct ctx *c, const struct op *op, const struct expr *call,
 		}
 		if (!set_chunks(c, r, arg(&bd, "chunks")))
 			return false;
-		return ret_array(out, call->off, r);
+		return ret_array(out, off, r);
 	}
 	case AFN_CONCAT:
-		return concat(c, &bd, op->sub == 1, call->off, out);
+		return concat(c, &bd, op->sub == 1, off, out);
 	case AFN_RESHAPE:
-		return reshape(c, &bd, call->off, out);
+		return reshape(c, &bd, off, out);
 	case AFN_TENSORDOT:
-		return tensordot(c, &bd, call->off, out);
+		return tensordot(c, &bd, off, out);
+	case AFN_PDIST:
+		return pdist(c, &bd, op->sub == 1, off, out);
+	case AFN_LOAD_VCF:
+		return load_vcf(c, &bd, off, out);
+	case AFN_CHOLESKY: {
+		struct anode *in;
+		if (!as_array(c, &bd.vals[0], &in, "the matrix"))
+			return false;
+		return ret_array(out, off, make_chol(c, in, false, off, bd.vals[0].off));
+	}
 	case AFN_TRANSPOSE: {
 		struct anode *in;
 		if (!as_array(c, &bd.vals[0], &in, "the array"))
@@ -1448,11 +1525,439 @@ static bool call_op(struct ctx *c, const struct op *op, const struct expr *call,
 				perm[k] = (int)a;
 			}
 		}
-		return ret_array(out, call->off, transposed(c, in, perm, call->off));
+		return ret_array(out, off, transposed(c, in, perm, off));
 	}
 	default:
-		return FAIL(c, call->off, "internal error: %s() has no array implementation", op->name);
+		return FAIL(c, off, "internal error: %s() has no array implementation", op->name);
 	}
+}
+
+
+/* ---- genotypes, Cholesky, distances ---- */
+
+static bool load_vcf(struct ctx *c, const struct bound *bd, uint32_t off, struct val *out)
+{
+	const struct val *p = arg(bd, "path"), *v;
+	if (p->k != V_STR)
+		return FAIL(c, p->off, "load_vcf() needs a path string");
+	if ((v = arg(bd, "field")) && v->k != V_NONE && (v->k != V_STR || strcmp(v->s, "GT")))
+		return FAIL(c, v->off, "load_vcf() reads field=\"GT\" only");
+	bool calls = false;
+	if ((v = arg(bd, "form")) && v->k != V_NONE) {
+		if (v->k != V_STR || (strcmp(v->s, "alt") && strcmp(v->s, "calls")))
+			return FAIL(c, v->off, "form must be \"alt\" (samples x variants alt-allele counts) or \"calls\" (variants x samples x ploidy)");
+		calls = !strcmp(v->s, "calls");
+	}
+	struct anode *n = new_node(c, AN_VCF, off);
+	n->label = "load_vcf";
+	n->path = arena_strdup(c->b->arena, p->s);
+	struct err e2;
+	err_init(&e2);
+	if (vcf_scan(n->path, c->b->arena, &n->vcf, &e2) < 0)
+		return FAIL(c, p->off, "%s", e2.msg);
+	n->vcf_calls = calls;
+	n->dtype = DT_INT8;
+	if (calls) {
+		n->ndim = 3;
+		n->shape[0] = n->vcf.n_variants;
+		n->shape[1] = n->vcf.n_samples;
+		n->shape[2] = n->vcf.ploidy;
+	} else {
+		n->ndim = 2;
+		n->shape[0] = n->vcf.n_samples;
+		n->shape[1] = n->vcf.n_variants;
+	}
+	if (!set_chunks(c, n, arg(bd, "chunks")))
+		return false;
+	return ret_array(out, off, n);
+}
+
+/* A one-chunk Cholesky factor of @a (@inverse: of a's inverse, from a's own factor). */
+static struct anode *make_chol(struct ctx *c, struct anode *a, bool inverse, uint32_t off, uint32_t arg_off)
+{
+	if (a->ndim != 2 || a->shape[0] != a->shape[1]) {
+		char sh[64];
+		format_shape(a, sh, sizeof sh);
+		FAIL(c, arg_off, "the Cholesky factor needs a square 2-d matrix, not one of shape %s", sh);
+		return NULL;
+	}
+	struct anode *r = new_node(c, AN_CHOL, off);
+	r->label = "cholesky";
+	r->dtype = DT_FLOAT64;
+	r->ndim = 2;
+	r->g[0] = inverse;
+	r->n_in = 1;
+	r->in[0] = a;
+	a->n_users++;
+	for (int k = 0; k < 2; k++) {
+		r->shape[k] = a->shape[k];
+		int64_t nn;
+		r->chunks[k].bounds = even_bounds(c->b->arena, a->shape[k], a->shape[k], &nn);
+		r->chunks[k].n = nn;
+	}
+	return r;
+}
+
+static bool str_arg(struct ctx *c, const struct bound *bd, const char *name, const char *const *choices,
+		    const char **out)
+{
+	const struct val *v = arg(bd, name);
+	if (!v || v->k == V_NONE)
+		return true;
+	for (const char *const *ch = choices; v->k == V_STR && *ch; ch++)
+		if (!strcmp(*ch, v->s)) {
+			*out = *ch;
+			return true;
+		}
+	char list[128] = "";
+	for (const char *const *ch = choices; *ch; ch++)
+		snprintf(list + strlen(list), sizeof list - strlen(list), "%s\"%s\"", ch == choices ? "" : ", ", *ch);
+	return FAIL(c, v->off, "%s must be one of %s", name, list);
+}
+
+/* Even bounds of @n split into pieces of at most @size. */
+static struct axis_chunks split_even(struct ctx *c, int64_t n, int64_t size)
+{
+	if (size < 1)
+		size = 1;
+	int64_t pieces = n > 0 ? (n + size - 1) / size : 1;
+	int64_t *b = arena_alloc(c->b->arena, (size_t)(pieces + 1) * sizeof *b);
+	for (int64_t k = 0; k <= pieces; k++)
+		b[k] = n * k / pieces;
+	return (struct axis_chunks){ pieces, b };
+}
+
+/* Feature groups: the input's chunks along the features, joined while a group stays within @g features
+ * and split where one chunk is wider. */
+static struct axis_chunks feature_groups(struct ctx *c, const struct axis_chunks *ax, int64_t nf, int64_t g)
+{
+	int64_t *b = arena_alloc(c->b->arena, (size_t)(nf + 2) * sizeof *b), n = 0;
+	b[0] = 0;
+	for (int64_t k = 0; k < ax->n; k++) {
+		int64_t lo = ax->bounds[k], hi = ax->bounds[k + 1];
+		if (hi - lo > g) {
+			if (b[n] < lo)
+				b[++n] = lo;
+			int64_t pieces = (hi - lo + g - 1) / g;
+			for (int64_t q = 1; q <= pieces; q++)
+				b[++n] = lo + (hi - lo) * q / pieces;
+		} else if (hi - b[n] > g) {
+			b[++n] = lo;
+		}
+	}
+	if (b[n] < nf)
+		b[++n] = nf;
+	if (n == 0)
+		b[++n] = nf; /* no features: one empty group */
+	return (struct axis_chunks){ n, b };
+}
+
+static const char *const metric_names[] = { "braycurtis", "canberra", "chebyshev", "cityblock", "correlation",
+					    "cosine", "dice", "euclidean", "hamming", "jaccard", "jensenshannon",
+					    "mahalanobis", "minkowski", "rogerstanimoto", "russellrao", "seuclidean",
+					    "sokalsneath", "sqeuclidean", "yule" };
+
+static bool pdist(struct ctx *c, const struct bound *bd, bool cd, uint32_t off, struct val *out)
+{
+	const char *fn = cd ? "cdist" : "pairwise_distance";
+	struct anode *x, *y;
+	if (!as_array(c, &bd->vals[0], &x, cd ? "XA" : "x"))
+		return false;
+	y = x;
+	if (cd && !as_array(c, &bd->vals[1], &y, "XB"))
+		return false;
+	for (int k = 0; k < (cd ? 2 : 1); k++) {
+		const struct anode *m = k ? y : x;
+		if (m->ndim != 2) {
+			char sh[64];
+			format_shape(m, sh, sizeof sh);
+			return FAIL(c, bd->vals[k].off, "%s needs a 2-d array (rows x features), not one of shape %s", fn, sh);
+		}
+	}
+	if (cd && x->shape[1] != y->shape[1])
+		return FAIL(c, bd->vals[1].off, "cdist: XA has %" PRId64 " features (columns) and XB %" PRId64 "; they must match",
+			    x->shape[1], y->shape[1]);
+	if (!cd && x->shape[0] < 2)
+		return FAIL(c, bd->vals[0].off, "pairwise_distance needs at least 2 rows; x has %" PRId64, x->shape[0]);
+	const struct val *v = arg(bd, "metric");
+	const char *name = "euclidean";
+	if (v && v->k != V_NONE) {
+		if (v->k != V_STR)
+			return FAIL(c, v->off, "metric must be a name such as \"euclidean\"");
+		name = v->s;
+	}
+	bool maha = !strcmp(name, "mahalanobis");
+	int m = maha ? K_DIST_EUCLIDEAN : k_dist_lookup(name);
+	if (m < 0) {
+		size_t nm = sizeof metric_names / sizeof metric_names[0];
+		const char *dym = did_you_mean(name, metric_names, nm);
+		if (dym)
+			return FAIL(c, v->off, "unknown metric '%s' (did you mean '%s'?)", name, dym);
+		return FAIL(c, v->off, "unknown metric '%s'; the metrics are scipy's: braycurtis, canberra, chebyshev, "
+			    "cityblock, correlation, cosine, dice, euclidean, hamming, jaccard, jensenshannon, mahalanobis, "
+			    "minkowski, rogerstanimoto, russellrao, seuclidean, sokalsneath, sqeuclidean, yule", name);
+	}
+	unsigned fl = k_dist_info_of((enum k_dist_metric)m)->flags;
+	static const char *const params[] = { "p", "w", "V", "VI" };
+	const unsigned need[] = { K_DISTF_P, K_DISTF_W, K_DISTF_V, 0 };
+	for (int k = 0; k < 4; k++) {
+		const struct val *pv = arg(bd, params[k]);
+		if (pv && pv->k != V_NONE && !(k == 3 ? maha : (fl & need[k]) != 0))
+			return FAIL(c, pv->off, "metric '%s' takes no parameter '%s'", name, params[k]);
+	}
+	struct anode *r = new_node(c, AN_PDIST, off);
+	r->label = "distance";
+	r->metric = m;
+	r->p = 2;
+	if ((v = arg(bd, "p")) && v->k != V_NONE) {
+		if (!to_double(c, v, "p", &r->p))
+			return false;
+		if (!(r->p > 0))
+			return FAIL(c, v->off, "p must be greater than 0");
+	}
+	const char *dev = "auto", *outf = "square", *miss = "auto";
+	static const char *const devs[] = { "auto", "cpu", "gpu", NULL }, *const outs[] = { "square", "condensed", NULL },
+				   *const misses[] = { "auto", "nan", NULL };
+	if (!str_arg(c, bd, "device", devs, &dev) || !str_arg(c, bd, "output", outs, &outf) ||
+	    !str_arg(c, bd, "missing", misses, &miss))
+		return false;
+	r->device = !strcmp(dev, "cpu") ? PD_CPU : !strcmp(dev, "gpu") ? PD_GPU : PD_AUTO;
+	{
+		/* the device is settled now: "gpu" without one is an error before anything runs */
+		char why[256] = "", note[512];
+		const struct tcu_api *gpu = r->device == PD_CPU ? NULL : dev_cuda(why, sizeof why);
+		if (!gpu && r->device == PD_GPU) {
+			const struct val *dv = arg(bd, "device");
+			err_code_at(c->b->e, ERR_RUN, at(c, dv->off), "device=\"gpu\": %s", why);
+			return false;
+		}
+		char gname[128] = "";
+		if (gpu)
+			gpu->device_name(gname, sizeof gname);
+		r->device = gpu ? PD_GPU : PD_CPU;
+		snprintf(note, sizeof note, "%s:%u:%u: %s on the %s%s%s%s", r->loc.file ? r->loc.file : "", r->loc.line,
+			 r->loc.col, fn, gpu ? "GPU, " : "CPU", gpu ? gname : "",
+			 !gpu && strcmp(dev, "auto") == 0 ? " (device=\"auto\": " : "",
+			 !gpu && strcmp(dev, "auto") == 0 ? why : "");
+		if (!gpu && !strcmp(dev, "auto"))
+			snprintf(note + strlen(note), sizeof note - strlen(note), ")");
+		XGROW(c->b->notes, c->b->notes_cap, c->b->n_notes + 1);
+		c->b->notes[c->b->n_notes++] = arena_strdup(c->b->arena, note);
+	}
+	r->condensed = !strcmp(outf, "condensed");
+	r->missing = !strcmp(miss, "nan") ? PD_MISSING_NAN : PD_MISSING_AUTO;
+	r->self_pair = !cd;
+	int64_t nf = x->shape[1];
+	/* per-feature weights: w as given, or 1 / V for seuclidean */
+	struct anode *w = NULL;
+	const struct val *wv = arg(bd, "w");
+	if (!wv || wv->k == V_NONE)
+		wv = arg(bd, "V");
+	if (wv && wv->k == V_NONE)
+		wv = NULL;
+	if (wv) {
+		if (!as_array(c, wv, &w, "the weights"))
+			return false;
+		if (w->ndim != 1 || w->shape[0] != nf) {
+			char sh[64];
+			format_shape(w, sh, sizeof sh);
+			return FAIL(c, wv->off, "%s has shape %s; it needs one value per feature, (%" PRId64 ",)",
+				    m == K_DIST_SEUCLIDEAN ? "V" : "w", sh, nf);
+		}
+	} else if (m == K_DIST_SEUCLIDEAN) {
+		/* scipy's default V: the variance of each feature over all rows, ddof=1 */
+		struct anode *all = x;
+		if (cd) {
+			struct val items[2] = { arr_val(x, off), arr_val(y, off) }, t;
+			memset(&t, 0, sizeof t);
+			t.k = V_TUPLE;
+			t.n = 2;
+			t.items = items;
+			t.off = off;
+			const char *nm[] = { "arrays", "axis" };
+			struct val vs[] = { t, int_val(0, off) };
+			if (!(all = call_named(c, "concatenate", off, 2, nm, vs)))
+				return false;
+		}
+		const char *nm[] = { "a", "axis", "ddof" };
+		struct val vs[] = { arr_val(all, off), int_val(0, off), int_val(1, off) };
+		if (!(w = call_named(c, "var", off, 3, nm, vs)))
+			return false;
+	}
+	if (w && m == K_DIST_SEUCLIDEAN) {
+		struct val one;
+		memset(&one, 0, sizeof one);
+		one.k = V_FLOAT;
+		one.f = 1;
+		one.off = off;
+		struct anode *in[2] = { scalar_node(c, &one), w };
+		if (!(w = make_ew(c, EW_DIV, in, 2, off, "/")))
+			return false;
+	}
+	if (maha) {
+		/* euclidean on rows whitened by L, L @ L.T = VI; by default VI is the inverse covariance */
+		struct anode *vi = NULL, *l;
+		const struct val *vv = arg(bd, "VI");
+		if (vv && vv->k != V_NONE) {
+			if (!as_array(c, vv, &vi, "VI"))
+				return false;
+			if (vi->ndim != 2 || vi->shape[0] != nf || vi->shape[1] != nf) {
+				char sh[64];
+				format_shape(vi, sh, sizeof sh);
+				return FAIL(c, vv->off, "VI has shape %s; it needs (%" PRId64 ", %" PRId64 ") for %" PRId64 " features",
+					    sh, nf, nf, nf);
+			}
+			if (!(l = make_chol(c, vi, false, off, vv->off)))
+				return false;
+		} else {
+			struct anode *all = x;
+			if (cd) {
+				struct val items[2] = { arr_val(x, off), arr_val(y, off) }, t;
+				memset(&t, 0, sizeof t);
+				t.k = V_TUPLE;
+				t.n = 2;
+				t.items = items;
+				t.off = off;
+				const char *nm[] = { "arrays", "axis" };
+				struct val vs[] = { t, int_val(0, off) };
+				if (!(all = call_named(c, "concatenate", off, 2, nm, vs)))
+					return false;
+			}
+			if (all->shape[0] < 2)
+				return FAIL(c, off, "mahalanobis needs VI= with fewer than 2 rows");
+			/* cov = (all - mean)^T (all - mean) / (n - 1) */
+			const char *nm[] = { "a", "axis", "keepdims" };
+			struct val vs[] = { arr_val(all, off), int_val(0, off), int_val(1, off) };
+			vs[2].k = V_BOOL;
+			vs[2].b = true;
+			struct anode *mean = call_named(c, "mean", off, 3, nm, vs);
+			if (!mean)
+				return false;
+			struct anode *in[2] = { all, mean };
+			struct anode *xc = make_ew(c, EW_SUB, in, 2, off, "-");
+			int perm[2] = { 1, 0 };
+			struct anode *prod = xc ? make_matmul(c, transposed(c, xc, perm, off), xc, off) : NULL;
+			if (!prod)
+				return false;
+			struct val dn;
+			memset(&dn, 0, sizeof dn);
+			dn.k = V_FLOAT;
+			dn.f = (double)(all->shape[0] - 1);
+			dn.off = off;
+			struct anode *in2[2] = { prod, scalar_node(c, &dn) };
+			struct anode *cov = make_ew(c, EW_DIV, in2, 2, off, "/");
+			if (!cov || !(l = make_chol(c, cov, true, off, off)))
+				return false;
+		}
+		struct anode *xw = make_matmul(c, x, l, off);
+		if (!xw)
+			return false;
+		y = cd ? make_matmul(c, y, l, off) : xw;
+		if (!y)
+			return false;
+		x = xw;
+	}
+	if (m == K_DIST_JENSENSHANNON) {
+		/* scipy divides each row by its sum first */
+		struct anode **sides[2] = { &x, &y };
+		for (int k = 0; k < (cd ? 2 : 1); k++) {
+			struct anode *s = *sides[k];
+			const char *nm[] = { "a", "axis", "keepdims" };
+			struct val vs[] = { arr_val(s, off), int_val(1, off), int_val(1, off) };
+			vs[2].k = V_BOOL;
+			vs[2].b = true;
+			struct anode *sum = call_named(c, "sum", off, 3, nm, vs);
+			struct anode *in[2] = { s, sum };
+			if (!sum || !(*sides[k] = make_ew(c, EW_DIV, in, 2, off, "/")))
+				return false;
+		}
+		if (!cd)
+			y = x;
+	}
+	r->weighted = w != NULL;
+	r->n_in = w ? 3 : 2;
+	r->in[0] = x;
+	r->in[1] = y;
+	r->in[2] = w;
+	for (int k = 0; k < r->n_in; k++)
+		r->in[k]->n_users++;
+	r->dtype = DT_FLOAT64;
+	/* Tiles: a tile's statistics and its rows of one feature group each
+	 * within a share of the memory limit (and of the chunk size). */
+	uint64_t work = c->b->chunk_bytes / 4;
+	if (c->b->mem_limit && c->b->mem_limit / 32 < work)
+		work = c->b->mem_limit / 32;
+	if (work < (256u << 10))
+		work = 256u << 10;
+	int n_stats = k_dist_info_of((enum k_dist_metric)m)->n_stats;
+	int64_t rb = (int64_t)sqrt((double)work / (8.0 * n_stats));
+	if (r->condensed && !cd) {
+		/* a condensed chunk is a stripe of rows against every later row: keep it near the tile's size */
+		int64_t stripe = (int64_t)(2 * work / 8) / (x->shape[0] > 0 ? x->shape[0] : 1);
+		if (stripe < rb)
+			rb = stripe < 32 ? 32 : stripe;
+	}
+	if (rb < 16)
+		rb = 16;
+	r->tiles[0] = split_even(c, x->shape[0], rb);
+	r->tiles[1] = cd ? split_even(c, y->shape[0], rb) : r->tiles[0];
+	int64_t t0 = r->tiles[0].bounds[1], t1 = r->tiles[1].bounds[1];
+	int64_t g = (int64_t)(work / 8) / (t0 > t1 ? t0 : t1);
+	int64_t n_trees = cd ? r->tiles[0].n * r->tiles[1].n : r->tiles[0].n * (r->tiles[0].n + 1) / 2;
+	if (n_trees < 8) { /* few tiles: more groups, so the workers have maps to share */
+		int64_t want = (nf * n_trees + 7) / 8;
+		if (want < 256)
+			want = 256;
+		if (want < g)
+			g = want;
+	}
+	r->groups = feature_groups(c, &x->chunks[1], nf, g > 0 ? g : 1);
+	if (r->tiles[0].n > 1 || r->tiles[1].n > 1) {
+		/* Each tile reads its rows again for every tile it meets: keep them,
+		 * chunked as the tasks read them (a tile's rows by a feature group),
+		 * so a task holds no more than its own boxes. A .npy file is read
+		 * again instead. */
+		struct anode **sides[2] = { &r->in[0], &r->in[1] };
+		for (int k = 0; k < (cd ? 2 : 1); k++) {
+			struct anode *s0 = *sides[k];
+			if (s0->kind == AN_NPY)
+				continue;
+			struct anode *rows = new_view(c, s0, off);
+			s0->n_users -= r->self_pair ? 2 : 1; /* the view reads it instead of the distance */
+			rows->label = "rows";
+			rows->ndim = 2;
+			for (int a = 0; a < 2; a++) {
+				rows->vsrc[a] = a;
+				rows->vstep[a] = 1;
+				rows->shape[a] = s0->shape[a];
+			}
+			rows->chunks[0] = r->tiles[k];
+			rows->chunks[1] = r->groups;
+			rows->n_users = r->self_pair ? 2 : 1;
+			*sides[k] = rows;
+		}
+		if (!cd)
+			r->in[1] = r->in[0];
+	}
+	r->id = c->b->next_id++; /* newer than the inputs built above: ids grow from inputs to users */
+	if (r->condensed) {
+		int64_t n = x->shape[0];
+		r->ndim = 1;
+		r->shape[0] = n * (n - 1) / 2;
+		int64_t *b = arena_alloc(c->b->arena, (size_t)(r->tiles[0].n + 1) * sizeof *b);
+		for (int64_t k = 0; k <= r->tiles[0].n; k++) {
+			int64_t r0 = r->tiles[0].bounds[k];
+			b[k] = r0 * n - r0 * (r0 + 1) / 2;
+		}
+		r->chunks[0] = (struct axis_chunks){ r->tiles[0].n, b };
+	} else {
+		r->ndim = 2;
+		r->shape[0] = x->shape[0];
+		r->shape[1] = y->shape[0];
+		r->chunks[0] = r->tiles[0];
+		r->chunks[1] = r->tiles[1];
+	}
+	return ret_array(out, off, r);
 }
 
 /* The dotted name of a callee, "random.uniform" or "sqrt"; np./numpy. prefixes dropped. */
@@ -1508,8 +2013,10 @@ static bool eval_call(struct ctx *c, const struct expr *x, struct val *out)
 	/* A method call on a value: x.sum(axis=1), x.astype("f4"). */
 	if (f->kind == EX_ATTR) {
 		bool module = f->a->kind == EX_NAME && (!strcmp(f->a->str, "np") || !strcmp(f->a->str, "numpy") ||
-						       !strcmp(f->a->str, "random") || !strcmp(f->a->str, "da"));
-		if (f->a->kind == EX_ATTR && f->a->a->kind == EX_NAME && !strcmp(f->a->str, "random"))
+						       !strcmp(f->a->str, "random") || !strcmp(f->a->str, "linalg") ||
+						       !strcmp(f->a->str, "da"));
+		if (f->a->kind == EX_ATTR && f->a->a->kind == EX_NAME &&
+		    (!strcmp(f->a->str, "random") || !strcmp(f->a->str, "linalg")))
 			module = true;
 		if (module && f->a->kind == EX_NAME && c->b->lookup(c->b->lookup_arg, f->a->str, at(c, f->a->off)))
 			module = false; /* a node named like a module wins */

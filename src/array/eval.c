@@ -16,6 +16,8 @@
 
 #include <cblas.h>
 #include <pthread.h>
+#include "dev/cuda.h"
+#include "distance.h"
 #include "kernels.h"
 #include "ops/op.h"
 #include "util/xalloc.h"
@@ -53,6 +55,8 @@ struct ectx {
 	struct scratch sc;
 	struct npy_fd fds[8];
 	int n_fds;
+	struct { const struct anode *a; struct vcf_reader *r; } vcfs[4];
+	int n_vcfs;
 	struct err *e;
 	bool failed;
 };
@@ -415,6 +419,44 @@ static void *eval_csv(struct ectx *x, const struct anode *n, const int64_t *star
 	return buf;
 }
 
+/* Genotypes of a box, as int8 into @out; readers stay open for the task. */
+static void read_vcf(struct ectx *x, const struct anode *n, const int64_t *start, const int64_t *count, int8_t *out)
+{
+	struct vcf_reader *r = NULL;
+	for (int i = 0; i < x->n_vcfs; i++)
+		if (x->vcfs[i].a == n)
+			r = x->vcfs[i].r;
+	if (!r) {
+		if (!(r = vcf_open(n->path, &n->vcf, x->e))) {
+			x->failed = true;
+			return;
+		}
+		if (x->n_vcfs == 4) { /* more VCF leaves than that in one program: rare, reopen */
+			vcf_close(x->vcfs[0].r);
+			memmove(x->vcfs, x->vcfs + 1, 3 * sizeof x->vcfs[0]);
+			x->n_vcfs--;
+		}
+		x->vcfs[x->n_vcfs].a = n;
+		x->vcfs[x->n_vcfs++].r = r;
+	}
+	int rc = n->vcf_calls ? vcf_read_calls(r, start[0], count[0], start[1], count[1], (int)start[2], (int)count[2], out, x->e)
+			      : vcf_read_alt(r, start[1], count[1], start[0], count[0], out, x->e);
+	if (rc < 0)
+		x->failed = true;
+}
+
+static void *eval_vcf(struct ectx *x, const struct anode *n, const int64_t *start, const int64_t *count)
+{
+	int64_t cnt = box_size(n->ndim, count);
+	void *buf = scratch_alloc(x, (size_t)(cnt ? cnt : 1) * 8);
+	int8_t *raw = scratch_alloc(x, (size_t)(cnt ? cnt : 1));
+	memset(raw, 0, (size_t)(cnt ? cnt : 1));
+	if (cnt)
+		read_vcf(x, n, start, count, raw);
+	widen(raw, DT_INT8, cnt, buf);
+	return buf;
+}
+
 /* The pinned bytes of task @task among the inputs. */
 static const void *input_of(struct ectx *x, int64_t task, size_t *len)
 {
@@ -443,6 +485,7 @@ struct gather {
 	const struct anode *n;
 	const int64_t *start, *count;
 	void *out;
+	bool raw; /* copy the stored bytes as they are (else widen) */
 };
 
 static void gather_chunk(void *arg, int64_t c)
@@ -485,7 +528,10 @@ static void gather_chunk(void *arg, int64_t c)
 			oi += (is[k] + idx[k] - g->start[k]) * ostr[k];
 		}
 		int64_t len2 = nd ? ic[nd - 1] : 1;
-		widen(data + ci * (int64_t)isz, n->dtype, len2, out + oi * 8);
+		if (g->raw)
+			memcpy(out + oi * (int64_t)isz, data + ci * (int64_t)isz, (size_t)len2 * isz);
+		else
+			widen(data + ci * (int64_t)isz, n->dtype, len2, out + oi * 8);
 	});
 }
 
@@ -493,7 +539,7 @@ static void *eval_input(struct ectx *x, const struct anode *n, const int64_t *st
 {
 	int64_t cnt = box_size(n->ndim, count);
 	void *buf = scratch_alloc(x, (size_t)(cnt ? cnt : 1) * 8);
-	struct gather g = { x, n, start, count, buf };
+	struct gather g = { x, n, start, count, buf, false };
 	anode_chunks_overlapping(n, start, count, gather_chunk, &g);
 	return buf;
 }
@@ -1554,6 +1600,11 @@ static void *eval_node(struct ectx *x, const struct anode *n, const int64_t *sta
 		return eval_npy(x, n, start, count);
 	case AN_CSV:
 		return eval_csv(x, n, start, count);
+	case AN_VCF:
+		return eval_vcf(x, n, start, count);
+	case AN_PDIST: /* always materialized */
+	case AN_CHOL:
+		break;
 	case AN_EW:
 		return eval_ew(x, n, start, count);
 	case AN_REDUCE:
@@ -1775,6 +1826,303 @@ static int run_combine(struct ectx *x, const struct afam *f, bool final, struct 
 	return rc;
 }
 
+/* ---- Cholesky ---- */
+
+/* LAPACK, as OpenBLAS exports it (its own C implementations: no hidden string lengths). */
+void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info);
+void dtrtri_(const char *uplo, const char *diag, const int *n, double *a, const int *lda, int *info);
+
+/*
+ * The factor of a whole matrix. The row-major buffer read as column-major
+ * is the same symmetric matrix, so LAPACK's upper factor U (A = U^T U) read
+ * back row-major is the lower L = U^T with A = L L^T. For the inverse's
+ * factor, U^-1 (inverted in place) is F with F F^T = A^-1.
+ */
+static int run_chol(struct ectx *x, const struct anode *a, struct op_sink *out)
+{
+	int64_t start[2] = { 0, 0 }, count[2] = { a->shape[0], a->shape[1] };
+	int n = (int)a->shape[0], info = 0;
+	const double *src = as_double(x, eval_node(x, a->in[0], start, count, false), wide_float(a->in[0]->dtype),
+				      (int64_t)n * n);
+	if (x->failed)
+		return -1;
+	double *m = xmalloc((size_t)(n ? n : 1) * (size_t)(n ? n : 1) * 8);
+	memcpy(m, src, (size_t)n * (size_t)n * 8);
+	if (n)
+		dpotrf_("U", &n, m, &n, &info);
+	if (info > 0) {
+		free(m);
+		if (a->g[0])
+			return err_run(x->e, NULL, "the covariance matrix of the rows is singular (leading minor of order %d): "
+				       "with more features than rows, give VI=", info);
+		return err_run(x->e, NULL, "the matrix is not positive definite (leading minor of order %d)", info);
+	}
+	if (a->g[0] && n)
+		dtrtri_("U", "N", &n, m, &n, &info);
+	for (int64_t j = 0; j < n; j++) /* column-major: zero below the diagonal */
+		for (int64_t i = j + 1; i < n; i++)
+			m[i + j * n] = 0;
+	if (a->g[0]) { /* row-major F is column-major U^-1: transpose */
+		for (int64_t i = 0; i < n; i++)
+			for (int64_t j = i + 1; j < n; j++) {
+				double t = m[i * n + j];
+				m[i * n + j] = m[j * n + i];
+				m[j * n + i] = t;
+			}
+	}
+	int rc = op_sink_write(out, m, (size_t)n * (size_t)n * 8, x->e);
+	free(m);
+	return rc;
+}
+
+/* ---- pairwise distances ---- */
+
+/* The rows of a distance's input over a box, in the form the kernels take:
+ * int8 (negative = missing) for int8 and bool inputs, else doubles with
+ * missing values as NaN. */
+static void pdist_rows(struct ectx *x, const struct anode *d, const struct anode *in, const int64_t *start,
+		       const int64_t *count, struct k_dist_rows *r)
+{
+	int64_t cnt = count[0] * count[1];
+	r->rows = count[0];
+	r->ld = count[1];
+	bool neg = d->missing == PD_MISSING_AUTO;
+	if ((in->dtype == DT_INT8 && neg) || in->dtype == DT_BOOL) {
+		int8_t *p = scratch_alloc(x, (size_t)(cnt ? cnt : 1));
+		if (in->fam) {
+			struct gather g = { x, in, start, count, p, true };
+			anode_chunks_overlapping(in, start, count, gather_chunk, &g);
+		} else if (in->kind == AN_VCF) {
+			read_vcf(x, in, start, count, p);
+		} else {
+			narrow(eval_node(x, in, start, count, false), in->dtype, cnt, p);
+		}
+		r->type = K_DIST_I8;
+		r->data = p;
+		return;
+	}
+	void *w = eval_node(x, in, start, count, false);
+	r->type = K_DIST_F64;
+	if (wide_float(in->dtype)) {
+		r->data = w;
+		return;
+	}
+	double *p = scratch_alloc(x, (size_t)(cnt ? cnt : 1) * 8);
+	const int64_t *v = w;
+	for (int64_t i = 0; i < cnt; i++)
+		p[i] = neg && v[i] < 0 ? NAN : (double)v[i];
+	r->data = p;
+}
+
+static struct k_dist_opts pdist_opts(const struct anode *d)
+{
+	return (struct k_dist_opts){ .metric = (enum k_dist_metric)d->metric, .p = d->p, .weighted = d->weighted };
+}
+
+/* The rows of tile (i, j) and their weights over features [as[1], as[1] + ac[1]). */
+static void pdist_load(struct ectx *x, const struct anode *d, bool same, const int64_t *as, const int64_t *ac,
+		       const int64_t *bs, const int64_t *bc, struct k_dist_rows *ra, struct k_dist_rows *rb,
+		       const double **w)
+{
+	pdist_rows(x, d, d->in[0], as, ac, ra);
+	if (same)
+		*rb = *ra;
+	else
+		pdist_rows(x, d, d->in[1], bs, bc, rb);
+	*w = NULL;
+	if (d->weighted)
+		*w = as_double(x, eval_node(x, d->in[2], &as[1], &ac[1], false), wide_float(d->in[2]->dtype), ac[1]);
+}
+
+/* A map task on the GPU: every group of the tile fed to one device job, read group by group. */
+static int pdist_map_gpu(struct ectx *x, const struct anode *d, bool same, const int64_t *as, const int64_t *ac,
+			 const int64_t *bs, const int64_t *bc, double *st)
+{
+	char why[256] = "";
+	const struct tcu_api *gpu = dev_cuda(why, sizeof why);
+	if (!gpu)
+		return err_run(x->e, NULL, "the GPU is gone: %s", why);
+	struct k_dist_opts o = pdist_opts(d);
+	struct tcu_dist_job *job = gpu->dist_begin(&o, ac[0], bc[0], same, why, sizeof why);
+	if (!job)
+		return err_run(x->e, NULL, "GPU: %s", why);
+	int64_t f0 = as[1], f1 = as[1] + ac[1];
+	for (int64_t g = 0; g < d->groups.n; g++) {
+		int64_t lo = d->groups.bounds[g], hi = d->groups.bounds[g + 1];
+		if (hi <= f0 || lo >= f1)
+			continue;
+		int64_t gas[2] = { as[0], lo }, gac[2] = { ac[0], hi - lo }, gbs[2] = { bs[0], lo }, gbc[2] = { bc[0], hi - lo };
+		size_t mark = scratch_mark(x);
+		struct k_dist_rows ra, rb;
+		const double *w;
+		pdist_load(x, d, same, gas, gac, gbs, gbc, &ra, &rb, &w);
+		if (x->failed || gpu->dist_feed(job, &ra, &rb, hi - lo, w, why, sizeof why) < 0) {
+			char tmp[256];
+			gpu->dist_end(job, NULL, tmp, sizeof tmp);
+			return x->failed ? -1 : err_run(x->e, NULL, "GPU: %s", why);
+		}
+		scratch_reset(x, mark);
+	}
+	if (gpu->dist_end(job, st, why, sizeof why) < 0)
+		return err_run(x->e, NULL, "GPU: %s", why);
+	return 0;
+}
+
+/* A map task: the statistics of one tile over one group of features. */
+static int run_pdist_map(struct ectx *x, const struct afam *f, int64_t rel, struct op_sink *out)
+{
+	const struct anode *d = f->a;
+	int64_t i, j, as[2], ac[2], bs[2], bc[2];
+	afam_pdist_tile(f, rel / f->leaves, &i, &j);
+	afam_pdist_boxes(f, i, j, rel % f->leaves, as, ac, bs, bc);
+	bool same = d->self_pair && i == j;
+	struct k_dist_opts o = pdist_opts(d);
+	int64_t n_pairs = ac[0] * bc[0];
+	size_t n = (size_t)(n_pairs * k_dist_info_of(o.metric)->n_stats);
+	double *st = xmalloc((n ? n : 1) * 8);
+	k_dist_init(&o, st, n_pairs);
+	if (d->device == PD_GPU) {
+		if (pdist_map_gpu(x, d, same, as, ac, bs, bc, st) < 0) {
+			free(st);
+			return -1;
+		}
+	} else {
+		struct k_dist_rows ra, rb;
+		const double *w;
+		pdist_load(x, d, same, as, ac, bs, bc, &ra, &rb, &w);
+		if (x->failed) {
+			free(st);
+			return -1;
+		}
+		size_t ss = k_dist_scratch_size(&o, ac[0], bc[0], ac[1]);
+		void *scr = ss ? scratch_alloc(x, ss) : NULL;
+		k_dist_map(&o, &ra, &rb, ac[1], w, same, st, scr);
+	}
+	int rc = op_sink_write(out, st, n * 8, x->e);
+	free(st);
+	return rc;
+}
+
+/* Merges inputs [first, first + n) (partials of one tile) into a fresh buffer. */
+static double *pdist_merge(struct ectx *x, const struct k_dist_opts *o, size_t first, size_t n, size_t *len)
+{
+	*len = x->in_len[first];
+	double *st = xmalloc(*len ? *len : 1);
+	memcpy(st, x->in_data[first], *len);
+	int64_t n_pairs = (int64_t)(*len / 8) / k_dist_info_of(o->metric)->n_stats;
+	for (size_t k = first + 1; k < first + n; k++) {
+		if (x->in_len[k] != *len) {
+			free(st);
+			err_run(x->e, NULL, "internal error: distance partials of different sizes");
+			return NULL;
+		}
+		k_dist_combine(o, st, x->in_data[k], n_pairs);
+	}
+	return st;
+}
+
+static int run_pdist_combine(struct ectx *x, const struct afam *f, struct op_sink *out)
+{
+	struct k_dist_opts o = pdist_opts(f->a);
+	size_t len;
+	double *st = x->n_in ? pdist_merge(x, &o, 0, x->n_in, &len) : NULL;
+	if (!st)
+		return x->n_in ? -1 : err_run(x->e, NULL, "internal error: a combine step without inputs");
+	int rc = op_sink_write(out, st, len, x->e);
+	free(st);
+	return rc;
+}
+
+/* The finished distances of tile (i, j) from its tree's top partials, inputs [first, first + n). */
+static double *pdist_tile(struct ectx *x, const struct afam *f, int64_t i, int64_t j, size_t first, size_t n)
+{
+	const struct anode *d = f->a;
+	struct k_dist_opts o = pdist_opts(d);
+	size_t len;
+	double *st = pdist_merge(x, &o, first, n, &len);
+	if (!st)
+		return NULL;
+	int64_t ri = d->tiles[0].bounds[i + 1] - d->tiles[0].bounds[i];
+	int64_t rj = d->tiles[1].bounds[j + 1] - d->tiles[1].bounds[j];
+	double *dist = xmalloc((size_t)(ri * rj > 0 ? ri * rj : 1) * 8);
+	k_dist_finalize(&o, st, ri * rj, dist);
+	free(st);
+	if (d->self_pair && i == j) /* squareform's diagonal, whatever the metric says of a row and itself */
+		for (int64_t r = 0; r < ri; r++)
+			dist[r * rj + r] = 0;
+	return dist;
+}
+
+static int run_pdist_final(struct ectx *x, const struct afam *f, int64_t c, struct op_sink *out)
+{
+	const struct anode *d = f->a;
+	int64_t nt = d->tiles[1].n;
+	if (!d->condensed) {
+		int64_t i = c / nt, j = c % nt;
+		int64_t ri = d->tiles[0].bounds[i + 1] - d->tiles[0].bounds[i];
+		int64_t rj = d->tiles[1].bounds[j + 1] - d->tiles[1].bounds[j];
+		if (d->self_pair && i > j) { /* the transpose of tile (j, i) */
+			if (x->n_in != 1 || x->in_len[0] != (size_t)(ri * rj) * 8)
+				return err_run(x->e, NULL, "internal error: a mirrored distance tile of the wrong size");
+			const double *src = x->in_data[0];
+			double *t = xmalloc((size_t)(ri * rj > 0 ? ri * rj : 1) * 8);
+			for (int64_t r = 0; r < ri; r++)
+				for (int64_t s2 = 0; s2 < rj; s2++)
+					t[r * rj + s2] = src[s2 * ri + r];
+			int rc = op_sink_write(out, t, (size_t)(ri * rj) * 8, x->e);
+			free(t);
+			return rc;
+		}
+		double *dist = x->n_in ? pdist_tile(x, f, i, j, 0, x->n_in) : NULL;
+		if (!dist)
+			return x->n_in ? -1 : err_run(x->e, NULL, "internal error: a distance tile without inputs");
+		int rc = op_sink_write(out, dist, (size_t)(ri * rj) * 8, x->e);
+		free(dist);
+		return rc;
+	}
+	/* condensed: rows of tile c against every later column, scipy's order,
+	 * from the finished tiles (c, c), (c, c + 1), ... */
+	int64_t n = d->in[0]->shape[0], r0 = d->tiles[0].bounds[c], r1 = d->tiles[0].bounds[c + 1];
+	int64_t base = r0 * n - r0 * (r0 + 1) / 2, len = r1 * n - r1 * (r1 + 1) / 2 - base;
+	if (x->n_in != (size_t)(nt - c))
+		return err_run(x->e, NULL, "internal error: a condensed distance chunk with %zu inputs", x->n_in);
+	double *res = xmalloc((size_t)(len ? len : 1) * 8);
+	for (int64_t j = c; j < nt; j++) {
+		const double *dist = x->in_data[j - c];
+		int64_t c0 = d->tiles[1].bounds[j], c1 = d->tiles[1].bounds[j + 1];
+		if (x->in_len[j - c] != (size_t)((r1 - r0) * (c1 - c0)) * 8) {
+			free(res);
+			return err_run(x->e, NULL, "internal error: a finished distance tile of the wrong size");
+		}
+		for (int64_t r = r0; r < r1; r++) {
+			int64_t s0 = c0 > r + 1 ? c0 : r + 1;
+			if (s0 >= c1)
+				continue;
+			int64_t at = r * n - r * (r + 1) / 2 + (s0 - r - 1) - base;
+			memcpy(res + at, dist + (r - r0) * (c1 - c0) + (s0 - c0), (size_t)(c1 - s0) * 8);
+		}
+	}
+	int rc = op_sink_write(out, res, (size_t)len * 8, x->e);
+	free(res);
+	return rc;
+}
+
+/* A condensed distance's finished tile: its tree's top partials merged and finalized. */
+static int run_pdist_tile(struct ectx *x, const struct afam *f, int64_t tree, struct op_sink *out)
+{
+	int64_t i, j;
+	afam_pdist_tile(f, tree, &i, &j);
+	double *dist = x->n_in ? pdist_tile(x, f, i, j, 0, x->n_in) : NULL;
+	if (!dist)
+		return x->n_in ? -1 : err_run(x->e, NULL, "internal error: a distance tile without inputs");
+	const struct anode *d = f->a;
+	int64_t ri = d->tiles[0].bounds[i + 1] - d->tiles[0].bounds[i];
+	int64_t rj = d->tiles[1].bounds[j + 1] - d->tiles[1].bounds[j];
+	int rc = op_sink_write(out, dist, (size_t)(ri * rj) * 8, x->e);
+	free(dist);
+	return rc;
+}
+
 int array_run(const struct afam *f, int64_t rel, size_t n_in, const int64_t *in_tasks,
 	      const void *const *in_data, const size_t *in_len, struct op_sink *out, struct err *e)
 {
@@ -1788,16 +2136,28 @@ int array_run(const struct afam *f, int64_t rel, size_t n_in, const int64_t *in_
 	x.in_len = in_len;
 	x.e = e;
 	int rc;
-	if (!f->tree)
+	if (f->a->kind == AN_CHOL)
+		rc = run_chol(&x, f->a, out);
+	else if (!f->tree)
 		rc = run_chunk(&x, f->a, rel, out);
 	else if (rel < f->n_map && f->matmul)
 		rc = run_matmul_block(&x, f, rel, out);
+	else if (rel < f->n_map && f->pdist)
+		rc = run_pdist_map(&x, f, rel, out);
+	else if (f->pdist && rel < f->n_map + f->n_comb)
+		rc = run_pdist_combine(&x, f, out);
+	else if (f->pdist && rel < f->n_map + f->n_comb + f->n_extra)
+		rc = run_pdist_tile(&x, f, rel - f->n_map - f->n_comb, out);
+	else if (f->pdist)
+		rc = run_pdist_final(&x, f, rel - f->n_map - f->n_comb - f->n_extra, out);
 	else if (rel < f->n_map)
 		rc = run_map(&x, f, rel, out);
 	else
 		rc = run_combine(&x, f, rel >= f->n_map + f->n_comb, out);
 	for (int i = 0; i < x.n_fds; i++)
 		close(x.fds[i].fd);
+	for (int i = 0; i < x.n_vcfs; i++)
+		vcf_close(x.vcfs[i].r);
 	scratch_release(&x);
 	if (x.failed && rc == 0)
 		rc = -1;

@@ -6,6 +6,7 @@
  * of the families that read it.
  */
 #include "array/array.h"
+#include "distance.h"
 #include "util/xalloc.h"
 
 #include <stdlib.h>
@@ -184,7 +185,7 @@ void anode_chunks_overlapping(const struct anode *a, const int64_t *start, const
 
 int64_t afam_chunk_task(const struct afam *f, int64_t c)
 {
-	return f->first_task + (f->tree ? f->n_map + f->n_comb : 0) + c;
+	return f->first_task + (f->tree ? f->n_map + f->n_comb + f->n_extra : 0) + c;
 }
 
 /* ---- what to materialize ---- */
@@ -234,7 +235,7 @@ static bool costly(const struct anode *a)
 {
 	if (a->fam && a->kind != AN_SCALAR)
 		return false; /* reading a materialized array is cheap */
-	if (a->kind == AN_REDUCE || a->kind == AN_MATMUL)
+	if (a->kind == AN_REDUCE || a->kind == AN_MATMUL || a->kind == AN_PDIST || a->kind == AN_CHOL)
 		return true;
 	for (int i = 0; i < a->n_in; i++)
 		if (costly(a->in[i]))
@@ -254,7 +255,7 @@ static int64_t tree_levels_size(int64_t leaves, int64_t k)
 
 static int split_every_of(const struct anode *a)
 {
-	return a->kind == AN_MATMUL ? 8 : a->split_every;
+	return a->kind == AN_MATMUL || a->kind == AN_PDIST ? 8 : a->split_every;
 }
 
 static struct afam *new_family(struct abuild *b, struct anode *a)
@@ -262,34 +263,48 @@ static struct afam *new_family(struct abuild *b, struct anode *a)
 	struct afam *f = arena_alloc(b->arena, sizeof *f);
 	f->a = a;
 	f->n_chunks = anode_n_chunks(a);
-	if (a->kind == AN_MATMUL) {
-		f->tree = f->matmul = true;
-		f->leaves = a->in[0]->chunks[a->ndim - 1].n;
-		f->n_map = f->n_chunks * f->leaves;
-		f->comb_first = arena_alloc(b->arena, (size_t)f->n_chunks * sizeof *f->comb_first);
-		int64_t per = tree_levels_size(f->leaves, 8);
-		for (int64_t o = 0; o < f->n_chunks; o++) {
-			f->comb_first[o] = per ? f->n_comb : -1;
-			f->n_comb += per;
-		}
-		f->n_tasks = f->n_map + f->n_comb + f->n_chunks;
-	} else if (cross_chunk(a)) {
-		const struct anode *in = a->in[0];
+	if (a->kind == AN_MATMUL || a->kind == AN_PDIST || cross_chunk(a)) {
 		f->tree = true;
-		f->n_map = anode_n_chunks(in);
-		f->leaves = 1;
-		for (int k = 0; k < in->ndim; k++)
-			if (a->axes & (1u << k))
-				f->leaves *= in->chunks[k].n;
-		f->comb_first = arena_alloc(b->arena, (size_t)f->n_chunks * sizeof *f->comb_first);
-		int64_t per = tree_levels_size(f->leaves, a->split_every);
-		for (int64_t o = 0; o < f->n_chunks; o++) {
+		if (a->kind == AN_MATMUL) {
+			f->matmul = true;
+			f->n_trees = f->n_chunks;
+			f->leaves = a->in[0]->chunks[a->ndim - 1].n;
+			f->n_map = f->n_trees * f->leaves;
+		} else if (a->kind == AN_PDIST) {
+			f->pdist = true;
+			int64_t t0 = a->tiles[0].n, t1 = a->tiles[1].n;
+			f->n_trees = a->self_pair ? t0 * (t0 + 1) / 2 : t0 * t1;
+			/* on a GPU one map task streams all the groups of its tile through the device */
+			f->leaves = a->device == PD_GPU ? 1 : a->groups.n;
+			f->n_map = f->n_trees * f->leaves;
+		} else {
+			const struct anode *in = a->in[0];
+			f->n_trees = f->n_chunks;
+			f->n_map = anode_n_chunks(in);
+			f->leaves = 1;
+			for (int k = 0; k < in->ndim; k++)
+				if (a->axes & (1u << k))
+					f->leaves *= in->chunks[k].n;
+		}
+		f->comb_first = arena_alloc(b->arena, (size_t)(f->n_trees ? f->n_trees : 1) * sizeof *f->comb_first);
+		int64_t per = tree_levels_size(f->leaves, split_every_of(a));
+		for (int64_t o = 0; o < f->n_trees; o++) {
 			f->comb_first[o] = per ? f->n_comb : -1;
 			f->n_comb += per;
 		}
-		f->n_tasks = f->n_map + f->n_comb + f->n_chunks;
+		if (f->pdist && a->condensed)
+			f->n_extra = f->n_trees;
+		f->n_tasks = f->n_map + f->n_comb + f->n_extra + f->n_chunks;
 	} else {
 		f->n_tasks = f->n_chunks;
+	}
+	/* working memory: a chunk being built, or a distance tile's statistics and its two boxes of rows */
+	f->work_bytes = 8;
+	for (int k = 0; k < a->ndim; k++)
+		f->work_bytes *= a->chunks[k].n ? a->chunks[k].bounds[1] - a->chunks[k].bounds[0] : 0;
+	if (a->kind == AN_PDIST) {
+		int64_t ti = a->tiles[0].bounds[1], tj = a->tiles[1].bounds[1], g = a->groups.bounds[1];
+		f->work_bytes = 8 * (ti * tj * k_dist_info_of((enum k_dist_metric)a->metric)->n_stats + (ti + tj) * g * 2);
 	}
 	a->fam = f;
 	return f;
@@ -333,6 +348,14 @@ static bool same_node(const struct anode *a, const struct anode *b)
 	case AN_MATMUL:
 	case AN_RESHAPE:
 		return true;
+	case AN_VCF:
+		return !strcmp(a->path, b->path) && a->vcf_calls == b->vcf_calls;
+	case AN_CHOL:
+		return a->g[0] == b->g[0];
+	case AN_PDIST:
+		return a->metric == b->metric && (a->p == b->p || (a->p != a->p && b->p != b->p)) &&
+		       a->condensed == b->condensed && a->self_pair == b->self_pair && a->weighted == b->weighted &&
+		       a->device == b->device && a->missing == b->missing;
 	case AN_CONCAT:
 		return a->axis == b->axis && !memcmp(a->cat_off, b->cat_off, sizeof a->cat_off);
 	case AN_VIEW:
@@ -381,13 +404,24 @@ int64_t array_lower(struct abuild *b, struct anode **roots, size_t n_roots, stru
 	for (size_t i = 0; i < n_roots; i++)
 		while (roots[i]->same)
 			roots[i] = roots[i]->same;
+	/* A distance reads its rows once per tile: keep them unless rereading is cheap. */
+	for (size_t i = 0; i < w.n; i++) {
+		struct anode *a = w.order[i];
+		if (a->same || a->kind != AN_PDIST || (a->tiles[0].n == 1 && a->tiles[1].n == 1))
+			continue;
+		for (int k = 0; k < 2; k++)
+			if (a->in[k]->kind != AN_NPY && a->in[k]->kind != AN_SCALAR)
+				a->in[k]->reread = true;
+	}
 	struct afam **out = arena_alloc(b->arena, (w.n ? w.n : 1) * sizeof *out);
 	int64_t n = 0;
 	for (size_t i = 0; i < w.n; i++) {
 		struct anode *a = w.order[i];
 		if (a->same || (a->kind == AN_SCALAR && !a->is_output))
 			continue;
-		bool mat = a->is_output || cross_chunk(a) || a->kind == AN_MATMUL || (a->n_users > 1 && costly(a));
+		bool mat = a->is_output || cross_chunk(a) || a->kind == AN_MATMUL || a->kind == AN_PDIST || a->kind == AN_CHOL ||
+			   a->reread ||
+			   (a->n_users > 1 && costly(a));
 		if (mat)
 			out[n++] = new_family(b, a);
 	}
@@ -414,6 +448,10 @@ int64_t array_count_unfused(struct anode **roots, size_t n_roots)
 		total += anode_n_chunks(a);
 		if (a->kind == AN_MATMUL)
 			total += anode_n_chunks(a) * a->in[0]->chunks[a->ndim - 1].n;
+		if (a->kind == AN_PDIST) {
+			int64_t t0 = a->tiles[0].n, t1 = a->tiles[1].n;
+			total += (a->self_pair ? t0 * (t0 + 1) / 2 : t0 * t1) * (a->groups.n + tree_levels_size(a->groups.n, 8));
+		}
 		if (cross_chunk(a)) {
 			int64_t leaves = 1;
 			for (int k = 0; k < a->in[0]->ndim; k++)
@@ -474,7 +512,7 @@ static int cmp_i64(const void *x, const void *y)
 /* The map task (relative) of leaf @j of output chunk @o. */
 static int64_t leaf_task(const struct afam *f, int64_t o, int64_t j)
 {
-	if (f->matmul)
+	if (f->matmul || f->pdist)
 		return o * f->leaves + j;
 	const struct anode *r = f->a, *in = r->in[0];
 	int64_t oc[AR_MAX_DIMS], ic[AR_MAX_DIMS];
@@ -503,7 +541,7 @@ static int64_t leaf_task(const struct afam *f, int64_t o, int64_t j)
 /* Where a combine task (relative index into the combine block) sits: output chunk, level, index. */
 static void comb_position(const struct afam *f, int64_t rel_comb, int64_t *o, int *level, int64_t *idx)
 {
-	int64_t per = f->n_comb / f->n_chunks;
+	int64_t per = f->n_comb / f->n_trees;
 	*o = rel_comb / per;
 	int64_t r = rel_comb % per, size = f->leaves;
 	int l = 1;
@@ -539,6 +577,20 @@ static int64_t level_size(const struct afam *f, int l)
 	return size;
 }
 
+/* The tasks holding the top level of tree @o: the first level of at most
+ * split_every partials (the leaves themselves when there are that few). */
+static void tree_tops(const struct afam *f, int64_t o, struct dep_collect *dc)
+{
+	int64_t k = split_every_of(f->a);
+	int level = 0;
+	while (level_size(f, level) > k)
+		level++;
+	for (int64_t j = 0; j < level_size(f, level); j++) {
+		XGROW(dc->v, dc->cap, dc->n + 1);
+		dc->v[dc->n++] = f->first_task + level_task(f, o, level, j);
+	}
+}
+
 void afam_task_deps(const struct afam *f, int64_t rel, void (*fn)(void *arg, int64_t task), void *arg)
 {
 	struct dep_collect dc = { .f = f };
@@ -551,34 +603,55 @@ void afam_task_deps(const struct afam *f, int64_t rel, void (*fn)(void *arg, int
 		afam_matmul_boxes(f, rel, as, ac, bs, bc);
 		program_deps(&dc, f->a->in[0], as, ac, false);
 		program_deps(&dc, f->a->in[1], bs, bc, false);
+	} else if (rel < f->n_map && f->pdist) {
+		int64_t as[2], ac[2], bs[2], bc[2], i, j;
+		afam_pdist_tile(f, rel / f->leaves, &i, &j);
+		afam_pdist_boxes(f, i, j, rel % f->leaves, as, ac, bs, bc);
+		const struct anode *a = f->a;
+		program_deps(&dc, a->in[0], as, ac, false);
+		program_deps(&dc, a->in[1], bs, bc, false);
+		if (a->n_in > 2)
+			program_deps(&dc, a->in[2], &as[1], &ac[1], false);
 	} else if (rel < f->n_map) {
 		const struct anode *in = f->a->in[0];
 		anode_chunk_box(in, rel, start, count);
 		program_deps(&dc, in, start, count, false);
-	} else {
+	} else if (rel < f->n_map + f->n_comb) {
 		int64_t o, idx;
 		int level;
 		int64_t k = split_every_of(f->a);
-		if (rel < f->n_map + f->n_comb) {
-			comb_position(f, rel - f->n_map, &o, &level, &idx);
-		} else {
-			o = rel - f->n_map - f->n_comb;
-			/* the final task reads the top level: the one below it with <= k tasks */
-			level = 0;
-			while (level_size(f, level) > k)
-				level++;
-			level++;
-			idx = 0;
-		}
+		comb_position(f, rel - f->n_map, &o, &level, &idx);
 		int64_t below = level_size(f, level - 1);
 		for (int64_t j = idx * k; j < below && j < (idx + 1) * k; j++) {
 			XGROW(dc.v, dc.cap, dc.n + 1);
 			dc.v[dc.n++] = f->first_task + level_task(f, o, level - 1, j);
 		}
-		for (size_t i = 0; i < dc.n; i++)
-			fn(arg, dc.v[i]);
-		free(dc.v);
-		return;
+		goto in_order;
+	} else if (rel < f->n_map + f->n_comb + f->n_extra) {
+		tree_tops(f, rel - f->n_map - f->n_comb, &dc); /* a condensed distance's finished tile */
+		goto in_order;
+	} else {
+		/* a final task: the top of its tree; for distances, the top of its
+		 * tile's tree, the upper tile it mirrors, or the finished tiles of its rows */
+		int64_t c = rel - f->n_map - f->n_comb - f->n_extra;
+		const struct anode *a = f->a;
+		if (!f->pdist) {
+			tree_tops(f, c, &dc);
+		} else if (a->condensed) {
+			for (int64_t j = c; j < a->tiles[1].n; j++) {
+				XGROW(dc.v, dc.cap, dc.n + 1);
+				dc.v[dc.n++] = f->first_task + f->n_map + f->n_comb + afam_pdist_tree(f, c, j);
+			}
+		} else {
+			int64_t i = c / a->tiles[1].n, j = c % a->tiles[1].n;
+			if (a->self_pair && i > j) {
+				XGROW(dc.v, dc.cap, dc.n + 1);
+				dc.v[dc.n++] = afam_chunk_task(f, j * a->tiles[1].n + i);
+			} else {
+				tree_tops(f, afam_pdist_tree(f, i, j), &dc);
+			}
+		}
+		goto in_order;
 	}
 	if (dc.n > 1)
 		qsort(dc.v, dc.n, sizeof *dc.v, cmp_i64);
@@ -586,6 +659,47 @@ void afam_task_deps(const struct afam *f, int64_t rel, void (*fn)(void *arg, int
 		if (i == 0 || dc.v[i] != dc.v[i - 1])
 			fn(arg, dc.v[i]);
 	free(dc.v);
+	return;
+in_order: /* tree order: partials are merged in it */
+	for (size_t i = 0; i < dc.n; i++)
+		fn(arg, dc.v[i]);
+	free(dc.v);
+}
+
+int64_t afam_pdist_tree(const struct afam *f, int64_t i, int64_t j)
+{
+	int64_t t = f->a->tiles[1].n;
+	return f->a->self_pair ? i * t - i * (i - 1) / 2 + (j - i) : i * t + j;
+}
+
+void afam_pdist_tile(const struct afam *f, int64_t tree, int64_t *i, int64_t *j)
+{
+	int64_t t = f->a->tiles[1].n;
+	if (!f->a->self_pair) {
+		*i = tree / t;
+		*j = tree % t;
+		return;
+	}
+	int64_t r = 0;
+	while (tree >= t - r) { /* row r holds tiles (r, r) .. (r, t - 1) */
+		tree -= t - r;
+		r++;
+	}
+	*i = r;
+	*j = r + tree;
+}
+
+void afam_pdist_boxes(const struct afam *f, int64_t i, int64_t j, int64_t g, int64_t *as, int64_t *ac, int64_t *bs,
+		      int64_t *bc)
+{
+	const struct anode *a = f->a;
+	as[0] = a->tiles[0].bounds[i];
+	ac[0] = a->tiles[0].bounds[i + 1] - as[0];
+	bs[0] = a->tiles[1].bounds[j];
+	bc[0] = a->tiles[1].bounds[j + 1] - bs[0];
+	int64_t g1 = f->leaves == a->groups.n ? g + 1 : a->groups.n; /* one leaf: every group */
+	as[1] = bs[1] = a->groups.bounds[g];
+	ac[1] = bc[1] = a->groups.bounds[g1] - as[1];
 }
 
 void afam_matmul_boxes(const struct afam *f, int64_t m, int64_t *as, int64_t *ac, int64_t *bs, int64_t *bc)
@@ -631,6 +745,10 @@ int afam_task_level(const struct afam *f, int64_t rel, int64_t *member)
 		*member = rel - f->n_map;
 		return level;
 	}
-	*member = rel - f->n_map - f->n_comb;
+	if (rel < f->n_map + f->n_comb + f->n_extra) {
+		*member = rel - f->n_map - f->n_comb;
+		return -2;
+	}
+	*member = rel - f->n_map - f->n_comb - f->n_extra;
 	return 0;
 }

@@ -26,6 +26,8 @@ int cmd_check(int argc, char **argv, struct err *e);
 int cmd_graph(int argc, char **argv, struct err *e);
 int cmd_ops(int argc, char **argv, struct err *e);
 int cmd_version(int argc, char **argv, struct err *e);
+int cmd_distance(int argc, char **argv, struct err *e);
+const char *cmd_distance_usage(void);
 int cmd_help(int argc, char **argv, struct err *e);
 
 /* Everything a spec-reading command was told on its command line. */

@@ -24,7 +24,7 @@ static const char usage_run[] =
 	"                          else $TMPDIR, else /tmp)\n"
 	"  -s, --set NAME=VALUE    override a parameter of the spec (repeatable)\n"
 	"  -o, --output NAME=PATH  write output NAME to PATH (- is stdout; repeatable)\n"
-	"  -q, --quiet             no progress bar\n"
+	"  -q, --quiet             no progress bar, no \"wrote NAME to PATH\" summary lines\n"
 	"  -v, --verbose           one line per finished task on stderr\n"
 	"      --report FILE.json  write every task's timing and sizes, and spill events\n"
 	"      --chunk-size SIZE   target size of \"auto\" array chunks (default 128MiB)\n"
@@ -50,6 +50,8 @@ const char *cmd_usage(const char *name)
 		return usage_check;
 	if (!strcmp(name, "graph"))
 		return usage_graph;
+	if (!strcmp(name, "distance"))
+		return cmd_distance_usage();
 	return NULL;
 }
 
@@ -188,7 +190,7 @@ int cmd_load(const struct spec_args *a, struct loaded *l, struct err *e)
 	memset(l, 0, sizeof *l);
 	if (spec_load(&l->spec, a->spec_path, a->sets, a->n_sets, e) < 0)
 		return -1;
-	if (!(l->g = graph_build(&l->spec, a->outs, a->n_outs, a->chunk_bytes, e)))
+	if (!(l->g = graph_build(&l->spec, a->outs, a->n_outs, a->chunk_bytes, a->run.mem_limit, e)))
 		return -1;
 	if (plan_make(&l->plan, l->g, a->targets, a->n_targets, e) < 0)
 		return -1;

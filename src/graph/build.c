@@ -799,6 +799,8 @@ static int lower_arrays(struct builder *b, const char *const *o_overrides, size_
 			b->info[gn - g->nodes].is_array = true;
 		}
 		gn->fam = fam;
+		if (fam->work_bytes > g->task_work_max)
+			g->task_work_max = fam->work_bytes;
 		gn->op_data = fam;
 		gn->n_members = fam->n_chunks;
 	}
@@ -1255,7 +1257,7 @@ static int add_output(struct builder *b, const char *key, const char *path, stru
 }
 
 struct graph *graph_build(struct spec *s, const char *const *o_overrides, size_t n_overrides,
-			  uint64_t chunk_bytes, struct err *e)
+			  uint64_t chunk_bytes, uint64_t mem_limit, struct err *e)
 {
 	struct graph *g = xcalloc(1, sizeof *g);
 	arena_init(&g->arena);
@@ -1306,6 +1308,7 @@ struct graph *graph_build(struct spec *s, const char *const *o_overrides, size_t
 	b.ab.spec = s;
 	b.ab.e = e;
 	b.ab.chunk_bytes = chunk_bytes ? chunk_bytes : (128u << 20);
+	b.ab.mem_limit = mem_limit;
 	b.ab.lookup = lookup_array;
 	b.ab.lookup_arg = &b;
 	for (size_t n = 0; n < g->n_nodes; n++)
@@ -1366,6 +1369,12 @@ struct graph *graph_build(struct spec *s, const char *const *o_overrides, size_t
 	}
 	free(outs_heap);
 	outs_heap = NULL;
+	if (b.ab.n_notes) {
+		g->notes = arena_alloc(&g->arena, b.ab.n_notes * sizeof *g->notes);
+		memcpy(g->notes, b.ab.notes, b.ab.n_notes * sizeof *g->notes);
+		g->n_notes = b.ab.n_notes;
+	}
+	free(b.ab.notes);
 
 	for (size_t n = 0; n < g->n_nodes; n++)
 		free(b.info[n].refs);
@@ -1375,6 +1384,7 @@ struct graph *graph_build(struct spec *s, const char *const *o_overrides, size_t
 	strmap_release(&b.names);
 	return g;
 fail:
+	free(b.ab.notes);
 	if (b.info)
 		for (size_t n = 0; n < g->n_nodes; n++)
 			free(b.info[n].refs);
@@ -1412,7 +1422,9 @@ void graph_task_name(const struct graph *g, int64_t t, char *out, size_t out_len
 	if (gn->gen == GEN_ARRAY) {
 		int64_t m;
 		int level = afam_task_level(gn->fam, tk->member, &m);
-		if (level < 0)
+		if (level == -2)
+			snprintf(out, out_len, "%s.tile[%" PRId64 "]", gn->name, m);
+		else if (level < 0)
 			snprintf(out, out_len, "%s.map[%" PRId64 "]", gn->name, m);
 		else if (level > 0)
 			snprintf(out, out_len, "%s.l%d[%" PRId64 "]", gn->name, level, m);

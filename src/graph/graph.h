@@ -75,17 +75,21 @@ struct graph {
 	struct goutput *outputs;
 	int64_t n_array_tasks;       /* tasks of array families (after fusion) */
 	int64_t n_array_unfused;     /* what they would be with every array op materialized */
+	int64_t task_work_max;       /* the most working memory one array task holds (bytes, an estimate) */
+	size_t n_notes;              /* decisions made while building ("d: distances on the CPU (...)"), */
+	const char **notes;          /* shown by --verbose; arena memory */
 };
 
 /*
  * graph_build() : expands every node of @s into tasks and edges, checks ops,
  * references and cycles; expression nodes become array families (fused
  * where possible). @o_overrides are "NAME=PATH" from -o (a name not among
- * the outputs adds it); @chunk_bytes is the "auto" chunk size (0: 128 MiB).
+ * the outputs adds it); @chunk_bytes is the "auto" chunk size (0: 128 MiB);
+ * @mem_limit (0: unknown) sizes the work of one task (distance tiles).
  * NULL and a located *e (ERR_SPEC) on error.
  */
 struct graph *graph_build(struct spec *s, const char *const *o_overrides, size_t n_overrides,
-			  uint64_t chunk_bytes, struct err *e);
+			  uint64_t chunk_bytes, uint64_t mem_limit, struct err *e);
 void graph_free(struct graph *g);
 
 /* graph_resolve_target() : "name" or "name[k]" (k may be negative) -> a range of

@@ -34,7 +34,7 @@ static bool parse_field(const char *p, const char *end, double *v)
 	return *e == '\0';
 }
 
-int csvnum_scan(const char *path, struct arena *a, struct csvnum *cv, struct err *e)
+int csvnum_scan(const char *path, int header, struct arena *a, struct csvnum *cv, struct err *e)
 {
 	memset(cv, 0, sizeof *cv);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -43,12 +43,15 @@ int csvnum_scan(const char *path, struct arena *a, struct csvnum *cv, struct err
 	char *buf = xmalloc(BLOCK + 1);
 	size_t marks_cap = 64;
 	uint64_t *marks = xmalloc(marks_cap * sizeof *marks);
-	char first[4096];
-	size_t first_len = 0;
-	bool first_done = false, line_start = true;
+	/* The first line is looked at field by field as it streams past: its
+	 * fields count the columns, and any that is not a number makes it a header. */
+	char fld[64];
+	size_t fld_len = 0;
+	bool fld_long = false, numbers = true, first_done = false, line_start = true;
 	uint64_t pos = 0;
 	int64_t lines = 0;
 	int rc = 0;
+	cv->cols = 0;
 	for (;;) {
 		ssize_t r = read(fd, buf, BLOCK);
 		if (r < 0 && errno == EINTR)
@@ -70,28 +73,24 @@ int csvnum_scan(const char *path, struct arena *a, struct csvnum *cv, struct err
 				line_start = false;
 			}
 			char ch = buf[i];
-			if (!first_done && ch != '\n' && first_len < sizeof first - 1)
-				first[first_len++] = ch;
+			if (!first_done) {
+				if (ch == ',' || ch == '\n') {
+					double v;
+					if (fld_long || !parse_field(fld, fld + fld_len, &v))
+						numbers = false;
+					cv->cols++;
+					fld_len = 0;
+					fld_long = false;
+				} else if (fld_len < sizeof fld) {
+					fld[fld_len++] = ch;
+				} else {
+					fld_long = true;
+				}
+			}
 			if (ch == '\n') {
 				if (!first_done) {
-					/* the first line: its fields count the columns; any that is not a number makes it a header */
-					first[first_len] = '\0';
 					first_done = true;
-					const char *p = first, *end = first + first_len;
-					cv->cols = 1;
-					bool numbers = true;
-					for (const char *q = p;; q++) {
-						if (q == end || *q == ',') {
-							double v;
-							if (!parse_field(p, q, &v))
-								numbers = false;
-							if (q == end)
-								break;
-							cv->cols++;
-							p = q + 1;
-						}
-					}
-					cv->header = !numbers;
+					cv->header = header >= 0 ? header != 0 : !numbers;
 					if (!cv->header)
 						marks[0] = 0;
 				}
@@ -104,13 +103,12 @@ int csvnum_scan(const char *path, struct arena *a, struct csvnum *cv, struct err
 	if (rc == 0 && !line_start)
 		lines++; /* a last line without a newline */
 	if (rc == 0 && !first_done && lines) {
-		/* one line, no newline: handle as the loop would */
-		first[first_len] = '\0';
-		cv->cols = 1;
-		for (size_t i = 0; i < first_len; i++)
-			cv->cols += first[i] == ',';
+		/* one line, no newline: finish its last field as the loop would */
 		double v;
-		cv->header = !parse_field(first, first + first_len, &v) && first_len;
+		if (fld_long || !parse_field(fld, fld + fld_len, &v))
+			numbers = false;
+		cv->cols++;
+		cv->header = header >= 0 ? header != 0 : !numbers && (cv->cols > 1 || fld_len);
 		marks[0] = 0;
 	}
 	close(fd);

@@ -25,8 +25,10 @@ struct csvnum {
 	uint64_t *marks;        /* byte offset of data row k * CSVNUM_STEP (arena memory) */
 };
 
-/* csvnum_scan() : reads @path once. 0, or -1 and *e (a message without a location). */
-int csvnum_scan(const char *path, struct arena *a, struct csvnum *cv, struct err *e);
+/* csvnum_scan() : reads @path once; @header: 1 the first line is a header,
+ * 0 it is data, -1 guess (a header when any field is not a number).
+ * 0, or -1 and *e (a message without a location). */
+int csvnum_scan(const char *path, int header, struct arena *a, struct csvnum *cv, struct err *e);
 /* csvnum_read_box() : rows [r0, r0 + nr) and columns [c0, c0 + nc) into @out, C order. */
 int csvnum_read_box(int fd, const char *path, const struct csvnum *cv, int64_t r0, int64_t nr, int64_t c0,
 		    int64_t nc, double *out, struct err *e);

@@ -48,6 +48,9 @@ enum op_afn {
 	AFN_CONCAT,    /* sub 0: concatenate, 1: stack */
 	AFN_RESHAPE,
 	AFN_TENSORDOT,
+	AFN_PDIST,     /* sub 0: pairwise_distance, 1: cdist */
+	AFN_LOAD_VCF,
+	AFN_CHOLESKY,
 };
 
 /* One input of a task: bytes (OP_INPUT_MEM) or a file (OP_INPUT_PATHS). */

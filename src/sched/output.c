@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,53 @@ static int write_text(struct out_state *os, int64_t c, const void *data, struct 
 	return rc;
 }
 
+/* Folds a chunk into the output's min / mean / max (NaN counted apart). */
+static void note_values(struct out_state *os, enum dtype t, const void *data, size_t len)
+{
+	size_t n = len / dtype_size(t);
+	for (size_t i = 0; i < n; i++) {
+		double v;
+		switch (t) {
+		case DT_FLOAT64: v = ((const double *)data)[i]; break;
+		case DT_FLOAT32: v = ((const float *)data)[i]; break;
+		case DT_INT64: v = (double)((const int64_t *)data)[i]; break;
+		case DT_INT32: v = ((const int32_t *)data)[i]; break;
+		case DT_INT16: v = ((const int16_t *)data)[i]; break;
+		case DT_INT8: v = ((const int8_t *)data)[i]; break;
+		default: v = ((const uint8_t *)data)[i]; break;
+		}
+		if (v != v) {
+			os->v_nan++;
+			continue;
+		}
+		if (!os->v_count || v < os->v_min)
+			os->v_min = v;
+		if (!os->v_count || v > os->v_max)
+			os->v_max = v;
+		os->v_sum += v;
+		os->v_count++;
+	}
+}
+
+void output_summary(const struct out_state *os, double seconds, char *out, size_t len)
+{
+	const struct anode *a = os->o->array;
+	char shape[96] = "(";
+	for (int k = 0; k < a->ndim; k++)
+		snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%" PRId64, k ? ", " : "", a->shape[k]);
+	snprintf(shape + strlen(shape), sizeof shape - strlen(shape), a->ndim == 1 ? ",)" : ")");
+	int n = snprintf(out, len, "wrote %s to %s: %s %s", os->o->node_name, os->o->path, shape, dtype_name(a->dtype));
+	if (a->dtype != DT_BOOL && n > 0 && (size_t)n < len)
+		n += snprintf(out + n, len - (size_t)n, ", min %.6g, mean %.6g, max %.6g", os->v_count ? os->v_min : NAN,
+			      os->v_count ? os->v_sum / (double)os->v_count : NAN, os->v_count ? os->v_max : NAN);
+	if (os->v_nan && n > 0 && (size_t)n < len)
+		n += snprintf(out + n, len - (size_t)n, " (%" PRId64 " NaN)", os->v_nan);
+	if (n > 0 && (size_t)n < len)
+		n += snprintf(out + n, len - (size_t)n, "; %.2f s", seconds);
+	if (a->kind == AN_PDIST && n > 0 && (size_t)n < len)
+		snprintf(out + n, len - (size_t)n, " on the %s", a->device == PD_GPU ? "GPU" : "CPU");
+}
+
 int output_write(struct out_state *os, int64_t task, struct err *e)
 {
 	if (os->o->format == OUT_BYTES)
@@ -118,6 +166,8 @@ int output_write(struct out_state *os, int64_t task, struct err *e)
 	const struct anode *a = os->o->array;
 	int64_t c = task - os->o->task_first;
 	int rc;
+	if (a->dtype != DT_BOOL)
+		note_values(os, a->dtype, data, len);
 	if (os->o->format == OUT_ARRAY_NPY) {
 		int64_t start[AR_MAX_DIMS], count[AR_MAX_DIMS];
 		anode_chunk_box(a, c, start, count);

@@ -220,10 +220,16 @@ static void close_outputs(struct run *r, bool commit, struct err *e)
 {
 	for (size_t i = 0; i < r->p->n_outputs; i++) {
 		struct out_state *os = &r->outs[i];
+		bool summary = commit && !r->rc.o->quiet && os->o->array && strcmp(os->o->path, "-");
+		char line[512];
+		if (summary)
+			output_summary(os, run_clock(&r->rc), line, sizeof line);
 		if (os->npy) {
 			if (commit) {
 				if (npy_writer_commit(os->npy, e) < 0)
 					commit = false;
+				else if (summary)
+					fprintf(stderr, "tessera: %s\n", line);
 			} else {
 				npy_writer_abort(os->npy);
 			}
@@ -239,10 +245,13 @@ static void close_outputs(struct run *r, bool commit, struct err *e)
 		if (commit) {
 			/* mkstemp made it 0600; give it what a plain create would. */
 			chmod(os->tmp, 0666 & ~r->umask);
-			if (rename(os->tmp, r->p->outputs[i].path) != 0)
+			if (rename(os->tmp, r->p->outputs[i].path) != 0) {
 				err_sys(e, NULL, "cannot rename output into '%s'", r->p->outputs[i].path);
-			else
+			} else {
 				cleanup_forget(os->tmp);
+				if (summary)
+					fprintf(stderr, "tessera: %s\n", line);
+			}
 		} else {
 			unlink(os->tmp);
 			cleanup_forget(os->tmp);
@@ -407,13 +416,24 @@ int sched_run(const struct graph *g, const struct plan *p, const struct sched_op
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	r.rc.t0 = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	if (o->verbose)
+		for (size_t i = 0; i < g->n_notes; i++)
+			fprintf(stderr, "tessera: %s\n", g->notes[i]);
 	uint64_t spill_at = o->mem_limit / 4;
 	r.rc.spill_at = (size_t)(spill_at > (256u << 20) ? (256u << 20) : spill_at < 4096 ? 4096 : spill_at);
 	int64_t nt = g->n_tasks;
 	int rc = -1, status = 0;
 	struct completion *comps = xmalloc(256 * sizeof *comps);
 
-	struct store_opts so = { o->mem_limit, o->spill_dir, 1 };
+	/* The limit is the process's: with array tasks, which work inside it,
+	 * results get what is left after the program itself (libraries, BLAS
+	 * buffers, stacks: about 16 MiB) and the running tasks (each worker
+	 * holds one), and at least a quarter of it. Shell tasks work in their
+	 * own processes. */
+	uint64_t reserve = g->task_work_max ? (16u << 20) + (uint64_t)g->task_work_max * (uint64_t)o->jobs : 0;
+	if (reserve > o->mem_limit / 4 * 3)
+		reserve = o->mem_limit / 4 * 3;
+	struct store_opts so = { o->mem_limit - reserve, o->spill_dir, 1 };
 	r.rc.store = store_new(&so, nt, e);
 	if (!r.rc.store)
 		goto out;

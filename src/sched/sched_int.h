@@ -27,11 +27,16 @@ struct out_state {
 	double *block_f;
 	int64_t *block_i;
 	int64_t block_rows;
+	/* writer thread only: what the summary line says of an array output */
+	double v_min, v_max, v_sum;
+	int64_t v_count, v_nan;
 };
 
 /* output_write() : writes member @task of an output (on the writer thread). 0, or -1 and *e. */
 int output_write(struct out_state *os, int64_t task, struct err *e);
 void output_release(struct out_state *os);
+/* output_summary() : "wrote d to distances.npy: (629, 629) float64, min 0, mean 12.5, max 31.2; 0.21 s on the CPU". */
+void output_summary(const struct out_state *os, double seconds, char *out, size_t len);
 
 struct write_done {
 	size_t out;     /* output index */

@@ -73,7 +73,7 @@ outputs:
 Y
 	cd "$TMP"
 	run -0 "$TESSERA" run s.yaml
-	assert_output "$(printf '0.30000000000000004\n1e+16\n0.33333334\n0\n2\n4\n2,1,1\n1,2,1')"
+	assert_output "$(printf '0.30000000000000004\n1e+16\n0.33333334\n0\n2\n4\n2,1,1\n1,2,1\ntessera: wrote b to b.csv: (4,) bool; 0.00 s')"
 	[ "$(cat b.csv)" = "$(printf 'False\nFalse\nTrue\nTrue')" ]
 }
 
@@ -221,7 +221,7 @@ nodes:
   cs: nansum(c, axis=0)
 outputs: {hs: "$TMP/hs.npy", ns: "$TMP/ns.npy", cs: "-"}
 Y
-	run -0 "$TESSERA" run "$TMP/s.yaml"
+	run -0 "$TESSERA" run "$TMP/s.yaml" -q
 	assert_output "$(printf '1.0\n12.5')"
 	run -0 /usr/bin/python3 -c "
 import numpy as np
