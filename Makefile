@@ -84,6 +84,53 @@ $(BUILD)/unit-tests: $(LIB_OBJ) $(TEST_OBJ)
 
 -include $(OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
+# The optional CUDA plugin: libtessera-cuda.so beside ./tessera (src/dev/cuda.c looks there), from
+# kernels/cuda/*.cu, when nvcc is found (WITH_CUDA=auto) or demanded (WITH_CUDA=yes). One build for
+# every BUILD (the plugin is not sanitized), in build/cuda/. cudart is linked statically (nvcc's
+# default) and libcublas is dlopen()ed by the plugin at run time, so the library has no CUDA
+# load-time dependency: it loads on a machine without CUDA and reports why there is no device.
+# The tessera binary never links CUDA.
+CUDA_LIB  := libtessera-cuda.so
+CUDA_DIR  := build/cuda
+CUDA_SRC  := $(wildcard kernels/cuda/*.cu)
+CUDA_OBJ  := $(patsubst %.cu,$(CUDA_DIR)/%.o,$(CUDA_SRC))
+CUDA_ARCH := -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+             -gencode arch=compute_90,code=compute_90
+NVCCFLAGS := -std=c++17 -O3 $(CUDA_ARCH) -Ikernels -Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wextra \
+             -DTCU_CUDA_LIBDIR='"$(abspath $(dir $(NVCC))../lib64)"'
+ifeq ($(WITH_CUDA),no)
+CUDA_BUILD :=
+else ifneq ($(NVCC),)
+CUDA_BUILD := y
+else ifeq ($(WITH_CUDA),yes)
+$(error WITH_CUDA=yes but nvcc was not found: set NVCC=/path/to/nvcc)
+endif
+
+ifeq ($(CUDA_BUILD),y)
+all: $(CUDA_LIB)
+else ifneq ($(WITH_CUDA),no)
+all: cuda-none
+endif
+.PHONY: cuda-none
+cuda-none:
+	@echo "cuda: nvcc not found, libtessera-cuda.so not built"
+
+$(CUDA_DIR)/FLAGS: FORCE
+	@mkdir -p $(CUDA_DIR)
+	@echo '$(NVCC) $(NVCCFLAGS)' | cmp -s - $@ || echo '$(NVCC) $(NVCCFLAGS)' > $@
+
+$(CUDA_DIR)/%.o: %.cu $(CUDA_DIR)/FLAGS
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  NVCC    $<")
+	$(Q)$(NVCC) $(NVCCFLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
+
+$(CUDA_LIB): $(CUDA_OBJ) kernels/cuda/tcu.map
+	@$(if $(Q),echo "  NVLINK  $@")
+	$(Q)$(NVCC) -shared $(CUDA_ARCH) -cudart static -Xlinker --version-script=kernels/cuda/tcu.map \
+	  -Xlinker -z,defs -o $@ $(CUDA_OBJ) -ldl -lpthread
+
+-include $(CUDA_OBJ:.o=.d)
+
 deps:
 	@if [ -n "$(MISSING)" ] || ! command -v bats >/dev/null || ! command -v groff >/dev/null; then \
 	  echo "installing: $(MISSING) bats bats-assert bats-support sqlite3 groff-base python3"; \
@@ -115,6 +162,10 @@ demo: deps
 	$(MAKE) all
 	./tessera run graphs/pairwise.yaml
 
+# GPU against CPU for every metric; "skipped: no GPU" (exit 0) without one.
+test-gpu: all
+	tests/gpu/run.sh
+
 bench: bench-sched bench-array
 bench-sched: all
 	bench/sched/run.sh
@@ -126,10 +177,11 @@ install: all
 	install -m 755 tessera $(DESTDIR)$(PREFIX)/bin/tessera
 	install -m 644 man/tessera.1 $(DESTDIR)$(PREFIX)/share/man/man1/tessera.1
 	install -m 644 man/tessera-spec.5 $(DESTDIR)$(PREFIX)/share/man/man5/tessera-spec.5
+	$(if $(CUDA_BUILD),install -D -m 755 $(CUDA_LIB) $(DESTDIR)$(PREFIX)/lib/tessera/$(CUDA_LIB))
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/tessera $(DESTDIR)$(PREFIX)/share/man/man1/tessera.1 \
-	      $(DESTDIR)$(PREFIX)/share/man/man5/tessera-spec.5
+	      $(DESTDIR)$(PREFIX)/share/man/man5/tessera-spec.5 $(DESTDIR)$(PREFIX)/lib/tessera/$(CUDA_LIB)
 
 lint-man:
 	@command -v groff >/dev/null || { echo "lint-man: groff is not installed (apt-get install groff-base)" >&2; exit 1; }
@@ -137,8 +189,8 @@ lint-man:
 	  if [ -n "$$out" ]; then echo "$$m: $$out"; exit 1; fi; done
 
 clean:
-	rm -rf build build-asan build-tsan tessera
+	rm -rf build build-asan build-tsan tessera $(CUDA_LIB)
 
 help:
-	@echo "targets: all test test-unit test-cli check-asan check-tsan bench bench-sched demo deps install uninstall clean"
-	@echo "knobs:   CC CFLAGS PREFIX DESTDIR V=1 WERROR=1"
+	@echo "targets: all test test-unit test-cli check-asan check-tsan test-gpu bench bench-sched demo deps install uninstall clean"
+	@echo "knobs:   CC CFLAGS PREFIX DESTDIR V=1 WERROR=1 WITH_CUDA=auto|yes|no NVCC"
