@@ -53,7 +53,7 @@ TEST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRC))
 
 BIN      := $(if $(filter build,$(BUILD)),tessera,$(BUILD)/tessera)
 
-.PHONY: all deps-check test test-unit test-cli check-asan check-tsan test-gpu bench bench-sched bench-array \
+.PHONY: all deps-check test test-unit test-cli check-asan check-tsan test-gpu bench bench-sched bench-array bench-distance \
         install uninstall clean help demo deps lint-man
 
 all: deps-check $(BIN) $(BUILD)/unit-tests
@@ -166,11 +166,13 @@ demo: deps
 test-gpu: all
 	tests/gpu/run.sh
 
-bench: bench-sched bench-array
+bench: bench-sched bench-array bench-distance
 bench-sched: all
 	bench/sched/run.sh
 bench-array: all
 	bench/array/run.sh
+bench-distance: all
+	bench/distance/run.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
@@ -192,5 +194,5 @@ clean:
 	rm -rf build build-asan build-tsan tessera $(CUDA_LIB)
 
 help:
-	@echo "targets: all test test-unit test-cli check-asan check-tsan test-gpu bench bench-sched demo deps install uninstall clean"
+	@echo "targets: all test test-unit test-cli check-asan check-tsan test-gpu bench bench-sched bench-array bench-distance demo deps install uninstall clean"
 	@echo "knobs:   CC CFLAGS PREFIX DESTDIR V=1 WERROR=1 WITH_CUDA=auto|yes|no NVCC"
