@@ -523,15 +523,16 @@ enum tile_kind {
 	TK_CANB,     /* [0] sum w|a-b|/(|a|+|b|), reciprocal estimate + Newton */
 	TK_CANB_DIV, /* the same with a true division (values the estimate cannot take) */
 	TK_HAMM,     /* [0] sum w[a != b]  (missing: [1] sum w over shared) */
-	TK_BOOLW,    /* [0] sum w[a t, b t]  (missing: [1] w[a t, b present] [2] w[a present, b t] [3] w[shared]) */
+	TK_BOOLW,    /* [0] ntt [1] ntf [2] nft, each summed directly (never by subtraction: yule's
+			ntf nft = 0 test needs exact zeros)  (missing: [3] sum w over shared) */
 };
 
 ALWAYS_INLINE int tk_nacc(int kind, int miss)
 {
 	if (kind == TK_BRAY || (kind == TK_HAMM && miss))
 		return 2;
-	if (kind == TK_BOOLW && miss)
-		return 4;
+	if (kind == TK_BOOLW)
+		return miss ? 4 : 3;
 	return 1;
 }
 
@@ -546,7 +547,7 @@ struct tile_job {
 	int metric;
 	double *st;
 	int64_t np;
-	const double *rsa, *rsb; /* per-row sums: braycurtis sum w a; booleans sum w [x t] */
+	const double *rsa, *rsb; /* braycurtis on a non-negative piece: each row's sum w x */
 	double wsum;		 /* sum of the piece's weights */
 };
 
@@ -588,18 +589,10 @@ static void tile_emit(const struct tile_job *t, int64_t r0, int64_t s0, int nr, 
 			for (int jj = 0; jj < ns; jj++) {
 				int64_t k = (r0 + i) * t->nb + s0 + jj;
 				const double *v = res + i * ns + jj;
-				double s4[KDM_MAX_STATS], ntt = v[0], ta, tb, n;
-				if (t->miss) {
-					ta = v[stride];
-					tb = v[2 * stride];
-					n = v[3 * stride];
-				} else {
-					ta = t->rsa[r0 + i];
-					tb = t->rsb[s0 + jj];
-					n = t->wsum;
-				}
+				double s4[KDM_MAX_STATS], ntt = v[0], ntf = v[stride], nft = v[2 * stride];
+				double n = t->miss ? v[3 * stride] : t->wsum;
 				kdm_load(t->metric, s4, t->st, k, np);
-				kdm_bool_add(t->metric, s4, ntt, ta - ntt, tb - ntt, ((n - ta) - tb) + ntt);
+				kdm_bool_add(t->metric, s4, ntt, ntf, nft, ((n - ntt) - ntf) - nft);
 				kdm_store(t->metric, s4, t->st, k, np);
 			}
 		break;
@@ -814,17 +807,11 @@ static bool all_nonneg_or_nan(const double *x, int64_t ld, int64_t rows, int64_t
 	return true;
 }
 
-/* sum w x (braycurtis) or sum w [x != 0] (booleans) of each row. */
-static void row_sums(const double *x, int64_t ld, int64_t rows, int64_t n, const double *w, bool truth,
-		     double *out)
+/* Each row's sum w x. */
+static void row_sums(const double *x, int64_t ld, int64_t rows, int64_t n, const double *w, double *out)
 {
-	for (int64_t r = 0; r < rows; r++) {
-		const double *p = x + r * ld;
-		double s = 0;
-		for (int64_t f = 0; f < n; f++)
-			s += w[f] * (truth ? (double)(p[f] != 0) : p[f]);
-		out[r] = s;
-	}
+	for (int64_t r = 0; r < rows; r++)
+		out[r] = lane_dot(x + r * ld, w, n);
 }
 
 /* A piece of the scalar engine: for values the fast kernels do not take (jensenshannon's negatives). */
@@ -848,7 +835,8 @@ static void map_tiles(const struct job *j, const struct tile_bufs *tb)
 {
 	const struct isa_fns *fn = isa_fns(j->isa);
 	int m = j->metric;
-	bool rowloop = m == K_DIST_JENSENSHANNON || (m == K_DIST_MINKOWSKI && j->p != 1.0 && j->p != 3.0 && !isinf(j->p));
+	bool rowloop = m == K_DIST_JENSENSHANNON ||
+		       (m == K_DIST_MINKOWSKI && j->p != 1.0 && j->p != 3.0 && !isinf(j->p));
 	for (int64_t f0 = 0; f0 < j->nf; f0 += PIECE_T) {
 		int64_t n = j->nf - f0 < PIECE_T ? j->nf - f0 : PIECE_T, lda, ldb;
 		const double *a = piece_rows(j->a, j->na, f0, n, tb->ca, &lda);
@@ -895,9 +883,9 @@ static void map_tiles(const struct job *j, const struct tile_bufs *tb)
 			t.kind = TK_BRAY;
 			if (!t.miss && all_nonneg(a, lda, j->na, n) && (j->same || all_nonneg(b, ldb, j->nb, n))) {
 				t.kind = TK_L1;
-				row_sums(a, lda, j->na, n, tb->w, false, tb->rsa);
+				row_sums(a, lda, j->na, n, tb->w, tb->rsa);
 				if (!j->same)
-					row_sums(b, ldb, j->nb, n, tb->w, false, tb->rsb);
+					row_sums(b, ldb, j->nb, n, tb->w, tb->rsb);
 			}
 			break;
 		case K_DIST_CANBERRA:
@@ -911,11 +899,6 @@ static void map_tiles(const struct job *j, const struct tile_bufs *tb)
 			break;
 		default: /* weighted boolean metrics */
 			t.kind = TK_BOOLW;
-			if (!t.miss) {
-				row_sums(a, lda, j->na, n, tb->w, true, tb->rsa);
-				if (!j->same)
-					row_sums(b, ldb, j->nb, n, tb->w, true, tb->rsb);
-			}
 			break;
 		}
 		fn->tiles(&t);
@@ -1924,6 +1907,7 @@ typedef __mmask8 vm_avx512;
 #define M_NE(a, b) _mm512_cmp_pd_mask(a, b, _CMP_NEQ_OQ)
 #define M_GT(a, b) _mm512_cmp_pd_mask(a, b, _CMP_GT_OQ)
 #define M_AND(a, b) ((__mmask8)((a) & (b)))
+#define M_ANDN(a, b) ((__mmask8)((a) & ~(b))) /* a and not b */
 #define V_MADD(acc, m, x) _mm512_mask_add_pd(acc, m, acc, x)	    /* acc + (m ? x : 0) */
 #define V_MFMA(acc, m, a, b) _mm512_mask3_fmadd_pd(a, b, acc, m) /* m ? a b + acc : acc */
 #define V_MMAX(acc, m, x) _mm512_mask_max_pd(acc, m, x, acc)	    /* NaN x leaves acc */
@@ -1967,6 +1951,7 @@ static inline double hmax_avx2(__m256d v)
 #define M_NE(a, b) _mm256_cmp_pd(a, b, _CMP_NEQ_OQ)
 #define M_GT(a, b) _mm256_cmp_pd(a, b, _CMP_GT_OQ)
 #define M_AND(a, b) _mm256_and_pd(a, b)
+#define M_ANDN(a, b) _mm256_andnot_pd(b, a)
 #define V_MADD(acc, m, x) _mm256_add_pd(acc, _mm256_and_pd(m, x))
 #define V_MFMA(acc, m, a, b) _mm256_fmadd_pd(a, _mm256_and_pd(m, b), acc) /* a: a weight, never NaN */
 #define V_MMAX(acc, m, x) _mm256_max_pd(_mm256_and_pd(m, x), acc)	      /* x >= 0 or NaN */
@@ -1997,6 +1982,7 @@ typedef int vm_portable;
 #define M_NE(a, b) ((a) != (b) && M_ORD(a, b))
 #define M_GT(a, b) ((a) > (b))
 #define M_AND(a, b) ((a) && (b))
+#define M_ANDN(a, b) ((a) && !(b))
 #define V_MADD(acc, m, x) ((m) ? (acc) + (x) : (acc))
 #define V_MFMA(acc, m, a, b) ((m) ? (a) * (b) + (acc) : (acc))
 #define V_MMAX(acc, m, x) ((m) && (x) > (acc) ? (x) : (acc))
@@ -2078,26 +2064,27 @@ static inline __attribute__((always_inline)) void FN(step)(const int KIND, const
 				acc[1][i][s] = V_MADD(acc[1][i][s], M_ORD(av[i], bv[s]), wv);
 		}
 		break;
-	case TK_BOOLW: {
-		VM ta[TR], tb[TS], pa[TR], pb[TS];
+	case TK_BOOLW: { /* t: present and nonzero; f: present and zero */
+		VM ta[TR], tb[TS], fa[TR], fb[TS], pa[TR], pb[TS];
 		UNROLL for (int i = 0; i < R; i++)
 		{
 			ta[i] = M_NE(av[i], zero);
 			pa[i] = M_ORD(av[i], av[i]);
+			fa[i] = M_ANDN(pa[i], ta[i]);
 		}
 		UNROLL for (int s = 0; s < S; s++)
 		{
 			tb[s] = M_NE(bv[s], zero);
 			pb[s] = M_ORD(bv[s], bv[s]);
+			fb[s] = M_ANDN(pb[s], tb[s]);
 		}
 		UNROLL for (int i = 0; i < R; i++) UNROLL for (int s = 0; s < S; s++)
 		{
 			acc[0][i][s] = V_MADD(acc[0][i][s], M_AND(ta[i], tb[s]), wv);
-			if (MISS) {
-				acc[1][i][s] = V_MADD(acc[1][i][s], M_AND(ta[i], pb[s]), wv);
-				acc[2][i][s] = V_MADD(acc[2][i][s], M_AND(pa[i], tb[s]), wv);
+			acc[1][i][s] = V_MADD(acc[1][i][s], M_AND(ta[i], fb[s]), wv);
+			acc[2][i][s] = V_MADD(acc[2][i][s], M_AND(fa[i], tb[s]), wv);
+			if (MISS)
 				acc[3][i][s] = V_MADD(acc[3][i][s], M_AND(pa[i], pb[s]), wv);
-			}
 		}
 		break;
 	}
@@ -2142,7 +2129,7 @@ static inline __attribute__((always_inline)) void FN(tiles_kind)(const int KIND,
 								 const struct tile_job *t)
 {
 	const int nacc = tk_nacc(KIND, MISS);
-	const int R = nacc == 4 && TR > 1 ? TR / 2 : TR, S = nacc >= 2 && TS > 1 ? TS / 2 : TS;
+	const int R = nacc >= 3 && TR > 1 ? TR / 2 : TR, S = nacc >= 2 && TS > 1 ? TS / 2 : TS;
 	double res[4 * TR * TS];
 	for (int64_t sb = 0; sb < t->nb; sb += SB_ROWS) {
 		int64_t se = sb + SB_ROWS < t->nb ? sb + SB_ROWS : t->nb;
@@ -2294,6 +2281,7 @@ static void FN(pow_pairs)(const struct row_job *j)
 #undef M_NE
 #undef M_GT
 #undef M_AND
+#undef M_ANDN
 #undef V_MADD
 #undef V_MFMA
 #undef V_MMAX

@@ -322,6 +322,7 @@ static void test_hand_values(void)
 
 static void test_edge_cases(void)
 {
+	static const double w3[] = { 0.1, 0.7, 0.3 };
 	static const double z[] = { 0, 0, 0 }, one[] = { 1, 0, 0 }, c3[] = { 3, 3, 3 }, r3[] = { 1, 2, 3 },
 			    d3[] = { 3, 2, 1 }, neg[] = { 0.5, -0.5, 1 };
 	check_pair(K_DIST_BRAYCURTIS, 0, z, z, 3, NULL, NAN); /* 0/0 */
@@ -342,6 +343,15 @@ static void test_edge_cases(void)
 	check_pair(K_DIST_JENSENSHANNON, 0, one, one, 3, NULL, 0.0);
 	check_pair(K_DIST_JENSENSHANNON, 0, neg, one, 3, NULL, INFINITY); /* rel_entr of a negative */
 
+	/* yule's ntf nft = 0 test on weighted counts: u is all true, so nft = 0 exactly and the
+	 * distance is 0, whatever order the weights are summed in (never a rounding leftover). */
+	static const double yu[] = { 1, 1, 1, 1, 1, 1, 1, 1, 1 }, yv[] = { 1, 0, 1, 0, 0, 1, 1, 0, NAN },
+			    yw[] = { 0.1, 0.7, 0.3, 0.9, 1.3, 0.2, 0.6, 0.11, 0.5 };
+	check_pair(K_DIST_YULE, 0, yu, yv, 9, yw, 0.0);
+	check_pair(K_DIST_YULE, 0, yu, yv, 8, yw, 0.0);
+	check_pair(K_DIST_YULE, 0, yv, yu, 8, yw, 0.0);
+	check_pair(K_DIST_DICE, 0, z, z, 3, w3, NAN); /* weighted, both all false: 0/0 */
+	check_pair(K_DIST_JACCARD, 0, z, z, 3, w3, 0.0);
 	static const double w0[] = { 0, 0, 0 };
 	check_pair(K_DIST_CHEBYSHEV, 0, r3, d3, 3, w0, 0.0); /* every weight 0: 0 (scipy 1.10 raised) */
 	check_pair(K_DIST_HAMMING, 0, r3, d3, 3, w0, NAN);   /* 0/0 */
