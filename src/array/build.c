@@ -1902,10 +1902,12 @@ static bool pdist(struct ctx *c, const struct bound *bd, bool cd, uint32_t off, 
 	r->tiles[0] = split_even(c, x->shape[0], rb);
 	r->tiles[1] = cd ? split_even(c, y->shape[0], rb) : r->tiles[0];
 	int64_t t0 = r->tiles[0].bounds[1], t1 = r->tiles[1].bounds[1];
-	int64_t g = (int64_t)(work / 8) / (t0 > t1 ? t0 : t1);
+	/* a group's rows as the kernels read them: int8 genotypes stay one byte an element */
+	int isz = ((x->dtype == DT_INT8 && r->missing == PD_MISSING_AUTO) || x->dtype == DT_BOOL) ? 1 : 8;
+	int64_t g = (int64_t)(work / (uint64_t)isz) / (t0 > t1 ? t0 : t1);
 	int64_t n_trees = cd ? r->tiles[0].n * r->tiles[1].n : r->tiles[0].n * (r->tiles[0].n + 1) / 2;
-	if (n_trees < 8) { /* few tiles: more groups, so the workers have maps to share */
-		int64_t want = (nf * n_trees + 7) / 8;
+	if (n_trees < 4) { /* few tiles: more groups, so the workers have maps to share */
+		int64_t want = (nf * n_trees + 3) / 4;
 		if (want < 256)
 			want = 256;
 		if (want < g)
