@@ -1995,7 +1995,8 @@ static int run_pdist_map(struct ectx *x, const struct afam *f, int64_t rel, stru
 			return -1;
 		}
 		size_t ss = k_dist_scratch_size(&o, ac[0], bc[0], ac[1]);
-		void *scr = ss ? scratch_alloc(x, ss) : NULL;
+		/* the kernels want 64-byte alignment; the scratch arena's blocks are malloc'ed */
+		void *scr = ss ? (void *)(((uintptr_t)scratch_alloc(x, ss + 64) + 63) & ~(uintptr_t)63) : NULL;
 		k_dist_map(&o, &ra, &rb, ac[1], w, same, st, scr);
 	}
 	int rc = op_sink_write(out, st, n * 8, x->e);
