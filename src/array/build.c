@@ -1657,6 +1657,25 @@ static const char *const metric_names[] = { "braycurtis", "canberra", "chebyshev
 					    "mahalanobis", "minkowski", "rogerstanimoto", "russellrao", "seuclidean",
 					    "sokalsneath", "sqeuclidean", "yule" };
 
+/* scipy's other spellings of the metric names (its _METRIC_INFOS "aka" sets). */
+static const char *metric_canonical(const char *name)
+{
+	static const char *const alias[][2] = {
+		{ "chebychev", "chebyshev" }, { "cheby", "chebyshev" }, { "cheb", "chebyshev" }, { "ch", "chebyshev" },
+		{ "cblock", "cityblock" }, { "cb", "cityblock" }, { "c", "cityblock" }, { "co", "correlation" },
+		{ "cos", "cosine" }, { "euclid", "euclidean" }, { "eu", "euclidean" }, { "e", "euclidean" },
+		{ "matching", "hamming" }, { "hamm", "hamming" }, { "ha", "hamming" }, { "h", "hamming" },
+		{ "jacc", "jaccard" }, { "ja", "jaccard" }, { "j", "jaccard" }, { "js", "jensenshannon" },
+		{ "mahal", "mahalanobis" }, { "mah", "mahalanobis" }, { "mi", "minkowski" }, { "m", "minkowski" },
+		{ "pnorm", "minkowski" }, { "se", "seuclidean" }, { "s", "seuclidean" }, { "sqe", "sqeuclidean" },
+		{ "sqeuclid", "sqeuclidean" },
+	};
+	for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
+		if (!strcmp(alias[i][0], name))
+			return alias[i][1];
+	return name;
+}
+
 static bool pdist(struct ctx *c, const struct bound *bd, bool cd, uint32_t off, struct val *out)
 {
 	const char *fn = cd ? "cdist" : "pairwise_distance";
@@ -1684,7 +1703,7 @@ static bool pdist(struct ctx *c, const struct bound *bd, bool cd, uint32_t off, 
 	if (v && v->k != V_NONE) {
 		if (v->k != V_STR)
 			return FAIL(c, v->off, "metric must be a name such as \"euclidean\"");
-		name = v->s;
+		name = metric_canonical(v->s);
 	}
 	bool maha = !strcmp(name, "mahalanobis");
 	int m = maha ? K_DIST_EUCLIDEAN : k_dist_lookup(name);

@@ -15,6 +15,8 @@ scipy_or_skip() {
 	assert_output "$(printf '0.0,5.0,10.0\n5.0,0.0,5.0\n10.0,5.0,0.0')"
 	run -0 "$TESSERA" distance --metric cityblock --condensed < "$TMP/p.csv"
 	assert_output "$(printf '7.0\n14.0\n7.0')"
+	run -0 "$TESSERA" distance --metric cb --condensed < "$TMP/p.csv"   # scipy's alias
+	assert_output "$(printf '7.0\n14.0\n7.0')"
 	run -0 "$TESSERA" distance --metric chebyshev --condensed -o "$TMP/c.csv" "$TMP/p.csv"
 	assert_output --partial "wrote distances to $TMP/c.csv: (3,) float64, min 4, mean 5.33333, max 8"
 	run -0 cat "$TMP/c.csv"
