@@ -1652,6 +1652,41 @@ static struct axis_chunks feature_groups(struct ctx *c, const struct axis_chunks
 	return (struct axis_chunks){ n, b };
 }
 
+/* The builder's own steps of a distance's defaults, as a user would write them. */
+static struct anode *float_node(struct ctx *c, double f, uint32_t off)
+{
+	struct val v;
+	memset(&v, 0, sizeof v);
+	v.k = V_FLOAT;
+	v.f = f;
+	v.off = off;
+	return scalar_node(c, &v);
+}
+
+/* concatenate((x, y), axis=0): scipy's cdist takes its defaults from both inputs' rows. */
+static struct anode *rows_of_both(struct ctx *c, struct anode *x, struct anode *y, uint32_t off)
+{
+	struct val items[2] = { arr_val(x, off), arr_val(y, off) }, t;
+	memset(&t, 0, sizeof t);
+	t.k = V_TUPLE;
+	t.n = 2;
+	t.items = items;
+	t.off = off;
+	const char *nm[] = { "arrays", "axis" };
+	struct val vs[] = { t, int_val(0, off) };
+	return call_named(c, "concatenate", off, 2, nm, vs);
+}
+
+/* a.NAME(axis=axis, keepdims=True) */
+static struct anode *reduce_kept(struct ctx *c, const char *name, struct anode *a, int axis, uint32_t off)
+{
+	const char *nm[] = { "a", "axis", "keepdims" };
+	struct val vs[] = { arr_val(a, off), int_val(axis, off), int_val(1, off) };
+	vs[2].k = V_BOOL;
+	vs[2].b = true;
+	return call_named(c, name, off, 3, nm, vs);
+}
+
 static const char *const metric_names[] = { "braycurtis", "canberra", "chebyshev", "cityblock", "correlation",
 					    "cosine", "dice", "euclidean", "hamming", "jaccard", "jensenshannon",
 					    "mahalanobis", "minkowski", "rogerstanimoto", "russellrao", "seuclidean",
@@ -1785,31 +1820,16 @@ static bool pdist(struct ctx *c, const struct bound *bd, bool cd, uint32_t off, 
 		}
 	} else if (m == K_DIST_SEUCLIDEAN) {
 		/* scipy's default V: the variance of each feature over all rows, ddof=1 */
-		struct anode *all = x;
-		if (cd) {
-			struct val items[2] = { arr_val(x, off), arr_val(y, off) }, t;
-			memset(&t, 0, sizeof t);
-			t.k = V_TUPLE;
-			t.n = 2;
-			t.items = items;
-			t.off = off;
-			const char *nm[] = { "arrays", "axis" };
-			struct val vs[] = { t, int_val(0, off) };
-			if (!(all = call_named(c, "concatenate", off, 2, nm, vs)))
-				return false;
-		}
+		struct anode *all = cd ? rows_of_both(c, x, y, off) : x;
+		if (!all)
+			return false;
 		const char *nm[] = { "a", "axis", "ddof" };
 		struct val vs[] = { arr_val(all, off), int_val(0, off), int_val(1, off) };
 		if (!(w = call_named(c, "var", off, 3, nm, vs)))
 			return false;
 	}
 	if (w && m == K_DIST_SEUCLIDEAN) {
-		struct val one;
-		memset(&one, 0, sizeof one);
-		one.k = V_FLOAT;
-		one.f = 1;
-		one.off = off;
-		struct anode *in[2] = { scalar_node(c, &one), w };
+		struct anode *in[2] = { float_node(c, 1, off), w };
 		if (!(w = make_ew(c, EW_DIV, in, 2, off, "/")))
 			return false;
 	}
@@ -1829,27 +1849,13 @@ static bool pdist(struct ctx *c, const struct bound *bd, bool cd, uint32_t off, 
 			if (!(l = make_chol(c, vi, false, off, vv->off)))
 				return false;
 		} else {
-			struct anode *all = x;
-			if (cd) {
-				struct val items[2] = { arr_val(x, off), arr_val(y, off) }, t;
-				memset(&t, 0, sizeof t);
-				t.k = V_TUPLE;
-				t.n = 2;
-				t.items = items;
-				t.off = off;
-				const char *nm[] = { "arrays", "axis" };
-				struct val vs[] = { t, int_val(0, off) };
-				if (!(all = call_named(c, "concatenate", off, 2, nm, vs)))
-					return false;
-			}
+			struct anode *all = cd ? rows_of_both(c, x, y, off) : x;
+			if (!all)
+				return false;
 			if (all->shape[0] < 2)
 				return FAIL(c, off, "mahalanobis needs VI= with fewer than 2 rows");
 			/* cov = (all - mean)^T (all - mean) / (n - 1) */
-			const char *nm[] = { "a", "axis", "keepdims" };
-			struct val vs[] = { arr_val(all, off), int_val(0, off), int_val(1, off) };
-			vs[2].k = V_BOOL;
-			vs[2].b = true;
-			struct anode *mean = call_named(c, "mean", off, 3, nm, vs);
+			struct anode *mean = reduce_kept(c, "mean", all, 0, off);
 			if (!mean)
 				return false;
 			struct anode *in[2] = { all, mean };
@@ -1858,12 +1864,7 @@ static bool pdist(struct ctx *c, const struct bound *bd, bool cd, uint32_t off, 
 			struct anode *prod = xc ? make_matmul(c, transposed(c, xc, perm, off), xc, off) : NULL;
 			if (!prod)
 				return false;
-			struct val dn;
-			memset(&dn, 0, sizeof dn);
-			dn.k = V_FLOAT;
-			dn.f = (double)(all->shape[0] - 1);
-			dn.off = off;
-			struct anode *in2[2] = { prod, scalar_node(c, &dn) };
+			struct anode *in2[2] = { prod, float_node(c, (double)(all->shape[0] - 1), off) };
 			struct anode *cov = make_ew(c, EW_DIV, in2, 2, off, "/");
 			if (!cov || !(l = make_chol(c, cov, true, off, off)))
 				return false;
@@ -1881,11 +1882,7 @@ static bool pdist(struct ctx *c, const struct bound *bd, bool cd, uint32_t off, 
 		struct anode **sides[2] = { &x, &y };
 		for (int k = 0; k < (cd ? 2 : 1); k++) {
 			struct anode *s = *sides[k];
-			const char *nm[] = { "a", "axis", "keepdims" };
-			struct val vs[] = { arr_val(s, off), int_val(1, off), int_val(1, off) };
-			vs[2].k = V_BOOL;
-			vs[2].b = true;
-			struct anode *sum = call_named(c, "sum", off, 3, nm, vs);
+			struct anode *sum = reduce_kept(c, "sum", s, 1, off);
 			struct anode *in[2] = { s, sum };
 			if (!sum || !(*sides[k] = make_ew(c, EW_DIV, in, 2, off, "/")))
 				return false;
