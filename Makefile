@@ -14,7 +14,7 @@ endif
 
 # Libraries, found by pkg-config; each missing one is named with its Debian package.
 PKGS     := yaml-0.1:libyaml-dev libcjson:libcjson-dev libzstd:libzstd-dev sqlite3:libsqlite3-dev \
-            openblas:libopenblas-dev htslib:libhts-dev
+            openblas:libopenblas-dev htslib:libhts-dev zlib:zlib1g-dev
 DEB_PKGS := $(foreach p,$(PKGS),$(word 2,$(subst :, ,$(p))))
 MISSING  := $(strip $(foreach p,$(PKGS),$(if $(shell pkg-config --exists $(word 1,$(subst :, ,$(p))) && echo y),,$(word 2,$(subst :, ,$(p))))))
 PKG_NAMES := $(foreach p,$(PKGS),$(word 1,$(subst :, ,$(p))))

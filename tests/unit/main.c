@@ -9,7 +9,7 @@ int test_failed_checks;
 static const struct test *const groups[] = { util_tests, spec_tests, graph_tests, store_tests,
 					     sched_tests, expr_tests, npy_tests,
 					     kernels_tests, array_tests, vcf_tests, distance_tests,
-					     cuda_emu_tests };
+					     cuda_emu_tests, csv_tests, table_tests, frame_tests };
 
 int main(int argc, char **argv)
 {

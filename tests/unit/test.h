@@ -45,5 +45,8 @@ TEST_GROUP array_tests[];
 TEST_GROUP distance_tests[];
 TEST_GROUP vcf_tests[];
 TEST_GROUP cuda_emu_tests[];
+TEST_GROUP csv_tests[];
+TEST_GROUP table_tests[];
+TEST_GROUP frame_tests[];
 
 #endif
