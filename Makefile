@@ -53,7 +53,7 @@ TEST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRC))
 
 BIN      := $(if $(filter build,$(BUILD)),tessera,$(BUILD)/tessera)
 
-.PHONY: all deps-check test test-unit test-cli check-asan check-tsan test-gpu bench bench-sched bench-array bench-distance \
+.PHONY: all deps-check test test-unit test-cli check-asan check-tsan test-gpu bench bench-sched bench-array bench-distance bench-csv \
         install uninstall clean help demo deps lint-man
 
 all: deps-check $(BIN) $(BUILD)/unit-tests
@@ -135,7 +135,7 @@ deps:
 	@if [ -n "$(MISSING)" ] || ! command -v bats >/dev/null || ! command -v groff >/dev/null; then \
 	  echo "installing: $(MISSING) bats bats-assert bats-support sqlite3 groff-base python3"; \
 	  $(if $(shell [ `id -u` = 0 ] || echo sudo),sudo) apt-get update -qq && \
-	  $(if $(shell [ `id -u` = 0 ] || echo sudo),sudo) apt-get install -y -qq $(DEB_PKGS) bats bats-assert bats-support sqlite3 groff-base python3 python3-numpy python3-scipy pkg-config; \
+	  $(if $(shell [ `id -u` = 0 ] || echo sudo),sudo) apt-get install -y -qq $(DEB_PKGS) bats bats-assert bats-support sqlite3 groff-base python3 python3-numpy python3-scipy python3-pandas zstd pkg-config; \
 	fi
 
 test-unit: all
@@ -166,13 +166,15 @@ demo: deps
 test-gpu: all
 	tests/gpu/run.sh
 
-bench: bench-sched bench-array bench-distance
+bench: bench-sched bench-array bench-distance bench-csv
 bench-sched: all
 	bench/sched/run.sh
 bench-array: all
 	bench/array/run.sh
 bench-distance: all
 	bench/distance/run.sh
+bench-csv: all
+	bench/csv/run.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
@@ -194,5 +196,5 @@ clean:
 	rm -rf build build-asan build-tsan tessera $(CUDA_LIB)
 
 help:
-	@echo "targets: all test test-unit test-cli check-asan check-tsan test-gpu bench bench-sched bench-array bench-distance demo deps install uninstall clean"
+	@echo "targets: all test test-unit test-cli check-asan check-tsan test-gpu bench bench-sched bench-array bench-distance bench-csv demo deps install uninstall clean"
 	@echo "knobs:   CC CFLAGS PREFIX DESTDIR V=1 WERROR=1 WITH_CUDA=auto|yes|no NVCC"

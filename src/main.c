@@ -13,6 +13,7 @@
 
 static const struct cmd cmds[] = {
 	{ "check", cmd_check, "validate a spec and print its graph's shape" },
+	{ "csv", cmd_csv, "one pandas-like expression over a CSV file or stdin" },
 	{ "distance", cmd_distance, "pairwise distances between the rows of a CSV matrix" },
 	{ "graph", cmd_graph, "print the task graph as dot or JSON" },
 	{ "help", cmd_help, "show help" },

@@ -28,6 +28,8 @@ int cmd_ops(int argc, char **argv, struct err *e);
 int cmd_version(int argc, char **argv, struct err *e);
 int cmd_distance(int argc, char **argv, struct err *e);
 const char *cmd_distance_usage(void);
+int cmd_csv(int argc, char **argv, struct err *e);
+const char *cmd_csv_usage(void);
 int cmd_help(int argc, char **argv, struct err *e);
 
 /* Everything a spec-reading command was told on its command line. */
@@ -38,6 +40,7 @@ struct spec_args {
 	const char **targets; size_t n_targets;
 	const char *format;   /* graph --format */
 	uint64_t chunk_bytes; /* --chunk-size; 0: the default */
+	int out_format;       /* --output-format: enum table_format, -1 by extension */
 	struct sched_opts run;
 	bool help;
 };
@@ -58,6 +61,8 @@ int cmd_parse(const char *name, int argc, char **argv, struct spec_args *a, stru
 int cmd_load(const struct spec_args *a, struct loaded *l, struct err *e);
 void loaded_release(struct loaded *l);
 void spec_args_release(struct spec_args *a);
+/* cmd_parse_out_format() : "csv", "tsv", "jsonl" -> enum table_format; -1 when unknown. */
+int cmd_parse_out_format(const char *s);
 /* cmd_usage() : the usage text of @name, for --help and help NAME. */
 const char *cmd_usage(const char *name);
 

@@ -28,6 +28,8 @@ static const char usage_run[] =
 	"  -v, --verbose           one line per finished task on stderr\n"
 	"      --report FILE.json  write every task's timing and sizes, and spill events\n"
 	"      --chunk-size SIZE   target size of \"auto\" array chunks (default 128MiB)\n"
+	"      --output-format F   frame outputs as csv, tsv or jsonl (default: by the output's\n"
+	"                          extension, .tsv or .jsonl, else csv)\n"
 	"  -h, --help              this text\n";
 
 static const char usage_check[] =
@@ -52,6 +54,8 @@ const char *cmd_usage(const char *name)
 		return usage_graph;
 	if (!strcmp(name, "distance"))
 		return cmd_distance_usage();
+	if (!strcmp(name, "csv"))
+		return cmd_csv_usage();
 	return NULL;
 }
 
@@ -86,11 +90,24 @@ static int env_defaults(struct sched_opts *o, struct err *e)
 	return 0;
 }
 
-enum { OPT_SPILL = 256, OPT_REPORT, OPT_FORMAT, OPT_CHUNK_SIZE };
+enum { OPT_SPILL = 256, OPT_REPORT, OPT_FORMAT, OPT_CHUNK_SIZE, OPT_OUT_FORMAT };
+
+/* parse_out_format() : "csv", "tsv", "jsonl" -> enum table_format; -1 when unknown. */
+int cmd_parse_out_format(const char *s)
+{
+	if (!strcmp(s, "csv"))
+		return TF_CSV;
+	if (!strcmp(s, "tsv"))
+		return TF_TSV;
+	if (!strcmp(s, "jsonl") || !strcmp(s, "ndjson") || !strcmp(s, "json"))
+		return TF_JSONL;
+	return -1;
+}
 
 int cmd_parse(const char *name, int argc, char **argv, struct spec_args *a, struct err *e)
 {
 	memset(a, 0, sizeof *a);
+	a->out_format = -1;
 	if (env_defaults(&a->run, e) < 0)
 		return -1;
 	bool is_run = !strcmp(name, "run"), is_graph = !strcmp(name, "graph");
@@ -105,6 +122,7 @@ int cmd_parse(const char *name, int argc, char **argv, struct spec_args *a, stru
 		{ "report", required_argument, NULL, OPT_REPORT },
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "chunk-size", required_argument, NULL, OPT_CHUNK_SIZE },
+		{ "output-format", required_argument, NULL, OPT_OUT_FORMAT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -159,6 +177,10 @@ int cmd_parse(const char *name, int argc, char **argv, struct spec_args *a, stru
 			if (!parse_size(optarg, &a->chunk_bytes) || a->chunk_bytes < 1024)
 				return err_usage(e, "bad --chunk-size '%s': expected a size of at least 1KiB, like 64M", optarg);
 			break;
+		case OPT_OUT_FORMAT:
+			if ((a->out_format = cmd_parse_out_format(optarg)) < 0)
+				return err_usage(e, "bad --output-format '%s': expected csv, tsv or jsonl", optarg);
+			break;
 		case OPT_FORMAT:
 			if (strcmp(optarg, "dot") && strcmp(optarg, "json"))
 				return err_usage(e, "bad --format '%s': expected dot or json", optarg);
@@ -190,7 +212,10 @@ int cmd_load(const struct spec_args *a, struct loaded *l, struct err *e)
 	memset(l, 0, sizeof *l);
 	if (spec_load(&l->spec, a->spec_path, a->sets, a->n_sets, e) < 0)
 		return -1;
-	if (!(l->g = graph_build(&l->spec, a->outs, a->n_outs, a->chunk_bytes, a->run.mem_limit, e)))
+	struct graph_opts go = { .o_overrides = a->outs, .n_overrides = a->n_outs, .chunk_bytes = a->chunk_bytes,
+				 .mem_limit = a->run.mem_limit, .spill_dir = a->run.spill_dir, .jobs = a->run.jobs,
+				 .out_format = a->out_format };
+	if (!(l->g = graph_build(&l->spec, &go, e)))
 		return -1;
 	if (plan_make(&l->plan, l->g, a->targets, a->n_targets, e) < 0)
 		return -1;

@@ -59,17 +59,6 @@ const char *cmd_distance_usage(void)
 }
 
 /* A Python string literal of @s, for the generated expression. */
-static void put_pystr(struct buf *b, const char *s)
-{
-	buf_putc(b, '"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			buf_putc(b, '\\');
-		buf_putc(b, *s);
-	}
-	buf_putc(b, '"');
-}
-
 /* Copies stdin to a fresh file in @dir; the path (malloc'ed) is removed at exit. */
 static char *stdin_to_file(const char *dir, struct err *e)
 {
@@ -213,7 +202,7 @@ int cmd_distance(int argc, char **argv, struct err *e)
 	}
 	/* the spec: x = load(FILE), d = pairwise_distance(x, ...), output d */
 	buf_puts(&expr, "load(");
-	put_pystr(&expr, file);
+	buf_put_pystr(&expr, file);
 	if (header >= 0)
 		buf_puts(&expr, header ? ", header=True" : ", header=False");
 	buf_puts(&expr, ")");
@@ -227,7 +216,7 @@ int cmd_distance(int argc, char **argv, struct err *e)
 			continue;
 		buf_printf(&expr, ", %s=", kw[i].name);
 		if (kw[i].str) {
-			put_pystr(&expr, kw[i].val);
+			buf_put_pystr(&expr, kw[i].val);
 		} else {
 			double d;
 			if (strcmp(kw[i].val, "inf") && !parse_double(kw[i].val, &d)) {
@@ -243,7 +232,7 @@ int cmd_distance(int argc, char **argv, struct err *e)
 		if (!files[i].path)
 			continue;
 		buf_printf(&expr, ", %s=load(", files[i].name);
-		put_pystr(&expr, files[i].path);
+		buf_put_pystr(&expr, files[i].path);
 		buf_puts(&expr, files[i].vec ? ").reshape(-1)" : ")");
 	}
 	if (condensed)
@@ -262,7 +251,9 @@ int cmd_distance(int argc, char **argv, struct err *e)
 	if (spec_parse_text(&spec, "<distance>", text, strlen(text), NULL, 0, e) < 0)
 		goto out;
 	have_spec = true;
-	if (!(l.g = graph_build(&spec, NULL, 0, a.chunk_bytes, a.run.mem_limit, e)))
+	struct graph_opts go = { .chunk_bytes = a.chunk_bytes, .mem_limit = a.run.mem_limit,
+				 .spill_dir = a.run.spill_dir, .jobs = a.run.jobs, .out_format = -1 };
+	if (!(l.g = graph_build(&spec, &go, e)))
 		goto out;
 	for (size_t i = 0; i < l.g->n_notes; i++) /* a place in the generated spec means nothing to the user */
 		if (!strncmp(l.g->notes[i], "<distance>:", 11) && strstr(l.g->notes[i], ": "))

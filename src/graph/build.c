@@ -45,6 +45,7 @@ struct ninfo {
 	bool is_array;          /* an expression node, or a mapping naming an array op */
 	int astate;             /* building its array: 0 not yet, 1 in progress, 2 done */
 	struct anode *arr;
+	struct fnode *frm;      /* a frame expression's frame (arr is NULL then) */
 	const struct doc *expr_doc; /* the scalar the expression is read from */
 	const char *expr_text;
 };
@@ -63,6 +64,12 @@ struct builder {
 	struct afam **fams;
 	int64_t n_fams;
 	size_t n_spec_nodes;
+	const struct graph_opts *o;
+	struct fbuild fb;
+	struct ffam **ffams;
+	int64_t n_ffams;
+	struct fout *fouts;          /* frame outputs, in the order add_output() meets them */
+	size_t n_fouts;
 };
 
 static const char *const generic_keys[] = { "foreach", "window", "pairs", "reduce", "split_every",
@@ -684,14 +691,47 @@ static struct anode *lookup_array(void *arg, const char *name, struct loc loc)
 		return NULL;
 	}
 	if (ni->astate == 0) {
-		uint32_t saved = b->ab.owner;
+		uint32_t saved = b->ab.owner, fsaved = b->fb.owner;
 		int rc = build_array(b, idx);
 		b->ab.owner = saved;
+		b->fb.owner = fsaved;
 		if (rc < 0)
 			return NULL;
 	}
+	if (!ni->arr) {
+		err_at(b->e, loc, "node '%s' is a frame, not an array", name);
+		return NULL;
+	}
 	ni->arr->n_users++;
 	return ni->arr;
+}
+
+/* The frame layer's view of node names: 1 and *out for a frame node (built first), 0 for anything else. */
+static int lookup_frame(void *arg, const char *name, struct loc loc, struct fnode **out)
+{
+	struct builder *b = arg;
+	int64_t idx;
+	if (!strmap_get(&b->names, name, &idx) || !b->info[idx].is_array)
+		return 0;
+	struct ninfo *ni = &b->info[idx];
+	if (ni->astate == 1) {
+		if (!loc.line)
+			loc = b->g->nodes[b->fb.owner].loc;
+		return err_at(b->e, loc, "cycle: node '%s' uses itself through '%s'", b->g->nodes[b->fb.owner].name,
+			      name);
+	}
+	if (ni->astate == 0) {
+		uint32_t saved = b->ab.owner, fsaved = b->fb.owner;
+		int rc = build_array(b, idx);
+		b->ab.owner = saved;
+		b->fb.owner = fsaved;
+		if (rc < 0)
+			return -1;
+	}
+	if (!ni->frm)
+		return 0;
+	*out = ni->frm;
+	return 1;
 }
 
 static int build_array(struct builder *b, int64_t n)
@@ -703,6 +743,24 @@ static int build_array(struct builder *b, int64_t n)
 	if (!text)
 		return -1;
 	ni->expr_text = text;
+	/* A frame expression (read_csv, or a frame node named) goes to the frame layer. */
+	b->fb.owner = (uint32_t)n;
+	struct err quiet;
+	err_init(&quiet);
+	struct expr *x = expr_parse(&b->g->arena, text, strlen(text), NULL, NULL, &quiet);
+	int is_frame = x ? frame_detect(&b->fb, x) : 0;
+	if (is_frame < 0)
+		return -1;
+	if (is_frame) {
+		ni->frm = frame_from_expr(&b->fb, ni->expr_doc, text);
+		if (!ni->frm)
+			return -1;
+		b->g->nodes[n].frame = ni->frm;
+		b->g->nodes[n].gen = GEN_FRAME;
+		b->g->nodes[n].op = &op_frame_task;
+		ni->astate = 2;
+		return 0;
+	}
 	ni->arr = array_from_expr(&b->ab, ni->expr_doc, text);
 	if (!ni->arr)
 		return -1;
@@ -710,6 +768,120 @@ static int build_array(struct builder *b, int64_t n)
 	b->g->nodes[n].gen = GEN_ARRAY;
 	b->g->nodes[n].op = &op_array_chunk;
 	ni->astate = 2;
+	return 0;
+}
+
+/* The table format of a frame output to @path: the global choice, else the extension's. */
+static enum table_format frame_format(const struct builder *b, const char *path)
+{
+	if (b->o->out_format >= 0)
+		return (enum table_format)b->o->out_format;
+	size_t n = strlen(path);
+	if (n > 4 && (!strcmp(path + n - 4, ".tsv") || !strcmp(path + n - 4, ".tab")))
+		return TF_TSV;
+	if ((n > 6 && !strcmp(path + n - 6, ".jsonl")) || (n > 7 && !strcmp(path + n - 7, ".ndjson")) ||
+	    (n > 5 && !strcmp(path + n - 5, ".json")))
+		return TF_JSONL;
+	return TF_CSV;
+}
+
+static void add_fout(struct builder *b, int64_t idx, const char *path)
+{
+	if (idx < 0 || !b->info[idx].frm)
+		return;
+	b->fouts = xrealloc(b->fouts, (b->n_fouts + 1) * sizeof *b->fouts);
+	b->fouts[b->n_fouts++] = (struct fout){ b->info[idx].frm, frame_format(b, path) };
+}
+
+static int64_t output_node(struct builder *b, const char *key);
+
+/* Frames into families: one writer per output, plus the aggregates, sorts and heads they need. */
+static int lower_frames(struct builder *b)
+{
+	struct graph *g = b->g;
+	const struct doc *outs = doc_get(b->s->root, "outputs");
+	if (outs && outs->kind == DOC_MAP)
+		for (size_t i = 0; i < outs->n; i++)
+			if (outs->items[i]->kind == DOC_STR || outs->items[i]->kind == DOC_INT)
+				add_fout(b, output_node(b, outs->keys[i]), outs->items[i]->str ? outs->items[i]->str : "");
+	for (size_t i = 0; i < b->o->n_overrides; i++) {
+		const char *eq = strchr(b->o->o_overrides[i], '=');
+		if (!eq)
+			continue;
+		char *key = xstrndup(b->o->o_overrides[i], (size_t)(eq - b->o->o_overrides[i]));
+		add_fout(b, output_node(b, key), eq + 1);
+		free(key);
+	}
+	/* a frame node nobody reads or writes is what the spec is for: it goes to stdout when asked for */
+	for (size_t n = 0; n < b->n_spec_nodes; n++) {
+		struct fnode *f = b->info[n].frm;
+		if (!f)
+			continue;
+		bool listed = false;
+		for (size_t k = 0; k < b->n_fouts; k++)
+			listed |= b->fouts[k].f == f;
+		if (!listed) {
+			b->fouts = xrealloc(b->fouts, (b->n_fouts + 1) * sizeof *b->fouts);
+			b->fouts[b->n_fouts++] = (struct fout){ f, frame_format(b, "-") };
+		}
+	}
+	if (!b->n_fouts)
+		return 0;
+	b->n_ffams = frame_lower(&b->fb, b->fouts, b->n_fouts, &b->ffams);
+	if (b->n_ffams < 0)
+		return -1;
+	/* The node's own family: its first writer, else the family that computes its frame. */
+	int64_t *own = xcalloc(b->n_spec_nodes ? b->n_spec_nodes : 1, sizeof *own);
+	for (size_t n = 0; n < b->n_spec_nodes; n++)
+		own[n] = -1;
+	for (int64_t f = 0; f < b->n_ffams; f++) {
+		uint32_t o = ffam_owner(b->ffams[f]);
+		if (own[o] < 0 && ffam_node(b->ffams[f]) == b->info[o].frm && ffam_is_text(b->ffams[f]))
+			own[o] = f;
+	}
+	for (int64_t f = 0; f < b->n_ffams; f++) {
+		uint32_t o = ffam_owner(b->ffams[f]);
+		if (own[o] < 0 && ffam_node(b->ffams[f]) == b->info[o].frm)
+			own[o] = f;
+	}
+	size_t hidden = 0;
+	for (int64_t f = 0; f < b->n_ffams; f++)
+		hidden += own[ffam_owner(b->ffams[f])] != f;
+	if (hidden) {
+		struct gnode *nodes = arena_alloc(&g->arena, (g->n_nodes + hidden) * sizeof *nodes);
+		memcpy(nodes, g->nodes, g->n_nodes * sizeof *nodes);
+		g->nodes = nodes;
+		struct ninfo *info = xcalloc(g->n_nodes + hidden, sizeof *info);
+		memcpy(info, b->info, g->n_nodes * sizeof *info);
+		free(b->info);
+		b->info = info;
+	}
+	int *ordinal = xcalloc(b->n_spec_nodes ? b->n_spec_nodes : 1, sizeof *ordinal);
+	for (int64_t f = 0; f < b->n_ffams; f++) {
+		struct ffam *fam = b->ffams[f];
+		uint32_t o = ffam_owner(fam);
+		struct gnode *gn;
+		if (own[o] == f) {
+			gn = &g->nodes[o];
+		} else {
+			gn = &g->nodes[g->n_nodes++];
+			memset(gn, 0, sizeof *gn);
+			gn->name = arena_printf(&g->arena, "%s.%s%d", g->nodes[o].name, ffam_label(fam), ++ordinal[o]);
+			gn->loc = ffam_loc(fam);
+			gn->def = g->nodes[o].def;
+			gn->gen = GEN_FRAME;
+			gn->op = &op_frame_task;
+			gn->frame = ffam_node(fam);
+			b->info[gn - g->nodes].is_array = true;
+		}
+		gn->ffam = fam;
+		gn->op_data = fam;
+		gn->n_members = ffam_n_chunks(fam);
+		if (ffam_work_bytes(fam) > g->task_work_max)
+			g->task_work_max = ffam_work_bytes(fam);
+	}
+	free(ordinal);
+	free(own);
 	return 0;
 }
 
@@ -951,6 +1123,14 @@ static int lay_out_tasks(struct builder *b)
 		struct gnode *gn = &g->nodes[n];
 		struct ninfo *ni = &b->info[n];
 		gn->first_task = total;
+		if (gn->gen == GEN_FRAME) {
+			gn->n_tasks = gn->ffam ? ffam_n_tasks(gn->ffam) : 0;
+			gn->first_member = total + gn->n_tasks - (gn->ffam ? ffam_n_chunks(gn->ffam) : 0);
+			if (gn->ffam)
+				ffam_set_first_task(gn->ffam, total);
+			total += gn->n_tasks;
+			continue;
+		}
 		if (gn->gen == GEN_ARRAY) {
 			struct afam *fam = (struct afam *)gn->fam;
 			gn->n_tasks = fam ? fam->n_tasks : 0;
@@ -994,6 +1174,10 @@ static int lay_out_tasks(struct builder *b)
 				int64_t m;
 				t->level = afam_task_level(gn->fam, i, &m);
 			}
+			if (gn->gen == GEN_FRAME) {
+				int64_t m;
+				t->level = ffam_task_level(gn->ffam, i, &m);
+			}
 		}
 		if (gn->gen == GEN_ARRAY)
 			g->n_array_tasks += gn->n_tasks;
@@ -1034,6 +1218,12 @@ static int make_edges(struct builder *b)
 			for (int64_t i = 0; i < gn->n_tasks; i++) {
 				struct edge_ctx ec = { b, gn->first_task + i };
 				afam_task_deps(gn->fam, i, add_edge_cb, &ec);
+			}
+			break;
+		case GEN_FRAME:
+			for (int64_t i = 0; i < gn->n_tasks; i++) {
+				struct edge_ctx ec = { b, gn->first_task + i };
+				ffam_task_deps(gn->ffam, i, add_edge_cb, &ec);
 			}
 			break;
 		case GEN_REDUCE: {
@@ -1240,6 +1430,21 @@ static int add_output(struct builder *b, const char *key, const char *path, stru
 		if (o.n_tasks != ogn->n_members)
 			return err_at(b->e, kloc, "an array output takes the whole array '%s'", o.node_name);
 	}
+	if (ogn && ogn->gen == GEN_FRAME && idx < (int64_t)b->n_spec_nodes && b->info[idx].frm) {
+		if (strchr(key, '['))
+			return err_at(b->e, kloc, "a frame output takes the whole frame '%s'", o.node_name);
+		/* the writer family lower_frames() made for this (node, format) */
+		enum table_format fmt = frame_format(b, path);
+		const struct ffam *w = NULL;
+		for (size_t k = 0; k < b->n_fouts && !w; k++)
+			if (b->fouts[k].f == b->info[idx].frm && b->fouts[k].fmt == fmt)
+				w = b->fb.out_fams[k];
+		if (!w)
+			return err_at(b->e, vloc, "internal: no writer for output '%s'", key);
+		o.task_first = ffam_first_task(w) + ffam_n_tasks(w) - ffam_n_chunks(w);
+		o.n_tasks = ffam_n_chunks(w);
+		o.format = OUT_BYTES;
+	}
 	o.path = path;
 	o.loc = vloc;
 	/* -o NAME=PATH replaces a listed output of the same name. */
@@ -1256,13 +1461,24 @@ static int add_output(struct builder *b, const char *key, const char *path, stru
 	return 0;
 }
 
-struct graph *graph_build(struct spec *s, const char *const *o_overrides, size_t n_overrides,
-			  uint64_t chunk_bytes, uint64_t mem_limit, struct err *e)
+struct graph *graph_build(struct spec *s, const struct graph_opts *o, struct err *e)
 {
+	static const struct graph_opts defaults = { .out_format = -1 };
+	if (!o)
+		o = &defaults;
+	const char *const *o_overrides = o->o_overrides;
+	size_t n_overrides = o->n_overrides;
+	uint64_t chunk_bytes = o->chunk_bytes, mem_limit = o->mem_limit;
 	struct graph *g = xcalloc(1, sizeof *g);
 	arena_init(&g->arena);
 	g->spec = s;
-	struct builder b = { .g = g, .s = s, .e = e };
+	struct builder b = { .g = g, .s = s, .e = e, .o = o };
+	const char *spill = o->spill_dir;
+	if (!spill || !*spill)
+		spill = getenv("TMPDIR");
+	b.fb = (struct fbuild){ .arena = &g->arena, .spec = s, .e = e, .spill_dir = spill && *spill ? spill : "/tmp",
+				.jobs = o->jobs > 0 ? o->jobs : 1, .mem_limit = mem_limit, .lookup = lookup_frame,
+				.lookup_arg = &b };
 	strmap_init(&b.names);
 	size_t out_cap = 0;
 	struct goutput *outs_heap = NULL;
@@ -1314,7 +1530,7 @@ struct graph *graph_build(struct spec *s, const char *const *o_overrides, size_t
 	for (size_t n = 0; n < g->n_nodes; n++)
 		if (b.info[n].is_array && b.info[n].astate == 0 && build_array(&b, (int64_t)n) < 0)
 			goto fail;
-	if (lower_arrays(&b, o_overrides, n_overrides) < 0)
+	if (lower_arrays(&b, o_overrides, n_overrides) < 0 || lower_frames(&b) < 0)
 		goto fail;
 	/* `in:` references, parsed once per node. */
 	for (size_t n = 0; n < g->n_nodes; n++) {
@@ -1375,6 +1591,9 @@ struct graph *graph_build(struct spec *s, const char *const *o_overrides, size_t
 		g->n_notes = b.ab.n_notes;
 	}
 	free(b.ab.notes);
+	g->inputs = b.fb.inputs;
+	g->n_inputs = b.fb.n_inputs;
+	free(b.fouts);
 
 	for (size_t n = 0; n < g->n_nodes; n++)
 		free(b.info[n].refs);
@@ -1385,6 +1604,9 @@ struct graph *graph_build(struct spec *s, const char *const *o_overrides, size_t
 	return g;
 fail:
 	free(b.ab.notes);
+	free(b.fouts);
+	g->inputs = b.fb.inputs;
+	g->n_inputs = b.fb.n_inputs;
 	if (b.info)
 		for (size_t n = 0; n < g->n_nodes; n++)
 			free(b.info[n].refs);
@@ -1403,6 +1625,9 @@ void graph_free(struct graph *g)
 {
 	if (!g)
 		return;
+	for (size_t i = 0; i < g->n_inputs; i++)
+		csv_input_release(g->inputs[i]);
+	free(g->inputs);
 	arena_release(&g->arena);
 	free(g);
 }
@@ -1419,7 +1644,18 @@ void graph_task_name(const struct graph *g, int64_t t, char *out, size_t out_len
 {
 	const struct task *tk = &g->tasks[t];
 	const struct gnode *gn = &g->nodes[tk->node];
-	if (gn->gen == GEN_ARRAY) {
+	if (gn->gen == GEN_FRAME) {
+		int64_t m;
+		int level = ffam_task_level(gn->ffam, tk->member, &m);
+		if (level < 0)
+			snprintf(out, out_len, "%s.map[%" PRId64 "]", gn->name, m);
+		else if (level > 0)
+			snprintf(out, out_len, "%s.l%d[%" PRId64 "]", gn->name, level, m);
+		else if (gn->n_members == 1)
+			snprintf(out, out_len, "%s", gn->name);
+		else
+			snprintf(out, out_len, "%s[%" PRId64 "]", gn->name, m);
+	} else if (gn->gen == GEN_ARRAY) {
 		int64_t m;
 		int level = afam_task_level(gn->fam, tk->member, &m);
 		if (level == -2)

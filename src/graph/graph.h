@@ -16,6 +16,7 @@
 #define TESSERA_GRAPH_GRAPH_H
 
 #include "array/array.h"
+#include "frame/frame.h"
 #include "ops/op.h"
 #include "spec/spec.h"
 #include "util/arena.h"
@@ -25,7 +26,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum gen_kind { GEN_NONE, GEN_FOREACH, GEN_WINDOW, GEN_PAIRS, GEN_REDUCE, GEN_ARRAY };
+enum gen_kind { GEN_NONE, GEN_FOREACH, GEN_WINDOW, GEN_PAIRS, GEN_REDUCE, GEN_ARRAY, GEN_FRAME };
 
 struct gnode {
 	const char *name;
@@ -41,6 +42,8 @@ struct gnode {
 	double timeout;            /* seconds; 0: none */
 	const struct anode *array; /* an expression node's array (its family may be NULL: fused) */
 	const struct afam *fam;    /* GEN_ARRAY: the tasks materializing an array */
+	const struct fnode *frame; /* a frame expression node's frame */
+	struct ffam *ffam;         /* GEN_FRAME: the tasks of a frame family (NULL: fused into its users) */
 };
 
 struct task {
@@ -78,18 +81,29 @@ struct graph {
 	int64_t task_work_max;       /* the most working memory one array task holds (bytes, an estimate) */
 	size_t n_notes;              /* decisions made while building ("d: distances on the CPU (...)"), */
 	const char **notes;          /* shown by --verbose; arena memory */
+	struct csv_input **inputs;   /* CSV inputs of frame nodes (their spill copies go with graph_free) */
+	size_t n_inputs;
+};
+
+/* How to build: everything besides the spec. */
+struct graph_opts {
+	const char *const *o_overrides; /* "NAME=PATH" from -o (a name not among the outputs adds it) */
+	size_t n_overrides;
+	uint64_t chunk_bytes;           /* "auto" array chunks (0: 128 MiB) */
+	uint64_t mem_limit;             /* 0: unknown; sizes distance tiles and CSV blocks */
+	const char *spill_dir;          /* where stdin and decompressed CSV input are copied (NULL: $TMPDIR or /tmp) */
+	int jobs;                       /* threads for scanning CSV files (0: 1) */
+	int out_format;                 /* frame outputs: -1 by the path's extension, else enum table_format */
 };
 
 /*
  * graph_build() : expands every node of @s into tasks and edges, checks ops,
- * references and cycles; expression nodes become array families (fused
- * where possible). @o_overrides are "NAME=PATH" from -o (a name not among
- * the outputs adds it); @chunk_bytes is the "auto" chunk size (0: 128 MiB);
- * @mem_limit (0: unknown) sizes the work of one task (distance tiles).
- * NULL and a located *e (ERR_SPEC) on error.
+ * references and cycles; expression nodes become array or frame families
+ * (fused where possible), as @o (NULL: defaults) says. CSV inputs are
+ * opened (and stdin read) here. NULL and a located *e (ERR_SPEC; ERR_RUN
+ * for an input that cannot be read) on error.
  */
-struct graph *graph_build(struct spec *s, const char *const *o_overrides, size_t n_overrides,
-			  uint64_t chunk_bytes, uint64_t mem_limit, struct err *e);
+struct graph *graph_build(struct spec *s, const struct graph_opts *o, struct err *e);
 void graph_free(struct graph *g);
 
 /* graph_resolve_target() : "name" or "name[k]" (k may be negative) -> a range of

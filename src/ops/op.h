@@ -152,6 +152,8 @@ struct op {
 /* The internal op of array families' tasks (chunks, reduction maps and
  * combines); not in the registry, never named in a spec. */
 extern const struct op op_array_chunk;
+/* The op of frame families' tasks (partitions, partial aggregates, combines). */
+extern const struct op op_frame_task;
 
 /* op_find() : the op named @name, or NULL. */
 const struct op *op_find(const char *name);

@@ -81,3 +81,18 @@ char *buf_detach(struct buf *b, size_t *len)
 	buf_init(b);
 	return p;
 }
+
+void buf_put_pystr(struct buf *b, const char *s)
+{
+	buf_putc(b, '"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			buf_putc(b, '\\');
+		if (*s == '\n') {
+			buf_puts(b, "\\n");
+			continue;
+		}
+		buf_putc(b, *s);
+	}
+	buf_putc(b, '"');
+}

@@ -19,5 +19,7 @@ void buf_putc(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* buf_detach() : hands the bytes to the caller (never NULL) and empties @b. */
 char *buf_detach(struct buf *b, size_t *len);
+/* buf_put_pystr() : @s as a double-quoted string literal of the expression language. */
+void buf_put_pystr(struct buf *b, const char *s);
 
 #endif

@@ -138,7 +138,7 @@ Y
 
 @test "make names the Debian package of every missing library" {
 	PKG_CONFIG_LIBDIR=/nonexistent run -2 make -s deps-check
-	assert_output --partial "tessera: missing libraries; install them with: sudo apt-get install libyaml-dev libcjson-dev libzstd-dev libsqlite3-dev libopenblas-dev libhts-dev   (or: make deps)"
+	assert_output --partial "tessera: missing libraries; install them with: sudo apt-get install libyaml-dev libcjson-dev libzstd-dev libsqlite3-dev libopenblas-dev libhts-dev zlib1g-dev   (or: make deps)"
 }
 
 @test "a spill folder that cannot be made is a clear error" {

@@ -15,7 +15,7 @@ static struct graph *build(struct spec *s, const char *text, char *msg, size_t m
 		err_format(&e, msg, msg_len);
 		return NULL;
 	}
-	struct graph *g = graph_build(s, NULL, 0, 0, 0, &e);
+	struct graph *g = graph_build(s, NULL, &e);
 	if (!g)
 		err_format(&e, msg, msg_len);
 	return g;

@@ -109,7 +109,7 @@ static bool set_up(struct setup *su, int jobs, uint64_t limit)
 	if (!mkdtemp(su->spill))
 		return false;
 	if (spec_parse_text(&su->s, "t.yaml", spec_text, strlen(spec_text), NULL, 0, &e) < 0 ||
-	    !(su->g = graph_build(&su->s, NULL, 0, 0, 0, &e)) || plan_make(&su->p, su->g, NULL, 0, &e) < 0) {
+	    !(su->g = graph_build(&su->s, NULL, &e)) || plan_make(&su->p, su->g, NULL, 0, &e) < 0) {
 		fprintf(stderr, "%s\n", e.msg);
 		return false;
 	}

@@ -1,0 +1,1725 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * frame/build: a frame expression -> a checked DAG of fnodes.
+ *
+ * The expression is walked once, bottom up, into values (struct fval): a
+ * frame, a column of a frame (a column expression), a groupby, a constant,
+ * a list. Methods and subscripts switch on the value's kind, the way pandas
+ * dispatches on DataFrame, Series and GroupBy. Every column name is checked
+ * against the frame's schema (with a "did you mean"), every operation
+ * against the column types, so a run never starts on a spec that cannot
+ * finish.
+ */
+#include "frame/frame_int.h"
+#include "util/text.h"
+#include "util/xalloc.h"
+
+#include <math.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum fv_kind { FV_CONST, FV_LIST, FV_FRAME, FV_COL, FV_GROUPBY, FV_GCOL, FV_STRACC, FV_SHAPE, FV_DICT };
+
+struct fval {
+	enum fv_kind kind;
+	const struct expr *x;
+	struct fnode *f;       /* FRAME, GROUPBY and GCOL (the grouped frame), SHAPE */
+	struct cexpr *c;       /* COL, CONST, STRACC */
+	size_t n;              /* LIST, DICT */
+	struct fval *items;
+	const char **keys;     /* DICT */
+	int n_keys;            /* GROUPBY, GCOL */
+	int *keys_idx;
+	int n_sel;             /* GCOL: value columns; -1: every non-key column */
+	int *sel;
+};
+
+struct ctx {
+	struct fbuild *b;
+	const struct doc *d;
+	const char *text;
+	uint32_t next_id;
+};
+
+static struct loc at(struct ctx *c, uint32_t off)
+{
+	return doc_loc_at(c->d, off);
+}
+
+static struct loc where_cb(void *arg, size_t off)
+{
+	return at(arg, (uint32_t)off);
+}
+
+static int fail(struct ctx *c, const struct expr *x, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(struct ctx *c, const struct expr *x, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	return err_at(c->b->e, at(c, x ? x->off : 0), "%s", msg);
+}
+
+static void *alloc(struct ctx *c, size_t n)
+{
+	void *p = arena_alloc(c->b->arena, n ? n : 1);
+	memset(p, 0, n ? n : 1);
+	return p;
+}
+
+static struct fnode *new_node(struct ctx *c, enum fnode_kind k, struct fnode *in, const struct expr *x,
+			      const char *label)
+{
+	struct fnode *f = alloc(c, sizeof *f);
+	f->kind = k;
+	f->in = in;
+	f->loc = at(c, x ? x->off : 0);
+	f->owner = c->b->owner;
+	f->id = c->next_id++;
+	f->label = label;
+	f->limit = -1;
+	if (in)
+		in->n_users++;
+	return f;
+}
+
+/* A copy of @in's schema for a node that keeps it (filter, dropna, head, sort). */
+static void same_schema(struct ctx *c, struct fnode *f, const struct fnode *in)
+{
+	f->n_cols = in->n_cols;
+	f->names = alloc(c, (size_t)in->n_cols * sizeof *f->names);
+	f->types = alloc(c, (size_t)in->n_cols * sizeof *f->types);
+	memcpy(f->names, in->names, (size_t)in->n_cols * sizeof *f->names);
+	memcpy(f->types, in->types, (size_t)in->n_cols * sizeof *f->types);
+}
+
+static int find_col(const struct fnode *f, const char *name)
+{
+	for (int k = 0; k < f->n_cols; k++)
+		if (!strcmp(f->names[k], name))
+			return k;
+	return -1;
+}
+
+static int col_or_fail(struct ctx *c, const struct expr *x, const struct fnode *f, const char *name)
+{
+	int k = find_col(f, name);
+	if (k >= 0)
+		return k;
+	const char *hint = did_you_mean(name, f->names, (size_t)f->n_cols);
+	if (hint)
+		return fail(c, x, "no column '%s' (did you mean '%s'?)", name, hint) - 1;
+	return fail(c, x, "no column '%s'; the columns are %s%s%s%s", name, f->names[0] ? f->names[0] : "",
+		    f->n_cols > 1 ? ", " : "", f->n_cols > 1 ? f->names[1] : "", f->n_cols > 2 ? ", ..." : "") - 1;
+}
+
+static bool is_num(enum col_type t)
+{
+	return t == COL_BOOL || t == COL_INT64 || t == COL_FLOAT64;
+}
+
+/* ---- constants and columns ---- */
+
+static struct cexpr *cx_new(struct ctx *c, enum cx_kind k, enum col_type t, const struct expr *x)
+{
+	struct cexpr *e = alloc(c, sizeof *e);
+	e->kind = k;
+	e->type = t;
+	e->loc = at(c, x ? x->off : 0);
+	return e;
+}
+
+static struct cexpr *cx_col(struct ctx *c, struct fnode *f, int col, const struct expr *x)
+{
+	struct cexpr *e = cx_new(c, CX_COL, f->types[col], x);
+	e->frame = f;
+	e->col = col;
+	return e;
+}
+
+static struct fnode *cx_frame(const struct cexpr *e)
+{
+	if (!e)
+		return NULL;
+	if (e->kind == CX_COL)
+		return e->frame;
+	struct fnode *f = cx_frame(e->a);
+	if (!f)
+		f = cx_frame(e->b);
+	for (size_t i = 0; !f && i < e->n_list; i++)
+		f = cx_frame(e->list[i]);
+	return f;
+}
+
+static int set_frame(struct ctx *c, const struct expr *x, struct cexpr *e)
+{
+	struct fnode *fa = cx_frame(e->a), *fb = cx_frame(e->b);
+	if (fa && fb && fa != fb)
+		return fail(c, x, "columns of two different frames cannot be combined here (pandas would align "
+				  "them by index): compute both from the same frame");
+	e->frame = fa ? fa : fb;
+	return 0;
+}
+
+static int literal(struct ctx *c, const struct expr *x, struct fval *v)
+{
+	memset(v, 0, sizeof *v);
+	v->kind = FV_CONST;
+	v->x = x;
+	switch (x->kind) {
+	case EX_INT:
+		v->c = cx_new(c, CX_CONST, COL_INT64, x);
+		v->c->i = x->i;
+		v->c->f = (double)x->i;
+		return 0;
+	case EX_FLOAT:
+		v->c = cx_new(c, CX_CONST, COL_FLOAT64, x);
+		v->c->f = x->f;
+		return 0;
+	case EX_STR:
+		v->c = cx_new(c, CX_CONST, COL_STRING, x);
+		v->c->s = x->str;
+		v->c->slen = strlen(x->str);
+		return 0;
+	case EX_BOOL:
+		v->c = cx_new(c, CX_CONST, COL_BOOL, x);
+		v->c->i = x->b;
+		v->c->f = x->b;
+		return 0;
+	case EX_NONE:
+		v->c = cx_new(c, CX_CONST, COL_FLOAT64, x);
+		v->c->is_null = true;
+		v->c->f = NAN;
+		return 0;
+	default:
+		return fail(c, x, "internal: not a literal");
+	}
+}
+
+/* A constant compared with or assigned to a column of type @t: converted, or an error. */
+static int coerce_const(struct ctx *c, struct cexpr *k, enum col_type t)
+{
+	if (k->kind != CX_CONST || k->is_null || k->type == t)
+		return 0;
+	if (t == COL_DATE && k->type == COL_STRING) {
+		if (!csv_parse_date(k->s, k->slen, &k->d))
+			return err_at(c->b->e, k->loc, "'%s' is not a date (YYYY-MM-DD)", k->s);
+		k->type = COL_DATE;
+		return 0;
+	}
+	if (is_num(t) && is_num(k->type))
+		return 0;
+	return err_at(c->b->e, k->loc, "a %s constant cannot be compared with or stand for a %s column",
+		      col_type_name(k->type), col_type_name(t));
+}
+
+static int to_cx(struct ctx *c, struct fval *v, struct cexpr **out)
+{
+	if (v->kind == FV_COL || v->kind == FV_CONST) {
+		*out = v->c;
+		return 0;
+	}
+	const char *what = v->kind == FV_FRAME ? "a frame" : v->kind == FV_GROUPBY ? "a groupby" :
+			   v->kind == FV_LIST ? "a list" : "this value";
+	return fail(c, v->x, "%s cannot be used as a column here", what);
+}
+
+/* ---- the walk ---- */
+
+static int eval(struct ctx *c, const struct expr *x, struct fval *v);
+
+static const struct expr *kwarg(const struct expr *x, const char *name)
+{
+	for (size_t i = 0; i < x->n_kw; i++)
+		if (!strcmp(x->kw_names[i], name))
+			return x->kw_vals[i];
+	return NULL;
+}
+
+/* Checks that call @x has at most @max_pos positional args and only keywords in @kws (NULL-ended). */
+static int check_args(struct ctx *c, const struct expr *x, const char *fn, size_t max_pos, const char *const *kws)
+{
+	if (x->n > max_pos)
+		return fail(c, x->items[max_pos], "%s() takes at most %zu positional argument%s", fn, max_pos,
+			    max_pos == 1 ? "" : "s");
+	for (size_t i = 0; i < x->n_kw; i++) {
+		bool ok = false;
+		for (size_t k = 0; kws && kws[k]; k++)
+			ok |= !strcmp(kws[k], x->kw_names[i]);
+		if (!ok) {
+			size_t nk = 0;
+			while (kws && kws[nk])
+				nk++;
+			const char *hint = kws ? did_you_mean(x->kw_names[i], kws, nk) : NULL;
+			return err_at(c->b->e, at(c, x->kw_offs[i]), "%s() has no keyword '%s'%s%s%s", fn,
+				      x->kw_names[i], hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+		}
+	}
+	return 0;
+}
+
+/* The argument named @name or at position @pos (-1: keyword only), or NULL. */
+static const struct expr *arg(const struct expr *x, size_t pos, const char *name)
+{
+	if (pos != (size_t)-1 && pos < x->n)
+		return x->items[pos];
+	return kwarg(x, name);
+}
+
+static int const_str(struct ctx *c, const struct expr *x, const char *what, const char **out)
+{
+	if (x->kind != EX_STR)
+		return fail(c, x, "%s must be a string", what);
+	*out = x->str;
+	return 0;
+}
+
+static int const_int(struct ctx *c, const struct expr *x, const char *what, int64_t *out)
+{
+	if (x->kind == EX_UNARY && x->op == OPX_NEG && x->a->kind == EX_INT) {
+		*out = -x->a->i;
+		return 0;
+	}
+	if (x->kind != EX_INT)
+		return fail(c, x, "%s must be an integer", what);
+	*out = x->i;
+	return 0;
+}
+
+static int const_bool(struct ctx *c, const struct expr *x, const char *what, bool *out)
+{
+	if (x->kind != EX_BOOL)
+		return fail(c, x, "%s must be True or False", what);
+	*out = x->b;
+	return 0;
+}
+
+/* Column names from a string or a list/tuple of strings, as indices into @f. */
+static int col_list(struct ctx *c, const struct expr *x, const struct fnode *f, int **out, int *n)
+{
+	const struct expr *const *items = &x;
+	size_t cnt = 1;
+	if (x->kind == EX_LIST || x->kind == EX_TUPLE) {
+		items = (const struct expr *const *)x->items;
+		cnt = x->n;
+		if (!cnt)
+			return fail(c, x, "expected at least one column name");
+	}
+	*out = alloc(c, cnt * sizeof **out);
+	for (size_t i = 0; i < cnt; i++) {
+		const char *name = NULL;
+		if (const_str(c, items[i], "a column name", &name) < 0)
+			return -1;
+		int k = col_or_fail(c, items[i], f, name);
+		if (k < 0)
+			return -1;
+		(*out)[i] = k;
+	}
+	*n = (int)cnt;
+	return 0;
+}
+
+/* ---- read_csv ---- */
+
+static int dtype_pairs(struct ctx *c, const struct expr *x, const struct csv_input *in, int *declared)
+{
+	/* dict(a="int64") arrives as a call; a YAML mapping as [("a", "int64"), ...] */
+	if (x->kind == EX_CALL && x->a->kind == EX_NAME && !strcmp(x->a->str, "dict")) {
+		for (size_t i = 0; i < x->n_kw; i++) {
+			int col = -1;
+			for (int k = 0; k < in->n_cols; k++)
+				if (!strcmp(in->names[k], x->kw_names[i]))
+					col = k;
+			if (col < 0)
+				return err_at(c->b->e, at(c, x->kw_offs[i]), "dtype names column '%s', which %s does not have",
+					      x->kw_names[i], in->path);
+			const char *tn = NULL;
+			if (const_str(c, x->kw_vals[i], "a dtype", &tn) < 0)
+				return -1;
+			int t = col_type_parse(tn);
+			if (t < 0)
+				return fail(c, x->kw_vals[i], "unknown dtype '%s' (use int64, float64, bool, string or date)", tn);
+			declared[col] = t;
+		}
+		return 0;
+	}
+	if (x->kind != EX_LIST && x->kind != EX_TUPLE)
+		return fail(c, x, "dtype must be dict(column=\"type\", ...) or a mapping of column names to types");
+	for (size_t i = 0; i < x->n; i++) {
+		const struct expr *p = x->items[i];
+		if ((p->kind != EX_TUPLE && p->kind != EX_LIST) || p->n != 2 || p->items[0]->kind != EX_STR ||
+		    p->items[1]->kind != EX_STR)
+			return fail(c, p, "dtype entries are (column, type) pairs of strings");
+		int col = -1;
+		for (int k = 0; k < in->n_cols; k++)
+			if (!strcmp(in->names[k], p->items[0]->str))
+				col = k;
+		if (col < 0)
+			return fail(c, p, "dtype names column '%s', which %s does not have", p->items[0]->str, in->path);
+		int t = col_type_parse(p->items[1]->str);
+		if (t < 0)
+			return fail(c, p->items[1], "unknown dtype '%s' (use int64, float64, bool, string or date)",
+				    p->items[1]->str);
+		declared[col] = t;
+	}
+	return 0;
+}
+
+static uint64_t default_blocksize(const struct fbuild *b)
+{
+	uint64_t bs = 64u << 20;
+	int jobs = b->jobs > 0 ? b->jobs : 1;
+	if (b->mem_limit && b->mem_limit / (8 * (uint64_t)jobs) < bs)
+		bs = b->mem_limit / (8 * (uint64_t)jobs);
+	if (bs < (1u << 20))
+		bs = 1u << 20;
+	return bs;
+}
+
+static int read_csv(struct ctx *c, const struct expr *x, struct fval *v)
+{
+	static const char *const kws[] = { "path", "blocksize", "header", "sep", "delimiter", "columns", "usecols",
+					   "dtype", "na_values", "keep_default_na", NULL };
+	if (check_args(c, x, "read_csv", 1, kws) < 0)
+		return -1;
+	const struct expr *p = arg(x, 0, "path");
+	if (!p)
+		return fail(c, x, "read_csv() needs a path (a file, or \"-\" for stdin)");
+	const char *path = NULL;
+	if (const_str(c, p, "read_csv's path", &path) < 0)
+		return -1;
+	struct csv_dialect dl = { ',', '"' };
+	const struct expr *a;
+	if ((a = kwarg(x, "sep")) || (a = kwarg(x, "delimiter"))) {
+		const char *s = NULL;
+		if (const_str(c, a, "sep", &s) < 0)
+			return -1;
+		if (strlen(s) != 1 || *s == '"' || *s == '\n' || *s == '\r')
+			return fail(c, a, "sep must be one character (not a quote or a newline)");
+		dl.sep = *s;
+	}
+	bool header = true;
+	if ((a = kwarg(x, "header"))) {
+		if (a->kind == EX_NONE || (a->kind == EX_BOOL && !a->b))
+			header = false;
+		else if (!(a->kind == EX_BOOL || (a->kind == EX_INT && a->i == 0) ||
+			   (a->kind == EX_STR && !strcmp(a->str, "infer"))))
+			return fail(c, a, "header must be True, False, None or 0");
+	}
+	uint64_t bs = default_blocksize(c->b);
+	if ((a = kwarg(x, "blocksize"))) {
+		if (a->kind == EX_INT && a->i > 0)
+			bs = (uint64_t)a->i;
+		else if (a->kind != EX_STR || !parse_size(a->str, &bs) || !bs)
+			return fail(c, a, "blocksize must be a size such as \"64MiB\" or a number of bytes");
+	}
+	struct csv_na na = { 0 };
+	if ((a = kwarg(x, "keep_default_na")) && const_bool(c, a, "keep_default_na", &na.no_defaults) < 0)
+		return -1;
+	na.no_defaults = a ? !na.no_defaults : false;
+	if ((a = kwarg(x, "na_values"))) {
+		const struct expr *const *items = &a;
+		size_t cnt = 1;
+		if (a->kind == EX_LIST || a->kind == EX_TUPLE) {
+			items = (const struct expr *const *)a->items;
+			cnt = a->n;
+		}
+		const char **extra = alloc(c, cnt * sizeof *extra);
+		for (size_t i = 0; i < cnt; i++)
+			if (const_str(c, items[i], "each na_values entry", &extra[i]) < 0)
+				return -1;
+		na.extra = extra;
+		na.n_extra = cnt;
+	}
+	struct csv_input *in = alloc(c, sizeof *in);
+	struct fbuild *b = c->b;
+	if (csv_input_open(path, &dl, header, bs, b->jobs, b->spill_dir, at(c, p->off), in, b->e) < 0)
+		return -1;
+	XGROW(b->inputs, b->inputs_cap, b->n_inputs + 1);
+	b->inputs[b->n_inputs++] = in;
+
+	struct fnode *f = new_node(c, FN_READ, NULL, x, "read_csv");
+	f->input = in;
+	f->dialect = dl;
+	f->na = na;
+	int *declared = alloc(c, (size_t)in->n_cols * sizeof *declared);
+	for (int k = 0; k < in->n_cols; k++)
+		declared[k] = -1;
+	if ((a = kwarg(x, "dtype")) && dtype_pairs(c, a, in, declared) < 0)
+		return -1;
+	/* Infer what was not declared from the sample. */
+	struct csv_tok t;
+	struct csv_fail cf;
+	enum col_type *ftypes = alloc(c, (size_t)in->n_cols * sizeof *ftypes);
+	if (csv_tokenize(in->sample, in->sample_len, &dl, in->n_cols, NULL, &t, &cf) < 0) {
+		int64_t line, col;
+		csv_locate(in, 0, in->sample, cf.off, &line, &col);
+		csv_tok_release(&t);
+		return err_run(b->e, NULL, "%s:%lld:%lld: %s", in->path, (long long)line, (long long)col, cf.msg);
+	}
+	char *scratch = xmalloc(in->sample_len + 1);
+	for (int k = 0; k < in->n_cols; k++) {
+		if (declared[k] >= 0) {
+			ftypes[k] = (enum col_type)declared[k];
+			continue;
+		}
+		struct csv_infer st;
+		csv_infer_init(&st);
+		for (int64_t r = 0; r < t.n_rows; r++) {
+			const char *s = in->sample + t.fstart[k][r];
+			size_t n = t.flen[k][r];
+			if (csv_is_quoted(s, n, dl.quote)) {
+				n = csv_unquote(s, n, dl.quote, scratch);
+				s = scratch;
+				if (csv_is_null(s, n, &na))
+					continue;
+				/* a quoted value is text to pandas only if it is not a number; keep inference */
+			} else if (csv_is_null(s, n, &na)) {
+				continue;
+			}
+			csv_infer_add(&st, s, n);
+		}
+		ftypes[k] = csv_infer_result(&st);
+	}
+	free(scratch);
+	csv_tok_release(&t);
+	/* columns= / usecols= keep some columns, in the file's order (as pandas). */
+	bool *keep = alloc(c, (size_t)in->n_cols * sizeof *keep);
+	if ((a = kwarg(x, "columns")) || (a = kwarg(x, "usecols"))) {
+		const struct expr *const *items = &a;
+		size_t cnt = 1;
+		if (a->kind == EX_LIST || a->kind == EX_TUPLE) {
+			items = (const struct expr *const *)a->items;
+			cnt = a->n;
+		}
+		for (size_t i = 0; i < cnt; i++) {
+			const char *name = NULL;
+			if (const_str(c, items[i], "a column name", &name) < 0)
+				return -1;
+			int col = -1;
+			for (int k = 0; k < in->n_cols; k++)
+				if (!strcmp(in->names[k], name))
+					col = k;
+			if (col < 0) {
+				const char *hint = did_you_mean(name, (const char *const *)in->names, (size_t)in->n_cols);
+				return fail(c, items[i], "%s has no column '%s'%s%s%s", in->path, name,
+					    hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+			}
+			keep[col] = true;
+		}
+	} else {
+		for (int k = 0; k < in->n_cols; k++)
+			keep[k] = true;
+	}
+	int n = 0;
+	for (int k = 0; k < in->n_cols; k++)
+		n += keep[k];
+	f->n_cols = n;
+	f->names = alloc(c, (size_t)n * sizeof *f->names);
+	f->types = alloc(c, (size_t)n * sizeof *f->types);
+	f->src_col = alloc(c, (size_t)n * sizeof *f->src_col);
+	for (int k = 0, j = 0; k < in->n_cols; k++)
+		if (keep[k]) {
+			f->names[j] = in->names[k];
+			f->types[j] = ftypes[k];
+			f->src_col[j++] = k;
+		}
+	memset(v, 0, sizeof *v);
+	v->kind = FV_FRAME;
+	v->x = x;
+	v->f = f;
+	return 0;
+}
+
+/* ---- column expressions ---- */
+
+static int binary(struct ctx *c, const struct expr *x, struct fval *l, struct fval *r, struct fval *v)
+{
+	struct cexpr *a, *b;
+	if (to_cx(c, l, &a) < 0 || to_cx(c, r, &b) < 0)
+		return -1;
+	enum expr_op op = x->op;
+	if (op == OPX_MATMUL)
+		return fail(c, x, "'@' is for arrays, not frame columns");
+	enum col_type ta = a->type, tb = b->type, t;
+	bool cmp = op >= OPX_LT && op <= OPX_NE, logic = op == OPX_AND || op == OPX_OR || op == OPX_XOR;
+	if (a->kind == CX_CONST && b->kind != CX_CONST) {
+		if (coerce_const(c, a, tb) < 0)
+			return -1;
+		ta = a->type;
+	} else if (b->kind == CX_CONST && a->kind != CX_CONST) {
+		if (coerce_const(c, b, ta) < 0)
+			return -1;
+		tb = b->type;
+	}
+	if (a->is_null && a->kind == CX_CONST)
+		ta = a->type = tb;
+	if (b->is_null && b->kind == CX_CONST)
+		tb = b->type = ta;
+	if (cmp) {
+		bool ok = (is_num(ta) && is_num(tb)) || ta == tb;
+		if (!ok)
+			return fail(c, x, "cannot compare %s with %s", col_type_name(ta), col_type_name(tb));
+		t = COL_BOOL;
+	} else if (logic) {
+		if (ta == COL_BOOL && tb == COL_BOOL)
+			t = COL_BOOL;
+		else if ((ta == COL_INT64 || ta == COL_BOOL) && (tb == COL_INT64 || tb == COL_BOOL))
+			t = COL_INT64;
+		else
+			return fail(c, x, "'%s' needs bool (or integer) columns, not %s and %s", expr_op_name(op),
+				    col_type_name(ta), col_type_name(tb));
+	} else {
+		if (op == OPX_ADD && ta == COL_STRING && tb == COL_STRING)
+			t = COL_STRING;
+		else if (!is_num(ta) || !is_num(tb))
+			return fail(c, x, "'%s' needs numbers, not %s and %s", expr_op_name(op), col_type_name(ta),
+				    col_type_name(tb));
+		else if (op == OPX_DIV || ta == COL_FLOAT64 || tb == COL_FLOAT64)
+			t = COL_FLOAT64;
+		else if (op == OPX_POW && b->kind == CX_CONST && b->i < 0)
+			return fail(c, x, "integers to negative integer powers are not allowed (as in numpy): use a float");
+		else
+			t = COL_INT64;
+	}
+	struct cexpr *e = cx_new(c, CX_BIN, t, x);
+	e->op = op;
+	e->a = a;
+	e->b = b;
+	if (set_frame(c, x, e) < 0)
+		return -1;
+	memset(v, 0, sizeof *v);
+	v->kind = e->frame ? FV_COL : FV_CONST;
+	v->x = x;
+	v->c = e;
+	if (!e->frame)
+		return fail(c, x, "an expression of constants only: write its value");
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	enum cx_fn fn;
+} col_fns[] = {
+	{ "abs", CF_ABS }, { "sqrt", CF_SQRT }, { "exp", CF_EXP }, { "log", CF_LOG }, { "log10", CF_LOG10 },
+	{ "log1p", CF_LOG1P }, { "floor", CF_FLOOR }, { "ceil", CF_CEIL }, { "round", CF_ROUND }, { "sin", CF_SIN },
+	{ "cos", CF_COS },
+};
+
+static int col_fn(struct ctx *c, const struct expr *x, enum cx_fn fn, struct cexpr *a, const struct expr *digits,
+		  struct fval *v)
+{
+	if (!is_num(a->type))
+		return fail(c, x, "%s() needs a number column, not %s", col_fns[fn].name, col_type_name(a->type));
+	enum col_type t = COL_FLOAT64;
+	if (fn == CF_ABS && a->type != COL_BOOL)
+		t = a->type;
+	if (fn == CF_ROUND && a->type == COL_INT64)
+		t = COL_INT64;
+	struct cexpr *e = cx_new(c, CX_FN, t, x);
+	e->fn = (int)fn;
+	e->a = a;
+	e->frame = a->frame;
+	if (digits) {
+		int64_t dg = 0;
+		if (const_int(c, digits, "round's decimals", &dg) < 0)
+			return -1;
+		if (dg < -300 || dg > 300)
+			return fail(c, digits, "decimals out of range");
+		e->digits = (int)dg;
+	}
+	memset(v, 0, sizeof *v);
+	v->kind = FV_COL;
+	v->x = x;
+	v->c = e;
+	return 0;
+}
+
+/* ---- aggregate nodes ---- */
+
+static struct fnode *agg_node(struct ctx *c, const struct expr *x, struct fnode *in, int n_keys, const int *keys)
+{
+	struct fnode *f = new_node(c, FN_AGG, in, x, n_keys ? "groupby" : "reduce");
+	f->n_keys = n_keys;
+	f->keys = alloc(c, (size_t)(n_keys ? n_keys : 1) * sizeof *f->keys);
+	if (n_keys)
+		memcpy(f->keys, keys, (size_t)n_keys * sizeof *keys);
+	f->aggs = alloc(c, (size_t)(in->n_cols + 8) * 4 * sizeof *f->aggs);
+	f->vals = alloc(c, (size_t)(in->n_cols + 1) * sizeof *f->vals);
+	return f;
+}
+
+/* Adds aggregate @fn of column @col of f->in named @name. */
+static int agg_add(struct ctx *c, const struct expr *x, struct fnode *f, enum agg_fn fn, int col, const char *name,
+		   int ddof)
+{
+	if (f->n_aggs >= (f->in->n_cols + 8) * 4)
+		return fail(c, x, "too many aggregates");
+	int vi = -1;
+	if (fn != AGG_SIZE) {
+		enum col_type t = f->in->types[col];
+		if (agg_result_type(fn, t) < 0)
+			return fail(c, x, "%s of column '%s' (%s) is not defined", agg_fn_name(fn), f->in->names[col],
+				    col_type_name(t));
+		for (int k = 0; k < f->n_vals; k++)
+			if (f->vals[k] == col)
+				vi = k;
+		if (vi < 0) {
+			vi = f->n_vals;
+			f->vals[f->n_vals++] = col;
+		}
+	}
+	for (int k = 0; k < f->n_keys; k++)
+		if (!strcmp(f->in->names[f->keys[k]], name))
+			return fail(c, x, "an aggregate named '%s' would repeat a key column", name);
+	for (int k = 0; k < f->n_aggs; k++)
+		if (!strcmp(f->aggs[k].name, name))
+			return fail(c, x, "two aggregates named '%s'", name);
+	f->aggs[f->n_aggs++] = (struct agg_spec){ .fn = fn, .col = vi, .ddof = ddof, .name = name };
+	return 0;
+}
+
+/* The schema of an aggregate: keys, then aggregates. */
+static void agg_schema(struct ctx *c, struct fnode *f)
+{
+	int n = f->n_keys + f->n_aggs;
+	f->n_cols = n;
+	f->names = alloc(c, (size_t)n * sizeof *f->names);
+	f->types = alloc(c, (size_t)n * sizeof *f->types);
+	for (int k = 0; k < f->n_keys; k++) {
+		f->names[k] = f->in->names[f->keys[k]];
+		f->types[k] = f->in->types[f->keys[k]];
+	}
+	for (int k = 0; k < f->n_aggs; k++) {
+		const struct agg_spec *s = &f->aggs[k];
+		enum col_type in = s->fn == AGG_SIZE ? COL_INT64 : f->in->types[f->vals[s->col]];
+		f->names[f->n_keys + k] = s->name;
+		f->types[f->n_keys + k] = (enum col_type)agg_result_type(s->fn, in);
+	}
+}
+
+static int ddof_arg(struct ctx *c, const struct expr *x, int *ddof)
+{
+	*ddof = 1;
+	const struct expr *d = kwarg(x, "ddof");
+	int64_t v = 0;
+	if (d) {
+		if (const_int(c, d, "ddof", &v) < 0)
+			return -1;
+		if (v < 0 || v > 1000000)
+			return fail(c, d, "ddof must be a small non-negative integer");
+		*ddof = (int)v;
+	}
+	return 0;
+}
+
+/* A column of a frame as the input of a reduction: the frame, and the column's index in it. A computed
+ * column becomes an assign node first. */
+static int column_source(struct ctx *c, const struct expr *x, struct cexpr *col, struct fnode **f, int *k)
+{
+	if (col->kind == CX_COL) {
+		*f = col->frame;
+		*k = col->col;
+		return 0;
+	}
+	struct fnode *in = col->frame;
+	struct fnode *a = new_node(c, FN_ASSIGN, in, x, "assign");
+	a->n_cols = in->n_cols + 1;
+	a->names = alloc(c, (size_t)a->n_cols * sizeof *a->names);
+	a->types = alloc(c, (size_t)a->n_cols * sizeof *a->types);
+	a->src_col = alloc(c, (size_t)a->n_cols * sizeof *a->src_col);
+	a->cx = alloc(c, (size_t)a->n_cols * sizeof *a->cx);
+	for (int i = 0; i < in->n_cols; i++) {
+		a->names[i] = in->names[i];
+		a->types[i] = in->types[i];
+		a->src_col[i] = i;
+	}
+	a->names[in->n_cols] = "value";
+	a->types[in->n_cols] = col->type;
+	a->src_col[in->n_cols] = -1;
+	a->cx[in->n_cols] = col;
+	*f = a;
+	*k = in->n_cols;
+	return 0;
+}
+
+static const char *col_name_of(struct ctx *c, const struct cexpr *col)
+{
+	(void)c;
+	return col->kind == CX_COL ? col->frame->names[col->col] : "value";
+}
+
+/* A reduction of one column (a Series method) into a scalar node. */
+static int column_reduce(struct ctx *c, const struct expr *x, struct cexpr *col, enum agg_fn fn, struct fval *v)
+{
+	static const char *const kws[] = { "ddof", "skipna", NULL };
+	if (check_args(c, x, agg_fn_name(fn), 0, kws) < 0)
+		return -1;
+	int ddof;
+	if (ddof_arg(c, x, &ddof) < 0)
+		return -1;
+	struct fnode *src = NULL;
+	int k = 0;
+	if (column_source(c, x, col, &src, &k) < 0)
+		return -1;
+	struct fnode *f = agg_node(c, x, src, 0, NULL);
+	if (agg_add(c, x, f, fn, k, col_name_of(c, col), ddof) < 0)
+		return -1;
+	agg_schema(c, f);
+	f->scalar = true;
+	memset(v, 0, sizeof *v);
+	v->kind = FV_FRAME;
+	v->x = x;
+	v->f = f;
+	return 0;
+}
+
+static int frame_len(struct ctx *c, const struct expr *x, struct fnode *in, struct fval *v)
+{
+	struct fnode *f = agg_node(c, x, in, 0, NULL);
+	if (agg_add(c, x, f, AGG_SIZE, 0, "len", 0) < 0)
+		return -1;
+	agg_schema(c, f);
+	f->scalar = true;
+	memset(v, 0, sizeof *v);
+	v->kind = FV_FRAME;
+	v->x = x;
+	v->f = f;
+	return 0;
+}
+
+static int value_counts(struct ctx *c, const struct expr *x, struct cexpr *col, struct fval *v)
+{
+	static const char *const kws[] = { "sort", "ascending", "dropna", NULL };
+	if (check_args(c, x, "value_counts", 0, kws) < 0)
+		return -1;
+	struct fnode *src = NULL;
+	int k = 0;
+	if (column_source(c, x, col, &src, &k) < 0)
+		return -1;
+	struct fnode *f = agg_node(c, x, src, 1, &k);
+	if (agg_add(c, x, f, AGG_SIZE, 0, "count", 0) < 0)
+		return -1;
+	agg_schema(c, f);
+	f->by_count = true;
+	f->label = "value_counts";
+	memset(v, 0, sizeof *v);
+	v->kind = FV_FRAME;
+	v->x = x;
+	v->f = f;
+	return 0;
+}
+
+/* g.agg(...) / g.col.fn() / g.fn(): the aggregate node of groupby value @g. */
+static int group_agg(struct ctx *c, const struct expr *x, struct fval *g, const char *method, struct fval *v)
+{
+	struct fnode *in = g->f;
+	struct fnode *f = agg_node(c, x, in, g->n_keys, g->keys_idx);
+	int ddof = 1;
+	/* the value columns a short form covers */
+	int n_sel = g->n_sel;
+	int *sel = g->sel;
+	int all[256];
+	if (n_sel < 0) {
+		n_sel = 0;
+		for (int k = 0; k < in->n_cols && n_sel < 256; k++) {
+			bool key = false;
+			for (int j = 0; j < g->n_keys; j++)
+				key |= g->keys_idx[j] == k;
+			if (!key)
+				all[n_sel++] = k;
+		}
+		sel = all;
+	}
+	int fn = agg_fn_parse(method);
+	if (!strcmp(method, "agg") || !strcmp(method, "aggregate")) {
+		if (x->n_kw) {
+			if (x->n)
+				return fail(c, x->items[0], "agg() takes either name=(column, function) keywords or functions");
+			for (size_t i = 0; i < x->n_kw; i++) {
+				const struct expr *p = x->kw_vals[i];
+				const char *cn = NULL, *fnn = NULL;
+				if (p->kind == EX_STR && g->n_sel == 1) { /* g.col.agg(total="sum") */
+					cn = in->names[sel[0]];
+					fnn = p->str;
+				} else if ((p->kind != EX_TUPLE && p->kind != EX_LIST) || p->n != 2 ||
+					   p->items[0]->kind != EX_STR || p->items[1]->kind != EX_STR) {
+					return fail(c, p, "a named aggregate is name=(\"column\", \"function\")");
+				} else {
+					cn = p->items[0]->str;
+					fnn = p->items[1]->str;
+				}
+				int col = col_or_fail(c, p, in, cn);
+				if (col < 0)
+					return -1;
+				int af = agg_fn_parse(fnn);
+				if (af < 0)
+					return fail(c, p, "unknown aggregate '%s' (sum, mean, min, max, count, size, std, var, "
+							  "first, last, nunique)", fnn);
+				if (agg_add(c, p, f, (enum agg_fn)af, col, x->kw_names[i], 1) < 0)
+					return -1;
+			}
+		} else {
+			if (x->n != 1)
+				return fail(c, x, "agg() needs aggregates: name=(\"column\", \"function\"), a function name or a list");
+			const struct expr *p = x->items[0];
+			const struct expr *const *fns = &p;
+			size_t nf = 1;
+			if (p->kind == EX_LIST || p->kind == EX_TUPLE) {
+				fns = (const struct expr *const *)p->items;
+				nf = p->n;
+			}
+			for (int s = 0; s < n_sel; s++)
+				for (size_t i = 0; i < nf; i++) {
+					const char *fnn = NULL;
+					if (const_str(c, fns[i], "an aggregate", &fnn) < 0)
+						return -1;
+					int af = agg_fn_parse(fnn);
+					if (af < 0)
+						return fail(c, fns[i], "unknown aggregate '%s'", fnn);
+					const char *name = nf == 1 && n_sel >= 1 ? in->names[sel[s]] :
+							   n_sel == 1 ? fnn :
+							   arena_printf(c->b->arena, "%s_%s", in->names[sel[s]], fnn);
+					if (agg_add(c, fns[i], f, (enum agg_fn)af, sel[s], name, 1) < 0)
+						return -1;
+				}
+		}
+	} else if (fn == AGG_SIZE) {
+		if (check_args(c, x, "size", 0, NULL) < 0 || agg_add(c, x, f, AGG_SIZE, 0, "size", 0) < 0)
+			return -1;
+	} else if (fn >= 0) {
+		static const char *const kws[] = { "ddof", "numeric_only", NULL };
+		if (check_args(c, x, method, 0, kws) < 0 || ddof_arg(c, x, &ddof) < 0)
+			return -1;
+		int added = 0;
+		for (int s = 0; s < n_sel; s++) {
+			if (g->n_sel < 0 && agg_result_type((enum agg_fn)fn, in->types[sel[s]]) < 0)
+				continue; /* pandas drops columns the function does not apply to */
+			if (agg_add(c, x, f, (enum agg_fn)fn, sel[s], in->names[sel[s]], ddof) < 0)
+				return -1;
+			added++;
+		}
+		if (!added)
+			return fail(c, x, "%s() applies to none of the columns", method);
+	} else {
+		return fail(c, x, "a groupby has no method '%s' (agg, sum, mean, min, max, count, size, std, var, first, "
+				  "last, nunique)", method);
+	}
+	agg_schema(c, f);
+	memset(v, 0, sizeof *v);
+	v->kind = FV_FRAME;
+	v->x = x;
+	v->f = f;
+	return 0;
+}
+
+/* ---- frame methods ---- */
+
+static int sort_node(struct ctx *c, const struct expr *x, struct fnode *in, const struct expr *by,
+		     const struct expr *ascending, int64_t limit, bool desc_default, struct fval *v)
+{
+	struct fnode *f = new_node(c, FN_SORT, in, x, "sort");
+	same_schema(c, f, in);
+	if (col_list(c, by, in, &f->by, &f->n_by) < 0)
+		return -1;
+	f->asc = alloc(c, (size_t)f->n_by * sizeof *f->asc);
+	for (int k = 0; k < f->n_by; k++)
+		f->asc[k] = !desc_default;
+	if (ascending) {
+		if (ascending->kind == EX_BOOL) {
+			for (int k = 0; k < f->n_by; k++)
+				f->asc[k] = ascending->b;
+		} else if ((ascending->kind == EX_LIST || ascending->kind == EX_TUPLE) &&
+			   ascending->n == (size_t)f->n_by) {
+			for (int k = 0; k < f->n_by; k++)
+				if (const_bool(c, ascending->items[k], "ascending", &f->asc[k]) < 0)
+					return -1;
+		} else {
+			return fail(c, ascending, "ascending must be True, False or one per sort column");
+		}
+	}
+	f->limit = limit;
+	memset(v, 0, sizeof *v);
+	v->kind = FV_FRAME;
+	v->x = x;
+	v->f = f;
+	return 0;
+}
+
+static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, const char *m, struct fval *v)
+{
+	struct fnode *in = obj->f;
+	if (!strcmp(m, "groupby")) {
+		static const char *const kws[] = { "by", "sort", "dropna", "as_index", NULL };
+		if (check_args(c, x, "groupby", 1, kws) < 0)
+			return -1;
+		const struct expr *by = arg(x, 0, "by");
+		if (!by)
+			return fail(c, x, "groupby() needs key columns");
+		memset(v, 0, sizeof *v);
+		v->kind = FV_GROUPBY;
+		v->x = x;
+		v->f = in;
+		v->n_sel = -1;
+		return col_list(c, by, in, &v->keys_idx, &v->n_keys);
+	}
+	if (!strcmp(m, "assign")) {
+		if (x->n)
+			return fail(c, x->items[0], "assign() takes name=expression keywords");
+		struct fnode *f = new_node(c, FN_ASSIGN, in, x, "assign");
+		int cap = in->n_cols + (int)x->n_kw;
+		f->names = alloc(c, (size_t)cap * sizeof *f->names);
+		f->types = alloc(c, (size_t)cap * sizeof *f->types);
+		f->src_col = alloc(c, (size_t)cap * sizeof *f->src_col);
+		f->cx = alloc(c, (size_t)cap * sizeof *f->cx);
+		for (int k = 0; k < in->n_cols; k++) {
+			f->names[k] = in->names[k];
+			f->types[k] = in->types[k];
+			f->src_col[k] = k;
+		}
+		f->n_cols = in->n_cols;
+		for (size_t i = 0; i < x->n_kw; i++) {
+			struct fval e;
+			struct cexpr *cx;
+			if (eval(c, x->kw_vals[i], &e) < 0 || to_cx(c, &e, &cx) < 0)
+				return -1;
+			if (cx->frame && cx->frame != in)
+				return fail(c, x->kw_vals[i], "assign() takes columns of the frame it is called on");
+			if (cx->kind == CX_CONST && cx->is_null)
+				cx->type = COL_FLOAT64;
+			int k = find_col(f, x->kw_names[i]);
+			if (k < 0)
+				k = f->n_cols++;
+			f->names[k] = x->kw_names[i];
+			f->types[k] = cx->type;
+			f->src_col[k] = -1;
+			f->cx[k] = cx;
+		}
+		memset(v, 0, sizeof *v);
+		v->kind = FV_FRAME;
+		v->x = x;
+		v->f = f;
+		return 0;
+	}
+	if (!strcmp(m, "head") || !strcmp(m, "tail")) {
+		static const char *const kws[] = { "n", NULL };
+		if (check_args(c, x, m, 1, kws) < 0)
+			return -1;
+		if (!strcmp(m, "tail"))
+			return fail(c, x, "tail() is not supported yet: sort_values(..., ascending=False).head(n) gives the last rows by a column");
+		int64_t n = 5;
+		const struct expr *a = arg(x, 0, "n");
+		if (a && const_int(c, a, "head's n", &n) < 0)
+			return -1;
+		if (n < 0)
+			return fail(c, a, "head(n) needs n >= 0");
+		if (in->kind == FN_SORT && in->n_users == 0 && (in->limit < 0 || in->limit > n)) {
+			in->limit = n; /* sort then head: keep only n rows while sorting */
+			*v = *obj;
+			v->x = x;
+			return 0;
+		}
+		struct fnode *f = new_node(c, FN_HEAD, in, x, "head");
+		same_schema(c, f, in);
+		f->limit = n;
+		memset(v, 0, sizeof *v);
+		v->kind = FV_FRAME;
+		v->x = x;
+		v->f = f;
+		return 0;
+	}
+	if (!strcmp(m, "sort_values")) {
+		static const char *const kws[] = { "by", "ascending", "kind", "na_position", NULL };
+		if (check_args(c, x, "sort_values", 1, kws) < 0)
+			return -1;
+		const struct expr *by = arg(x, 0, "by");
+		if (!by)
+			return fail(c, x, "sort_values() needs by=");
+		const struct expr *na = kwarg(x, "na_position");
+		if (na && (na->kind != EX_STR || strcmp(na->str, "last")))
+			return fail(c, na, "only na_position=\"last\" is supported");
+		return sort_node(c, x, in, by, kwarg(x, "ascending"), -1, false, v);
+	}
+	if (!strcmp(m, "nlargest") || !strcmp(m, "nsmallest")) {
+		static const char *const kws[] = { "n", "columns", "keep", NULL };
+		if (check_args(c, x, m, 2, kws) < 0)
+			return -1;
+		const struct expr *a = arg(x, 0, "n"), *by = arg(x, 1, "columns");
+		int64_t n = 0;
+		if (!a || !by)
+			return fail(c, x, "%s(n, columns) needs both", m);
+		if (const_int(c, a, "n", &n) < 0)
+			return -1;
+		if (n < 0)
+			return fail(c, a, "n must be >= 0");
+		return sort_node(c, x, in, by, NULL, n, !strcmp(m, "nlargest"), v);
+	}
+	if (!strcmp(m, "dropna")) {
+		static const char *const kws[] = { "subset", "how", NULL };
+		if (check_args(c, x, "dropna", 0, kws) < 0)
+			return -1;
+		struct fnode *f = new_node(c, FN_DROPNA, in, x, "dropna");
+		same_schema(c, f, in);
+		f->subset = alloc(c, (size_t)in->n_cols * sizeof *f->subset);
+		const struct expr *a = kwarg(x, "subset");
+		if (a) {
+			int *cols = NULL, n = 0;
+			if (col_list(c, a, in, &cols, &n) < 0)
+				return -1;
+			for (int k = 0; k < n; k++)
+				f->subset[cols[k]] = true;
+		} else {
+			for (int k = 0; k < in->n_cols; k++)
+				f->subset[k] = true;
+		}
+		if ((a = kwarg(x, "how"))) {
+			if (a->kind != EX_STR || (strcmp(a->str, "any") && strcmp(a->str, "all")))
+				return fail(c, a, "how must be \"any\" or \"all\"");
+			f->how_all = !strcmp(a->str, "all");
+		}
+		memset(v, 0, sizeof *v);
+		v->kind = FV_FRAME;
+		v->x = x;
+		v->f = f;
+		return 0;
+	}
+	if (!strcmp(m, "fillna")) {
+		static const char *const kws[] = { "value", NULL };
+		if (check_args(c, x, "fillna", 1, kws) < 0)
+			return -1;
+		const struct expr *a = arg(x, 0, "value");
+		if (!a)
+			return fail(c, x, "fillna() needs a value");
+		struct fnode *f = new_node(c, FN_FILLNA, in, x, "fillna");
+		same_schema(c, f, in);
+		f->src_col = alloc(c, (size_t)in->n_cols * sizeof *f->src_col);
+		f->cx = alloc(c, (size_t)in->n_cols * sizeof *f->cx);
+		for (int k = 0; k < in->n_cols; k++)
+			f->src_col[k] = k;
+		bool by_col = a->kind == EX_CALL && a->a->kind == EX_NAME && !strcmp(a->a->str, "dict");
+		for (int k = 0; k < in->n_cols; k++) {
+			const struct expr *val = a;
+			if (by_col) {
+				val = kwarg(a, in->names[k]);
+				if (!val)
+					continue;
+			}
+			struct fval lv;
+			if (val->kind == EX_CALL || val->kind == EX_NAME || val->kind == EX_LIST)
+				return fail(c, val, "fillna() takes a constant, or dict(column=constant, ...)");
+			if (literal(c, val, &lv) < 0)
+				return -1;
+			if (lv.c->is_null)
+				continue;
+			/* pandas fills only where the value fits the column (a number into numbers, text into text) */
+			enum col_type t = in->types[k];
+			bool fits = (is_num(t) && is_num(lv.c->type)) || t == lv.c->type ||
+				    (t == COL_DATE && lv.c->type == COL_STRING);
+			if (!fits) {
+				if (by_col)
+					return fail(c, val, "a %s cannot fill column '%s' (%s)", col_type_name(lv.c->type),
+						    in->names[k], col_type_name(t));
+				continue;
+			}
+			if (coerce_const(c, lv.c, t) < 0)
+				return -1;
+			if (t == COL_INT64 && lv.c->type == COL_FLOAT64)
+				f->types[k] = COL_FLOAT64;
+			f->cx[k] = lv.c;
+			f->src_col[k] = -1;
+		}
+		memset(v, 0, sizeof *v);
+		v->kind = FV_FRAME;
+		v->x = x;
+		v->f = f;
+		return 0;
+	}
+	if (!strcmp(m, "rename") || !strcmp(m, "drop")) {
+		bool ren = !strcmp(m, "rename");
+		static const char *const kws[] = { "columns", NULL };
+		if (check_args(c, x, m, ren ? 0 : 1, kws) < 0)
+			return -1;
+		const struct expr *a = arg(x, ren ? (size_t)-1 : 0, "columns");
+		if (!a)
+			return fail(c, x, ren ? "rename() needs columns=dict(old=\"new\", ...)" : "drop() needs column names");
+		struct fnode *f = new_node(c, FN_SELECT, in, x, m);
+		f->names = alloc(c, (size_t)in->n_cols * sizeof *f->names);
+		f->types = alloc(c, (size_t)in->n_cols * sizeof *f->types);
+		f->src_col = alloc(c, (size_t)in->n_cols * sizeof *f->src_col);
+		if (ren) {
+			if (!(a->kind == EX_CALL && a->a->kind == EX_NAME && !strcmp(a->a->str, "dict")) &&
+			    a->kind != EX_LIST)
+				return fail(c, a, "rename's columns= is dict(old=\"new\", ...) or a mapping");
+			same_schema(c, f, in);
+			for (int k = 0; k < in->n_cols; k++)
+				f->src_col[k] = k;
+			for (size_t i = 0; a->kind == EX_CALL && i < a->n_kw; i++) {
+				int k = col_or_fail(c, a, in, a->kw_names[i]);
+				const char *nn = NULL;
+				if (k < 0 || const_str(c, a->kw_vals[i], "a new name", &nn) < 0)
+					return -1;
+				f->names[k] = nn;
+			}
+			for (size_t i = 0; a->kind == EX_LIST && i < a->n; i++) {
+				const struct expr *p = a->items[i];
+				if ((p->kind != EX_TUPLE && p->kind != EX_LIST) || p->n != 2 || p->items[0]->kind != EX_STR ||
+				    p->items[1]->kind != EX_STR)
+					return fail(c, p, "rename entries are (old, new) pairs");
+				int k = col_or_fail(c, p, in, p->items[0]->str);
+				if (k < 0)
+					return -1;
+				f->names[k] = p->items[1]->str;
+			}
+			for (int k = 0; k < f->n_cols; k++)
+				for (int j = 0; j < k; j++)
+					if (!strcmp(f->names[k], f->names[j]))
+						return fail(c, a, "rename would make two columns named '%s'", f->names[k]);
+		} else {
+			int *cols = NULL, n = 0;
+			if (col_list(c, a, in, &cols, &n) < 0)
+				return -1;
+			for (int k = 0; k < in->n_cols; k++) {
+				bool dropped = false;
+				for (int j = 0; j < n; j++)
+					dropped |= cols[j] == k;
+				if (dropped)
+					continue;
+				f->names[f->n_cols] = in->names[k];
+				f->types[f->n_cols] = in->types[k];
+				f->src_col[f->n_cols++] = k;
+			}
+		}
+		memset(v, 0, sizeof *v);
+		v->kind = FV_FRAME;
+		v->x = x;
+		v->f = f;
+		return 0;
+	}
+	return fail(c, x, "a frame has no method '%s' (groupby, assign, head, sort_values, nlargest, nsmallest, dropna, "
+			  "fillna, rename, drop; columns have sum, mean, ...)", m);
+}
+
+static int col_method(struct ctx *c, const struct expr *x, struct cexpr *col, const char *m, struct fval *v)
+{
+	int fn = agg_fn_parse(m);
+	if (fn >= 0 && fn != AGG_SIZE && fn != AGG_FIRST && fn != AGG_LAST) {
+		if (!col->frame)
+			return fail(c, x, "%s() of a constant", m);
+		return column_reduce(c, x, col, (enum agg_fn)fn, v);
+	}
+	if (!strcmp(m, "value_counts"))
+		return value_counts(c, x, col, v);
+	struct cexpr *e = NULL;
+	if (!strcmp(m, "isna") || !strcmp(m, "isnull") || !strcmp(m, "notna") || !strcmp(m, "notnull")) {
+		if (check_args(c, x, m, 0, NULL) < 0)
+			return -1;
+		e = cx_new(c, m[0] == 'i' ? CX_ISNA : CX_NOTNA, COL_BOOL, x);
+		e->a = col;
+	} else if (!strcmp(m, "isin")) {
+		if (check_args(c, x, "isin", 1, NULL) < 0)
+			return -1;
+		if (x->n != 1 || (x->items[0]->kind != EX_LIST && x->items[0]->kind != EX_TUPLE))
+			return fail(c, x, "isin() takes a list of values");
+		const struct expr *l = x->items[0];
+		e = cx_new(c, CX_ISIN, COL_BOOL, x);
+		e->a = col;
+		e->n_list = l->n;
+		e->list = alloc(c, l->n * sizeof *e->list);
+		for (size_t i = 0; i < l->n; i++) {
+			struct fval lv;
+			if (l->items[i]->kind == EX_LIST || l->items[i]->kind == EX_TUPLE || l->items[i]->kind == EX_NAME ||
+			    l->items[i]->kind == EX_CALL)
+				return fail(c, l->items[i], "isin() takes constants");
+			if (literal(c, l->items[i], &lv) < 0)
+				return -1;
+			if (!lv.c->is_null) {
+				bool ok = (is_num(col->type) && is_num(lv.c->type)) || col->type == lv.c->type ||
+					  (col->type == COL_DATE && lv.c->type == COL_STRING);
+				if (!ok)
+					return fail(c, l->items[i], "a %s in isin() of a %s column", col_type_name(lv.c->type),
+						    col_type_name(col->type));
+				if (coerce_const(c, lv.c, col->type) < 0)
+					return -1;
+			}
+			e->list[i] = lv.c;
+		}
+	} else if (!strcmp(m, "fillna")) {
+		if (check_args(c, x, "fillna", 1, NULL) < 0 || x->n != 1)
+			return fail(c, x, "fillna() takes one value");
+		struct fval lv;
+		if (literal(c, x->items[0], &lv) < 0)
+			return -1;
+		bool ok = (is_num(col->type) && is_num(lv.c->type)) || col->type == lv.c->type ||
+			  (col->type == COL_DATE && lv.c->type == COL_STRING);
+		if (!ok)
+			return fail(c, x->items[0], "a %s cannot fill a %s column", col_type_name(lv.c->type),
+				    col_type_name(col->type));
+		if (coerce_const(c, lv.c, col->type) < 0)
+			return -1;
+		e = cx_new(c, CX_FILLNA, col->type == COL_INT64 && lv.c->type == COL_FLOAT64 ? COL_FLOAT64 : col->type, x);
+		e->a = col;
+		e->b = lv.c;
+	} else if (!strcmp(m, "astype")) {
+		if (check_args(c, x, "astype", 1, NULL) < 0 || x->n != 1)
+			return fail(c, x, "astype() takes a type name");
+		const char *tn = NULL;
+		if (const_str(c, x->items[0], "a type", &tn) < 0)
+			return -1;
+		int t = col_type_parse(tn);
+		if (t < 0)
+			return fail(c, x->items[0], "unknown type '%s'", tn);
+		if (!(t == COL_STRING || (is_num((enum col_type)t) && is_num(col->type)) || t == (int)col->type))
+			return fail(c, x, "cannot convert a %s column to %s", col_type_name(col->type), tn);
+		e = cx_new(c, CX_CAST, (enum col_type)t, x);
+		e->a = col;
+	} else if (!strcmp(m, "between")) {
+		if (check_args(c, x, "between", 2, NULL) < 0 || x->n != 2)
+			return fail(c, x, "between() takes two bounds");
+		e = cx_new(c, CX_BETWEEN, COL_BOOL, x);
+		e->a = col;
+		e->n_list = 2;
+		e->list = alloc(c, 2 * sizeof *e->list);
+		for (int i = 0; i < 2; i++) {
+			struct fval lv;
+			if (literal(c, x->items[i], &lv) < 0 || coerce_const(c, lv.c, col->type) < 0)
+				return -1;
+			if (!((is_num(col->type) && is_num(lv.c->type)) || col->type == lv.c->type))
+				return fail(c, x->items[i], "a %s bound for a %s column", col_type_name(lv.c->type),
+					    col_type_name(col->type));
+			e->list[i] = lv.c;
+		}
+	} else {
+		for (size_t k = 0; k < sizeof col_fns / sizeof col_fns[0]; k++)
+			if (!strcmp(m, col_fns[k].name)) {
+				static const char *const kws[] = { "decimals", NULL };
+				if (check_args(c, x, m, col_fns[k].fn == CF_ROUND ? 1 : 0, kws) < 0)
+					return -1;
+				return col_fn(c, x, col_fns[k].fn, col, arg(x, 0, "decimals"), v);
+			}
+		return fail(c, x, "a column has no method '%s' (sum, mean, min, max, count, std, var, nunique, "
+				  "value_counts, isna, notna, isin, fillna, astype, between, abs, round, ...)", m);
+	}
+	e->frame = col->frame;
+	memset(v, 0, sizeof *v);
+	v->kind = FV_COL;
+	v->x = x;
+	v->c = e;
+	return 0;
+}
+
+static int str_method(struct ctx *c, const struct expr *x, struct cexpr *col, const char *m, struct fval *v)
+{
+	static const struct {
+		const char *name;
+		enum cx_sfn fn;
+		enum col_type t;
+		bool pat;
+	} sfns[] = {
+		{ "contains", CS_CONTAINS, COL_BOOL, true }, { "startswith", CS_STARTSWITH, COL_BOOL, true },
+		{ "endswith", CS_ENDSWITH, COL_BOOL, true }, { "len", CS_LEN, COL_INT64, false },
+		{ "lower", CS_LOWER, COL_STRING, false },    { "upper", CS_UPPER, COL_STRING, false },
+		{ "strip", CS_STRIP, COL_STRING, false },
+	};
+	for (size_t k = 0; k < sizeof sfns / sizeof sfns[0]; k++) {
+		if (strcmp(m, sfns[k].name))
+			continue;
+		static const char *const kws[] = { "pat", "case", "regex", "na", NULL };
+		if (check_args(c, x, m, sfns[k].pat ? 1 : 0, sfns[k].fn == CS_CONTAINS ? kws : kws + 3) < 0)
+			return -1;
+		struct cexpr *e = cx_new(c, CX_STR, sfns[k].t, x);
+		e->fn = (int)sfns[k].fn;
+		e->a = col;
+		e->frame = col->frame;
+		if (sfns[k].pat) {
+			const struct expr *p = arg(x, 0, "pat");
+			if (!p || const_str(c, p, "the pattern", &e->s) < 0)
+				return p ? -1 : fail(c, x, "%s() needs a pattern", m);
+			e->slen = strlen(e->s);
+		}
+		if (sfns[k].fn == CS_CONTAINS) {
+			e->regex = true;
+			const struct expr *a;
+			bool cs = true;
+			if ((a = kwarg(x, "case")) && const_bool(c, a, "case", &cs) < 0)
+				return -1;
+			e->icase = !cs;
+			if ((a = kwarg(x, "regex")) && const_bool(c, a, "regex", &e->regex) < 0)
+				return -1;
+			if (e->regex && strpbrk(e->s, ".^$*+?()[]{}|\\")) {
+				regex_t *re = alloc(c, sizeof *re);
+				int rc = regcomp(re, e->s, REG_EXTENDED | REG_NOSUB | (e->icase ? REG_ICASE : 0));
+				if (rc) {
+					char msg[128];
+					regerror(rc, re, msg, sizeof msg);
+					return fail(c, x, "bad regular expression '%s': %s", e->s, msg);
+				}
+				e->re = re; /* released with the process: regfree is not needed for a graph's life */
+			}
+		}
+		memset(v, 0, sizeof *v);
+		v->kind = FV_COL;
+		v->x = x;
+		v->c = e;
+		return 0;
+	}
+	return fail(c, x, ".str has no method '%s' (contains, startswith, endswith, len, lower, upper, strip)", m);
+}
+
+static int call(struct ctx *c, const struct expr *x, struct fval *v)
+{
+	const struct expr *callee = x->a;
+	if (callee->kind == EX_NAME) {
+		const char *n = callee->str;
+		if (!strcmp(n, "read_csv"))
+			return read_csv(c, x, v);
+		if (!strcmp(n, "len")) {
+			if (x->n != 1 || x->n_kw)
+				return fail(c, x, "len() takes one frame or column");
+			struct fval a;
+			if (eval(c, x->items[0], &a) < 0)
+				return -1;
+			if (a.kind == FV_FRAME)
+				return frame_len(c, x, a.f, v);
+			if (a.kind == FV_COL)
+				return frame_len(c, x, a.c->frame, v);
+			return fail(c, x->items[0], "len() of something that is not a frame or a column");
+		}
+		for (size_t k = 0; k < sizeof col_fns / sizeof col_fns[0]; k++)
+			if (!strcmp(n, col_fns[k].name)) {
+				if (x->n < 1 || x->n > (col_fns[k].fn == CF_ROUND ? 2u : 1u) || x->n_kw)
+					return fail(c, x, "%s() takes a column%s", n, col_fns[k].fn == CF_ROUND ? " and decimals" : "");
+				struct fval a;
+				struct cexpr *cx;
+				if (eval(c, x->items[0], &a) < 0 || to_cx(c, &a, &cx) < 0)
+					return -1;
+				return col_fn(c, x, col_fns[k].fn, cx, x->n > 1 ? x->items[1] : NULL, v);
+			}
+		if (!strcmp(n, "dict")) {
+			return fail(c, x, "dict() is only an argument (dtype=, fillna(), rename())");
+		}
+		return fail(c, callee, "unknown function '%s' in a frame expression", n);
+	}
+	if (callee->kind != EX_ATTR)
+		return fail(c, x, "this cannot be called");
+	struct fval obj;
+	if (eval(c, callee->a, &obj) < 0)
+		return -1;
+	const char *m = callee->str;
+	switch (obj.kind) {
+	case FV_FRAME:
+		if (obj.f->scalar)
+			return fail(c, x, "a single value has no method '%s'", m);
+		return frame_method(c, x, &obj, m, v);
+	case FV_COL:
+		return col_method(c, x, obj.c, m, v);
+	case FV_STRACC:
+		return str_method(c, x, obj.c, m, v);
+	case FV_GROUPBY:
+	case FV_GCOL:
+		return group_agg(c, x, &obj, m, v);
+	default:
+		return fail(c, x, "this value has no method '%s'", m);
+	}
+}
+
+static int attribute(struct ctx *c, const struct expr *x, struct fval *v)
+{
+	struct fval obj;
+	if (eval(c, x->a, &obj) < 0)
+		return -1;
+	const char *name = x->str;
+	if (obj.kind == FV_FRAME && !obj.f->scalar) {
+		if (!strcmp(name, "shape")) {
+			*v = obj;
+			v->kind = FV_SHAPE;
+			v->x = x;
+			return 0;
+		}
+		int k = find_col(obj.f, name);
+		if (k < 0) {
+			const char *hint = did_you_mean(name, obj.f->names, (size_t)obj.f->n_cols);
+			return err_at(c->b->e, at(c, x->off + x->len - (uint32_t)strlen(name)), "no column '%s'%s%s%s", name,
+				      hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+		}
+		memset(v, 0, sizeof *v);
+		v->kind = FV_COL;
+		v->x = x;
+		v->c = cx_col(c, obj.f, k, x);
+		return 0;
+	}
+	if (obj.kind == FV_COL && !strcmp(name, "str")) {
+		if (obj.c->type == COL_DATE) {
+			/* pandas reads ISO dates as text unless told otherwise: .str works on their text */
+			struct cexpr *t = cx_new(c, CX_CAST, COL_STRING, x);
+			t->a = obj.c;
+			t->frame = obj.c->frame;
+			obj.c = t;
+		}
+		if (obj.c->type != COL_STRING)
+			return fail(c, x, ".str needs a string column, not %s", col_type_name(obj.c->type));
+		*v = obj;
+		v->kind = FV_STRACC;
+		v->x = x;
+		return 0;
+	}
+	if (obj.kind == FV_GROUPBY) {
+		int k = col_or_fail(c, x, obj.f, name);
+		if (k < 0)
+			return -1;
+		*v = obj;
+		v->kind = FV_GCOL;
+		v->x = x;
+		v->n_sel = 1;
+		v->sel = alloc(c, sizeof *v->sel);
+		v->sel[0] = k;
+		return 0;
+	}
+	return fail(c, x, "no attribute '%s' here", name);
+}
+
+static int subscript(struct ctx *c, const struct expr *x, struct fval *v)
+{
+	struct fval obj;
+	if (eval(c, x->a, &obj) < 0)
+		return -1;
+	if (x->n != 1)
+		return fail(c, x, "one subscript expected");
+	const struct expr *s = x->items[0];
+	if (obj.kind == FV_SHAPE) {
+		int64_t k = 0;
+		if (const_int(c, s, "a shape index", &k) < 0)
+			return -1;
+		if (k == 0 || k == -2)
+			return frame_len(c, x, obj.f, v);
+		if (k == 1 || k == -1)
+			return fail(c, x, "shape[1] is %d (a constant)", obj.f->n_cols);
+		return fail(c, s, "shape has two entries");
+	}
+	if (obj.kind == FV_GROUPBY) {
+		*v = obj;
+		v->kind = FV_GCOL;
+		v->x = x;
+		return col_list(c, s, obj.f, &v->sel, &v->n_sel);
+	}
+	if (obj.kind != FV_FRAME || obj.f->scalar)
+		return fail(c, x, "only frames, groupbys and shape can be subscripted here");
+	struct fnode *in = obj.f;
+	if (s->kind == EX_STR) {
+		int k = col_or_fail(c, s, in, s->str);
+		if (k < 0)
+			return -1;
+		memset(v, 0, sizeof *v);
+		v->kind = FV_COL;
+		v->x = x;
+		v->c = cx_col(c, in, k, x);
+		return 0;
+	}
+	if (s->kind == EX_LIST) {
+		struct fnode *f = new_node(c, FN_SELECT, in, x, "select");
+		if (col_list(c, s, in, &f->src_col, &f->n_cols) < 0)
+			return -1;
+		f->names = alloc(c, (size_t)f->n_cols * sizeof *f->names);
+		f->types = alloc(c, (size_t)f->n_cols * sizeof *f->types);
+		for (int k = 0; k < f->n_cols; k++) {
+			f->names[k] = in->names[f->src_col[k]];
+			f->types[k] = in->types[f->src_col[k]];
+			for (int j = 0; j < k; j++)
+				if (f->src_col[j] == f->src_col[k])
+					return fail(c, s, "column '%s' selected twice", f->names[k]);
+		}
+		memset(v, 0, sizeof *v);
+		v->kind = FV_FRAME;
+		v->x = x;
+		v->f = f;
+		return 0;
+	}
+	if (s->kind == EX_SLICE)
+		return fail(c, s, "row slices are not supported: use head(n)");
+	struct fval m;
+	struct cexpr *mask;
+	if (eval(c, s, &m) < 0 || to_cx(c, &m, &mask) < 0)
+		return -1;
+	if (mask->type != COL_BOOL)
+		return fail(c, s, "a filter needs a bool column (a comparison), not %s", col_type_name(mask->type));
+	if (mask->frame != in)
+		return fail(c, s, "the filter must be computed from the frame it filters (pandas would align rows "
+				  "by index)");
+	struct fnode *f = new_node(c, FN_FILTER, in, x, "filter");
+	same_schema(c, f, in);
+	f->mask = mask;
+	memset(v, 0, sizeof *v);
+	v->kind = FV_FRAME;
+	v->x = x;
+	v->f = f;
+	return 0;
+}
+
+static int eval(struct ctx *c, const struct expr *x, struct fval *v)
+{
+	switch (x->kind) {
+	case EX_INT:
+	case EX_FLOAT:
+	case EX_STR:
+	case EX_BOOL:
+	case EX_NONE:
+		return literal(c, x, v);
+	case EX_NAME: {
+		struct fnode *f = NULL;
+		int rc = c->b->lookup(c->b->lookup_arg, x->str, at(c, x->off), &f);
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			return fail(c, x, "'%s' is not a frame node here", x->str);
+		memset(v, 0, sizeof *v);
+		v->kind = FV_FRAME;
+		v->x = x;
+		v->f = f;
+		f->n_users++;
+		return 0;
+	}
+	case EX_LIST:
+	case EX_TUPLE:
+		return fail(c, x, "a list cannot stand alone here");
+	case EX_CALL:
+		return call(c, x, v);
+	case EX_ATTR:
+		return attribute(c, x, v);
+	case EX_INDEX:
+		return subscript(c, x, v);
+	case EX_BINARY: {
+		struct fval l, r;
+		if (eval(c, x->a, &l) < 0 || eval(c, x->b2, &r) < 0)
+			return -1;
+		return binary(c, x, &l, &r, v);
+	}
+	case EX_UNARY: {
+		struct fval a;
+		struct cexpr *cx;
+		if (eval(c, x->a, &a) < 0 || to_cx(c, &a, &cx) < 0)
+			return -1;
+		if (x->op == OPX_POS) {
+			*v = a;
+			return 0;
+		}
+		if (x->op == OPX_NEG) {
+			if (!is_num(cx->type))
+				return fail(c, x, "unary '-' needs a number, not %s", col_type_name(cx->type));
+			if (cx->kind == CX_CONST) {
+				cx->i = -cx->i;
+				cx->f = -cx->f;
+				if (cx->type == COL_BOOL)
+					cx->type = COL_INT64;
+				*v = a;
+				return 0;
+			}
+		} else if (cx->type != COL_BOOL && cx->type != COL_INT64) {
+			return fail(c, x, "'~' needs bool (or integer) values, not %s", col_type_name(cx->type));
+		}
+		struct cexpr *e = cx_new(c, x->op == OPX_NEG ? CX_NEG : CX_NOT,
+					 cx->type == COL_BOOL && x->op == OPX_NEG ? COL_INT64 : cx->type, x);
+		e->a = cx;
+		e->frame = cx->frame;
+		memset(v, 0, sizeof *v);
+		v->kind = FV_COL;
+		v->x = x;
+		v->c = e;
+		return 0;
+	}
+	default:
+		return fail(c, x, "not allowed in a frame expression");
+	}
+}
+
+/* ---- detection and entry ---- */
+
+static int detect(struct fbuild *b, const struct expr *x)
+{
+	if (!x)
+		return 0;
+	if (x->kind == EX_CALL && x->a->kind == EX_NAME && !strcmp(x->a->str, "read_csv"))
+		return 1;
+	if (x->kind == EX_NAME) {
+		struct fnode *f;
+		return b->lookup(b->lookup_arg, x->str, (struct loc){ 0 }, &f);
+	}
+	int rc;
+	/* a called name is a function (clip, where), not a node, even when a node has that name */
+	if (!(x->kind == EX_CALL && x->a->kind == EX_NAME) && (rc = detect(b, x->a)) != 0)
+		return rc;
+	if ((rc = detect(b, x->b2)) != 0)
+		return rc;
+	for (size_t i = 0; i < x->n; i++)
+		if ((rc = detect(b, x->items[i])) != 0)
+			return rc;
+	for (size_t i = 0; i < x->n_kw; i++)
+		if ((rc = detect(b, x->kw_vals[i])) != 0)
+			return rc;
+	return 0;
+}
+
+int frame_detect(struct fbuild *b, const struct expr *x)
+{
+	return detect(b, x);
+}
+
+struct fnode *frame_from_expr(struct fbuild *b, const struct doc *d, const char *text)
+{
+	struct ctx c = { .b = b, .d = d, .text = text, .next_id = 0 };
+	struct expr *x = expr_parse(b->arena, text, strlen(text), where_cb, &c, b->e);
+	if (!x)
+		return NULL;
+	struct fval v;
+	if (eval(&c, x, &v) < 0)
+		return NULL;
+	if (v.kind == FV_COL) {
+		/* a column alone is a one-column frame (a computed one named after its expression) */
+		struct fnode *src = NULL;
+		int k = 0;
+		if (column_source(&c, x, v.c, &src, &k) < 0)
+			return NULL;
+		struct fnode *f = new_node(&c, FN_SELECT, src, x, "column");
+		f->n_cols = 1;
+		f->names = alloc(&c, sizeof *f->names);
+		f->types = alloc(&c, sizeof *f->types);
+		f->src_col = alloc(&c, sizeof *f->src_col);
+		f->names[0] = src->names[k];
+		f->types[0] = src->types[k];
+		f->src_col[0] = k;
+		return f;
+	}
+	if (v.kind == FV_GROUPBY || v.kind == FV_GCOL) {
+		fail(&c, x, "a groupby needs an aggregate: .agg(...), .sum(), .size(), ...");
+		return NULL;
+	}
+	if (v.kind != FV_FRAME) {
+		fail(&c, x, "this expression is not a frame or a value computed from one");
+		return NULL;
+	}
+	return v.f;
+}
+
+bool fnode_is_scalar(const struct fnode *f)
+{
+	return f->scalar;
+}
+
+const char *fnode_describe(struct arena *a, const struct fnode *f)
+{
+	if (f->scalar)
+		return arena_printf(a, "a value (%s)", col_type_name(f->types[f->n_cols - 1]));
+	return arena_printf(a, "frame (%d column%s)", f->n_cols, f->n_cols == 1 ? "" : "s");
+}
+
+void frame_release_inputs(struct fbuild *b)
+{
+	for (size_t i = 0; i < b->n_inputs; i++)
+		csv_input_release(b->inputs[i]);
+	free(b->inputs);
+	b->inputs = NULL;
+	b->n_inputs = b->inputs_cap = 0;
+}

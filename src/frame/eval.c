@@ -1,0 +1,1195 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * frame/eval: what one task of a frame family does.
+ *
+ * A partition task reads its block of the CSV file (or views the table
+ * chunk of a materialized frame), splits out the fields its chain needs,
+ * converts those whose values it needs, runs the chain's row-wise nodes
+ * column by column, and emits text, a table, or a partial aggregate.
+ * Everything a task allocates lives in one arena released when it ends.
+ */
+#include "frame/frame_int.h"
+#include "kernels.h"
+#include "ops/op.h"
+#include "util/xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct tctx {
+	struct arena *a;
+	const struct ffam *fam;
+	struct err *e;
+	char *block;       /* the CSV block read (malloc'ed) */
+	int64_t part;
+};
+
+static void *talloc(struct tctx *t, size_t n)
+{
+	return arena_alloc(t->a, n ? n : 1);
+}
+
+/* ---- reading a CSV block ---- */
+
+static int read_block(struct tctx *t, const struct fnode *src, int64_t k, uint64_t *len)
+{
+	const struct csv_input *in = src->input;
+	uint64_t off = in->block_off[k], n = in->block_off[k + 1] - off;
+	*len = n;
+	t->block = xmalloc(n + 1);
+	int fd = open(in->data_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_sys(t->e, NULL, "%s", in->path);
+	uint64_t got = 0;
+	while (got < n) {
+		ssize_t r = pread(fd, t->block + got, n - got, (off_t)(off + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			int saved = errno;
+			close(fd);
+			errno = r < 0 ? saved : EIO;
+			return err_sys(t->e, NULL, "%s: reading bytes %llu-%llu", in->path, (unsigned long long)off,
+				       (unsigned long long)(off + n));
+		}
+		got += (uint64_t)r;
+	}
+	close(fd);
+	t->block[n] = 0;
+	return 0;
+}
+
+static int bad_value(struct tctx *t, const struct fnode *src, const struct csv_tok *tok, int fc, int64_t r,
+		     enum col_type type)
+{
+	const struct csv_input *in = src->input;
+	int64_t line, col;
+	uint64_t off = tok->fstart[fc][r];
+	csv_locate(in, t->part, t->block, off, &line, &col);
+	int n = (int)tok->flen[fc][r];
+	return err_run(t->e, NULL, "%s:%lld:%lld: column '%s': '%.*s' is not %s%s", in->path, (long long)line,
+		       (long long)col, in->names[fc], n > 60 ? 60 : n, t->block + off,
+		       type == COL_INT64 ? "an integer" : type == COL_FLOAT64 ? "a number" :
+		       type == COL_BOOL ? "True or False" : "a date (YYYY-MM-DD)",
+		       " (its type was inferred from the first rows; declare it with dtype=)");
+}
+
+static int source_read(struct tctx *t, const struct ffam *m, int64_t k, struct table *out)
+{
+	const struct fnode *src = m->src;
+	const struct csv_input *in = src->input;
+	uint64_t n;
+	t->part = k;
+	if (read_block(t, src, k, &n) < 0)
+		return -1;
+	struct csv_tok tok;
+	struct csv_fail cf;
+	if (csv_tokenize(t->block, n, &src->dialect, in->n_cols, m->want, &tok, &cf) < 0) {
+		int64_t line, col;
+		csv_locate(in, k, t->block, cf.off, &line, &col);
+		csv_tok_release(&tok);
+		return err_run(t->e, NULL, "%s:%lld:%lld: %s", in->path, (long long)line, (long long)col, cf.msg);
+	}
+	int64_t rows = tok.n_rows;
+	out->n_cols = src->n_cols;
+	out->n_rows = rows;
+	out->names = src->names;
+	out->cols = talloc(t, (size_t)src->n_cols * sizeof *out->cols);
+	memset(out->cols, 0, (size_t)src->n_cols * sizeof *out->cols);
+	int rc = 0;
+	for (int j = 0; j < src->n_cols && rc == 0; j++) {
+		int fc = src->src_col[j];
+		struct column *c = &out->cols[j];
+		c->type = src->types[j];
+		c->n = rows;
+		if (!m->want[fc])
+			continue;
+		uint32_t *rs = talloc(t, (size_t)rows * sizeof *rs), *rl = talloc(t, (size_t)rows * sizeof *rl);
+		memcpy(rs, tok.fstart[fc], (size_t)rows * sizeof *rs);
+		memcpy(rl, tok.flen[fc], (size_t)rows * sizeof *rl);
+		c->rbase = t->block;
+		c->rstart = rs;
+		c->rlen = rl;
+		if (!m->value[fc])
+			continue;
+		c->valid = talloc(t, (size_t)rows);
+		if (c->type == COL_STRING) {
+			uint64_t total = 0;
+			for (int64_t r = 0; r < rows; r++)
+				total += tok.flen[fc][r];
+			char *data = talloc(t, total + 1);
+			c->soff = talloc(t, (size_t)(rows + 1) * sizeof *c->soff);
+			csv_column_strings(t->block, &tok, fc, &src->na, src->dialect.quote, data, c->soff, c->valid);
+			c->sdata = data;
+			continue;
+		}
+		size_t width = c->type == COL_INT64 || c->type == COL_FLOAT64 ? 8 : c->type == COL_DATE ? 4 : 1;
+		void *vals = talloc(t, (size_t)rows * width);
+		int64_t bad;
+		if (csv_column_parse(t->block, &tok, fc, c->type, &src->na, src->dialect.quote, vals, c->valid, &bad) < 0) {
+			rc = bad_value(t, src, &tok, fc, bad, c->type);
+			break;
+		}
+		switch (c->type) {
+		case COL_INT64: c->i = vals; break;
+		case COL_FLOAT64:
+			c->f = vals;
+			for (int64_t r = 0; r < rows; r++)
+				if (!c->valid[r])
+					c->f[r] = NAN;
+			break;
+		case COL_BOOL: c->b = vals; break;
+		case COL_DATE: c->d = vals; break;
+		default: break;
+		}
+	}
+	csv_tok_release(&tok);
+	return rc;
+}
+
+/* ---- column expressions ---- */
+
+static uint8_t *all_valid(struct tctx *t, int64_t n)
+{
+	uint8_t *v = talloc(t, (size_t)n);
+	memset(v, 1, (size_t)n);
+	return v;
+}
+
+static bool valid_at(const struct column *c, int64_t r)
+{
+	return !c->valid || c->valid[r];
+}
+
+/* A float column's validity: NaN counts as missing (as in pandas). */
+static void float_valid(struct tctx *t, struct column *c)
+{
+	uint8_t *v = NULL;
+	for (int64_t r = 0; r < c->n; r++)
+		if (isnan(c->f[r])) {
+			if (!v) {
+				v = all_valid(t, c->n);
+				if (c->valid)
+					memcpy(v, c->valid, (size_t)c->n);
+			}
+			v[r] = 0;
+		}
+	if (v)
+		c->valid = v;
+}
+
+static const double *as_f64(struct tctx *t, const struct column *c)
+{
+	if (c->type == COL_FLOAT64)
+		return c->f;
+	double *d = talloc(t, (size_t)c->n * sizeof *d);
+	for (int64_t r = 0; r < c->n; r++)
+		d[r] = !valid_at(c, r) ? NAN : c->type == COL_INT64 ? (double)c->i[r] :
+		       c->type == COL_BOOL ? c->b[r] : (double)c->d[r];
+	return d;
+}
+
+static const int64_t *as_i64(struct tctx *t, const struct column *c)
+{
+	if (c->type == COL_INT64)
+		return c->i;
+	int64_t *d = talloc(t, (size_t)c->n * sizeof *d);
+	for (int64_t r = 0; r < c->n; r++)
+		d[r] = c->type == COL_BOOL ? c->b[r] : c->type == COL_DATE ? c->d[r] :
+		       c->type == COL_FLOAT64 ? (int64_t)c->f[r] : 0;
+	return d;
+}
+
+static uint8_t *and_valid(struct tctx *t, const struct column *a, const struct column *b, int64_t n)
+{
+	if (!a->valid && !b->valid)
+		return NULL;
+	uint8_t *v = talloc(t, (size_t)n);
+	for (int64_t r = 0; r < n; r++)
+		v[r] = valid_at(a, r) && valid_at(b, r);
+	return v;
+}
+
+static void const_column(struct tctx *t, const struct cexpr *e, int64_t n, struct column *c)
+{
+	memset(c, 0, sizeof *c);
+	c->type = e->type;
+	c->n = n;
+	if (e->is_null) {
+		c->valid = talloc(t, (size_t)n);
+		memset(c->valid, 0, (size_t)n);
+	}
+	switch (e->type) {
+	case COL_INT64:
+		c->i = talloc(t, (size_t)n * 8);
+		for (int64_t r = 0; r < n; r++)
+			c->i[r] = e->i;
+		break;
+	case COL_FLOAT64:
+		c->f = talloc(t, (size_t)n * 8);
+		for (int64_t r = 0; r < n; r++)
+			c->f[r] = e->is_null ? NAN : e->f;
+		break;
+	case COL_BOOL:
+		c->b = talloc(t, (size_t)n);
+		memset(c->b, e->i ? 1 : 0, (size_t)n);
+		break;
+	case COL_DATE:
+		c->d = talloc(t, (size_t)n * 4);
+		for (int64_t r = 0; r < n; r++)
+			c->d[r] = e->d;
+		break;
+	case COL_STRING: {
+		size_t len = e->is_null ? 0 : e->slen;
+		char *data = talloc(t, len * (size_t)n + 1);
+		c->soff = talloc(t, (size_t)(n + 1) * sizeof *c->soff);
+		for (int64_t r = 0; r < n; r++) {
+			memcpy(data + (size_t)r * len, e->s ? e->s : "", len);
+			c->soff[r] = (uint64_t)r * len;
+		}
+		c->soff[n] = (uint64_t)n * len;
+		c->sdata = data;
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+static int strcmp_at(const struct column *a, int64_t r, const struct column *b, int64_t q)
+{
+	size_t la = a->soff[r + 1] - a->soff[r], lb = b->soff[q + 1] - b->soff[q];
+	int c = memcmp(a->sdata + a->soff[r], b->sdata + b->soff[q], la < lb ? la : lb);
+	return c ? c : (la > lb) - (la < lb);
+}
+
+static bool cmp_result(enum expr_op op, int c)
+{
+	switch (op) {
+	case OPX_LT: return c < 0;
+	case OPX_LE: return c <= 0;
+	case OPX_GT: return c > 0;
+	case OPX_GE: return c >= 0;
+	case OPX_EQ: return c == 0;
+	default: return c != 0;
+	}
+}
+
+static int64_t ipow(int64_t b, int64_t e)
+{
+	uint64_t r = 1, x = (uint64_t)b;
+	while (e > 0) {
+		if (e & 1)
+			r *= x;
+		x *= x;
+		e >>= 1;
+	}
+	return (int64_t)r;
+}
+
+static int cx_eval(struct tctx *t, const struct cexpr *e, const struct table *tb, struct column *out);
+
+static int eval_bin(struct tctx *t, const struct cexpr *e, const struct table *tb, struct column *o)
+{
+	struct column a, b;
+	if (cx_eval(t, e->a, tb, &a) < 0 || cx_eval(t, e->b, tb, &b) < 0)
+		return -1;
+	int64_t n = tb->n_rows;
+	memset(o, 0, sizeof *o);
+	o->type = e->type;
+	o->n = n;
+	enum expr_op op = e->op;
+	if (op >= OPX_LT && op <= OPX_NE) {
+		uint8_t *res = talloc(t, (size_t)n);
+		bool ne = op == OPX_NE;
+		if (a.type == COL_STRING) {
+			for (int64_t r = 0; r < n; r++)
+				res[r] = valid_at(&a, r) && valid_at(&b, r) ? cmp_result(op, strcmp_at(&a, r, &b, r)) : ne;
+		} else if (a.type == COL_DATE && b.type == COL_DATE) {
+			for (int64_t r = 0; r < n; r++)
+				res[r] = valid_at(&a, r) && valid_at(&b, r) ?
+						 cmp_result(op, (a.d[r] > b.d[r]) - (a.d[r] < b.d[r])) : ne;
+		} else if (a.type != COL_FLOAT64 && b.type != COL_FLOAT64) {
+			const int64_t *x = as_i64(t, &a), *y = as_i64(t, &b);
+			for (int64_t r = 0; r < n; r++)
+				res[r] = valid_at(&a, r) && valid_at(&b, r) ? cmp_result(op, (x[r] > y[r]) - (x[r] < y[r])) : ne;
+		} else {
+			/* NaN (missing) compares false, and != true, with no branch on validity */
+			const double *x = as_f64(t, &a), *y = as_f64(t, &b);
+			switch (op) {
+			case OPX_LT: for (int64_t r = 0; r < n; r++) res[r] = x[r] < y[r]; break;
+			case OPX_LE: for (int64_t r = 0; r < n; r++) res[r] = x[r] <= y[r]; break;
+			case OPX_GT: for (int64_t r = 0; r < n; r++) res[r] = x[r] > y[r]; break;
+			case OPX_GE: for (int64_t r = 0; r < n; r++) res[r] = x[r] >= y[r]; break;
+			case OPX_EQ: for (int64_t r = 0; r < n; r++) res[r] = x[r] == y[r]; break;
+			default: for (int64_t r = 0; r < n; r++) res[r] = !(x[r] == y[r]); break;
+			}
+		}
+		o->b = res;
+		return 0;
+	}
+	if (op == OPX_AND || op == OPX_OR || op == OPX_XOR) {
+		if (e->type == COL_BOOL) {
+			uint8_t *res = talloc(t, (size_t)n);
+			for (int64_t r = 0; r < n; r++) {
+				uint8_t x = valid_at(&a, r) && a.b[r], y = valid_at(&b, r) && b.b[r];
+				res[r] = op == OPX_AND ? (x & y) : op == OPX_OR ? (x | y) : (x ^ y);
+			}
+			o->b = res;
+			return 0;
+		}
+		const int64_t *x = as_i64(t, &a), *y = as_i64(t, &b);
+		o->i = talloc(t, (size_t)n * 8);
+		for (int64_t r = 0; r < n; r++)
+			o->i[r] = op == OPX_AND ? (x[r] & y[r]) : op == OPX_OR ? (x[r] | y[r]) : (x[r] ^ y[r]);
+		o->valid = and_valid(t, &a, &b, n);
+		return 0;
+	}
+	if (e->type == COL_STRING) {
+		o->valid = and_valid(t, &a, &b, n);
+		uint64_t total = a.soff[n] + b.soff[n];
+		char *data = talloc(t, total + 1);
+		o->soff = talloc(t, (size_t)(n + 1) * sizeof *o->soff);
+		uint64_t p = 0;
+		for (int64_t r = 0; r < n; r++) {
+			o->soff[r] = p;
+			if (o->valid && !o->valid[r])
+				continue;
+			size_t la = a.soff[r + 1] - a.soff[r], lb = b.soff[r + 1] - b.soff[r];
+			memcpy(data + p, a.sdata + a.soff[r], la);
+			memcpy(data + p + la, b.sdata + b.soff[r], lb);
+			p += la + lb;
+		}
+		o->soff[n] = p;
+		o->sdata = data;
+		return 0;
+	}
+	if (e->type == COL_FLOAT64) {
+		const double *x = as_f64(t, &a), *y = as_f64(t, &b);
+		double *z = talloc(t, (size_t)n * 8);
+		switch (op) {
+		case OPX_ADD: for (int64_t r = 0; r < n; r++) z[r] = x[r] + y[r]; break;
+		case OPX_SUB: for (int64_t r = 0; r < n; r++) z[r] = x[r] - y[r]; break;
+		case OPX_MUL: for (int64_t r = 0; r < n; r++) z[r] = x[r] * y[r]; break;
+		case OPX_DIV: for (int64_t r = 0; r < n; r++) z[r] = x[r] / y[r]; break;
+		case OPX_FLOORDIV: for (int64_t r = 0; r < n; r++) z[r] = floor(x[r] / y[r]); break;
+		case OPX_MOD:
+			for (int64_t r = 0; r < n; r++) {
+				double m = fmod(x[r], y[r]);
+				z[r] = m != 0 && ((m < 0) != (y[r] < 0)) ? m + y[r] : m;
+			}
+			break;
+		case OPX_POW: for (int64_t r = 0; r < n; r++) z[r] = pow(x[r], y[r]); break;
+		default: break;
+		}
+		o->f = z;
+		o->valid = and_valid(t, &a, &b, n);
+		float_valid(t, o);
+		return 0;
+	}
+	const int64_t *x = as_i64(t, &a), *y = as_i64(t, &b);
+	int64_t *z = talloc(t, (size_t)n * 8);
+	uint8_t *v = and_valid(t, &a, &b, n);
+	for (int64_t r = 0; r < n; r++) {
+		switch (op) {
+		case OPX_ADD: z[r] = (int64_t)((uint64_t)x[r] + (uint64_t)y[r]); break;
+		case OPX_SUB: z[r] = (int64_t)((uint64_t)x[r] - (uint64_t)y[r]); break;
+		case OPX_MUL: z[r] = (int64_t)((uint64_t)x[r] * (uint64_t)y[r]); break;
+		case OPX_FLOORDIV:
+		case OPX_MOD:
+			if (y[r] == 0 || (x[r] == INT64_MIN && y[r] == -1)) {
+				if (!v)
+					v = all_valid(t, n);
+				v[r] = 0;
+				z[r] = 0;
+				break;
+			} else {
+				int64_t q = x[r] / y[r], m = x[r] % y[r];
+				if (m != 0 && ((m < 0) != (y[r] < 0))) {
+					q--;
+					m += y[r];
+				}
+				z[r] = op == OPX_FLOORDIV ? q : m;
+			}
+			break;
+		case OPX_POW: z[r] = ipow(x[r], y[r]); break;
+		default: z[r] = 0; break;
+		}
+	}
+	o->i = z;
+	o->valid = v;
+	return 0;
+}
+
+static double round_half_even(double x, int digits)
+{
+	if (digits >= 0) {
+		double p = pow(10.0, digits);
+		double y = nearbyint(x * p) / p;
+		return isfinite(y) ? y : x;
+	}
+	double p = pow(10.0, -digits);
+	return nearbyint(x / p) * p;
+}
+
+static bool str_match(const struct cexpr *e, const char *s, size_t n, char *scratch)
+{
+	switch ((enum cx_sfn)e->fn) {
+	case CS_STARTSWITH:
+		return n >= e->slen && !memcmp(s, e->s, e->slen);
+	case CS_ENDSWITH:
+		return n >= e->slen && !memcmp(s + n - e->slen, e->s, e->slen);
+	default:
+		break;
+	}
+	if (e->re) {
+		memcpy(scratch, s, n);
+		scratch[n] = 0;
+		return regexec(e->re, scratch, 0, NULL, 0) == 0;
+	}
+	if (!e->icase)
+		return memmem(s, n, e->s, e->slen) != NULL;
+	for (size_t i = 0; i + e->slen <= n; i++)
+		if (!strncasecmp(s + i, e->s, e->slen))
+			return true;
+	return e->slen == 0;
+}
+
+static int eval_str(struct tctx *t, const struct cexpr *e, const struct column *a, struct column *o)
+{
+	int64_t n = a->n;
+	size_t maxlen = 0;
+	for (int64_t r = 0; r < n; r++)
+		if (a->soff[r + 1] - a->soff[r] > maxlen)
+			maxlen = a->soff[r + 1] - a->soff[r];
+	switch ((enum cx_sfn)e->fn) {
+	case CS_CONTAINS:
+	case CS_STARTSWITH:
+	case CS_ENDSWITH: {
+		char *scratch = talloc(t, maxlen + 1);
+		o->b = talloc(t, (size_t)n);
+		for (int64_t r = 0; r < n; r++)
+			o->b[r] = valid_at(a, r) &&
+				  str_match(e, a->sdata + a->soff[r], a->soff[r + 1] - a->soff[r], scratch);
+		return 0;
+	}
+	case CS_LEN:
+		o->i = talloc(t, (size_t)n * 8);
+		for (int64_t r = 0; r < n; r++) {
+			int64_t k = 0;
+			for (uint64_t p = a->soff[r]; p < a->soff[r + 1]; p++)
+				k += ((unsigned char)a->sdata[p] & 0xc0) != 0x80; /* characters, not bytes */
+			o->i[r] = k;
+		}
+		o->valid = a->valid;
+		return 0;
+	default: {
+		char *data = talloc(t, a->soff[n] + 1);
+		o->soff = talloc(t, (size_t)(n + 1) * sizeof *o->soff);
+		uint64_t p = 0;
+		for (int64_t r = 0; r < n; r++) {
+			const char *s = a->sdata + a->soff[r];
+			size_t len = a->soff[r + 1] - a->soff[r];
+			if (e->fn == CS_STRIP) {
+				while (len && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')) {
+					s++;
+					len--;
+				}
+				while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\n' || s[len - 1] == '\r'))
+					len--;
+			}
+			o->soff[r] = p;
+			for (size_t i = 0; i < len; i++) {
+				char ch = s[i];
+				if (e->fn == CS_LOWER && ch >= 'A' && ch <= 'Z')
+					ch = (char)(ch + 32);
+				else if (e->fn == CS_UPPER && ch >= 'a' && ch <= 'z')
+					ch = (char)(ch - 32);
+				data[p++] = ch;
+			}
+		}
+		o->soff[n] = p;
+		o->sdata = data;
+		o->valid = a->valid;
+		return 0;
+	}
+	}
+}
+
+static bool const_equal(const struct column *a, int64_t r, const struct cexpr *k)
+{
+	if (k->is_null)
+		return false;
+	switch (a->type) {
+	case COL_STRING:
+		return a->soff[r + 1] - a->soff[r] == k->slen && !memcmp(a->sdata + a->soff[r], k->s, k->slen);
+	case COL_DATE:
+		return a->d[r] == k->d;
+	case COL_FLOAT64:
+		return a->f[r] == (k->type == COL_FLOAT64 ? k->f : (double)k->i);
+	case COL_INT64:
+		return k->type == COL_FLOAT64 ? (double)a->i[r] == k->f : a->i[r] == k->i;
+	case COL_BOOL:
+		return (k->type == COL_FLOAT64 ? k->f : (double)k->i) == a->b[r];
+	default:
+		return false;
+	}
+}
+
+static void format_cell(const struct column *c, int64_t r, struct buf *b)
+{
+	table_write_value(c, r, b);
+}
+
+static int cx_eval(struct tctx *t, const struct cexpr *e, const struct table *tb, struct column *o)
+{
+	int64_t n = tb->n_rows;
+	switch (e->kind) {
+	case CX_COL:
+		*o = tb->cols[e->col];
+		if (o->type == COL_FLOAT64 && o->f)
+			float_valid(t, o);
+		return 0;
+	case CX_CONST:
+		const_column(t, e, n, o);
+		return 0;
+	case CX_BIN:
+		return eval_bin(t, e, tb, o);
+	default:
+		break;
+	}
+	struct column a;
+	if (cx_eval(t, e->a, tb, &a) < 0)
+		return -1;
+	memset(o, 0, sizeof *o);
+	o->type = e->type;
+	o->n = n;
+	switch (e->kind) {
+	case CX_NEG:
+		if (e->type == COL_FLOAT64) {
+			o->f = talloc(t, (size_t)n * 8);
+			for (int64_t r = 0; r < n; r++)
+				o->f[r] = -a.f[r];
+		} else {
+			const int64_t *x = as_i64(t, &a);
+			o->i = talloc(t, (size_t)n * 8);
+			for (int64_t r = 0; r < n; r++)
+				o->i[r] = (int64_t)(0 - (uint64_t)x[r]);
+		}
+		o->valid = a.valid;
+		return 0;
+	case CX_NOT:
+		if (e->type == COL_BOOL) {
+			o->b = talloc(t, (size_t)n);
+			for (int64_t r = 0; r < n; r++)
+				o->b[r] = !(valid_at(&a, r) && a.b[r]);
+		} else {
+			o->i = talloc(t, (size_t)n * 8);
+			for (int64_t r = 0; r < n; r++)
+				o->i[r] = ~a.i[r];
+			o->valid = a.valid;
+		}
+		return 0;
+	case CX_ISNA:
+	case CX_NOTNA:
+		o->b = talloc(t, (size_t)n);
+		for (int64_t r = 0; r < n; r++)
+			o->b[r] = valid_at(&a, r) == (e->kind == CX_NOTNA);
+		return 0;
+	case CX_ISIN:
+		o->b = talloc(t, (size_t)n);
+		for (int64_t r = 0; r < n; r++) {
+			bool hit = false;
+			if (valid_at(&a, r))
+				for (size_t k = 0; k < e->n_list && !hit; k++)
+					hit = const_equal(&a, r, e->list[k]);
+			o->b[r] = hit;
+		}
+		return 0;
+	case CX_BETWEEN: {
+		o->b = talloc(t, (size_t)n);
+		const struct cexpr *lo = e->list[0], *hi = e->list[1];
+		if (a.type == COL_STRING) {
+			struct column l, h;
+			const_column(t, lo, 1, &l);
+			const_column(t, hi, 1, &h);
+			for (int64_t r = 0; r < n; r++)
+				o->b[r] = valid_at(&a, r) && strcmp_at(&a, r, &l, 0) >= 0 && strcmp_at(&a, r, &h, 0) <= 0;
+		} else if (a.type == COL_DATE) {
+			for (int64_t r = 0; r < n; r++)
+				o->b[r] = valid_at(&a, r) && a.d[r] >= lo->d && a.d[r] <= hi->d;
+		} else {
+			const double *x = as_f64(t, &a);
+			double l = lo->type == COL_FLOAT64 ? lo->f : (double)lo->i;
+			double h = hi->type == COL_FLOAT64 ? hi->f : (double)hi->i;
+			for (int64_t r = 0; r < n; r++)
+				o->b[r] = x[r] >= l && x[r] <= h;
+		}
+		return 0;
+	}
+	case CX_FN: {
+		if (e->type == COL_INT64) { /* abs or round of integers */
+			o->i = talloc(t, (size_t)n * 8);
+			for (int64_t r = 0; r < n; r++) {
+				int64_t v = a.i[r];
+				if (e->fn == CF_ABS)
+					v = v < 0 ? (int64_t)(0 - (uint64_t)v) : v;
+				else if (e->digits < 0) {
+					double p = pow(10.0, -e->digits);
+					v = (int64_t)(nearbyint((double)v / p) * p);
+				}
+				o->i[r] = v;
+			}
+			o->valid = a.valid;
+			return 0;
+		}
+		const double *x = as_f64(t, &a);
+		double *z = talloc(t, (size_t)n * 8);
+		for (int64_t r = 0; r < n; r++) {
+			double v = x[r];
+			switch ((enum cx_fn)e->fn) {
+			case CF_ABS: v = fabs(v); break;
+			case CF_SQRT: v = sqrt(v); break;
+			case CF_EXP: v = exp(v); break;
+			case CF_LOG: v = log(v); break;
+			case CF_LOG10: v = log10(v); break;
+			case CF_LOG1P: v = log1p(v); break;
+			case CF_FLOOR: v = floor(v); break;
+			case CF_CEIL: v = ceil(v); break;
+			case CF_ROUND: v = round_half_even(v, e->digits); break;
+			case CF_SIN: v = sin(v); break;
+			case CF_COS: v = cos(v); break;
+			}
+			z[r] = v;
+		}
+		o->f = z;
+		o->valid = a.valid;
+		float_valid(t, o);
+		return 0;
+	}
+	case CX_STR:
+		return eval_str(t, e, &a, o);
+	case CX_FILLNA: {
+		struct column k;
+		const_column(t, e->b, n, &k);
+		if (e->type == COL_FLOAT64) {
+			const double *x = as_f64(t, &a), *y = as_f64(t, &k);
+			o->f = talloc(t, (size_t)n * 8);
+			for (int64_t r = 0; r < n; r++)
+				o->f[r] = valid_at(&a, r) ? x[r] : y[r];
+			return 0;
+		}
+		if (e->type == COL_STRING) {
+			uint64_t total = a.soff[n] + (uint64_t)n * e->b->slen;
+			char *data = talloc(t, total + 1);
+			o->soff = talloc(t, (size_t)(n + 1) * sizeof *o->soff);
+			uint64_t p = 0;
+			for (int64_t r = 0; r < n; r++) {
+				o->soff[r] = p;
+				const char *s = valid_at(&a, r) ? a.sdata + a.soff[r] : e->b->s;
+				size_t len = valid_at(&a, r) ? a.soff[r + 1] - a.soff[r] : e->b->slen;
+				memcpy(data + p, s, len);
+				p += len;
+			}
+			o->soff[n] = p;
+			o->sdata = data;
+			return 0;
+		}
+		size_t w = e->type == COL_BOOL ? 1 : e->type == COL_DATE ? 4 : 8;
+		char *dst = talloc(t, (size_t)n * w);
+		const char *src = e->type == COL_BOOL ? (const char *)a.b : e->type == COL_DATE ? (const char *)a.d :
+				  (const char *)as_i64(t, &a);
+		const char *fill = e->type == COL_BOOL ? (const char *)k.b : e->type == COL_DATE ? (const char *)k.d :
+				   (const char *)k.i;
+		for (int64_t r = 0; r < n; r++)
+			memcpy(dst + (size_t)r * w, valid_at(&a, r) ? src + (size_t)r * w : fill + (size_t)r * w, w);
+		if (e->type == COL_BOOL)
+			o->b = (uint8_t *)dst;
+		else if (e->type == COL_DATE)
+			o->d = (int32_t *)dst;
+		else
+			o->i = (int64_t *)dst;
+		return 0;
+	}
+	case CX_CAST: {
+		o->valid = a.valid;
+		switch (e->type) {
+		case COL_FLOAT64:
+			o->f = (double *)as_f64(t, &a);
+			float_valid(t, o);
+			return 0;
+		case COL_INT64:
+			if (a.type == COL_FLOAT64)
+				for (int64_t r = 0; r < n; r++)
+					if (valid_at(&a, r) && !(a.f[r] >= -9.2233720368547758e18 && a.f[r] < 9.2233720368547758e18))
+						return err_run(t->e, NULL, "astype(\"int64\"): %g cannot be an integer", a.f[r]);
+			o->i = (int64_t *)as_i64(t, &a);
+			return 0;
+		case COL_BOOL:
+			o->b = talloc(t, (size_t)n);
+			{
+				const double *x = as_f64(t, &a);
+				for (int64_t r = 0; r < n; r++)
+					o->b[r] = x[r] != 0;
+			}
+			return 0;
+		case COL_STRING: {
+			struct buf sb;
+			buf_init(&sb);
+			o->soff = talloc(t, (size_t)(n + 1) * sizeof *o->soff);
+			for (int64_t r = 0; r < n; r++) {
+				o->soff[r] = sb.len;
+				if (valid_at(&a, r))
+					format_cell(&a, r, &sb);
+			}
+			o->soff[n] = sb.len;
+			char *data = talloc(t, sb.len + 1);
+			memcpy(data, sb.data ? sb.data : "", sb.len);
+			o->sdata = data;
+			buf_release(&sb);
+			return 0;
+		}
+		default:
+			*o = a;
+			return 0;
+		}
+	}
+	default:
+		return err_run(t->e, NULL, "internal: column expression kind %d", (int)e->kind);
+	}
+}
+
+/* ---- the chain ---- */
+
+static bool has_values(const struct column *c)
+{
+	return c->i || c->f || c->b || c->d || c->soff || c->n == 0;
+}
+
+/* Whether every column @e reads was converted: lowering converts what the rest of the chain needs, so a
+ * computed column whose inputs were not converted is one nobody reads, and is left empty. */
+static bool cx_ready(const struct cexpr *e, const struct table *tb)
+{
+	if (!e)
+		return true;
+	if (e->kind == CX_COL)
+		return has_values(&tb->cols[e->col]);
+	if (!cx_ready(e->a, tb) || !cx_ready(e->b, tb))
+		return false;
+	for (size_t i = 0; i < e->n_list; i++)
+		if (!cx_ready(e->list[i], tb))
+			return false;
+	return true;
+}
+
+static int apply_node(struct tctx *t, const struct fnode *f, struct table *tb)
+{
+	struct table in = *tb;
+	switch (f->kind) {
+	case FN_FILTER: {
+		struct column m;
+		if (cx_eval(t, f->mask, &in, &m) < 0)
+			return -1;
+		uint8_t *mask = m.b;
+		if (m.valid) {
+			mask = talloc(t, (size_t)in.n_rows);
+			for (int64_t r = 0; r < in.n_rows; r++)
+				mask[r] = m.valid[r] && m.b[r];
+		}
+		table_filter(t->a, &in, mask, tb);
+		tb->names = f->names;
+		return 0;
+	}
+	case FN_DROPNA: {
+		uint8_t *mask = talloc(t, (size_t)in.n_rows);
+		for (int64_t r = 0; r < in.n_rows; r++) {
+			int missing = 0, considered = 0;
+			for (int k = 0; k < in.n_cols; k++)
+				if (f->subset[k]) {
+					considered++;
+					const struct column *c = &in.cols[k];
+					missing += !valid_at(c, r) || (c->type == COL_FLOAT64 && c->f && isnan(c->f[r]));
+				}
+			mask[r] = f->how_all ? missing < considered : missing == 0;
+		}
+		table_filter(t->a, &in, mask, tb);
+		tb->names = f->names;
+		return 0;
+	}
+	case FN_SELECT:
+	case FN_ASSIGN:
+	case FN_FILLNA: {
+		struct column *cols = talloc(t, (size_t)f->n_cols * sizeof *cols);
+		for (int k = 0; k < f->n_cols; k++) {
+			if (f->src_col[k] >= 0) {
+				cols[k] = in.cols[f->src_col[k]];
+				continue;
+			}
+			if (f->kind == FN_FILLNA ? !has_values(&in.cols[k]) : !cx_ready(f->cx[k], &in)) {
+				memset(&cols[k], 0, sizeof cols[k]);
+				cols[k].type = f->types[k];
+				cols[k].n = in.n_rows;
+				continue;
+			}
+			if (f->kind == FN_FILLNA) {
+				struct cexpr fill = { .kind = CX_FILLNA, .type = f->types[k], .a = NULL, .b = f->cx[k] };
+				struct cexpr col = { .kind = CX_COL, .type = in.cols[k].type, .col = k };
+				fill.a = &col;
+				if (cx_eval(t, &fill, &in, &cols[k]) < 0)
+					return -1;
+				continue;
+			}
+			if (cx_eval(t, f->cx[k], &in, &cols[k]) < 0)
+				return -1;
+			cols[k].rbase = NULL;
+			cols[k].rstart = cols[k].rlen = NULL;
+		}
+		tb->n_cols = f->n_cols;
+		tb->names = f->names;
+		tb->cols = cols;
+		return 0;
+	}
+	default:
+		return err_run(t->e, NULL, "internal: node kind %d in a chain", (int)f->kind);
+	}
+}
+
+static int source_table(struct tctx *t, const struct ffam *m, int64_t k, const void *data, size_t len,
+			struct table *tb)
+{
+	if (m->src->kind == FN_READ)
+		return source_read(t, m, k, tb);
+	if (table_view(t->a, data, len, tb, t->e) < 0)
+		return -1;
+	tb->names = m->src->names;
+	return 0;
+}
+
+static int run_chain(struct tctx *t, const struct ffam *m, int64_t k, const void *data, size_t len, struct table *tb)
+{
+	if (source_table(t, m, k, data, len, tb) < 0)
+		return -1;
+	for (int i = 0; i < m->n_chain; i++)
+		if (apply_node(t, m->chain[i], tb) < 0)
+			return -1;
+	return 0;
+}
+
+static void first_rows(struct tctx *t, struct table *tb, int64_t limit)
+{
+	if (limit < 0 || tb->n_rows <= limit)
+		return;
+	int64_t *idx = talloc(t, (size_t)limit * sizeof *idx);
+	for (int64_t r = 0; r < limit; r++)
+		idx[r] = r;
+	struct table out;
+	table_take(t->a, tb, idx, limit, &out);
+	out.names = tb->names;
+	*tb = out;
+}
+
+static int emit_table(struct tctx *t, const struct ffam *m, int64_t rel, struct table *tb, struct op_sink *out)
+{
+	struct buf b;
+	buf_init(&b);
+	if (m->text && m->f->scalar) {
+		const struct column *c = &tb->cols[tb->n_cols - 1];
+		if (tb->n_rows < 1 || !valid_at(c, 0))
+			buf_puts(&b, "nan");
+		else
+			table_write_value(c, 0, &b);
+		buf_putc(&b, '\n');
+	} else if (m->text) {
+		table_write(tb, m->fmt, rel == 0, &b);
+	} else {
+		table_serialize(tb, &b);
+	}
+	int rc = op_sink_write(out, b.data ? b.data : "", b.len, t->e);
+	buf_release(&b);
+	return rc;
+}
+
+/* ---- aggregates ---- */
+
+static struct gb *gb_of(const struct fnode *f)
+{
+	const struct fnode *in = f->in;
+	enum col_type kt[64], vt[256];
+	const char *kn[64];
+	for (int k = 0; k < f->n_keys && k < 64; k++) {
+		kt[k] = in->types[f->keys[k]];
+		kn[k] = in->names[f->keys[k]];
+	}
+	for (int k = 0; k < f->n_vals && k < 256; k++)
+		vt[k] = in->types[f->vals[k]];
+	return gb_new(f->n_keys, kt, kn, f->n_aggs, f->aggs, f->n_vals, vt);
+}
+
+struct sort_ctx {
+	const struct table *tb;
+	int n_by;
+	const int *by;
+	const bool *asc;
+};
+
+static int cmp_cell(const struct column *c, int64_t a, int64_t b)
+{
+	bool va = valid_at(c, a) && !(c->type == COL_FLOAT64 && isnan(c->f[a]));
+	bool vb = valid_at(c, b) && !(c->type == COL_FLOAT64 && isnan(c->f[b]));
+	if (!va || !vb)
+		return va == vb ? 0 : va ? -2 : 2; /* missing last whatever the direction (+-2 marks it) */
+	switch (c->type) {
+	case COL_INT64: return (c->i[a] > c->i[b]) - (c->i[a] < c->i[b]);
+	case COL_FLOAT64: return (c->f[a] > c->f[b]) - (c->f[a] < c->f[b]);
+	case COL_BOOL: return (c->b[a] > c->b[b]) - (c->b[a] < c->b[b]);
+	case COL_DATE: return (c->d[a] > c->d[b]) - (c->d[a] < c->d[b]);
+	case COL_STRING: {
+		int r = strcmp_at(c, a, c, b);
+		return (r > 0) - (r < 0);
+	}
+	default: return 0;
+	}
+}
+
+static int sort_cmp(const void *pa, const void *pb, void *arg)
+{
+	const struct sort_ctx *s = arg;
+	int64_t a = *(const int64_t *)pa, b = *(const int64_t *)pb;
+	for (int k = 0; k < s->n_by; k++) {
+		int c = cmp_cell(&s->tb->cols[s->by[k]], a, b);
+		if (c == 2 || c == -2)
+			return c / 2;
+		if (c)
+			return s->asc[k] ? c : -c;
+	}
+	return (a > b) - (a < b); /* stable */
+}
+
+static void sort_table(struct tctx *t, struct table *tb, int n_by, const int *by, const bool *asc, int64_t limit)
+{
+	int64_t n = tb->n_rows;
+	int64_t *idx = talloc(t, (size_t)(n ? n : 1) * sizeof *idx);
+	for (int64_t r = 0; r < n; r++)
+		idx[r] = r;
+	struct sort_ctx s = { tb, n_by, by, asc };
+	qsort_r(idx, (size_t)n, sizeof *idx, sort_cmp, &s);
+	if (limit >= 0 && limit < n)
+		n = limit;
+	struct table out;
+	table_take(t->a, tb, idx, n, &out);
+	out.names = tb->names;
+	*tb = out;
+}
+
+static int run_agg(struct tctx *t, const struct ffam *m, int64_t rel, size_t n_in, const void *const *in_data,
+		   const size_t *in_len, struct op_sink *out)
+{
+	const struct fnode *f = m->f;
+	struct gb *g = gb_of(f);
+	int rc = 0;
+	struct buf b;
+	buf_init(&b);
+	if (rel < m->n_src) {
+		struct table tb;
+		rc = run_chain(t, m, rel, n_in ? in_data[0] : NULL, n_in ? in_len[0] : 0, &tb);
+		if (rc == 0) {
+			struct column *keys = talloc(t, (size_t)(f->n_keys ? f->n_keys : 1) * sizeof *keys);
+			struct column *vals = talloc(t, (size_t)(f->n_vals ? f->n_vals : 1) * sizeof *vals);
+			for (int k = 0; k < f->n_keys; k++)
+				keys[k] = tb.cols[f->keys[k]];
+			for (int k = 0; k < f->n_vals; k++)
+				vals[k] = tb.cols[f->vals[k]];
+			gb_update(g, keys, vals, tb.n_rows, rel << 32);
+			gb_serialize(g, &b);
+		}
+	} else {
+		for (size_t i = 0; i < n_in && rc == 0; i++)
+			rc = gb_merge(g, in_data[i], in_len[i], t->e);
+		if (rc == 0 && rel == m->n_tasks - 1) {
+			struct table tb;
+			gb_finish(g, t->a, true, &tb);
+			tb.names = f->names;
+			if (f->by_count) {
+				int by = f->n_cols - 1;
+				bool asc = false;
+				sort_table(t, &tb, 1, &by, &asc, -1);
+			}
+			table_serialize(&tb, &b);
+		} else if (rc == 0) {
+			gb_serialize(g, &b);
+		}
+	}
+	if (rc == 0)
+		rc = op_sink_write(out, b.data ? b.data : "", b.len, t->e);
+	buf_release(&b);
+	gb_free(g);
+	return rc;
+}
+
+/* ---- whole-frame ops ---- */
+
+/* The rows of @n tables with the same schema as one table (raw text copied into one block). */
+static void concat_tables(struct tctx *t, const struct table *ts, size_t n, struct table *out)
+{
+	int64_t rows = 0;
+	for (size_t i = 0; i < n; i++)
+		rows += ts[i].n_rows;
+	int nc = n ? ts[0].n_cols : 0;
+	out->n_cols = nc;
+	out->n_rows = rows;
+	out->names = n ? ts[0].names : NULL;
+	out->cols = talloc(t, (size_t)(nc ? nc : 1) * sizeof *out->cols);
+	memset(out->cols, 0, (size_t)(nc ? nc : 1) * sizeof *out->cols);
+	for (int k = 0; k < nc; k++) {
+		struct column *c = &out->cols[k];
+		c->type = ts[0].cols[k].type;
+		c->n = rows;
+		bool any_valid = false, all_raw = true, has_vals = true;
+		uint64_t sbytes = 0, rbytes = 0;
+		for (size_t i = 0; i < n; i++) {
+			const struct column *s = &ts[i].cols[k];
+			any_valid |= s->valid != NULL;
+			all_raw &= s->rbase != NULL;
+			has_vals &= s->i || s->f || s->b || s->d || s->soff || s->n == 0;
+			if (c->type == COL_STRING && s->soff)
+				sbytes += s->soff[s->n] - s->soff[0];
+			if (s->rbase)
+				for (int64_t r = 0; r < s->n; r++)
+					rbytes += s->rlen[r];
+		}
+		if (any_valid) {
+			c->valid = talloc(t, (size_t)rows);
+			int64_t p = 0;
+			for (size_t i = 0; i < n; i++) {
+				const struct column *s = &ts[i].cols[k];
+				if (s->valid)
+					memcpy(c->valid + p, s->valid, (size_t)s->n);
+				else
+					memset(c->valid + p, 1, (size_t)s->n);
+				p += s->n;
+			}
+		}
+		if (has_vals) {
+			if (c->type == COL_STRING) {
+				char *data = talloc(t, sbytes + 1);
+				c->soff = talloc(t, (size_t)(rows + 1) * sizeof *c->soff);
+				uint64_t p = 0;
+				int64_t r0 = 0;
+				for (size_t i = 0; i < n; i++) {
+					const struct column *s = &ts[i].cols[k];
+					for (int64_t r = 0; r < s->n; r++) {
+						size_t len = s->soff[r + 1] - s->soff[r];
+						c->soff[r0 + r] = p;
+						memcpy(data + p, s->sdata + s->soff[r], len);
+						p += len;
+					}
+					r0 += s->n;
+				}
+				c->soff[rows] = p;
+				c->sdata = data;
+			} else {
+				size_t w = c->type == COL_BOOL ? 1 : c->type == COL_DATE ? 4 : 8;
+				char *dst = talloc(t, (size_t)rows * w);
+				int64_t p = 0;
+				for (size_t i = 0; i < n; i++) {
+					const struct column *s = &ts[i].cols[k];
+					const void *src = c->type == COL_BOOL ? (const void *)s->b : c->type == COL_DATE ?
+							  (const void *)s->d : c->type == COL_INT64 ? (const void *)s->i :
+							  (const void *)s->f;
+					if (s->n)
+						memcpy(dst + (size_t)p * w, src, (size_t)s->n * w);
+					p += s->n;
+				}
+				if (c->type == COL_BOOL)
+					c->b = (uint8_t *)dst;
+				else if (c->type == COL_DATE)
+					c->d = (int32_t *)dst;
+				else if (c->type == COL_INT64)
+					c->i = (int64_t *)dst;
+				else
+					c->f = (double *)dst;
+			}
+		}
+		if (all_raw && n) {
+			char *raw = talloc(t, rbytes + 1);
+			uint32_t *rs = talloc(t, (size_t)(rows ? rows : 1) * sizeof *rs);
+			uint32_t *rl = talloc(t, (size_t)(rows ? rows : 1) * sizeof *rl);
+			uint64_t p = 0;
+			int64_t r0 = 0;
+			for (size_t i = 0; i < n; i++) {
+				const struct column *s = &ts[i].cols[k];
+				for (int64_t r = 0; r < s->n; r++) {
+					memcpy(raw + p, s->rbase + s->rstart[r], s->rlen[r]);
+					rs[r0 + r] = (uint32_t)p;
+					rl[r0 + r] = s->rlen[r];
+					p += s->rlen[r];
+				}
+				r0 += s->n;
+			}
+			c->rbase = raw;
+			c->rstart = rs;
+			c->rlen = rl;
+		}
+	}
+}
+
+static int run_whole(struct tctx *t, const struct ffam *m, size_t n_in, const void *const *in_data,
+		     const size_t *in_len, struct op_sink *out)
+{
+	const struct fnode *f = m->f;
+	struct table *ts = talloc(t, (n_in ? n_in : 1) * sizeof *ts);
+	for (size_t i = 0; i < n_in; i++)
+		if (table_view(t->a, in_data[i], in_len[i], &ts[i], t->e) < 0)
+			return -1;
+	struct table tb;
+	if (n_in == 1) {
+		tb = ts[0];
+	} else {
+		concat_tables(t, ts, n_in, &tb);
+	}
+	tb.names = f->names;
+	if (f->kind == FN_SORT)
+		sort_table(t, &tb, f->n_by, f->by, f->asc, f->limit);
+	else
+		first_rows(t, &tb, f->limit);
+	struct buf b;
+	buf_init(&b);
+	table_serialize(&tb, &b);
+	int rc = op_sink_write(out, b.data ? b.data : "", b.len, t->e);
+	buf_release(&b);
+	return rc;
+}
+
+int frame_run(const struct ffam *m, int64_t rel, size_t n_in, const void *const *in_data, const size_t *in_len,
+	      struct op_sink *out, struct err *e)
+{
+	struct arena a;
+	arena_init(&a);
+	struct tctx t = { .a = &a, .fam = m, .e = e, .part = rel };
+	int rc;
+	switch (m->kind) {
+	case FF_PARTS: {
+		struct table tb;
+		rc = run_chain(&t, m, rel, n_in ? in_data[0] : NULL, n_in ? in_len[0] : 0, &tb);
+		if (rc == 0) {
+			first_rows(&t, &tb, m->limit);
+			rc = emit_table(&t, m, rel, &tb, out);
+		}
+		break;
+	}
+	case FF_AGG:
+		rc = run_agg(&t, m, rel, n_in, in_data, in_len, out);
+		break;
+	default:
+		rc = run_whole(&t, m, n_in, in_data, in_len, out);
+		break;
+	}
+	free(t.block);
+	arena_release(&a);
+	return rc;
+}

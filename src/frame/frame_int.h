@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/* frame_int: the frame layer's private structures, shared by build.c, lower.c and eval.c. */
+#ifndef TESSERA_FRAME_FRAME_INT_H
+#define TESSERA_FRAME_FRAME_INT_H
+
+#include "frame/frame.h"
+
+/* Column expressions: evaluated per partition over one frame's columns. */
+enum cx_kind {
+	CX_COL,     /* column @col of @frame */
+	CX_CONST,   /* a constant of @type (@is_null: a missing value) */
+	CX_BIN,     /* a @op b (arithmetic, comparison, & | ^) */
+	CX_NEG, CX_NOT,
+	CX_FN,      /* @fn(a) */
+	CX_ISNA, CX_NOTNA,
+	CX_ISIN,    /* a in @list (constants of a's type) */
+	CX_STR,     /* a string predicate/transform @fn with @pat */
+	CX_CAST,    /* a as @type */
+	CX_FILLNA,  /* a, its missing values replaced by b (a constant) */
+	CX_BETWEEN, /* list[0] <= a <= list[1] */
+};
+
+enum cx_fn { CF_ABS, CF_SQRT, CF_EXP, CF_LOG, CF_LOG10, CF_LOG1P, CF_FLOOR, CF_CEIL, CF_ROUND, CF_SIN, CF_COS };
+enum cx_sfn { CS_CONTAINS, CS_STARTSWITH, CS_ENDSWITH, CS_LEN, CS_LOWER, CS_UPPER, CS_STRIP };
+
+struct cexpr {
+	enum cx_kind kind;
+	enum col_type type;        /* the result's type */
+	struct loc loc;
+	struct fnode *frame;       /* whose columns CX_COL leaves read */
+	int col;
+	bool is_null;              /* CX_CONST */
+	int64_t i;
+	double f;
+	int32_t d;
+	const char *s;
+	size_t slen;
+	enum expr_op op;           /* CX_BIN */
+	int fn;                    /* CX_FN: cx_fn, CX_STR: cx_sfn */
+	int digits;                /* CF_ROUND */
+	bool icase, regex;         /* CX_STR contains */
+	void *re;                  /* compiled regex_t (arena), CS_CONTAINS with regex */
+	struct cexpr *a, *b;
+	size_t n_list;
+	struct cexpr **list;
+};
+
+enum fnode_kind {
+	FN_READ,    /* read_csv */
+	FN_FILTER,  /* rows where @mask */
+	FN_SELECT,  /* columns @src_col of in, named @names (selection, rename, drop) */
+	FN_ASSIGN,  /* in's columns, then new or replaced ones: cx[k] non-NULL computes output column k */
+	FN_DROPNA,  /* rows with no missing value in @subset columns of in */
+	FN_FILLNA,  /* missing values of column k replaced by fill[k] (NULL: kept) */
+	FN_AGG,     /* groupby keys -> aggregates (no keys: one row of column reductions) */
+	FN_SORT,    /* rows ordered by @by, then (FN_HEAD semantics) the first @limit when limit >= 0 */
+	FN_HEAD,    /* the first @limit rows */
+};
+
+struct fnode {
+	enum fnode_kind kind;
+	struct loc loc;
+	uint32_t owner, id;
+	const char *label;
+	struct fnode *in;
+	/* output schema */
+	int n_cols;
+	const char **names;
+	enum col_type *types;
+	int *src_col;              /* SELECT/ASSIGN/FILLNA: output column k is in's src_col[k] (-1: computed) */
+	bool scalar;               /* one value, printed bare */
+	/* FN_READ */
+	struct csv_input *input;
+	struct csv_dialect dialect;
+	struct csv_na na;
+	/* FN_FILTER */
+	struct cexpr *mask;
+	/* FN_ASSIGN, FN_FILLNA */
+	struct cexpr **cx;
+	/* FN_DROPNA */
+	bool *subset;
+	bool how_all;
+	/* FN_AGG: keys and value columns are in's columns; aggs[k].col indexes vals */
+	int n_keys;
+	int *keys;
+	int n_aggs;
+	struct agg_spec *aggs;
+	int n_vals;
+	int *vals;
+	bool by_count;             /* value_counts: rows by count descending, ties by key */
+	/* FN_SORT */
+	int n_by;
+	int *by;
+	bool *asc;
+	int64_t limit;             /* FN_SORT, FN_HEAD; -1 none */
+	/* lowering */
+	int n_users;
+	struct ffam *fam;          /* the family that materializes it (aggregates, sorts, heads) */
+};
+
+enum ffam_kind { FF_PARTS, FF_AGG, FF_WHOLE };
+
+struct ffam {
+	enum ffam_kind kind;
+	struct fnode *f;           /* what it computes */
+	struct fnode *src;         /* PARTS/AGG: FN_READ or a materialized node; the chain runs from it */
+	int n_chain;
+	struct fnode **chain;      /* row-wise nodes after @src, in order, ending at f (PARTS) or f->in (AGG) */
+	int64_t n_src;             /* partitions of @src */
+	bool text;                 /* PARTS: emit text in @fmt (an output), else tables */
+	enum table_format fmt;
+	int64_t limit;             /* PARTS: at most this many rows per partition (-1: all) */
+	bool *want, *value;        /* READ sources: fields to split out / to convert, per file column */
+	struct ffam *input;        /* WHOLE: the family whose chunks it gathers */
+	/* AGG tree: [map n_src][level 1][level 2]...[final 1] */
+	int n_levels;
+	int64_t level_n[16], level_first[16];
+	int split_every;
+	int64_t n_tasks, n_chunks;
+	int64_t first_task;
+	int64_t work_bytes;
+	uint32_t owner;
+	bool own;
+	const char *label;
+};
+
+/* Evaluation helpers shared by lower.c and eval.c. */
+struct fnode *fnode_source(struct fnode *f, int *n_chain);
+bool fnode_is_materialized(const struct fnode *f);
+
+#endif

@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * frame/lower: fnodes -> families of tasks.
+ *
+ * Row-wise nodes (filter, select, assign, dropna, fillna) are never
+ * families of their own: they fuse into the chain that a family runs per
+ * partition of its source. Only aggregates, sorts and heads materialize,
+ * plus one writer family per output. Lowering also decides, per column of
+ * a CSV source, whether a chain needs the field at all (to split it out)
+ * and whether it needs its value (to convert it): a column written through
+ * untouched is only split, never parsed.
+ */
+#include "frame/frame_int.h"
+#include "util/xalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { NEED_RAW = 1, NEED_VALUE = 2 };
+
+bool fnode_is_materialized(const struct fnode *f)
+{
+	return f->kind == FN_AGG || f->kind == FN_SORT || f->kind == FN_HEAD;
+}
+
+struct fnode *fnode_source(struct fnode *f, int *n_chain)
+{
+	int n = 0;
+	while (f->kind != FN_READ && !fnode_is_materialized(f)) {
+		f = f->in;
+		n++;
+	}
+	*n_chain = n;
+	return f;
+}
+
+struct lctx {
+	struct fbuild *b;
+	struct ffam **fams;
+	int64_t n_fams;
+	size_t cap;
+};
+
+static struct ffam *new_fam(struct lctx *l, enum ffam_kind k, struct fnode *f, const char *label)
+{
+	struct ffam *m = arena_alloc(l->b->arena, sizeof *m);
+	memset(m, 0, sizeof *m);
+	m->kind = k;
+	m->f = f;
+	m->owner = f->owner;
+	m->label = label;
+	m->limit = -1;
+	m->split_every = 8;
+	XGROW(l->fams, l->cap, (size_t)l->n_fams + 1);
+	l->fams[l->n_fams++] = m;
+	return m;
+}
+
+static int64_t src_parts(const struct fnode *src)
+{
+	return src->kind == FN_READ ? src->input->n_blocks : src->fam->n_chunks;
+}
+
+/* Marks in @need (over f's input schema) what f needs of its input for @out_need (over f's schema). */
+static void mark_cx(const struct cexpr *e, int *need)
+{
+	if (!e)
+		return;
+	if (e->kind == CX_COL)
+		need[e->col] |= NEED_VALUE;
+	mark_cx(e->a, need);
+	mark_cx(e->b, need);
+	for (size_t i = 0; i < e->n_list; i++)
+		mark_cx(e->list[i], need);
+}
+
+static void back(const struct fnode *f, const int *need, int *need_in)
+{
+	memset(need_in, 0, (size_t)f->in->n_cols * sizeof *need_in);
+	switch (f->kind) {
+	case FN_FILTER:
+		memcpy(need_in, need, (size_t)f->n_cols * sizeof *need);
+		mark_cx(f->mask, need_in);
+		break;
+	case FN_SELECT:
+		for (int k = 0; k < f->n_cols; k++)
+			need_in[f->src_col[k]] |= need[k];
+		break;
+	case FN_ASSIGN:
+	case FN_FILLNA:
+		for (int k = 0; k < f->n_cols; k++) {
+			if (f->src_col[k] >= 0)
+				need_in[f->src_col[k]] |= need[k];
+			else if (need[k] && f->kind == FN_FILLNA)
+				need_in[k] |= NEED_VALUE;
+			else if (need[k])
+				mark_cx(f->cx[k], need_in);
+		}
+		break;
+	case FN_DROPNA:
+		for (int k = 0; k < f->n_cols; k++)
+			need_in[k] = need[k] | (f->subset[k] ? NEED_VALUE : 0);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Fills m->want/value for a READ source from what the chain's end needs (@need over end's schema). */
+static void project(struct lctx *l, struct ffam *m, struct fnode *end, const int *need_end)
+{
+	struct fnode *src = m->src;
+	if (src->kind != FN_READ)
+		return;
+	int width = 1;
+	for (struct fnode *f = end; f != src; f = f->in)
+		if (f->n_cols > width)
+			width = f->n_cols;
+	if (src->n_cols > width)
+		width = src->n_cols;
+	int *a = xcalloc((size_t)width, sizeof *a), *b = xcalloc((size_t)width, sizeof *b);
+	memcpy(a, need_end, (size_t)end->n_cols * sizeof *a);
+	for (struct fnode *f = end; f != src; f = f->in) {
+		back(f, a, b);
+		int *t = a;
+		a = b;
+		b = t;
+	}
+	int nf = src->input->n_cols;
+	m->want = arena_alloc(l->b->arena, (size_t)nf * sizeof *m->want);
+	m->value = arena_alloc(l->b->arena, (size_t)nf * sizeof *m->value);
+	memset(m->want, 0, (size_t)nf * sizeof *m->want);
+	memset(m->value, 0, (size_t)nf * sizeof *m->value);
+	for (int j = 0; j < src->n_cols; j++) {
+		int fc = src->src_col[j];
+		m->want[fc] = a[j] != 0;
+		m->value[fc] = (a[j] & NEED_VALUE) != 0;
+	}
+	free(a);
+	free(b);
+}
+
+static void set_chain(struct lctx *l, struct ffam *m, struct fnode *end)
+{
+	int n;
+	m->src = fnode_source(end, &n);
+	m->n_chain = n;
+	m->chain = arena_alloc(l->b->arena, (size_t)(n ? n : 1) * sizeof *m->chain);
+	struct fnode *f = end;
+	for (int k = n - 1; k >= 0; k--, f = f->in)
+		m->chain[k] = f;
+	m->n_src = src_parts(m->src);
+	uint64_t blk = 0;
+	if (m->src->kind == FN_READ)
+		for (int64_t k = 0; k < m->src->input->n_blocks; k++)
+			if (m->src->input->block_off[k + 1] - m->src->input->block_off[k] > blk)
+				blk = m->src->input->block_off[k + 1] - m->src->input->block_off[k];
+	m->work_bytes = blk ? (int64_t)(4 * blk) : (16 << 20);
+}
+
+static struct ffam *lower_node(struct lctx *l, struct fnode *f);
+
+/* A family emitting the rows of @end (run per partition of its source): text in @fmt, or tables. */
+static struct ffam *parts_family(struct lctx *l, struct fnode *end, bool text, enum table_format fmt, int64_t limit)
+{
+	int n;
+	struct fnode *src = fnode_source(end, &n);
+	if (src != end || text)
+		if (fnode_is_materialized(src) && !lower_node(l, src))
+			return NULL;
+	struct ffam *m = new_fam(l, FF_PARTS, end, text ? "write" : "rows");
+	set_chain(l, m, end);
+	m->text = text;
+	m->fmt = fmt;
+	m->limit = limit;
+	m->n_tasks = m->n_chunks = m->n_src;
+	int *need = xcalloc((size_t)(end->n_cols ? end->n_cols : 1), sizeof *need);
+	for (int k = 0; k < end->n_cols; k++)
+		need[k] = text && fmt == TF_CSV ? NEED_RAW : NEED_RAW | NEED_VALUE;
+	project(l, m, end, need);
+	free(need);
+	return m;
+}
+
+static struct ffam *lower_node(struct lctx *l, struct fnode *f)
+{
+	if (f->fam)
+		return f->fam;
+	if (f->kind == FN_AGG) {
+		int n;
+		struct fnode *src = fnode_source(f->in, &n);
+		if (fnode_is_materialized(src) && !lower_node(l, src))
+			return NULL;
+		struct ffam *m = new_fam(l, FF_AGG, f, f->label);
+		set_chain(l, m, f->in);
+		int *need = xcalloc((size_t)(f->in->n_cols ? f->in->n_cols : 1), sizeof *need);
+		for (int k = 0; k < f->n_keys; k++)
+			need[f->keys[k]] = NEED_VALUE;
+		for (int k = 0; k < f->n_vals; k++)
+			need[f->vals[k]] = NEED_VALUE;
+		project(l, m, f->in, need);
+		free(need);
+		/* the tree: maps, combine levels of split_every, one final */
+		int64_t cnt = m->n_src, pos = m->n_src;
+		while (cnt > m->split_every && m->n_levels < 15) {
+			cnt = (cnt + m->split_every - 1) / m->split_every;
+			m->level_first[m->n_levels] = pos;
+			m->level_n[m->n_levels++] = cnt;
+			pos += cnt;
+		}
+		m->n_tasks = pos + 1;
+		m->n_chunks = 1;
+		f->fam = m;
+		return m;
+	}
+	/* sort, head: one task over every row of the input */
+	struct ffam *input;
+	int n;
+	struct fnode *src = fnode_source(f->in, &n);
+	if (n == 0 && fnode_is_materialized(src))
+		input = lower_node(l, src);
+	else
+		input = parts_family(l, f->in, false, TF_CSV, f->kind == FN_HEAD ? f->limit : -1);
+	if (!input)
+		return NULL;
+	struct ffam *m = new_fam(l, FF_WHOLE, f, f->label);
+	m->input = input;
+	m->n_tasks = m->n_chunks = 1;
+	m->work_bytes = 64 << 20;
+	f->fam = m;
+	return m;
+}
+
+int64_t frame_lower(struct fbuild *b, const struct fout *outs, size_t n_outs, struct ffam ***fams)
+{
+	struct lctx l = { .b = b };
+	b->out_fams = arena_alloc(b->arena, (n_outs ? n_outs : 1) * sizeof *b->out_fams);
+	for (size_t k = 0; k < n_outs; k++) {
+		struct ffam *m = NULL;
+		for (size_t j = 0; j < k; j++)
+			if (outs[j].f == outs[k].f && outs[j].fmt == outs[k].fmt)
+				m = b->out_fams[j];
+		if (!m) {
+			struct fnode *f = outs[k].f;
+			if (fnode_is_materialized(f) && !lower_node(&l, f))
+				goto fail;
+			m = parts_family(&l, f, true, outs[k].fmt, -1);
+			if (!m)
+				goto fail;
+		}
+		b->out_fams[k] = m;
+	}
+	*fams = arena_alloc(b->arena, (size_t)(l.n_fams ? l.n_fams : 1) * sizeof **fams);
+	memcpy(*fams, l.fams, (size_t)l.n_fams * sizeof **fams);
+	free(l.fams);
+	return l.n_fams;
+fail:
+	free(l.fams);
+	return -1;
+}
+
+/* ---- accessors ---- */
+
+int64_t ffam_n_tasks(const struct ffam *f) { return f->n_tasks; }
+int64_t ffam_n_chunks(const struct ffam *f) { return f->n_chunks; }
+void ffam_set_first_task(struct ffam *f, int64_t first) { f->first_task = first; }
+int64_t ffam_first_task(const struct ffam *f) { return f->first_task; }
+uint32_t ffam_owner(const struct ffam *f) { return f->owner; }
+const struct fnode *ffam_node(const struct ffam *f) { return f->f; }
+bool ffam_is_text(const struct ffam *f) { return f->kind == FF_PARTS && f->text; }
+const char *ffam_label(const struct ffam *f) { return f->label; }
+struct loc ffam_loc(const struct ffam *f) { return f->f->loc; }
+int64_t ffam_work_bytes(const struct ffam *f) { return f->work_bytes; }
+
+static int64_t chunk_task(const struct ffam *f, int64_t c)
+{
+	return f->first_task + f->n_tasks - f->n_chunks + c;
+}
+
+void ffam_task_deps(const struct ffam *f, int64_t rel, void (*fn)(void *arg, int64_t task), void *arg)
+{
+	switch (f->kind) {
+	case FF_PARTS:
+		if (f->src->kind != FN_READ)
+			fn(arg, chunk_task(f->src->fam, rel));
+		return;
+	case FF_WHOLE:
+		for (int64_t c = 0; c < f->input->n_chunks; c++)
+			fn(arg, chunk_task(f->input, c));
+		return;
+	case FF_AGG:
+		break;
+	}
+	if (rel < f->n_src) {
+		if (f->src->kind != FN_READ)
+			fn(arg, chunk_task(f->src->fam, rel));
+		return;
+	}
+	/* a combine task of level L member j reads level L-1 (the maps for L = 0) */
+	int64_t prev_first = 0, prev_n = f->n_src;
+	for (int L = 0; L < f->n_levels; L++) {
+		if (rel >= f->level_first[L] && rel < f->level_first[L] + f->level_n[L]) {
+			int64_t j = rel - f->level_first[L];
+			for (int64_t x = j * f->split_every; x < prev_n && x < (j + 1) * f->split_every; x++)
+				fn(arg, f->first_task + prev_first + x);
+			return;
+		}
+		prev_first = f->level_first[L];
+		prev_n = f->level_n[L];
+	}
+	for (int64_t x = 0; x < prev_n; x++)
+		fn(arg, f->first_task + prev_first + x);
+}
+
+int ffam_task_level(const struct ffam *f, int64_t rel, int64_t *member)
+{
+	if (rel >= f->n_tasks - f->n_chunks) {
+		*member = rel - (f->n_tasks - f->n_chunks);
+		return 0;
+	}
+	if (rel < f->n_src) {
+		*member = rel;
+		return -1;
+	}
+	for (int L = 0; L < f->n_levels; L++)
+		if (rel >= f->level_first[L] && rel < f->level_first[L] + f->level_n[L]) {
+			*member = rel - f->level_first[L];
+			return L + 1;
+		}
+	*member = rel;
+	return 0;
+}

@@ -1,0 +1,227 @@
+#!/usr/bin/python3
+"""Cross-check `tessera csv` against pandas on the bundled CSV files and on
+generated data (quoted fields with separators, doubled quotes and newlines,
+missing values, CRLF, gzip and zstd, several partitions).
+
+Each case is an expression for Tessera and a function computing the same
+thing with pandas; both results are read back with pandas and compared
+column by column (floats to 1e-9 relative). Usage: crosscheck.py TESSERA
+"""
+import gzip
+import io
+import math
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pandas as pd
+
+TESSERA = sys.argv[1] if len(sys.argv) > 1 else "./tessera"
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+failures = 0
+checks = 0
+
+
+def tessera(expr, path, *opts):
+    r = subprocess.run([TESSERA, "csv", "-q", expr, path, *opts], capture_output=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"tessera csv {expr!r} {path}: exit {r.returncode}: {r.stderr.decode()}")
+    return r.stdout.decode()
+
+
+def as_frame(x):
+    if isinstance(x, pd.Series):
+        x = x.reset_index()
+    if isinstance(x, pd.DataFrame):
+        # a groupby's keys are its index: Tessera writes them as the first columns (reset_index())
+        return x.reset_index(drop=x.index.names == [None])
+    return x
+
+
+def close(a, b):
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            a, b = float(a), float(b)
+        except (TypeError, ValueError):
+            return False
+        if math.isnan(a) and math.isnan(b):
+            return True
+        return a == b or abs(a - b) <= 1e-9 * max(abs(a), abs(b)) or abs(a - b) < 1e-12
+    return a == b
+
+
+def compare(name, out, want):
+    global failures, checks
+    checks += 1
+    want = as_frame(want)
+    if not isinstance(want, pd.DataFrame):
+        got = out.strip()
+        ok = close(float(got), float(want)) if isinstance(want, float) else got == str(want)
+        if not ok:
+            failures += 1
+            print(f"FAIL {name}: got {got!r}, pandas {want!r}")
+        return
+    got = pd.read_csv(io.StringIO(out), keep_default_na=True)
+    want = pd.read_csv(io.StringIO(want.to_csv(index=False)), keep_default_na=True)
+    if list(got.columns) != list(want.columns) or len(got) != len(want):
+        failures += 1
+        print(f"FAIL {name}: shape/columns {list(got.columns)} x {len(got)} vs pandas {list(want.columns)} x {len(want)}")
+        return
+    for c in want.columns:
+        for i, (a, b) in enumerate(zip(got[c].tolist(), want[c].tolist())):
+            if isinstance(a, str) or isinstance(b, str):
+                ok = str(a) == str(b)
+            else:
+                ok = close(float(a), float(b))
+            if not ok:
+                failures += 1
+                print(f"FAIL {name}: column {c} row {i}: {a!r} vs pandas {b!r}")
+                return
+
+
+def run_cases(path, df, cases, *opts):
+    for expr, fn in cases:
+        try:
+            out = tessera(expr, path, *opts)
+        except RuntimeError as e:
+            global failures, checks
+            failures += 1
+            checks += 1
+            print(f"FAIL {e}")
+            continue
+        compare(f"{os.path.basename(path)}: {expr}", out, fn(df))
+
+
+weather_cases = [
+    ('df[df.precipitation > 0].groupby(["location", "weather"]).agg(days=("date", "count"), '
+     'rain=("precipitation", "sum"), tmax=("temp_max", "mean"))',
+     lambda d: d[d.precipitation > 0].groupby(["location", "weather"]).agg(
+         days=("date", "count"), rain=("precipitation", "sum"), tmax=("temp_max", "mean"))),
+    ('df.groupby("weather").temp_max.mean()', lambda d: d.groupby("weather").temp_max.mean()),
+    ('df.groupby("location").agg(n=("wind", "size"), s=("wind", "std"), v=("wind", "var"), lo=("temp_min", "min"), '
+     'hi=("temp_max", "max"), f=("date", "first"), l=("date", "last"), u=("weather", "nunique"), '
+     'c=("weather", "count"), m=("wind", "mean"), t=("precipitation", "sum"))',
+     lambda d: d.groupby("location").agg(n=("wind", "size"), s=("wind", "std"), v=("wind", "var"),
+                                         lo=("temp_min", "min"), hi=("temp_max", "max"), f=("date", "first"),
+                                         l=("date", "last"), u=("weather", "nunique"), c=("weather", "count"),
+                                         m=("wind", "mean"), t=("precipitation", "sum"))),
+    ('df.temp_max.max()', lambda d: d.temp_max.max()),
+    ('df.temp_min.min()', lambda d: d.temp_min.min()),
+    ('df.wind.mean()', lambda d: d.wind.mean()),
+    ('df.wind.std()', lambda d: d.wind.std()),
+    ('df.wind.var(ddof=0)', lambda d: d.wind.var(ddof=0)),
+    ('df.precipitation.sum()', lambda d: d.precipitation.sum()),
+    ('df.weather.nunique()', lambda d: d.weather.nunique()),
+    ('df.date.count()', lambda d: d.date.count()),
+    ('len(df[df.weather == "sun"])', lambda d: len(d[d.weather == "sun"])),
+    ('df[(df.temp_max > 20) & (df.location == "Seattle")]', lambda d: d[(d.temp_max > 20) & (d.location == "Seattle")]),
+    ('df[~(df.precipitation > 0) | (df.wind >= 7.5)]', lambda d: d[~(d.precipitation > 0) | (d.wind >= 7.5)]),
+    ('df.assign(range=df.temp_max - df.temp_min, hot=df.temp_max > 25)[["date", "range", "hot"]]',
+     lambda d: d.assign(range=d.temp_max - d.temp_min, hot=d.temp_max > 25)[["date", "range", "hot"]]),
+    ('df.assign(r=round(df.wind * 1.5 + 2, 1), q=df.temp_max // 3, m=df.temp_max % 4)[["r", "q", "m"]]',
+     lambda d: d.assign(r=(d.wind * 1.5 + 2).round(1), q=d.temp_max // 3, m=d.temp_max % 4)[["r", "q", "m"]]),
+    ('df.weather.value_counts()', lambda d: d.weather.value_counts().rename_axis("weather").reset_index(name="count")),
+    ('df.sort_values("temp_max", ascending=False).head(7)',
+     lambda d: d.sort_values("temp_max", ascending=False, kind="stable").head(7)),
+    ('df.sort_values(["location", "wind"]).head(4)', lambda d: d.sort_values(["location", "wind"], kind="stable").head(4)),
+    ('df.nlargest(3, "wind")', lambda d: d.nlargest(3, "wind")),
+    ('df.nsmallest(3, "temp_min")', lambda d: d.nsmallest(3, "temp_min")),
+    ('df[df.weather.isin(["rain", "snow"])].groupby("weather").size()',
+     lambda d: d[d.weather.isin(["rain", "snow"])].groupby("weather").size().reset_index(name="size")),
+    ('df[df.weather.str.contains("sn")].shape[0]', lambda d: d[d.weather.str.contains("sn")].shape[0]),
+    ('df[df.weather.str.startswith("dri") & df.date.str.endswith("-01")]',
+     lambda d: d[d.weather.str.startswith("dri") & d.date.str.endswith("-01")]),
+    ('df[df.date >= "2015-06-01"].groupby("location").temp_max.max()',
+     lambda d: d[d.date >= "2015-06-01"].groupby("location").temp_max.max()),
+    ('df.groupby(["location", "weather"]).size()',
+     lambda d: d.groupby(["location", "weather"]).size().reset_index(name="size")),
+    ('df.groupby("weather")[["wind", "temp_max"]].sum()', lambda d: d.groupby("weather")[["wind", "temp_max"]].sum()),
+    ('df.head(3)', lambda d: d.head(3)),
+    ('df[df.wind.between(3, 3.5)].drop(columns=["weather"])',
+     lambda d: d[d.wind.between(3, 3.5)].drop(columns=["weather"])),
+    ('df.rename(columns=dict(temp_max="hi"))[["date", "hi"]].head(2)',
+     lambda d: d.rename(columns=dict(temp_max="hi"))[["date", "hi"]].head(2)),
+]
+
+airport_cases = [
+    ('df.groupby("state").size()', lambda d: d.groupby("state").size().reset_index(name="size")),
+    ('df.latitude.mean()', lambda d: d.latitude.mean()),
+    ('df[df.state.isna()]', lambda d: d[d.state.isna()]),
+    ('df.dropna()', lambda d: d.dropna()),
+    ('df.groupby("country").agg(n=("iata", "count"), lat=("latitude", "max"))',
+     lambda d: d.groupby("country").agg(n=("iata", "count"), lat=("latitude", "max"))),
+    ('df[df.name.str.contains("intl", case=False)].shape[0]',
+     lambda d: d[d.name.str.contains("intl", case=False)].shape[0]),
+    ('df.fillna("??")[["iata", "state"]]', lambda d: d.fillna("??")[["iata", "state"]]),
+]
+
+
+def generated(path, rows, seed):
+    rnd = random.Random(seed)
+    keys = [f"k{i:03d}" for i in range(37)]
+    with open(path, "w", newline="") as f:
+        f.write('id,key,x,y,note,flag,day\r\n')
+        for i in range(rows):
+            x = "" if rnd.random() < 0.05 else repr(round(rnd.uniform(-100, 100), rnd.randint(0, 6)))
+            y = "NA" if rnd.random() < 0.05 else str(rnd.randint(-1000, 1000))
+            r = rnd.random()
+            note = '"a, b"' if r < 0.1 else '"line1\nline2"' if r < 0.2 else '"say ""hi"""' if r < 0.3 else "plain"
+            flag = "True" if rnd.random() < 0.5 else "False"
+            day = f"20{rnd.randint(10, 20)}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}"
+            f.write(f"{i},{rnd.choice(keys)},{x},{y},{note},{flag},{day}\r\n")
+
+
+gen_cases = [
+    ('df.groupby("key").agg(n=("x", "count"), s=("x", "sum"), m=("x", "mean"), sy=("y", "sum"), my=("y", "mean"), '
+     'lo=("x", "min"), hi=("y", "max"), sd=("x", "std"), first=("note", "first"), last=("day", "last"), '
+     'u=("note", "nunique"), size=("id", "size"))',
+     lambda d: d.groupby("key").agg(n=("x", "count"), s=("x", "sum"), m=("x", "mean"), sy=("y", "sum"),
+                                    my=("y", "mean"), lo=("x", "min"), hi=("y", "max"), sd=("x", "std"),
+                                    first=("note", "first"), last=("day", "last"), u=("note", "nunique"),
+                                    size=("id", "size"))),
+    ('df[df.x > 50]', lambda d: d[d.x > 50]),
+    ('df[df.note.str.contains("line2")][["id", "note"]]', lambda d: d[d.note.str.contains("line2")][["id", "note"]]),
+    ('df[df.flag & (df.y < 0)].shape[0]', lambda d: d[d.flag & (d.y < 0)].shape[0]),
+    ('df.x.sum()', lambda d: d.x.sum()),
+    ('df.y.mean()', lambda d: d.y.mean()),
+    ('len(df)', lambda d: len(d)),
+    ('df.x.isna().sum()', lambda d: d.x.isna().sum()),
+    ('df.assign(z=df.x * df.y)[["id", "z"]]', lambda d: d.assign(z=d.x * d.y)[["id", "z"]]),
+    ('df.dropna(subset=["x"]).shape[0]', lambda d: d.dropna(subset=["x"]).shape[0]),
+    ('df.fillna(0)[["x", "y"]]', lambda d: d.fillna(0)[["x", "y"]]),
+    ('df.sort_values(["key", "id"], ascending=[False, True]).head(20)[["key", "id", "x"]]',
+     lambda d: d.sort_values(["key", "id"], ascending=[False, True]).head(20)[["key", "id", "x"]]),
+    ('df.groupby(["key", "flag"]).x.max()', lambda d: d.groupby(["key", "flag"]).x.max()),
+]
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="tessera-frame-")
+    try:
+        w = os.path.join(ROOT, "examples/data/weather.csv")
+        run_cases(w, pd.read_csv(w), weather_cases)
+        a = os.path.join(ROOT, "examples/data/airports.csv")
+        run_cases(a, pd.read_csv(a), airport_cases)
+        g = os.path.join(tmp, "gen.csv")
+        generated(g, 60000, 7)
+        gdf = pd.read_csv(g)
+        # several partitions (blocks of 64 KiB cut inside quoted newlines), one, and stdin-like compressed input
+        run_cases(g, gdf, gen_cases, "--blocksize", "64KiB")
+        run_cases(g, gdf, gen_cases[:3], "--blocksize", "256MiB", "-j", "1")
+        with open(g, "rb") as src, gzip.open(g + ".gz", "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        run_cases(g + ".gz", gdf, gen_cases[:2], "--blocksize", "100KiB")
+        if shutil.which("zstd"):
+            subprocess.run(["zstd", "-q", "-f", g, "-o", g + ".zst"], check=True)
+            run_cases(g + ".zst", gdf, gen_cases[:2], "--blocksize", "100KiB")
+    finally:
+        shutil.rmtree(tmp)
+    print(f"frame crosscheck: {checks - failures} of {checks} agree with pandas {pd.__version__}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
