@@ -920,14 +920,12 @@ static struct gb *gb_of(const struct fnode *f)
 {
 	const struct fnode *in = f->in;
 	enum col_type kt[64], vt[256];
-	const char *kn[64];
-	for (int k = 0; k < f->n_keys && k < 64; k++) {
+	for (int k = 0; k < f->n_keys && k < 64; k++)
 		kt[k] = in->types[f->keys[k]];
-		kn[k] = in->names[f->keys[k]];
-	}
 	for (int k = 0; k < f->n_vals && k < 256; k++)
 		vt[k] = in->types[f->vals[k]];
-	return gb_new(f->n_keys, kt, kn, f->n_aggs, f->aggs, f->n_vals, vt);
+	/* gb keeps the names it is given: the node's own (keys come first), which outlive the task */
+	return gb_new(f->n_keys, kt, f->names, f->n_aggs, f->aggs, f->n_vals, vt);
 }
 
 struct sort_ctx {
