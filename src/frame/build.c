@@ -123,6 +123,25 @@ static bool is_num(enum col_type t)
 	return t == COL_BOOL || t == COL_INT64 || t == COL_FLOAT64;
 }
 
+/* The value @v of expression @x: a frame, or a column expression. 0, for `return`. */
+static int frame_val(struct fval *v, const struct expr *x, struct fnode *f)
+{
+	memset(v, 0, sizeof *v);
+	v->kind = FV_FRAME;
+	v->x = x;
+	v->f = f;
+	return 0;
+}
+
+static int col_val(struct fval *v, const struct expr *x, struct cexpr *c)
+{
+	memset(v, 0, sizeof *v);
+	v->kind = FV_COL;
+	v->x = x;
+	v->c = c;
+	return 0;
+}
+
 /* ---- constants and columns ---- */
 
 static struct cexpr *cx_new(struct ctx *c, enum cx_kind k, enum col_type t, const struct expr *x)
@@ -529,11 +548,7 @@ static int read_csv(struct ctx *c, const struct expr *x, struct fval *v)
 			f->types[j] = ftypes[k];
 			f->src_col[j++] = k;
 		}
-	memset(v, 0, sizeof *v);
-	v->kind = FV_FRAME;
-	v->x = x;
-	v->f = f;
-	return 0;
+	return frame_val(v, x, f);
 }
 
 /* ---- column expressions ---- */
@@ -633,11 +648,7 @@ static int col_fn(struct ctx *c, const struct expr *x, enum cx_fn fn, struct cex
 			return fail(c, digits, "decimals out of range");
 		e->digits = (int)dg;
 	}
-	memset(v, 0, sizeof *v);
-	v->kind = FV_COL;
-	v->x = x;
-	v->c = e;
-	return 0;
+	return col_val(v, x, e);
 }
 
 /* ---- aggregate nodes ---- */
@@ -669,6 +680,8 @@ static int agg_add(struct ctx *c, const struct expr *x, struct fnode *f, enum ag
 		for (int k = 0; k < f->n_vals; k++)
 			if (f->vals[k] == col)
 				vi = k;
+		if (vi < 0 && f->n_vals >= 256)
+			return fail(c, x, "at most 256 columns can be aggregated at once");
 		if (vi < 0) {
 			vi = f->n_vals;
 			f->vals[f->n_vals++] = col;
@@ -772,11 +785,7 @@ static int column_reduce(struct ctx *c, const struct expr *x, struct cexpr *col,
 		return -1;
 	agg_schema(c, f);
 	f->scalar = true;
-	memset(v, 0, sizeof *v);
-	v->kind = FV_FRAME;
-	v->x = x;
-	v->f = f;
-	return 0;
+	return frame_val(v, x, f);
 }
 
 static int frame_len(struct ctx *c, const struct expr *x, struct fnode *in, struct fval *v)
@@ -786,11 +795,7 @@ static int frame_len(struct ctx *c, const struct expr *x, struct fnode *in, stru
 		return -1;
 	agg_schema(c, f);
 	f->scalar = true;
-	memset(v, 0, sizeof *v);
-	v->kind = FV_FRAME;
-	v->x = x;
-	v->f = f;
-	return 0;
+	return frame_val(v, x, f);
 }
 
 static int value_counts(struct ctx *c, const struct expr *x, struct cexpr *col, struct fval *v)
@@ -808,11 +813,7 @@ static int value_counts(struct ctx *c, const struct expr *x, struct cexpr *col, 
 	agg_schema(c, f);
 	f->by_count = true;
 	f->label = "value_counts";
-	memset(v, 0, sizeof *v);
-	v->kind = FV_FRAME;
-	v->x = x;
-	v->f = f;
-	return 0;
+	return frame_val(v, x, f);
 }
 
 /* g.agg(...) / g.col.fn() / g.fn(): the aggregate node of groupby value @g. */
@@ -911,11 +912,7 @@ static int group_agg(struct ctx *c, const struct expr *x, struct fval *g, const 
 				  "last, nunique)", method);
 	}
 	agg_schema(c, f);
-	memset(v, 0, sizeof *v);
-	v->kind = FV_FRAME;
-	v->x = x;
-	v->f = f;
-	return 0;
+	return frame_val(v, x, f);
 }
 
 /* ---- frame methods ---- */
@@ -944,11 +941,7 @@ static int sort_node(struct ctx *c, const struct expr *x, struct fnode *in, cons
 		}
 	}
 	f->limit = limit;
-	memset(v, 0, sizeof *v);
-	v->kind = FV_FRAME;
-	v->x = x;
-	v->f = f;
-	return 0;
+	return frame_val(v, x, f);
 }
 
 static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, const char *m, struct fval *v)
@@ -966,7 +959,9 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 		v->x = x;
 		v->f = in;
 		v->n_sel = -1;
-		return col_list(c, by, in, &v->keys_idx, &v->n_keys);
+		if (col_list(c, by, in, &v->keys_idx, &v->n_keys) < 0)
+			return -1;
+		return v->n_keys > 64 ? fail(c, by, "at most 64 key columns") : 0;
 	}
 	if (!strcmp(m, "assign")) {
 		if (x->n)
@@ -1000,11 +995,7 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 			f->src_col[k] = -1;
 			f->cx[k] = cx;
 		}
-		memset(v, 0, sizeof *v);
-		v->kind = FV_FRAME;
-		v->x = x;
-		v->f = f;
-		return 0;
+		return frame_val(v, x, f);
 	}
 	if (!strcmp(m, "head") || !strcmp(m, "tail")) {
 		static const char *const kws[] = { "n", NULL };
@@ -1027,11 +1018,7 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 		struct fnode *f = new_node(c, FN_HEAD, in, x, "head");
 		same_schema(c, f, in);
 		f->limit = n;
-		memset(v, 0, sizeof *v);
-		v->kind = FV_FRAME;
-		v->x = x;
-		v->f = f;
-		return 0;
+		return frame_val(v, x, f);
 	}
 	if (!strcmp(m, "sort_values")) {
 		static const char *const kws[] = { "by", "ascending", "kind", "na_position", NULL };
@@ -1082,11 +1069,7 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 				return fail(c, a, "how must be \"any\" or \"all\"");
 			f->how_all = !strcmp(a->str, "all");
 		}
-		memset(v, 0, sizeof *v);
-		v->kind = FV_FRAME;
-		v->x = x;
-		v->f = f;
-		return 0;
+		return frame_val(v, x, f);
 	}
 	if (!strcmp(m, "fillna")) {
 		static const char *const kws[] = { "value", NULL };
@@ -1133,11 +1116,7 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 			f->cx[k] = lv.c;
 			f->src_col[k] = -1;
 		}
-		memset(v, 0, sizeof *v);
-		v->kind = FV_FRAME;
-		v->x = x;
-		v->f = f;
-		return 0;
+		return frame_val(v, x, f);
 	}
 	if (!strcmp(m, "rename") || !strcmp(m, "drop")) {
 		bool ren = !strcmp(m, "rename");
@@ -1194,11 +1173,7 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 				f->src_col[f->n_cols++] = k;
 			}
 		}
-		memset(v, 0, sizeof *v);
-		v->kind = FV_FRAME;
-		v->x = x;
-		v->f = f;
-		return 0;
+		return frame_val(v, x, f);
 	}
 	return fail(c, x, "a frame has no method '%s' (groupby, assign, head, sort_values, nlargest, nsmallest, dropna, "
 			  "fillna, rename, drop; columns have sum, mean, ...)", m);
@@ -1305,11 +1280,7 @@ static int col_method(struct ctx *c, const struct expr *x, struct cexpr *col, co
 				  "value_counts, isna, notna, isin, fillna, astype, between, abs, round, ...)", m);
 	}
 	e->frame = col->frame;
-	memset(v, 0, sizeof *v);
-	v->kind = FV_COL;
-	v->x = x;
-	v->c = e;
-	return 0;
+	return col_val(v, x, e);
 }
 
 static int str_method(struct ctx *c, const struct expr *x, struct cexpr *col, const char *m, struct fval *v)
@@ -1361,11 +1332,7 @@ static int str_method(struct ctx *c, const struct expr *x, struct cexpr *col, co
 				e->re = re; /* released with the process: regfree is not needed for a graph's life */
 			}
 		}
-		memset(v, 0, sizeof *v);
-		v->kind = FV_COL;
-		v->x = x;
-		v->c = e;
-		return 0;
+		return col_val(v, x, e);
 	}
 	return fail(c, x, ".str has no method '%s' (contains, startswith, endswith, len, lower, upper, strip)", m);
 }
@@ -1532,11 +1499,7 @@ static int subscript(struct ctx *c, const struct expr *x, struct fval *v)
 				if (f->src_col[j] == f->src_col[k])
 					return fail(c, s, "column '%s' selected twice", f->names[k]);
 		}
-		memset(v, 0, sizeof *v);
-		v->kind = FV_FRAME;
-		v->x = x;
-		v->f = f;
-		return 0;
+		return frame_val(v, x, f);
 	}
 	if (s->kind == EX_SLICE)
 		return fail(c, s, "row slices are not supported: use head(n)");
@@ -1552,11 +1515,7 @@ static int subscript(struct ctx *c, const struct expr *x, struct fval *v)
 	struct fnode *f = new_node(c, FN_FILTER, in, x, "filter");
 	same_schema(c, f, in);
 	f->mask = mask;
-	memset(v, 0, sizeof *v);
-	v->kind = FV_FRAME;
-	v->x = x;
-	v->f = f;
-	return 0;
+	return frame_val(v, x, f);
 }
 
 static int eval(struct ctx *c, const struct expr *x, struct fval *v)
@@ -1624,11 +1583,7 @@ static int eval(struct ctx *c, const struct expr *x, struct fval *v)
 					 cx->type == COL_BOOL && x->op == OPX_NEG ? COL_INT64 : cx->type, x);
 		e->a = cx;
 		e->frame = cx->frame;
-		memset(v, 0, sizeof *v);
-		v->kind = FV_COL;
-		v->x = x;
-		v->c = e;
-		return 0;
+		return col_val(v, x, e);
 	}
 	default:
 		return fail(c, x, "not allowed in a frame expression");

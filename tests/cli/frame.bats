@@ -104,7 +104,7 @@ outputs:
 EOF
 	run -0 /usr/bin/time -f 'rss %M' "$TESSERA" run -q -m 24M -j 2 "$TMP/big.yaml"
 	rss=$(printf '%s\n' "$output" | awk '/^rss/ { print $2 }')
-	[ "$rss" -lt 24576 ] || { echo "peak RSS ${rss} KiB"; return 1; }
+	[ -n "$TESSERA_SANITIZED" ] || [ "$rss" -lt 24576 ] || { echo "peak RSS ${rss} KiB"; return 1; }
 	n=$(awk -F, 'NR > 1 { s += $2 } END { print s }' "$TMP/g.csv")
 	[ "$n" = "5000000" ]
 	[ "$(wc -l < "$TMP/g.csv")" -eq 501 ]
