@@ -11,6 +11,7 @@
  * finish.
  */
 #include "frame/frame_int.h"
+#include "frame/join.h"
 #include "util/text.h"
 #include "util/xalloc.h"
 
@@ -944,6 +945,232 @@ static int sort_node(struct ctx *c, const struct expr *x, struct fnode *in, cons
 	return frame_val(v, x, f);
 }
 
+/* ---- merge and concat ---- */
+
+/* @f itself when its rows come as one chunk (an aggregate, a sort, a head), else a gathering of them. */
+static struct fnode *gathered(struct ctx *c, struct fnode *f, const struct expr *x)
+{
+	if (f->kind == FN_AGG || f->kind == FN_SORT || f->kind == FN_HEAD || (f->kind == FN_MERGE && f->how == JOIN_OUTER))
+		return f;
+	if (f->gather)
+		return f->gather;
+	struct fnode *g = new_node(c, FN_HEAD, f, x, "gather");
+	same_schema(c, g, f);
+	g->limit = -1;
+	f->gather = g;
+	return g;
+}
+
+static int frame_arg(struct ctx *c, const struct expr *x, const char *what, struct fnode **out)
+{
+	struct fval fv;
+	if (eval(c, x, &fv) < 0)
+		return -1;
+	if (fv.kind != FV_FRAME || fv.f->scalar)
+		return fail(c, x, "%s must be a frame", what);
+	*out = fv.f;
+	return 0;
+}
+
+/* Whether @name is a column of both sides of a merge other than a key they share: pandas suffixes it. */
+static bool overlaps(const struct fnode *left, const struct fnode *right, const int *lk, const int *rk,
+		     const bool *shared, int n, const char *name)
+{
+	int l = find_col(left, name), r = find_col(right, name);
+	if (l < 0 || r < 0)
+		return false;
+	for (int j = 0; j < n; j++)
+		if (shared[j] && lk[j] == l && rk[j] == r)
+			return false;
+	return true;
+}
+
+/* pandas' merge: @left.merge(right, how=, on=, left_on=, right_on=, suffixes=), @x the call. */
+static int merge_node(struct ctx *c, const struct expr *x, struct fnode *left, const struct expr *rx,
+		      struct fval *v)
+{
+	struct fnode *right;
+	if (frame_arg(c, rx, "merge's right side", &right) < 0)
+		return -1;
+	enum join_how how = JOIN_INNER;
+	const struct expr *a = kwarg(x, "how");
+	if (a) {
+		static const char *const hows[] = { "inner", "left", "right", "outer" };
+		const char *h = NULL;
+		if (const_str(c, a, "how", &h) < 0)
+			return -1;
+		int k = 0;
+		while (k < 4 && strcmp(h, hows[k]))
+			k++;
+		if (k == 4)
+			return fail(c, a, "how must be \"inner\", \"left\", \"right\" or \"outer\"");
+		how = (enum join_how)k;
+	}
+	/* the keys: on= (names in both), left_on= with right_on=, or every column the two share */
+	int *lk = NULL, *rk = NULL, n = 0, n2 = 0;
+	const struct expr *on = kwarg(x, "on"), *lo = kwarg(x, "left_on"), *ro = kwarg(x, "right_on");
+	if (on && (lo || ro))
+		return fail(c, on, "merge() takes on= or left_on= with right_on=, not both");
+	if (on) {
+		if (col_list(c, on, left, &lk, &n) < 0 || col_list(c, on, right, &rk, &n2) < 0)
+			return -1;
+	} else if (lo || ro) {
+		if (!lo || !ro)
+			return fail(c, lo ? lo : ro, "left_on= needs right_on= (and the other way round)");
+		if (col_list(c, lo, left, &lk, &n) < 0 || col_list(c, ro, right, &rk, &n2) < 0)
+			return -1;
+		if (n != n2)
+			return fail(c, ro, "left_on= and right_on= name %d and %d columns", n, n2);
+	} else {
+		lk = alloc(c, (size_t)left->n_cols * sizeof *lk);
+		rk = alloc(c, (size_t)left->n_cols * sizeof *rk);
+		for (int k = 0; k < left->n_cols; k++) {
+			int j = find_col(right, left->names[k]);
+			if (j >= 0) {
+				lk[n] = k;
+				rk[n++] = j;
+			}
+		}
+		if (!n)
+			return fail(c, x, "the two frames share no column to merge on: give on= or left_on= and right_on=");
+	}
+	if (n > 64)
+		return fail(c, x, "at most 64 key columns");
+	const char *sfx[2] = { "_x", "_y" };
+	if ((a = kwarg(x, "suffixes"))) {
+		if ((a->kind != EX_LIST && a->kind != EX_TUPLE) || a->n != 2 ||
+		    const_str(c, a->items[0], "a suffix", &sfx[0]) < 0 || const_str(c, a->items[1], "a suffix", &sfx[1]) < 0)
+			return a->kind == EX_LIST || a->kind == EX_TUPLE ? -1 : fail(c, a, "suffixes is a pair of strings");
+	}
+	/* a key is shared (one output column) when both sides name it alike */
+	bool *shared = alloc(c, (size_t)n * sizeof *shared);
+	for (int k = 0; k < n; k++)
+		shared[k] = !strcmp(left->names[lk[k]], right->names[rk[k]]);
+	enum col_type *as = alloc(c, (size_t)n * sizeof *as);
+	for (int k = 0; k < n; k++) {
+		int t = join_key_type(left->types[lk[k]], right->types[rk[k]]);
+		if (t < 0)
+			return fail(c, on ? on : lo ? lo : x, "cannot merge on '%s' (%s) and '%s' (%s)", left->names[lk[k]],
+				    col_type_name(left->types[lk[k]]), right->names[rk[k]], col_type_name(right->types[rk[k]]));
+		as[k] = (enum col_type)t;
+	}
+	/* the probed side streams partition by partition; the other is hashed whole */
+	bool swap = how == JOIN_RIGHT;
+	struct fnode *probe = swap ? right : left, *build = swap ? left : right;
+	struct fnode *f = new_node(c, FN_MERGE, probe, x, "merge");
+	f->how = how;
+	f->other = gathered(c, build, x);
+	f->other->n_users++;
+	f->n_on = n;
+	f->on_in = swap ? rk : lk;
+	f->on_other = swap ? lk : rk;
+	f->on_as = as;
+	int cap = left->n_cols + right->n_cols;
+	f->names = alloc(c, (size_t)cap * sizeof *f->names);
+	f->types = alloc(c, (size_t)cap * sizeof *f->types);
+	f->out_side = alloc(c, (size_t)cap * sizeof *f->out_side);
+	f->out_col = alloc(c, (size_t)cap * sizeof *f->out_col);
+	f->out_col2 = alloc(c, (size_t)cap * sizeof *f->out_col2);
+	int lside = swap ? 1 : 0, rside = swap ? 0 : 1;
+	for (int k = 0; k < left->n_cols; k++) {
+		int o = f->n_cols++;
+		f->out_side[o] = lside;
+		f->out_col[o] = k;
+		f->types[o] = left->types[k];
+		const char *name = left->names[k];
+		int key = -1;
+		for (int j = 0; j < n; j++)
+			if (lk[j] == k && shared[j])
+				key = j;
+		if (key >= 0) {
+			/* one column for a shared key: the probed side's value, or either side's in an outer join */
+			f->out_side[o] = how == JOIN_OUTER ? 2 : 0;
+			f->out_col[o] = swap ? rk[key] : lk[key];
+			f->out_col2[o] = swap ? lk[key] : rk[key];
+			f->types[o] = how == JOIN_OUTER ? as[key] : probe->types[f->out_col[o]];
+		} else if (overlaps(left, right, lk, rk, shared, n, name)) {
+			name = arena_printf(c->b->arena, "%s%s", name, sfx[0]);
+		}
+		f->names[o] = name;
+	}
+	for (int k = 0; k < right->n_cols; k++) {
+		bool skip = false;
+		for (int j = 0; j < n; j++)
+			skip |= rk[j] == k && shared[j];
+		if (skip)
+			continue;
+		int o = f->n_cols++;
+		f->out_side[o] = rside;
+		f->out_col[o] = k;
+		f->types[o] = right->types[k];
+		const char *name = right->names[k];
+		f->names[o] = overlaps(left, right, lk, rk, shared, n, name) ? arena_printf(c->b->arena, "%s%s", name, sfx[1])
+										 : name;
+	}
+	for (int k = 0; k < f->n_cols; k++)
+		for (int j = 0; j < k; j++)
+			if (!strcmp(f->names[k], f->names[j]))
+				return fail(c, x, "the merge would make two columns named '%s' (give suffixes=)", f->names[k]);
+	return frame_val(v, x, f);
+}
+
+/* pandas' concat([a, b, ...]): rows one after another; columns by name, in first-seen order. */
+static int concat_node(struct ctx *c, const struct expr *x, struct fval *v)
+{
+	static const char *const kws[] = { "objs", "ignore_index", NULL };
+	if (check_args(c, x, "concat", 1, kws) < 0)
+		return -1;
+	const struct expr *l = arg(x, 0, "objs");
+	if (!l || (l->kind != EX_LIST && l->kind != EX_TUPLE) || l->n == 0)
+		return fail(c, l ? l : x, "concat() takes a list of frames");
+	struct fnode *f = new_node(c, FN_CONCAT, NULL, x, "concat");
+	f->n_parts = (int)l->n;
+	f->parts = alloc(c, l->n * sizeof *f->parts);
+	int cap = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		if (frame_arg(c, l->items[i], "each of concat's items", &f->parts[i]) < 0)
+			return -1;
+		f->parts[i]->n_users++;
+		cap += f->parts[i]->n_cols;
+	}
+	f->names = alloc(c, (size_t)cap * sizeof *f->names);
+	f->types = alloc(c, (size_t)cap * sizeof *f->types);
+	bool *partial = alloc(c, (size_t)cap * sizeof *partial);
+	for (size_t i = 0; i < l->n; i++) {
+		const struct fnode *p = f->parts[i];
+		for (int k = 0; k < p->n_cols; k++) {
+			int o = find_col(f, p->names[k]);
+			if (o < 0) {
+				o = f->n_cols++;
+				f->names[o] = p->names[k];
+				f->types[o] = p->types[k];
+				partial[o] = i > 0;
+				continue;
+			}
+			if (f->types[o] == p->types[k])
+				continue;
+			if (join_key_type(f->types[o], p->types[k]) == COL_FLOAT64)
+				f->types[o] = COL_FLOAT64;
+			else
+				return fail(c, l->items[i], "column '%s' is %s here and %s in an earlier frame", p->names[k],
+					    col_type_name(p->types[k]), col_type_name(f->types[o]));
+		}
+	}
+	f->part_cols = alloc(c, l->n * sizeof *f->part_cols);
+	for (size_t i = 0; i < l->n; i++) {
+		f->part_cols[i] = alloc(c, (size_t)(f->n_cols ? f->n_cols : 1) * sizeof **f->part_cols);
+		for (int k = 0; k < f->n_cols; k++) {
+			f->part_cols[i][k] = find_col(f->parts[i], f->names[k]);
+			partial[k] |= f->part_cols[i][k] < 0;
+		}
+	}
+	/* pandas makes a column that some frame lacks float when it held integers or booleans */
+	for (int k = 0; k < f->n_cols; k++)
+		if (partial[k] && f->types[k] == COL_INT64)
+			f->types[k] = COL_FLOAT64;
+	return frame_val(v, x, f);
+}
+
 static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, const char *m, struct fval *v)
 {
 	struct fnode *in = obj->f;
@@ -1001,24 +1228,33 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 		static const char *const kws[] = { "n", NULL };
 		if (check_args(c, x, m, 1, kws) < 0)
 			return -1;
-		if (!strcmp(m, "tail"))
-			return fail(c, x, "tail() is not supported yet: sort_values(..., ascending=False).head(n) gives the last rows by a column");
 		int64_t n = 5;
 		const struct expr *a = arg(x, 0, "n");
 		if (a && const_int(c, a, "head's n", &n) < 0)
 			return -1;
 		if (n < 0)
 			return fail(c, a, "head(n) needs n >= 0");
-		if (in->kind == FN_SORT && in->n_users == 0 && (in->limit < 0 || in->limit > n)) {
+		bool tail = !strcmp(m, "tail");
+		if (!tail && in->kind == FN_SORT && in->n_users == 0 && (in->limit < 0 || in->limit > n)) {
 			in->limit = n; /* sort then head: keep only n rows while sorting */
 			*v = *obj;
 			v->x = x;
 			return 0;
 		}
-		struct fnode *f = new_node(c, FN_HEAD, in, x, "head");
+		struct fnode *f = new_node(c, FN_HEAD, in, x, m);
 		same_schema(c, f, in);
 		f->limit = n;
+		f->from_end = tail;
 		return frame_val(v, x, f);
+	}
+	if (!strcmp(m, "merge")) {
+		static const char *const kws[] = { "right", "how", "on", "left_on", "right_on", "suffixes", NULL };
+		if (check_args(c, x, "merge", 1, kws) < 0)
+			return -1;
+		const struct expr *r = arg(x, 0, "right");
+		if (!r)
+			return fail(c, x, "merge() needs the frame to merge with");
+		return merge_node(c, x, in, r, v);
 	}
 	if (!strcmp(m, "sort_values")) {
 		static const char *const kws[] = { "by", "ascending", "kind", "na_position", NULL };
@@ -1175,8 +1411,8 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 		}
 		return frame_val(v, x, f);
 	}
-	return fail(c, x, "a frame has no method '%s' (groupby, assign, head, sort_values, nlargest, nsmallest, dropna, "
-			  "fillna, rename, drop; columns have sum, mean, ...)", m);
+	return fail(c, x, "a frame has no method '%s' (groupby, assign, head, tail, sort_values, nlargest, nsmallest, "
+			  "dropna, fillna, rename, drop, merge; columns have sum, mean, ...)", m);
 }
 
 static int col_method(struct ctx *c, const struct expr *x, struct cexpr *col, const char *m, struct fval *v)
@@ -1344,6 +1580,20 @@ static int call(struct ctx *c, const struct expr *x, struct fval *v)
 		const char *n = callee->str;
 		if (!strcmp(n, "read_csv"))
 			return read_csv(c, x, v);
+		if (!strcmp(n, "concat"))
+			return concat_node(c, x, v);
+		if (!strcmp(n, "merge")) {
+			static const char *const kws[] = { "left", "right", "how", "on", "left_on", "right_on", "suffixes", NULL };
+			if (check_args(c, x, "merge", 2, kws) < 0)
+				return -1;
+			const struct expr *l = arg(x, 0, "left"), *r = arg(x, 1, "right");
+			struct fnode *lf;
+			if (!l || !r)
+				return fail(c, x, "merge() needs two frames");
+			if (frame_arg(c, l, "merge's left side", &lf) < 0)
+				return -1;
+			return merge_node(c, x, lf, r, v);
+		}
 		if (!strcmp(n, "len")) {
 			if (x->n != 1 || x->n_kw)
 				return fail(c, x, "len() takes one frame or column");

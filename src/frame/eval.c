@@ -9,6 +9,7 @@
  * Everything a task allocates lives in one arena released when it ends.
  */
 #include "frame/frame_int.h"
+#include "frame/join.h"
 #include "kernels.h"
 #include "ops/op.h"
 #include "util/xalloc.h"
@@ -27,6 +28,9 @@ struct tctx {
 	struct err *e;
 	char *block;       /* the CSV block read (malloc'ed) */
 	int64_t part;
+	int n_x;           /* the one-chunk frames the task reads besides its source (ffam_extras()) */
+	const struct fnode *xnode[16];
+	struct table xtab[16];
 };
 
 static void *talloc(struct tctx *t, size_t n)
@@ -787,6 +791,69 @@ static bool cx_ready(const struct cexpr *e, const struct table *tb)
 	return true;
 }
 
+/*
+ * The rows of merge @f of probe table @in with build table @bt into @out: for each probe row its
+ * matches in build order (or itself alone when the join keeps unmatched probe rows); with @outer, the
+ * build rows that no probe row matched follow, in build order.
+ */
+static int merge_tables(struct tctx *t, const struct fnode *f, const struct table *in, const struct table *bt,
+			bool outer, struct table *out)
+{
+	struct join_index *ix = join_index_new(bt, f->n_on, f->on_other, f->on_as);
+	int64_t *pi, *bi;
+	uint8_t *matched = NULL;
+	if (outer) {
+		matched = talloc(t, (size_t)bt->n_rows);
+		memset(matched, 0, (size_t)bt->n_rows);
+	}
+	int64_t n = join_probe(t->a, ix, in, f->on_in, f->how != JOIN_INNER, matched, &pi, &bi);
+	join_index_free(ix);
+	if (!pi && !outer) {
+		/* every probe row once, in order: its columns pass on as they are (keys keep their type) */
+		struct column *cols = talloc(t, (size_t)(f->n_cols ? f->n_cols : 1) * sizeof *cols);
+		for (int k = 0; k < f->n_cols; k++) {
+			if (f->out_side[k] == 1)
+				join_take(t->a, bt, f->out_col[k], bi, n, f->types[k], NULL, 0, NULL, &cols[k]);
+			else
+				cols[k] = in->cols[f->out_col[k]];
+		}
+		out->n_cols = f->n_cols;
+		out->n_rows = n;
+		out->names = f->names;
+		out->cols = cols;
+		return 0;
+	}
+	if (outer) {
+		int64_t extra = 0;
+		for (int64_t r = 0; r < bt->n_rows; r++)
+			extra += !matched[r];
+		int64_t *p2 = talloc(t, (size_t)(n + extra) * sizeof *p2), *b2 = talloc(t, (size_t)(n + extra) * sizeof *b2);
+		for (int64_t r = 0; r < n; r++)
+			p2[r] = pi ? pi[r] : r;
+		memcpy(b2, bi, (size_t)n * sizeof *b2);
+		for (int64_t r = 0; r < bt->n_rows; r++)
+			if (!matched[r]) {
+				p2[n] = -1;
+				b2[n++] = r;
+			}
+		pi = p2;
+		bi = b2;
+	}
+	struct column *cols = talloc(t, (size_t)(f->n_cols ? f->n_cols : 1) * sizeof *cols);
+	for (int k = 0; k < f->n_cols; k++) {
+		switch (f->out_side[k]) {
+		case 0: join_take(t->a, in, f->out_col[k], pi, n, f->types[k], NULL, 0, NULL, &cols[k]); break;
+		case 1: join_take(t->a, bt, f->out_col[k], bi, n, f->types[k], NULL, 0, NULL, &cols[k]); break;
+		default: join_take(t->a, in, f->out_col[k], pi, n, f->types[k], bt, f->out_col2[k], bi, &cols[k]); break;
+		}
+	}
+	out->n_cols = f->n_cols;
+	out->n_rows = n;
+	out->names = f->names;
+	out->cols = cols;
+	return 0;
+}
+
 static int apply_node(struct tctx *t, const struct fnode *f, struct table *tb)
 {
 	struct table in = *tb;
@@ -854,6 +921,15 @@ static int apply_node(struct tctx *t, const struct fnode *f, struct table *tb)
 		tb->cols = cols;
 		return 0;
 	}
+	case FN_MERGE: {
+		const struct table *bt = NULL;
+		for (int i = 0; i < t->n_x; i++)
+			if (t->xnode[i] == f->other)
+				bt = &t->xtab[i];
+		if (!bt)
+			return err_run(t->e, NULL, "internal: a merge without its other side");
+		return merge_tables(t, f, &in, bt, false, tb);
+	}
 	default:
 		return err_run(t->e, NULL, "internal: node kind %d in a chain", (int)f->kind);
 	}
@@ -872,6 +948,7 @@ static int source_table(struct tctx *t, const struct ffam *m, int64_t k, const v
 
 static int run_chain(struct tctx *t, const struct ffam *m, int64_t k, const void *data, size_t len, struct table *tb)
 {
+	t->part = k;
 	if (source_table(t, m, k, data, len, tb) < 0)
 		return -1;
 	for (int i = 0; i < m->n_chain; i++)
@@ -880,13 +957,14 @@ static int run_chain(struct tctx *t, const struct ffam *m, int64_t k, const void
 	return 0;
 }
 
-static void first_rows(struct tctx *t, struct table *tb, int64_t limit)
+/* Keeps the first @limit rows of @tb (the last ones when @from_end); limit < 0 keeps all. */
+static void first_rows(struct tctx *t, struct table *tb, int64_t limit, bool from_end)
 {
 	if (limit < 0 || tb->n_rows <= limit)
 		return;
 	int64_t *idx = talloc(t, (size_t)limit * sizeof *idx);
 	for (int64_t r = 0; r < limit; r++)
-		idx[r] = r;
+		idx[r] = from_end ? tb->n_rows - limit + r : r;
 	struct table out;
 	table_take(t->a, tb, idx, limit, &out);
 	out.names = tb->names;
@@ -1151,10 +1229,72 @@ static int run_whole(struct tctx *t, const struct ffam *m, size_t n_in, const vo
 		concat_tables(t, ts, n_in, &tb);
 	}
 	tb.names = f->names;
-	if (f->kind == FN_SORT)
+	if (f->kind == FN_SORT) {
 		sort_table(t, &tb, f->n_by, f->by, f->asc, f->limit);
-	else
-		first_rows(t, &tb, f->limit);
+	} else if (f->kind == FN_MERGE) {
+		struct table joined;
+		if (merge_tables(t, f, &tb, &t->xtab[0], true, &joined) < 0)
+			return -1;
+		/* pandas' documented outer join: rows sorted by key (stable: left rows, then the right's unmatched) */
+		int *by = talloc(t, (size_t)f->n_cols * sizeof *by);
+		bool *asc = talloc(t, (size_t)f->n_cols * sizeof *asc);
+		int n_by = 0;
+		for (int k = 0; k < f->n_on; k++)
+			for (int o = 0; o < f->n_cols; o++)
+				if (f->out_side[o] == 2 && f->out_col[o] == f->on_in[k]) {
+					by[n_by] = o;
+					asc[n_by++] = true;
+				}
+		if (n_by == 0) /* left_on/right_on: both key columns are kept; the left's orders */
+			for (int k = 0; k < f->n_on; k++)
+				for (int o = 0; o < f->n_cols; o++)
+					if (f->out_side[o] == 0 && f->out_col[o] == f->on_in[k]) {
+						by[n_by] = o;
+						asc[n_by++] = true;
+					}
+		joined.names = f->names;
+		sort_table(t, &joined, n_by, by, asc, -1);
+		tb = joined;
+	} else {
+		first_rows(t, &tb, f->limit, f->from_end);
+	}
+	struct buf b;
+	buf_init(&b);
+	table_serialize(&tb, &b);
+	int rc = op_sink_write(out, b.data ? b.data : "", b.len, t->e);
+	buf_release(&b);
+	return rc;
+}
+
+/* A concat task: the chunk of one part with its columns put in the concat's order (missing ones empty). */
+static int run_concat(struct tctx *t, const struct ffam *m, const void *data, size_t len, struct op_sink *out)
+{
+	const struct fnode *f = m->f;
+	int64_t rel = t->part, i = 0;
+	while (rel >= m->input_first[i + 1])
+		i++;
+	struct table in, tb;
+	if (table_view(t->a, data, len, &in, t->e) < 0)
+		return -1;
+	tb.n_cols = f->n_cols;
+	tb.n_rows = in.n_rows;
+	tb.names = f->names;
+	tb.cols = talloc(t, (size_t)(f->n_cols ? f->n_cols : 1) * sizeof *tb.cols);
+	int64_t *idx = talloc(t, (size_t)(in.n_rows ? in.n_rows : 1) * sizeof *idx);
+	for (int64_t r = 0; r < in.n_rows; r++)
+		idx[r] = r;
+	for (int k = 0; k < f->n_cols; k++) {
+		int sc = f->part_cols[i][k];
+		if (sc >= 0 && in.cols[sc].type == f->types[k]) {
+			tb.cols[k] = in.cols[sc];
+		} else if (sc >= 0) {
+			join_take(t->a, &in, sc, idx, in.n_rows, f->types[k], NULL, 0, NULL, &tb.cols[k]);
+		} else {
+			/* a column this part lacks: all missing, as pandas fills it */
+			struct cexpr nul = { .kind = CX_CONST, .type = f->types[k], .is_null = true };
+			const_column(t, &nul, in.n_rows, &tb.cols[k]);
+		}
+	}
 	struct buf b;
 	buf_init(&b);
 	table_serialize(&tb, &b);
@@ -1169,19 +1309,37 @@ int frame_run(const struct ffam *m, int64_t rel, size_t n_in, const void *const 
 	struct arena a;
 	arena_init(&a);
 	struct tctx t = { .a = &a, .fam = m, .e = e, .part = rel };
-	int rc;
+	int rc = 0;
+	/* the hashed sides of merges come last among the inputs of a task that runs a chain */
+	int n_x = ffam_extras(m, t.xnode, 16);
+	if (n_x && (m->kind != FF_AGG || rel < m->n_src)) {
+		t.n_x = n_x;
+		for (int i = 0; i < n_x && rc == 0; i++) {
+			size_t j = n_in - (size_t)n_x + (size_t)i;
+			rc = table_view(&a, in_data[j], in_len[j], &t.xtab[i], e);
+			t.xtab[i].names = t.xnode[i]->names;
+		}
+		n_in -= (size_t)n_x;
+		if (rc < 0) {
+			arena_release(&a);
+			return -1;
+		}
+	}
 	switch (m->kind) {
 	case FF_PARTS: {
 		struct table tb;
 		rc = run_chain(&t, m, rel, n_in ? in_data[0] : NULL, n_in ? in_len[0] : 0, &tb);
 		if (rc == 0) {
-			first_rows(&t, &tb, m->limit);
+			first_rows(&t, &tb, m->limit, m->from_end);
 			rc = emit_table(&t, m, rel, &tb, out);
 		}
 		break;
 	}
 	case FF_AGG:
 		rc = run_agg(&t, m, rel, n_in, in_data, in_len, out);
+		break;
+	case FF_CONCAT:
+		rc = run_concat(&t, m, in_data[0], in_len[0], out);
 		break;
 	default:
 		rc = run_whole(&t, m, n_in, in_data, in_len, out);

@@ -54,8 +54,12 @@ enum fnode_kind {
 	FN_FILLNA,  /* missing values of column k replaced by fill[k] (NULL: kept) */
 	FN_AGG,     /* groupby keys -> aggregates (no keys: one row of column reductions) */
 	FN_SORT,    /* rows ordered by @by, then (FN_HEAD semantics) the first @limit when limit >= 0 */
-	FN_HEAD,    /* the first @limit rows */
+	FN_HEAD,    /* the first @limit rows (the last ones when @from_end) */
+	FN_MERGE,   /* in's rows joined with @other's (one chunk) on keys; @how OUTER gathers in (materialized) */
+	FN_CONCAT,  /* the rows of @parts one after another, columns aligned by name (materialized) */
 };
+
+enum join_how { JOIN_INNER, JOIN_LEFT, JOIN_RIGHT, JOIN_OUTER };
 
 struct fnode {
 	enum fnode_kind kind;
@@ -93,12 +97,28 @@ struct fnode {
 	int *by;
 	bool *asc;
 	int64_t limit;             /* FN_SORT, FN_HEAD; -1 none */
+	bool from_end;             /* FN_HEAD: tail() */
+	/* FN_MERGE: @in is the side probed partition by partition, @other the side hashed (pandas' left
+	 * for a right join). Output column k is in's column out_col[k] (out_side 0), other's (1), or in's
+	 * where the row has one and else other's out_col2[k] (2: an outer join's key). */
+	struct fnode *other;
+	enum join_how how;
+	int n_on;
+	int *on_in, *on_other;
+	enum col_type *on_as;
+	int *out_side, *out_col, *out_col2;
+	/* FN_CONCAT: output column k is parts[i]'s column part_cols[i][k], or missing (-1) */
+	int n_parts;
+	struct fnode **parts;
+	int **part_cols;
 	/* lowering */
 	int n_users;
 	struct ffam *fam;          /* the family that materializes it (aggregates, sorts, heads) */
+	struct ffam *rows;         /* the family that emits its rows as tables, when one was needed */
+	struct fnode *gather;      /* the node gathering its rows into one chunk (merges hash it), once made */
 };
 
-enum ffam_kind { FF_PARTS, FF_AGG, FF_WHOLE };
+enum ffam_kind { FF_PARTS, FF_AGG, FF_WHOLE, FF_CONCAT };
 
 struct ffam {
 	enum ffam_kind kind;
@@ -110,8 +130,12 @@ struct ffam {
 	bool text;                 /* PARTS: emit text in @fmt (an output), else tables */
 	enum table_format fmt;
 	int64_t limit;             /* PARTS: at most this many rows per partition (-1: all) */
+	bool from_end;             /* PARTS: the last @limit rows rather than the first */
 	bool *want, *value;        /* READ sources: fields to split out / to convert, per file column */
 	struct ffam *input;        /* WHOLE: the family whose chunks it gathers */
+	int n_inputs;              /* CONCAT: the families whose chunks it passes on, in order */
+	struct ffam **inputs;
+	int64_t *input_first;      /* CONCAT: the task of inputs[i]'s chunk 0 (n_inputs + 1, a prefix sum) */
 	/* AGG tree: [map n_src][level 1][level 2]...[final 1] */
 	int n_levels;
 	int64_t level_n[16], level_first[16];
@@ -127,5 +151,8 @@ struct ffam {
 /* Evaluation helpers shared by lower.c and eval.c. */
 struct fnode *fnode_source(struct fnode *f, int *n_chain);
 bool fnode_is_materialized(const struct fnode *f);
+/* ffam_extras() : the one-chunk frames a task of @m reads besides its source (the hashed sides of the
+ * merges in its chain, in chain order), into @out (up to @cap); their count. */
+int ffam_extras(const struct ffam *m, const struct fnode **out, int cap);
 
 #endif

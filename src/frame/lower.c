@@ -20,7 +20,27 @@ enum { NEED_RAW = 1, NEED_VALUE = 2 };
 
 bool fnode_is_materialized(const struct fnode *f)
 {
-	return f->kind == FN_AGG || f->kind == FN_SORT || f->kind == FN_HEAD;
+	return f->kind == FN_AGG || f->kind == FN_SORT || f->kind == FN_HEAD || f->kind == FN_CONCAT ||
+	       (f->kind == FN_MERGE && f->how == JOIN_OUTER);
+}
+
+int ffam_extras(const struct ffam *m, const struct fnode **out, int cap)
+{
+	int n = 0;
+	if (m->kind == FF_WHOLE && m->f->kind == FN_MERGE) {
+		if (cap > 0)
+			out[0] = m->f->other;
+		return 1;
+	}
+	if (m->kind != FF_PARTS && m->kind != FF_AGG)
+		return 0;
+	for (int i = 0; i < m->n_chain; i++)
+		if (m->chain[i]->kind == FN_MERGE) {
+			if (n < cap)
+				out[n] = m->chain[i]->other;
+			n++;
+		}
+	return n;
 }
 
 struct fnode *fnode_source(struct fnode *f, int *n_chain)
@@ -101,6 +121,13 @@ static void back(const struct fnode *f, const int *need, int *need_in)
 		for (int k = 0; k < f->n_cols; k++)
 			need_in[k] = need[k] | (f->subset[k] ? NEED_VALUE : 0);
 		break;
+	case FN_MERGE:
+		for (int k = 0; k < f->n_cols; k++)
+			if (f->out_side[k] != 1)
+				need_in[f->out_col[k]] |= need[k];
+		for (int k = 0; k < f->n_on; k++)
+			need_in[f->on_in[k]] |= NEED_VALUE;
+		break;
 	default:
 		break;
 	}
@@ -156,9 +183,22 @@ static void set_chain(struct lctx *l, struct ffam *m, struct fnode *end)
 			if (m->src->input->block_off[k + 1] - m->src->input->block_off[k] > blk)
 				blk = m->src->input->block_off[k + 1] - m->src->input->block_off[k];
 	m->work_bytes = blk ? (int64_t)(4 * blk) : (16 << 20);
+	/* a merge holds its row pairs and the joined columns besides the partition */
+	for (int k = 0; k < n; k++)
+		if (m->chain[k]->kind == FN_MERGE)
+			m->work_bytes += blk ? (int64_t)(4 * blk) : (16 << 20);
 }
 
 static struct ffam *lower_node(struct lctx *l, struct fnode *f);
+
+/* Lowers the hashed sides of the merges in the chain ending at @end, which its tasks read whole. */
+static int lower_extras(struct lctx *l, struct fnode *end)
+{
+	for (struct fnode *f = end; f->kind != FN_READ && !fnode_is_materialized(f); f = f->in)
+		if (f->kind == FN_MERGE && !lower_node(l, f->other))
+			return -1;
+	return 0;
+}
 
 /* A family emitting the rows of @end (run per partition of its source): text in @fmt, or tables. */
 static struct ffam *parts_family(struct lctx *l, struct fnode *end, bool text, enum table_format fmt, int64_t limit)
@@ -168,6 +208,8 @@ static struct ffam *parts_family(struct lctx *l, struct fnode *end, bool text, e
 	if (src != end || text)
 		if (fnode_is_materialized(src) && !lower_node(l, src))
 			return NULL;
+	if (lower_extras(l, end) < 0)
+		return NULL;
 	struct ffam *m = new_fam(l, FF_PARTS, end, text ? "write" : "rows");
 	set_chain(l, m, end);
 	m->text = text;
@@ -182,6 +224,25 @@ static struct ffam *parts_family(struct lctx *l, struct fnode *end, bool text, e
 	return m;
 }
 
+/* The family whose chunks are @f's rows as tables: its own when materialized, else a partition family
+ * (keeping at most @limit rows of each partition, the last ones when @from_end). */
+static struct ffam *rows_of(struct lctx *l, struct fnode *f, int64_t limit, bool from_end)
+{
+	int n;
+	struct fnode *src = fnode_source(f, &n);
+	if (n == 0 && fnode_is_materialized(src))
+		return lower_node(l, src);
+	bool all = limit < 0;
+	if (all && f->rows)
+		return f->rows;
+	struct ffam *m = parts_family(l, f, false, TF_CSV, limit);
+	if (m)
+		m->from_end = from_end;
+	if (all)
+		f->rows = m;
+	return m;
+}
+
 static struct ffam *lower_node(struct lctx *l, struct fnode *f)
 {
 	if (f->fam)
@@ -189,7 +250,7 @@ static struct ffam *lower_node(struct lctx *l, struct fnode *f)
 	if (f->kind == FN_AGG) {
 		int n;
 		struct fnode *src = fnode_source(f->in, &n);
-		if (fnode_is_materialized(src) && !lower_node(l, src))
+		if ((fnode_is_materialized(src) && !lower_node(l, src)) || lower_extras(l, f->in) < 0)
 			return NULL;
 		struct ffam *m = new_fam(l, FF_AGG, f, f->label);
 		set_chain(l, m, f->in);
@@ -213,15 +274,26 @@ static struct ffam *lower_node(struct lctx *l, struct fnode *f)
 		f->fam = m;
 		return m;
 	}
-	/* sort, head: one task over every row of the input */
-	struct ffam *input;
-	int n;
-	struct fnode *src = fnode_source(f->in, &n);
-	if (n == 0 && fnode_is_materialized(src))
-		input = lower_node(l, src);
-	else
-		input = parts_family(l, f->in, false, TF_CSV, f->kind == FN_HEAD ? f->limit : -1);
-	if (!input)
+	if (f->kind == FN_CONCAT) {
+		struct ffam **in = arena_alloc(l->b->arena, (size_t)f->n_parts * sizeof *in);
+		for (int i = 0; i < f->n_parts; i++)
+			if (!(in[i] = rows_of(l, f->parts[i], -1, false)))
+				return NULL;
+		struct ffam *m = new_fam(l, FF_CONCAT, f, f->label);
+		m->n_inputs = f->n_parts;
+		m->inputs = in;
+		m->input_first = arena_alloc(l->b->arena, (size_t)(f->n_parts + 1) * sizeof *m->input_first);
+		m->input_first[0] = 0;
+		for (int i = 0; i < f->n_parts; i++)
+			m->input_first[i + 1] = m->input_first[i] + in[i]->n_chunks;
+		m->n_tasks = m->n_chunks = m->input_first[f->n_parts];
+		m->work_bytes = 16 << 20;
+		f->fam = m;
+		return m;
+	}
+	/* sort, head, outer merge: one task over every row of the input */
+	struct ffam *input = rows_of(l, f->in, f->kind == FN_HEAD ? f->limit : -1, f->kind == FN_HEAD && f->from_end);
+	if (!input || (f->kind == FN_MERGE && !lower_node(l, f->other)))
 		return NULL;
 	struct ffam *m = new_fam(l, FF_WHOLE, f, f->label);
 	m->input = input;
@@ -279,21 +351,36 @@ static int64_t chunk_task(const struct ffam *f, int64_t c)
 
 void ffam_task_deps(const struct ffam *f, int64_t rel, void (*fn)(void *arg, int64_t task), void *arg)
 {
+	const struct fnode *extra[16];
+	int n_extra = ffam_extras(f, extra, 16);
 	switch (f->kind) {
 	case FF_PARTS:
 		if (f->src->kind != FN_READ)
 			fn(arg, chunk_task(f->src->fam, rel));
+		for (int i = 0; i < n_extra && i < 16; i++)
+			fn(arg, chunk_task(extra[i]->fam, 0));
 		return;
 	case FF_WHOLE:
 		for (int64_t c = 0; c < f->input->n_chunks; c++)
 			fn(arg, chunk_task(f->input, c));
+		for (int i = 0; i < n_extra && i < 16; i++)
+			fn(arg, chunk_task(extra[i]->fam, 0));
 		return;
+	case FF_CONCAT: {
+		int i = 0;
+		while (rel >= f->input_first[i + 1])
+			i++;
+		fn(arg, chunk_task(f->inputs[i], rel - f->input_first[i]));
+		return;
+	}
 	case FF_AGG:
 		break;
 	}
 	if (rel < f->n_src) {
 		if (f->src->kind != FN_READ)
 			fn(arg, chunk_task(f->src->fam, rel));
+		for (int i = 0; i < n_extra && i < 16; i++)
+			fn(arg, chunk_task(extra[i]->fam, 0));
 		return;
 	}
 	/* a combine task of level L member j reads level L-1 (the maps for L = 0) */

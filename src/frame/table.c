@@ -27,6 +27,7 @@
  */
 #include "frame/table.h"
 #include "kernels.h"
+#include "util/hash.h"
 #include "util/xalloc.h"
 
 #include <math.h>
@@ -34,20 +35,6 @@
 #include <string.h>
 
 /* ---- small helpers ---- */
-
-static inline uint64_t ld64(const void *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
-}
-
-static inline uint32_t ld32(const void *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
 
 static inline uint64_t f2bits(double d)
 {
@@ -535,7 +522,7 @@ static uint64_t rd_w(struct rd *r)
 		r->bad = true;
 		return 0;
 	}
-	uint64_t v = ld64(r->p + r->pos);
+	uint64_t v = hash_ld64(r->p + r->pos);
 	r->pos += 8;
 	return v;
 }
@@ -763,54 +750,7 @@ int agg_result_type(enum agg_fn f, enum col_type in)
 
 /* ---- hashing ---- */
 
-#define HK0 0xa0761d6478bd642full
-#define HK1 0xe7037ed1a0b428dbull
-#define HK2 0x8ebc6af09c88c6e3ull
-
-static inline uint64_t mix(uint64_t a, uint64_t b)
-{
-	__uint128_t r = (__uint128_t)a * b;
-	return (uint64_t)r ^ (uint64_t)(r >> 64);
-}
-
-/* wyhash-like: short strings in one or two multiplies. */
-static inline uint64_t hash_bytes(const char *p, size_t n)
-{
-	uint64_t a, b, h = HK0 ^ n;
-	if (n <= 16) {
-		if (n >= 4) {
-			size_t q = (n >> 3) << 2;
-			a = (uint64_t)ld32(p) << 32 | ld32(p + q);
-			b = (uint64_t)ld32(p + n - 4) << 32 | ld32(p + n - 4 - q);
-		} else if (n > 0) {
-			a = (uint64_t)(unsigned char)p[0] << 16 | (uint64_t)(unsigned char)p[n >> 1] << 8 |
-			    (unsigned char)p[n - 1];
-			b = 0;
-		} else {
-			a = b = 0;
-		}
-	} else {
-		size_t i = n;
-		while (i > 16) {
-			h = mix(ld64(p) ^ HK1, ld64(p + 8) ^ h);
-			p += 16;
-			i -= 16;
-		}
-		a = ld64(p + i - 16);
-		b = ld64(p + i - 8);
-	}
-	return mix(HK1 ^ n, mix(a ^ HK1, b ^ h));
-}
-
-static inline uint64_t hash_word(uint64_t v)
-{
-	return mix(v ^ HK0, HK1);
-}
-
-static inline uint64_t hash_combine(uint64_t h, uint64_t k)
-{
-	return mix(h ^ HK2, k ^ HK0);
-}
+/* hash_bytes(), hash_word() and hash_combine() come from util/hash.h. */
 
 /* ---- aggregate states ---- */
 
@@ -1024,7 +964,7 @@ static void strtab_free(struct strtab *t)
 
 static inline uint64_t pair_hash(int32_t g, uint64_t v)
 {
-	return mix(v ^ HK0, ((uint64_t)(uint32_t)g << 1 | 1) * HK2);
+	return hash_mix(v ^ HASH_K0, ((uint64_t)(uint32_t)g << 1 | 1) * HASH_K2);
 }
 
 static void pairset_rehash(struct pairset *s, size_t cap)
@@ -1663,11 +1603,11 @@ static bool rd_strings(struct rd *r, uint64_t n, struct pstr *s)
 	s->off = rd_block(r, n + 1, 8);
 	if (!s->off)
 		return false;
-	uint64_t prev = ld64(s->off);
+	uint64_t prev = hash_ld64(s->off);
 	if (prev != 0)
 		return r->bad = true, false;
 	for (uint64_t i = 1; i <= n; i++) {
-		uint64_t o = ld64(s->off + 8 * i);
+		uint64_t o = hash_ld64(s->off + 8 * i);
 		if (o < prev)
 			return r->bad = true, false;
 		prev = o;
@@ -1727,8 +1667,8 @@ int gb_merge(struct gb *g, const void *bytes, size_t len, struct err *e)
 			p->pg = rd_block(&r, p->n_pairs, 8);
 			p->pv = rd_block(&r, p->n_pairs, 8);
 			for (uint64_t x = 0; x < p->n_pairs && !r.bad; x++)
-				if (ld64(p->pg + 8 * x) >= n ||
-				    (a->in == COL_STRING && ld64(p->pv + 8 * x) >= p->n_strs))
+				if (hash_ld64(p->pg + 8 * x) >= n ||
+				    (a->in == COL_STRING && hash_ld64(p->pv + 8 * x) >= p->n_strs))
 					r.bad = true;
 		}
 	}
@@ -1766,7 +1706,7 @@ int gb_merge(struct gb *g, const void *bytes, size_t len, struct err *e)
 	for (int i = 0; i < g->n_aggs; i++) {
 		struct agg *a = &g->aggs[i];
 		struct pagg *p = &pa[i];
-#define IN(j, x) ld64(p->arr[j] + 8 * (x))
+#define IN(j, x) hash_ld64(p->arr[j] + 8 * (x))
 #define INF(j, x) bits2f(IN(j, x))
 		for (uint64_t x = 0; x < n && a->kind != ST_NUNIQUE; x++) {
 			int32_t gi = gmap[x];
@@ -1808,7 +1748,7 @@ int gb_merge(struct gb *g, const void *bytes, size_t len, struct err *e)
 			}
 			case ST_MINMAX_S: {
 				int64_t *has = a->arr[0];
-				uint64_t o = ld64(p->sv.off + 8 * x), on = ld64(p->sv.off + 8 * x + 8);
+				uint64_t o = hash_ld64(p->sv.off + 8 * x), on = hash_ld64(p->sv.off + 8 * x + 8);
 				const char *s = p->sv.bytes + o;
 				size_t sl = (size_t)(on - o);
 				struct sval *sv = &a->sv[gi];
@@ -1828,7 +1768,7 @@ int gb_merge(struct gb *g, const void *bytes, size_t len, struct err *e)
 				if (a->kind == ST_FL) {
 					((uint64_t *)a->arr[1])[gi] = IN(1, x);
 				} else {
-					uint64_t o = ld64(p->sv.off + 8 * x), on = ld64(p->sv.off + 8 * x + 8);
+					uint64_t o = hash_ld64(p->sv.off + 8 * x), on = hash_ld64(p->sv.off + 8 * x + 8);
 					sval_set(&a->sv[gi], p->sv.bytes + o, (size_t)(on - o));
 				}
 				break;
@@ -1855,13 +1795,13 @@ int gb_merge(struct gb *g, const void *bytes, size_t len, struct err *e)
 			if (a->in == COL_STRING) {
 				smap = xmalloc(sizeof *smap * (p->n_strs ? p->n_strs : 1));
 				for (uint64_t x = 0; x < p->n_strs; x++) {
-					uint64_t o = ld64(p->strs.off + 8 * x), on = ld64(p->strs.off + 8 * x + 8);
+					uint64_t o = hash_ld64(p->strs.off + 8 * x), on = hash_ld64(p->strs.off + 8 * x + 8);
 					smap[x] = strtab_intern(&a->strs, p->strs.bytes + o, (size_t)(on - o));
 				}
 			}
 			for (uint64_t x = 0; x < p->n_pairs; x++) {
-				int32_t gi = gmap[ld64(p->pg + 8 * x)];
-				uint64_t v = ld64(p->pv + 8 * x);
+				int32_t gi = gmap[hash_ld64(p->pg + 8 * x)];
+				uint64_t v = hash_ld64(p->pv + 8 * x);
 				cnt[gi] += pairset_add(&a->set, gi, smap ? smap[v] : v);
 			}
 			free(smap);

@@ -81,6 +81,51 @@ EOF
 	assert_no_spill
 }
 
+@test "merge (inner, left, right, outer), concat and tail, hand-checked" {
+	printf 'k,a\n3,1\n1,2\n2,3\n1,4\n,5\n' > "$TMP/l.csv"
+	printf 'k,b\n1,x\n3,y\n5,z\n1,w\n,n\n' > "$TMP/r.csv"
+	cat > "$TMP/m.yaml" <<EOF
+tessera: 1
+nodes:
+  l: read_csv("$TMP/l.csv", blocksize=8)
+  r: read_csv("$TMP/r.csv")
+  i: l.merge(r, on="k")
+  lj: l.merge(r, how="left")
+  rj: merge(l, r[r.b != "y"], on="k", how="right")
+  oj: l.merge(r, on="k", how="outer")
+  c: concat([l, r])
+  t: concat([l, r]).tail(2)
+  s: l.merge(r.rename(columns=dict(b="a")), left_on="k", right_on="k", suffixes=("_l", "_r"))
+outputs:
+  i: $TMP/i.csv
+  lj: $TMP/lj.csv
+  rj: $TMP/rj.csv
+  oj: $TMP/oj.csv
+  c: $TMP/c.csv
+  t: $TMP/t.csv
+  s: $TMP/s.csv
+EOF
+	run -0 "$TESSERA" run -q "$TMP/m.yaml"
+	# left rows in order, each with its matches in the right's order; missing keys match each other (pandas)
+	[ "$(cat "$TMP/i.csv")" = "$(printf 'k,a,b\n3,1,y\n1,2,x\n1,2,w\n1,4,x\n1,4,w\n,5,n')" ]
+	[ "$(cat "$TMP/lj.csv")" = "$(printf 'k,a,b\n3,1,y\n1,2,x\n1,2,w\n2,3,\n1,4,x\n1,4,w\n,5,n')" ]
+	[ "$(cat "$TMP/rj.csv")" = "$(printf 'k,a,b\n1,2,x\n1,4,x\n5,,z\n1,2,w\n1,4,w\n,5,n')" ]
+	# outer: sorted by key, missing keys last
+	[ "$(cat "$TMP/oj.csv")" = "$(printf 'k,a,b\n1,2,x\n1,2,w\n1,4,x\n1,4,w\n2,3,\n3,1,y\n5,,z\n,5,n')" ]
+	# concat: columns by name; a column one frame lacks is missing there (ints become floats, as in pandas)
+	[ "$(cat "$TMP/c.csv")" = "$(printf 'k,a,b\n3,1.0,\n1,2.0,\n2,3.0,\n1,4.0,\n,5.0,\n1,,x\n3,,y\n5,,z\n1,,w\n,,n')" ]
+	[ "$(cat "$TMP/t.csv")" = "$(printf 'k,a,b\n1,,w\n,,n')" ]
+	[ "$(head -1 "$TMP/s.csv")" = "k,a_l,a_r" ]
+	[ "$(sed -n 2p "$TMP/s.csv")" = "3,1,y" ]
+	# bad merges are located
+	run -3 "$TESSERA" csv 'df.merge(df, on="kk")' "$TMP/l.csv"
+	assert_output --partial "expression:1:17: no column 'kk' (did you mean 'k'?)"
+	run -3 "$TESSERA" csv 'df.merge(df, how="cross")' "$TMP/l.csv"
+	assert_output --partial 'how must be "inner", "left", "right" or "outer"'
+	run -3 "$TESSERA" csv 'df.merge(df.assign(k=df.k > 1), on="k")' "$TMP/l.csv"
+	assert_output --partial "expression:1:36: cannot merge on 'k' (int64) and 'k' (bool)"
+}
+
 @test "tessera run: a groupby over a file 4x the memory limit stays under the limit" {
 	/usr/bin/python3 - "$TMP/big.csv" <<'EOF'
 import random, sys
@@ -92,15 +137,19 @@ with open(sys.argv[1], "w") as f:
 EOF
 	size=$(stat -c %s "$TMP/big.csv")
 	[ "$size" -gt $((96 * 1024 * 1024)) ]
+	awk 'BEGIN { print "key,w"; for (i = 0; i < 500; i++) print "k" i "," i % 3 }' > "$TMP/kt.csv"
 	spec big.yaml <<EOF
 tessera: 1
 nodes:
   d: read_csv("$TMP/big.csv")
   g: d.groupby("key").agg(n=("a", "count"), m=("a", "mean"))
   s: d.a.sum()
+  kt: read_csv("$TMP/kt.csv")
+  j: d.merge(kt, on="key")[["id", "w"]]
 outputs:
   g: $TMP/g.csv
   s: "-"
+  j: $TMP/j.csv
 EOF
 	run -0 /usr/bin/time -f 'rss %M' "$TESSERA" run -q -m 24M -j 2 "$TMP/big.yaml"
 	rss=$(printf '%s\n' "$output" | awk '/^rss/ { print $2 }')
@@ -108,6 +157,11 @@ EOF
 	n=$(awk -F, 'NR > 1 { s += $2 } END { print s }' "$TMP/g.csv")
 	[ "$n" = "5000000" ]
 	[ "$(wc -l < "$TMP/g.csv")" -eq 501 ]
+	# the merge streams the big side: every row once, in order, with its key's w
+	[ "$(wc -l < "$TMP/j.csv")" -eq 5000001 ]
+	want=$(awk -F, 'NR > 1 { sub("k", "", $2); s += $2 % 3 } END { print s }' "$TMP/big.csv")
+	[ "$(awk -F, 'NR > 1 { s += $2 } END { print s }' "$TMP/j.csv")" = "$want" ]
+	[ "$(sed -n 5000001p "$TMP/j.csv" | cut -d, -f1)" = 4999999 ]
 	assert_no_spill
 }
 

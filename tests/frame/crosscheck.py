@@ -198,6 +198,43 @@ gen_cases = [
 ]
 
 
+def keys_table(path, seed):
+    """A lookup table for merges: most of gen.csv's keys, some twice, one key of its own, a missing key."""
+    rnd = random.Random(seed)
+    with open(path, "w") as f:
+        f.write("key,weight,label,x\n")
+        for i in range(37):
+            if i % 5 == 3:
+                continue
+            for _ in range(2 if i % 7 == 0 else 1):
+                f.write(f"k{i:03d},{rnd.randint(1, 9)},L{i % 4},{rnd.randint(0, 99)}\n")
+        f.write("zzz,5,Lz,1\n,6,Lnull,2\n")
+
+
+def merge_cases(kp):
+    k = pd.read_csv(kp)
+    cols = ["id", "key", "x_x", "weight", "label"]
+    return [
+        # an inner merge keeps the left rows' order, as pandas >= 2.2 does (1.5 grouped them by key)
+        (f'df.merge(read_csv("{kp}"), on="key")[["id", "key", "x_x", "weight", "label"]]',
+         lambda d: d.merge(k, on="key", how="left").dropna(subset=["label"])[cols]),
+        (f'df.merge(read_csv("{kp}"), on="key", how="left", suffixes=("_l", "_r"))[["id", "key", "x_l", "x_r", "weight"]]',
+         lambda d: d.merge(k, on="key", how="left", suffixes=("_l", "_r"))[["id", "key", "x_l", "x_r", "weight"]]),
+        (f'read_csv("{kp}").merge(df[df.y > 900], on="key", how="right")[["key", "label", "id", "y"]]',
+         lambda d: k.merge(d[d.y > 900], on="key", how="right")[["key", "label", "id", "y"]]),
+        (f'df[df.id < 3000].merge(read_csv("{kp}"), on="key", how="outer")[["id", "key", "weight"]]',
+         lambda d: d[d.id < 3000].merge(k, on="key", how="outer", sort=True)[["id", "key", "weight"]]),
+        (f'merge(df, read_csv("{kp}").groupby("key").weight.sum(), on="key").groupby("flag").weight.sum()',
+         lambda d: d.merge(k.groupby("key").weight.sum().reset_index(), on="key").groupby("flag").weight.sum()),
+        (f'df.merge(read_csv("{kp}"), left_on="key", right_on="key", how="left").groupby("label").id.count()',
+         lambda d: d.merge(k, on="key", how="left").groupby("label").id.count()),
+        (f'concat([df[df.id < 5], read_csv("{kp}"), df[df.id > 59990]])[["id", "key", "x", "label"]]',
+         lambda d: pd.concat([d[d.id < 5], k, d[d.id > 59990]])[["id", "key", "x", "label"]]),
+        ('df.tail(7)[["id", "note"]]', lambda d: d.tail(7)[["id", "note"]]),
+        ('df[df.x > 0].tail(3)', lambda d: d[d.x > 0].tail(3)),
+    ]
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="tessera-frame-")
     try:
@@ -211,6 +248,9 @@ def main():
         # several partitions (blocks of 64 KiB cut inside quoted newlines), one, and stdin-like compressed input
         run_cases(g, gdf, gen_cases, "--blocksize", "64KiB")
         run_cases(g, gdf, gen_cases[:3], "--blocksize", "256MiB", "-j", "1")
+        kp = os.path.join(tmp, "keys.csv")
+        keys_table(kp, 3)
+        run_cases(g, gdf, merge_cases(kp), "--blocksize", "64KiB")
         with open(g, "rb") as src, gzip.open(g + ".gz", "wb") as dst:
             shutil.copyfileobj(src, dst)
         run_cases(g + ".gz", gdf, gen_cases[:2], "--blocksize", "100KiB")
