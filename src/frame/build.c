@@ -1114,6 +1114,122 @@ static int merge_node(struct ctx *c, const struct expr *x, struct fnode *left, c
 	return frame_val(v, x, f);
 }
 
+/* A column name not in @f: @base, or @base with more underscores. */
+static const char *hidden_name(struct ctx *c, const struct fnode *f, const char *base, int k)
+{
+	const char *name = arena_printf(c->b->arena, "__%s%d", base, k);
+	while (find_col(f, name) >= 0)
+		name = arena_printf(c->b->arena, "_%s", name);
+	return name;
+}
+
+/*
+ * pandas' drop_duplicates(subset=None, keep="first"), out of core: the rows get their place (a row id)
+ * and, per subset column, its value with missing ones filled and a missing flag (groupby drops missing
+ * keys; duplicates count them as a value); a groupby on those keeps the id of the first (last) row of
+ * each (for keep=False, of each key seen once); the frame is then matched against those ids, in order.
+ */
+static int drop_duplicates(struct ctx *c, const struct expr *x, struct fnode *in, struct fval *v)
+{
+	static const char *const kws[] = { "subset", "keep", "ignore_index", NULL };
+	if (check_args(c, x, "drop_duplicates", 1, kws) < 0)
+		return -1;
+	int *sub = NULL, ns = 0;
+	const struct expr *a = arg(x, 0, "subset");
+	if (a && col_list(c, a, in, &sub, &ns) < 0)
+		return -1;
+	if (!a) {
+		ns = in->n_cols;
+		sub = alloc(c, (size_t)ns * sizeof *sub);
+		for (int k = 0; k < ns; k++)
+			sub[k] = k;
+	}
+	if (2 * ns > 64)
+		return fail(c, a ? a : x, "drop_duplicates() compares at most 32 columns");
+	enum agg_fn keep = AGG_FIRST;
+	bool once = false;
+	if ((a = kwarg(x, "keep"))) {
+		if (a->kind == EX_BOOL && !a->b)
+			once = true;
+		else if (a->kind == EX_STR && !strcmp(a->str, "last"))
+			keep = AGG_LAST;
+		else if (!(a->kind == EX_STR && !strcmp(a->str, "first")))
+			return fail(c, a, "keep must be \"first\", \"last\" or False");
+	}
+	struct fnode *r = new_node(c, FN_ASSIGN, in, x, "drop_duplicates");
+	int cap = in->n_cols + 2 * ns + 1;
+	r->names = alloc(c, (size_t)cap * sizeof *r->names);
+	r->types = alloc(c, (size_t)cap * sizeof *r->types);
+	r->src_col = alloc(c, (size_t)cap * sizeof *r->src_col);
+	r->cx = alloc(c, (size_t)cap * sizeof *r->cx);
+	for (int k = 0; k < in->n_cols; k++) {
+		r->names[k] = in->names[k];
+		r->types[k] = in->types[k];
+		r->src_col[k] = k;
+	}
+	r->n_cols = in->n_cols;
+	int *keys = alloc(c, (size_t)(2 * ns + 1) * sizeof *keys);
+	for (int j = 0; j < ns; j++) {
+		enum col_type t = in->types[sub[j]];
+		struct cexpr *fill = cx_new(c, CX_CONST, t, x);
+		fill->s = "";
+		struct cexpr *filled = cx_new(c, CX_FILLNA, t, x);
+		filled->a = cx_col(c, in, sub[j], x);
+		filled->b = fill;
+		struct cexpr *flag = cx_new(c, CX_ISNA, COL_BOOL, x);
+		flag->a = cx_col(c, in, sub[j], x);
+		struct cexpr *cxs[2] = { filled, flag };
+		for (int h = 0; h < 2; h++) {
+			int o = r->n_cols++;
+			r->names[o] = hidden_name(c, in, h ? "isna" : "key", j);
+			r->types[o] = cxs[h]->type;
+			r->src_col[o] = -1;
+			r->cx[o] = cxs[h];
+			keys[2 * j + h] = o;
+		}
+	}
+	int rowcol = r->n_cols++;
+	r->names[rowcol] = hidden_name(c, in, "row", 0);
+	r->types[rowcol] = COL_INT64;
+	r->src_col[rowcol] = -1;
+	r->cx[rowcol] = cx_new(c, CX_ROWID, COL_INT64, x);
+	struct fnode *g = agg_node(c, x, r, 2 * ns, keys);
+	if (agg_add(c, x, g, keep, rowcol, r->names[rowcol], 0) < 0 ||
+	    (once && agg_add(c, x, g, AGG_SIZE, 0, hidden_name(c, in, "n", 0), 0) < 0))
+		return -1;
+	agg_schema(c, g);
+	struct fnode *ids = g;
+	if (once) {
+		struct fnode *fl = new_node(c, FN_FILTER, g, x, "unique");
+		same_schema(c, fl, g);
+		struct cexpr *one = cx_new(c, CX_CONST, COL_INT64, x);
+		one->i = 1;
+		fl->mask = cx_new(c, CX_BIN, COL_BOOL, x);
+		fl->mask->op = OPX_EQ;
+		fl->mask->a = cx_col(c, g, g->n_cols - 1, x);
+		fl->mask->b = one;
+		ids = fl;
+	}
+	struct fnode *f = new_node(c, FN_MERGE, r, x, "drop_duplicates");
+	f->how = JOIN_INNER;
+	f->other = gathered(c, ids, x);
+	f->other->n_users++;
+	f->n_on = 1;
+	f->on_in = alloc(c, sizeof *f->on_in);
+	f->on_other = alloc(c, sizeof *f->on_other);
+	f->on_as = alloc(c, sizeof *f->on_as);
+	f->on_in[0] = rowcol;
+	f->on_other[0] = 2 * ns;
+	f->on_as[0] = COL_INT64;
+	same_schema(c, f, in);
+	f->out_side = alloc(c, (size_t)(in->n_cols ? in->n_cols : 1) * sizeof *f->out_side);
+	f->out_col = alloc(c, (size_t)(in->n_cols ? in->n_cols : 1) * sizeof *f->out_col);
+	f->out_col2 = alloc(c, (size_t)(in->n_cols ? in->n_cols : 1) * sizeof *f->out_col2);
+	for (int k = 0; k < in->n_cols; k++)
+		f->out_col[k] = k;
+	return frame_val(v, x, f);
+}
+
 /* pandas' concat([a, b, ...]): rows one after another; columns by name, in first-seen order. */
 static int concat_node(struct ctx *c, const struct expr *x, struct fval *v)
 {
@@ -1247,6 +1363,8 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 		f->from_end = tail;
 		return frame_val(v, x, f);
 	}
+	if (!strcmp(m, "drop_duplicates"))
+		return drop_duplicates(c, x, in, v);
 	if (!strcmp(m, "merge")) {
 		static const char *const kws[] = { "right", "how", "on", "left_on", "right_on", "suffixes", NULL };
 		if (check_args(c, x, "merge", 1, kws) < 0)
@@ -1412,7 +1530,7 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 		return frame_val(v, x, f);
 	}
 	return fail(c, x, "a frame has no method '%s' (groupby, assign, head, tail, sort_values, nlargest, nsmallest, "
-			  "dropna, fillna, rename, drop, merge; columns have sum, mean, ...)", m);
+			  "dropna, fillna, rename, drop, drop_duplicates, merge; columns have sum, mean, ...)", m);
 }
 
 static int col_method(struct ctx *c, const struct expr *x, struct cexpr *col, const char *m, struct fval *v)

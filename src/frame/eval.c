@@ -564,6 +564,14 @@ static int cx_eval(struct tctx *t, const struct cexpr *e, const struct table *tb
 		return 0;
 	case CX_BIN:
 		return eval_bin(t, e, tb, o);
+	case CX_ROWID:
+		memset(o, 0, sizeof *o);
+		o->type = COL_INT64;
+		o->n = n;
+		o->i = talloc(t, (size_t)n * 8);
+		for (int64_t r = 0; r < n; r++)
+			o->i[r] = (int64_t)((uint64_t)t->part << 32 | (uint64_t)r);
+		return 0;
 	default:
 		break;
 	}
@@ -689,7 +697,7 @@ static int cx_eval(struct tctx *t, const struct cexpr *e, const struct table *tb
 			return 0;
 		}
 		if (e->type == COL_STRING) {
-			uint64_t total = a.soff[n] + (uint64_t)n * e->b->slen;
+			uint64_t total = (a.soff ? a.soff[n] : 0) + (uint64_t)n * e->b->slen; /* no rows: no offsets */
 			char *data = talloc(t, total + 1);
 			o->soff = talloc(t, (size_t)(n + 1) * sizeof *o->soff);
 			uint64_t p = 0;

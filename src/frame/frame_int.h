@@ -18,6 +18,7 @@ enum cx_kind {
 	CX_CAST,    /* a as @type */
 	CX_FILLNA,  /* a, its missing values replaced by b (a constant) */
 	CX_BETWEEN, /* list[0] <= a <= list[1] */
+	CX_ROWID,   /* the row's place: partition << 32 | row within it (int64, never missing) */
 };
 
 enum cx_fn { CF_ABS, CF_SQRT, CF_EXP, CF_LOG, CF_LOG10, CF_LOG1P, CF_FLOOR, CF_CEIL, CF_ROUND, CF_SIN, CF_COS };

@@ -117,6 +117,16 @@ EOF
 	[ "$(cat "$TMP/t.csv")" = "$(printf 'k,a,b\n1,,w\n,,n')" ]
 	[ "$(head -1 "$TMP/s.csv")" = "k,a_l,a_r" ]
 	[ "$(sed -n 2p "$TMP/s.csv")" = "3,1,y" ]
+	# drop_duplicates: missing values count as a value; the kept rows stay in input order
+	printf 'a,b\n1,x\n2,y\n1,x\n,z\n,z\n2,w\n1,x\n' > "$TMP/d.csv"
+	run -0 "$TESSERA" csv 'df.drop_duplicates()' "$TMP/d.csv" --blocksize 4
+	assert_output "$(printf 'a,b\n1,x\n2,y\n,z\n2,w')"
+	run -0 "$TESSERA" csv 'df.drop_duplicates(keep="last")' "$TMP/d.csv"
+	assert_output "$(printf 'a,b\n2,y\n,z\n2,w\n1,x')"
+	run -0 "$TESSERA" csv 'df.drop_duplicates(subset="b", keep=False)' "$TMP/d.csv"
+	assert_output "$(printf 'a,b\n2,y\n2,w')"
+	run -0 "$TESSERA" csv 'df.drop_duplicates(["a"])' "$TMP/d.csv"
+	assert_output "$(printf 'a,b\n1,x\n2,y\n,z')"
 	# bad merges are located
 	run -3 "$TESSERA" csv 'df.merge(df, on="kk")' "$TMP/l.csv"
 	assert_output --partial "expression:1:17: no column 'kk' (did you mean 'k'?)"

@@ -231,6 +231,12 @@ def merge_cases(kp):
         (f'concat([df[df.id < 5], read_csv("{kp}"), df[df.id > 59990]])[["id", "key", "x", "label"]]',
          lambda d: pd.concat([d[d.id < 5], k, d[d.id > 59990]])[["id", "key", "x", "label"]]),
         ('df.tail(7)[["id", "note"]]', lambda d: d.tail(7)[["id", "note"]]),
+        ('df.drop_duplicates(["key", "flag"])', lambda d: d.drop_duplicates(["key", "flag"])),
+        ('df[["key", "flag"]].drop_duplicates(keep="last")', lambda d: d[["key", "flag"]].drop_duplicates(keep="last")),
+        ('df[df.id < 500].drop_duplicates(subset=["key"], keep=False)',
+         lambda d: d[d.id < 500].drop_duplicates(subset=["key"], keep=False)),
+        ('df[["x"]].drop_duplicates()', lambda d: d[["x"]].drop_duplicates()),
+        ('df[["y", "note"]].drop_duplicates().shape[0]', lambda d: d[["y", "note"]].drop_duplicates().shape[0]),
         ('df[df.x > 0].tail(3)', lambda d: d[d.x > 0].tail(3)),
     ]
 
