@@ -985,6 +985,15 @@ static bool overlaps(const struct fnode *left, const struct fnode *right, const 
 	return true;
 }
 
+/* The merges already fused into the chain that ends at @f (its tasks read each one's other side). */
+static int chain_merges(const struct fnode *f)
+{
+	int n = 0;
+	for (; f && f->kind != FN_READ && !fnode_is_materialized(f); f = f->in)
+		n += f->kind == FN_MERGE;
+	return n;
+}
+
 /* pandas' merge: @left.merge(right, how=, on=, left_on=, right_on=, suffixes=), @x the call. */
 static int merge_node(struct ctx *c, const struct expr *x, struct fnode *left, const struct expr *rx,
 		      struct fval *v)
@@ -1057,6 +1066,9 @@ static int merge_node(struct ctx *c, const struct expr *x, struct fnode *left, c
 	/* the probed side streams partition by partition; the other is hashed whole */
 	bool swap = how == JOIN_RIGHT;
 	struct fnode *probe = swap ? right : left, *build = swap ? left : right;
+	if (chain_merges(probe) >= FRAME_MAX_CHAIN_MERGES)
+		return fail(c, x, "at most %d merges in a row without a groupby or sort between them",
+			    FRAME_MAX_CHAIN_MERGES);
 	struct fnode *f = new_node(c, FN_MERGE, probe, x, "merge");
 	f->how = how;
 	f->other = gathered(c, build, x);
@@ -1156,6 +1168,9 @@ static int drop_duplicates(struct ctx *c, const struct expr *x, struct fnode *in
 		else if (!(a->kind == EX_STR && !strcmp(a->str, "first")))
 			return fail(c, a, "keep must be \"first\", \"last\" or False");
 	}
+	if (chain_merges(in) >= FRAME_MAX_CHAIN_MERGES)
+		return fail(c, x, "at most %d merges in a row without a groupby or sort between them",
+			    FRAME_MAX_CHAIN_MERGES);
 	struct fnode *r = new_node(c, FN_ASSIGN, in, x, "drop_duplicates");
 	int cap = in->n_cols + 2 * ns + 1;
 	r->names = alloc(c, (size_t)cap * sizeof *r->names);

@@ -29,8 +29,8 @@ struct tctx {
 	char *block;       /* the CSV block read (malloc'ed) */
 	int64_t part;
 	int n_x;           /* the one-chunk frames the task reads besides its source (ffam_extras()) */
-	const struct fnode *xnode[16];
-	struct table xtab[16];
+	const struct fnode *xnode[FRAME_MAX_CHAIN_MERGES];
+	struct table xtab[FRAME_MAX_CHAIN_MERGES];
 };
 
 static void *talloc(struct tctx *t, size_t n)
@@ -1319,7 +1319,7 @@ int frame_run(const struct ffam *m, int64_t rel, size_t n_in, const void *const 
 	struct tctx t = { .a = &a, .fam = m, .e = e, .part = rel };
 	int rc = 0;
 	/* the hashed sides of merges come last among the inputs of a task that runs a chain */
-	int n_x = ffam_extras(m, t.xnode, 16);
+	int n_x = ffam_extras(m, t.xnode, FRAME_MAX_CHAIN_MERGES);
 	if (n_x && (m->kind != FF_AGG || rel < m->n_src)) {
 		t.n_x = n_x;
 		for (int i = 0; i < n_x && rc == 0; i++) {

@@ -152,6 +152,9 @@ struct ffam {
 /* Evaluation helpers shared by lower.c and eval.c. */
 struct fnode *fnode_source(struct fnode *f, int *n_chain);
 bool fnode_is_materialized(const struct fnode *f);
+/* How many merges one fused chain may hold (each is one more input of its tasks). */
+#define FRAME_MAX_CHAIN_MERGES 16
+
 /* ffam_extras() : the one-chunk frames a task of @m reads besides its source (the hashed sides of the
  * merges in its chain, in chain order), into @out (up to @cap); their count. */
 int ffam_extras(const struct ffam *m, const struct fnode **out, int cap);

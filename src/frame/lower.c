@@ -351,19 +351,19 @@ static int64_t chunk_task(const struct ffam *f, int64_t c)
 
 void ffam_task_deps(const struct ffam *f, int64_t rel, void (*fn)(void *arg, int64_t task), void *arg)
 {
-	const struct fnode *extra[16];
-	int n_extra = ffam_extras(f, extra, 16);
+	const struct fnode *extra[FRAME_MAX_CHAIN_MERGES];
+	int n_extra = ffam_extras(f, extra, FRAME_MAX_CHAIN_MERGES);
 	switch (f->kind) {
 	case FF_PARTS:
 		if (f->src->kind != FN_READ)
 			fn(arg, chunk_task(f->src->fam, rel));
-		for (int i = 0; i < n_extra && i < 16; i++)
+		for (int i = 0; i < n_extra; i++)
 			fn(arg, chunk_task(extra[i]->fam, 0));
 		return;
 	case FF_WHOLE:
 		for (int64_t c = 0; c < f->input->n_chunks; c++)
 			fn(arg, chunk_task(f->input, c));
-		for (int i = 0; i < n_extra && i < 16; i++)
+		for (int i = 0; i < n_extra; i++)
 			fn(arg, chunk_task(extra[i]->fam, 0));
 		return;
 	case FF_CONCAT: {
@@ -379,7 +379,7 @@ void ffam_task_deps(const struct ffam *f, int64_t rel, void (*fn)(void *arg, int
 	if (rel < f->n_src) {
 		if (f->src->kind != FN_READ)
 			fn(arg, chunk_task(f->src->fam, rel));
-		for (int i = 0; i < n_extra && i < 16; i++)
+		for (int i = 0; i < n_extra; i++)
 			fn(arg, chunk_task(extra[i]->fam, 0));
 		return;
 	}
