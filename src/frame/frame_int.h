@@ -69,8 +69,12 @@ struct fnode {
 	enum col_type *types;
 	int *src_col;              /* SELECT/ASSIGN/FILLNA: output column k is in's src_col[k] (-1: computed) */
 	bool scalar;               /* one value, printed bare */
-	/* FN_READ */
-	struct csv_input *input;
+	/* FN_READ: one file, or several read one after the other as one frame (a glob, a list) */
+	size_t n_inputs;           /* >= 1 */
+	struct csv_input **inputs; /* n_inputs, in order; all have the first one's columns */
+	int64_t *part_first;       /* n_inputs + 1: input i holds partitions [part_first[i], part_first[i + 1]) */
+	int n_fields;              /* fields per record (src_col's range): the files' columns, then the path
+				      (include_path_column) as field inputs[0]->n_cols when present */
 	struct csv_dialect dialect;
 	struct csv_na na;
 	/* FN_FILTER */
@@ -110,7 +114,7 @@ struct ffam {
 	bool text;                 /* PARTS: emit text in @fmt (an output), else tables */
 	enum table_format fmt;
 	int64_t limit;             /* PARTS: at most this many rows per partition (-1: all) */
-	bool *want, *value;        /* READ sources: fields to split out / to convert, per file column */
+	bool *want, *value;        /* READ sources: fields to split out / to convert, per field (n_fields) */
 	struct ffam *input;        /* WHOLE: the family whose chunks it gathers */
 	/* AGG tree: [map n_src][level 1][level 2]...[final 1] */
 	int n_levels;
@@ -127,5 +131,7 @@ struct ffam {
 /* Evaluation helpers shared by lower.c and eval.c. */
 struct fnode *fnode_source(struct fnode *f, int *n_chain);
 bool fnode_is_materialized(const struct fnode *f);
+/* fnode_read_block() : the input that partition @k of FN_READ node @f reads, and *block, its block there. */
+const struct csv_input *fnode_read_block(const struct fnode *f, int64_t k, int64_t *block);
 
 #endif
