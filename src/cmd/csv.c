@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * csv: `tessera csv EXPR [FILE]` — one pandas-like expression over a CSV
- * file or stdin, for quick looks from the shell. It writes the two-node
- * spec a user would write (df = read_csv(FILE), result = EXPR) and runs it
+ * csv: `tessera csv EXPR [FILE...]` — one pandas-like expression over CSV
+ * files or stdin, for quick looks from the shell. It writes the two-node
+ * spec a user would write (df = read_csv(FILE), or read_csv([FILE, ...])
+ * for several, result = EXPR) and runs it
  * like `run`; errors inside EXPR point into EXPR itself.
  */
 #include "cmd/cmd.h"
@@ -16,11 +17,12 @@
 #include <string.h>
 
 static const char usage_csv[] =
-	"usage: tessera csv EXPR [FILE] [options]\n"
+	"usage: tessera csv EXPR [FILE...] [options]\n"
 	"\n"
 	"Evaluates EXPR, a pandas-like expression over the frame `df` read from FILE\n"
 	"(CSV; gzip and zstd are detected; - or no FILE: stdin), and writes the result\n"
-	"to stdout: a frame as CSV with a header, a single value bare.\n"
+	"to stdout: a frame as CSV with a header, a single value bare. Several FILEs,\n"
+	"or a quoted glob such as 'data/*.csv', are read one after the other as one frame.\n"
 	"\n"
 	"      --sep C             the field separator (default ,)\n"
 	"      --no-header         the first line is data (columns are named 0, 1, ...)\n"
@@ -35,7 +37,8 @@ static const char usage_csv[] =
 	"  -h, --help              this text\n"
 	"\n"
 	"  tessera csv 'df[df.delay > 15].groupby(\"origin\").delay.mean()' < flights.csv\n"
-	"  tessera csv 'len(df)' big.csv.zst\n";
+	"  tessera csv 'len(df)' big.csv.zst\n"
+	"  tessera csv 'df.groupby(\"station\").t.max()' 'data/*.csv.gz'\n";
 
 const char *cmd_csv_usage(void)
 {
@@ -74,7 +77,7 @@ int cmd_csv(int argc, char **argv, struct err *e)
 		{ NULL, 0, NULL, 0 },
 	};
 	int rc = -1;
-	const char *sep = NULL, *blocksize = NULL, *output = "-", *file = "-", *expr = NULL;
+	const char *sep = NULL, *blocksize = NULL, *output = "-", *expr = NULL;
 	bool header = true;
 	char **run_argv = xcalloc((size_t)argc * 2 + 8, sizeof *run_argv);
 	int run_argc = 0;
@@ -119,12 +122,8 @@ int cmd_csv(int argc, char **argv, struct err *e)
 		goto out;
 	}
 	expr = argv[optind++];
-	if (optind < argc)
-		file = argv[optind++];
-	if (optind < argc) {
-		err_usage(e, "csv: one input FILE at most, not '%s' too", argv[optind]);
-		goto out;
-	}
+	char **files = argv + optind;
+	int n_files = argc - optind;
 	if (strchr(expr, '\n')) {
 		err_usage(e, "csv: EXPR must be one line");
 		goto out;
@@ -143,7 +142,17 @@ int cmd_csv(int argc, char **argv, struct err *e)
 		goto out;
 	/* df = read_csv(FILE, ...) */
 	buf_puts(&df, "read_csv(");
-	buf_put_pystr(&df, file);
+	if (n_files > 1)
+		buf_putc(&df, '[');
+	for (int i = 0; i < n_files; i++) {
+		if (i)
+			buf_puts(&df, ", ");
+		buf_put_pystr(&df, files[i]);
+	}
+	if (n_files > 1)
+		buf_putc(&df, ']');
+	if (n_files == 0)
+		buf_put_pystr(&df, "-");
 	if (sep) {
 		buf_puts(&df, ", sep=");
 		buf_put_pystr(&df, !strcmp(sep, "\\t") ? "\t" : sep);

@@ -56,7 +56,7 @@ static const char usage_main[] =
 	"  run SPEC [TARGET...]    run the pipeline and write its outputs\n"
 	"  check SPEC              validate the spec; print tasks, edges, depth, outputs\n"
 	"  graph SPEC              print the task graph (--format dot|json)\n"
-	"  csv EXPR [FILE]         one pandas-like expression over a CSV file or stdin\n"
+	"  csv EXPR [FILE...]      one pandas-like expression over CSV files or stdin\n"
 	"  distance [FILE]         pairwise distances between the rows of a CSV matrix\n"
 	"  ops                     list the ops a node can use\n"
 	"  version                 print the version\n"

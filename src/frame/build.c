@@ -15,12 +15,14 @@
 #include "util/text.h"
 #include "util/xalloc.h"
 
+#include <glob.h>
 #include <math.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 enum fv_kind { FV_CONST, FV_LIST, FV_FRAME, FV_COL, FV_GROUPBY, FV_GCOL, FV_STRACC, FV_SHAPE, FV_DICT };
 
@@ -401,18 +403,189 @@ static uint64_t default_blocksize(const struct fbuild *b)
 	return bs;
 }
 
+/* A path with one of these is a glob (unless a file has that very name); braces where glob(3) has them. */
+#ifdef GLOB_BRACE
+#define PATH_GLOB_CHARS "*?[{"
+#define PATH_GLOB_FLAGS (GLOB_MARK | GLOB_BRACE)
+#else
+#define PATH_GLOB_CHARS "*?["
+#define PATH_GLOB_FLAGS GLOB_MARK
+#endif
+
+/* Bytes of records that type inference reads at least (csv.c samples about as much of each file). */
+#define INFER_LEN ((uint64_t)1 << 20)
+
+/* The files one read_csv() reads, in order, each with the argument that named it (for errors). */
+struct csv_path {
+	const char *path;
+	const struct expr *from;
+};
+
+struct csv_paths {
+	struct csv_path *v;        /* xmalloc'ed; the strings are the expression's or the arena's */
+	size_t n, cap;
+};
+
+static int by_path(const void *a, const void *b)
+{
+	return strcmp(((const struct csv_path *)a)->path, ((const struct csv_path *)b)->path);
+}
+
+static void paths_push(struct csv_paths *ps, const char *path, const struct expr *from)
+{
+	XGROW(ps->v, ps->cap, ps->n + 1);
+	ps->v[ps->n++] = (struct csv_path){ path, from };
+}
+
+/* Appends the files that string @x names: itself, or the matches of a glob sorted by name. */
+static int paths_add(struct ctx *c, const struct expr *x, struct csv_paths *ps)
+{
+	const char *pat = NULL;
+	if (const_str(c, x, "read_csv's path", &pat) < 0)
+		return -1;
+	struct stat st;
+	if (!strpbrk(pat, PATH_GLOB_CHARS) || stat(pat, &st) == 0) {
+		paths_push(ps, pat, x);
+		return 0;
+	}
+	glob_t gl;
+	int rc = glob(pat, PATH_GLOB_FLAGS, NULL, &gl);
+	size_t first = ps->n;
+	for (size_t i = 0; rc == 0 && i < gl.gl_pathc; i++) {
+		const char *m = gl.gl_pathv[i];
+		if (m[0] && m[strlen(m) - 1] != '/') /* GLOB_MARK: directories end with '/' */
+			paths_push(ps, arena_strdup(c->b->arena, m), x);
+	}
+	globfree(&gl); /* glibc and musl set gl_pathv (maybe NULL) however glob() returns */
+	if (rc != 0 && rc != GLOB_NOMATCH)
+		return fail(c, x, "cannot expand '%s'%s", pat, rc == GLOB_ABORTED ? ": a folder cannot be read" : "");
+	if (ps->n == first)
+		return fail(c, x, "no file matches '%s'", pat);
+	/* glob(3) sorts each brace alternative apart: one order by name (as dask's), each file once */
+	qsort(ps->v + first, ps->n - first, sizeof *ps->v, by_path);
+	size_t n = first + 1;
+	for (size_t i = first + 1; i < ps->n; i++)
+		if (strcmp(ps->v[i].path, ps->v[n - 1].path))
+			ps->v[n++] = ps->v[i];
+	ps->n = n;
+	return 0;
+}
+
+/* @p: a path, a glob, or a list of them -> the files, in order (ps->v to free either way). */
+static int csv_paths(struct ctx *c, const struct expr *p, struct csv_paths *ps)
+{
+	memset(ps, 0, sizeof *ps);
+	if (p->kind == EX_LIST || p->kind == EX_TUPLE) {
+		if (!p->n)
+			return fail(c, p, "read_csv() needs at least one path");
+		for (size_t i = 0; i < p->n; i++)
+			if (paths_add(c, p->items[i], ps) < 0)
+				return -1;
+	} else if (paths_add(c, p, ps) < 0) {
+		return -1;
+	}
+	for (size_t i = 0; ps->n > 1 && i < ps->n; i++)
+		if (!strcmp(ps->v[i].path, "-"))
+			return fail(c, ps->v[i].from, "stdin (\"-\") is read alone, not in a list of files");
+	return 0;
+}
+
+/* A file after the first must have its columns, named the same, in the same order. */
+static int same_columns(struct fbuild *b, const struct csv_input *first, const struct csv_input *in)
+{
+	if (in->n_cols != first->n_cols) {
+		if (in->header)
+			return err_run(b->e, NULL, "%s:1:1: header differs from %s's: %d columns, not %d", in->path,
+				       first->path, in->n_cols, first->n_cols);
+		return err_run(b->e, NULL, "%s:1:1: %d columns, not %d as in %s", in->path, in->n_cols,
+			       first->n_cols, first->path);
+	}
+	for (int k = 0; k < in->n_cols; k++)
+		if (strcmp(in->names[k], first->names[k]))
+			return err_run(b->e, NULL, "%s:1:1: header differs from %s's: column %d is '%s', not '%s'",
+				       in->path, first->path, k + 1, in->names[k], first->names[k]);
+	return 0;
+}
+
+/* Feeds the values in @in's sample to the inference of every column not declared. */
+static int infer_sample(struct ctx *c, const struct csv_input *in, const struct csv_dialect *dl,
+			const struct csv_na *na, const int *declared, struct csv_infer *st)
+{
+	struct csv_tok t;
+	struct csv_fail cf;
+	if (csv_tokenize(in->sample, in->sample_len, dl, in->n_cols, NULL, &t, &cf) < 0) {
+		int64_t line, col;
+		csv_locate(in, 0, in->sample, cf.off, &line, &col);
+		csv_tok_release(&t);
+		return err_run(c->b->e, NULL, "%s:%lld:%lld: %s", in->path, (long long)line, (long long)col, cf.msg);
+	}
+	char *scratch = xmalloc(in->sample_len + 1);
+	for (int k = 0; k < in->n_cols; k++) {
+		if (declared[k] >= 0)
+			continue;
+		for (int64_t r = 0; r < t.n_rows; r++) {
+			const char *s = in->sample + t.fstart[k][r];
+			size_t n = t.flen[k][r];
+			if (csv_is_quoted(s, n, dl->quote)) {
+				n = csv_unquote(s, n, dl->quote, scratch);
+				s = scratch;
+				if (csv_is_null(s, n, na))
+					continue;
+				/* a quoted value is text to pandas only if it is not a number; keep inference */
+			} else if (csv_is_null(s, n, na)) {
+				continue;
+			}
+			csv_infer_add(&st[k], s, n);
+		}
+	}
+	free(scratch);
+	csv_tok_release(&t);
+	return 0;
+}
+
+/*
+ * Column types: declared ones, the others inferred from the samples of the
+ * first files: the first file's, then the next file's while every file so
+ * far was sampled whole and the samples hold less than INFER_LEN bytes (so
+ * many small files are judged on as many rows as one large one). Every
+ * partition confirms the types when it is parsed. The samples are freed:
+ * nothing else reads them, and a glob may open thousands of files.
+ */
+static int infer_types(struct ctx *c, struct fnode *f, const int *declared, enum col_type *types)
+{
+	const struct csv_input *in0 = f->inputs[0];
+	struct csv_infer *st = xmalloc((size_t)(in0->n_cols ? in0->n_cols : 1) * sizeof *st);
+	for (int k = 0; k < in0->n_cols; k++)
+		csv_infer_init(&st[k]);
+	uint64_t used = 0;
+	int rc = 0;
+	for (size_t i = 0; i < f->n_inputs && rc == 0; i++) {
+		const struct csv_input *in = f->inputs[i];
+		rc = infer_sample(c, in, &f->dialect, &f->na, declared, st);
+		used += in->sample_len;
+		if (in->sample_len < in->size - in->data_start || used >= INFER_LEN)
+			break;
+	}
+	for (int k = 0; k < in0->n_cols; k++)
+		types[k] = declared[k] >= 0 ? (enum col_type)declared[k] : csv_infer_result(&st[k]);
+	free(st);
+	for (size_t i = 0; i < f->n_inputs; i++) {
+		free(f->inputs[i]->sample);
+		f->inputs[i]->sample = NULL;
+		f->inputs[i]->sample_len = 0;
+	}
+	return rc;
+}
+
 static int read_csv(struct ctx *c, const struct expr *x, struct fval *v)
 {
 	static const char *const kws[] = { "path", "blocksize", "header", "sep", "delimiter", "columns", "usecols",
-					   "dtype", "na_values", "keep_default_na", NULL };
+					   "dtype", "na_values", "keep_default_na", "include_path_column", NULL };
 	if (check_args(c, x, "read_csv", 1, kws) < 0)
 		return -1;
 	const struct expr *p = arg(x, 0, "path");
 	if (!p)
-		return fail(c, x, "read_csv() needs a path (a file, or \"-\" for stdin)");
-	const char *path = NULL;
-	if (const_str(c, p, "read_csv's path", &path) < 0)
-		return -1;
+		return fail(c, x, "read_csv() needs a path (a file, a glob, a list of them, or \"-\" for stdin)");
 	struct csv_dialect dl = { ',', '"' };
 	const struct expr *a;
 	if ((a = kwarg(x, "sep")) || (a = kwarg(x, "delimiter"))) {
@@ -456,58 +629,55 @@ static int read_csv(struct ctx *c, const struct expr *x, struct fval *v)
 		na.extra = extra;
 		na.n_extra = cnt;
 	}
-	struct csv_input *in = alloc(c, sizeof *in);
-	struct fbuild *b = c->b;
-	if (csv_input_open(path, &dl, header, bs, b->jobs, b->spill_dir, at(c, p->off), in, b->e) < 0)
-		return -1;
-	XGROW(b->inputs, b->inputs_cap, b->n_inputs + 1);
-	b->inputs[b->n_inputs++] = in;
+	/* dask's include_path_column: True (a column "path") or the column's name */
+	const char *path_col = NULL;
+	const struct expr *pc = kwarg(x, "include_path_column");
+	if (pc && pc->kind == EX_BOOL)
+		path_col = pc->b ? "path" : NULL;
+	else if (pc && pc->kind == EX_STR && pc->str[0])
+		path_col = pc->str;
+	else if (pc)
+		return fail(c, pc, "include_path_column must be True, False or a column name");
 
+	struct csv_paths ps;
+	if (csv_paths(c, p, &ps) < 0) {
+		free(ps.v);
+		return -1;
+	}
+	struct fbuild *b = c->b;
 	struct fnode *f = new_node(c, FN_READ, NULL, x, "read_csv");
-	f->input = in;
 	f->dialect = dl;
 	f->na = na;
+	f->n_inputs = ps.n;
+	f->inputs = alloc(c, ps.n * sizeof *f->inputs);
+	f->part_first = alloc(c, (ps.n + 1) * sizeof *f->part_first);
+	int rc = 0;
+	for (size_t i = 0; i < ps.n && rc == 0; i++) {
+		struct csv_input *in = alloc(c, sizeof *in);
+		rc = csv_input_open(ps.v[i].path, &dl, header, bs, b->jobs, b->spill_dir, at(c, ps.v[i].from->off), in,
+				    b->e);
+		if (rc < 0)
+			break;
+		XGROW(b->inputs, b->inputs_cap, b->n_inputs + 1);
+		b->inputs[b->n_inputs++] = in;
+		f->inputs[i] = in;
+		f->part_first[i + 1] = f->part_first[i] + in->n_blocks;
+		if (i > 0)
+			rc = same_columns(b, f->inputs[0], in);
+	}
+	free(ps.v);
+	if (rc < 0)
+		return -1;
+
+	const struct csv_input *in = f->inputs[0];
 	int *declared = alloc(c, (size_t)in->n_cols * sizeof *declared);
 	for (int k = 0; k < in->n_cols; k++)
 		declared[k] = -1;
 	if ((a = kwarg(x, "dtype")) && dtype_pairs(c, a, in, declared) < 0)
 		return -1;
-	/* Infer what was not declared from the sample. */
-	struct csv_tok t;
-	struct csv_fail cf;
 	enum col_type *ftypes = alloc(c, (size_t)in->n_cols * sizeof *ftypes);
-	if (csv_tokenize(in->sample, in->sample_len, &dl, in->n_cols, NULL, &t, &cf) < 0) {
-		int64_t line, col;
-		csv_locate(in, 0, in->sample, cf.off, &line, &col);
-		csv_tok_release(&t);
-		return err_run(b->e, NULL, "%s:%lld:%lld: %s", in->path, (long long)line, (long long)col, cf.msg);
-	}
-	char *scratch = xmalloc(in->sample_len + 1);
-	for (int k = 0; k < in->n_cols; k++) {
-		if (declared[k] >= 0) {
-			ftypes[k] = (enum col_type)declared[k];
-			continue;
-		}
-		struct csv_infer st;
-		csv_infer_init(&st);
-		for (int64_t r = 0; r < t.n_rows; r++) {
-			const char *s = in->sample + t.fstart[k][r];
-			size_t n = t.flen[k][r];
-			if (csv_is_quoted(s, n, dl.quote)) {
-				n = csv_unquote(s, n, dl.quote, scratch);
-				s = scratch;
-				if (csv_is_null(s, n, &na))
-					continue;
-				/* a quoted value is text to pandas only if it is not a number; keep inference */
-			} else if (csv_is_null(s, n, &na)) {
-				continue;
-			}
-			csv_infer_add(&st, s, n);
-		}
-		ftypes[k] = csv_infer_result(&st);
-	}
-	free(scratch);
-	csv_tok_release(&t);
+	if (infer_types(c, f, declared, ftypes) < 0)
+		return -1;
 	/* columns= / usecols= keep some columns, in the file's order (as pandas). */
 	bool *keep = alloc(c, (size_t)in->n_cols * sizeof *keep);
 	if ((a = kwarg(x, "columns")) || (a = kwarg(x, "usecols"))) {
@@ -536,19 +706,30 @@ static int read_csv(struct ctx *c, const struct expr *x, struct fval *v)
 		for (int k = 0; k < in->n_cols; k++)
 			keep[k] = true;
 	}
-	int n = 0;
-	for (int k = 0; k < in->n_cols; k++)
+	int n = path_col != NULL;
+	for (int k = 0; k < in->n_cols; k++) {
 		n += keep[k];
+		if (keep[k] && path_col && !strcmp(in->names[k], path_col))
+			return fail(c, pc, "%s already has a column '%s': give the path column another name "
+				    "(include_path_column=\"file\")", in->path, path_col);
+	}
+	f->n_fields = in->n_cols + (path_col != NULL);
 	f->n_cols = n;
 	f->names = alloc(c, (size_t)n * sizeof *f->names);
 	f->types = alloc(c, (size_t)n * sizeof *f->types);
 	f->src_col = alloc(c, (size_t)n * sizeof *f->src_col);
-	for (int k = 0, j = 0; k < in->n_cols; k++)
+	int j = 0;
+	for (int k = 0; k < in->n_cols; k++)
 		if (keep[k]) {
 			f->names[j] = in->names[k];
 			f->types[j] = ftypes[k];
 			f->src_col[j++] = k;
 		}
+	if (path_col) {
+		f->names[j] = path_col;
+		f->types[j] = COL_STRING;
+		f->src_col[j] = in->n_cols;
+	}
 	return frame_val(v, x, f);
 }
 

@@ -2,7 +2,7 @@
 /*
  * frame/eval: what one task of a frame family does.
  *
- * A partition task reads its block of the CSV file (or views the table
+ * A partition task reads its block of a CSV file (or views the table
  * chunk of a materialized frame), splits out the fields its chain needs,
  * converts those whose values it needs, runs the chain's row-wise nodes
  * column by column, and emits text, a table, or a partial aggregate.
@@ -31,6 +31,8 @@ struct tctx {
 	int n_x;           /* the one-chunk frames the task reads besides its source (ffam_extras()) */
 	const struct fnode *xnode[FRAME_MAX_CHAIN_MERGES];
 	struct table xtab[FRAME_MAX_CHAIN_MERGES];
+	const struct csv_input *in; /* the file @block is from, and its block number there */
+	int64_t in_block;
 };
 
 static void *talloc(struct tctx *t, size_t n)
@@ -40,9 +42,10 @@ static void *talloc(struct tctx *t, size_t n)
 
 /* ---- reading a CSV block ---- */
 
-static int read_block(struct tctx *t, const struct fnode *src, int64_t k, uint64_t *len)
+static int read_block(struct tctx *t, const struct csv_input *in, int64_t k, uint64_t *len)
 {
-	const struct csv_input *in = src->input;
+	t->in = in;
+	t->in_block = k;
 	uint64_t off = in->block_off[k], n = in->block_off[k + 1] - off;
 	*len = n;
 	t->block = xmalloc(n + 1);
@@ -68,13 +71,12 @@ static int read_block(struct tctx *t, const struct fnode *src, int64_t k, uint64
 	return 0;
 }
 
-static int bad_value(struct tctx *t, const struct fnode *src, const struct csv_tok *tok, int fc, int64_t r,
-		     enum col_type type)
+static int bad_value(struct tctx *t, const struct csv_tok *tok, int fc, int64_t r, enum col_type type)
 {
-	const struct csv_input *in = src->input;
+	const struct csv_input *in = t->in;
 	int64_t line, col;
 	uint64_t off = tok->fstart[fc][r];
-	csv_locate(in, t->part, t->block, off, &line, &col);
+	csv_locate(in, t->in_block, t->block, off, &line, &col);
 	int n = (int)tok->flen[fc][r];
 	return err_run(t->e, NULL, "%s:%lld:%lld: column '%s': '%.*s' is not %s%s", in->path, (long long)line,
 		       (long long)col, in->names[fc], n > 60 ? 60 : n, t->block + off,
@@ -83,19 +85,34 @@ static int bad_value(struct tctx *t, const struct fnode *src, const struct csv_t
 		       " (its type was inferred from the first rows; declare it with dtype=)");
 }
 
+/* The path column of @rows rows read from @in: its path in every row, as a value (no raw text: writers
+ * quote it as they need). */
+static void path_column(struct tctx *t, const struct csv_input *in, int64_t rows, struct column *c)
+{
+	size_t len = strlen(in->path);
+	char *data = talloc(t, (size_t)rows * len + 1);
+	c->soff = talloc(t, (size_t)(rows + 1) * sizeof *c->soff);
+	for (int64_t r = 0; r < rows; r++) {
+		memcpy(data + (size_t)r * len, in->path, len);
+		c->soff[r] = (uint64_t)r * len;
+	}
+	c->soff[rows] = (uint64_t)rows * len;
+	c->sdata = data;
+}
+
 static int source_read(struct tctx *t, const struct ffam *m, int64_t k, struct table *out)
 {
 	const struct fnode *src = m->src;
-	const struct csv_input *in = src->input;
+	int64_t blk;
+	const struct csv_input *in = fnode_read_block(src, k, &blk);
 	uint64_t n;
-	t->part = k;
-	if (read_block(t, src, k, &n) < 0)
+	if (read_block(t, in, blk, &n) < 0)
 		return -1;
 	struct csv_tok tok;
 	struct csv_fail cf;
 	if (csv_tokenize(t->block, n, &src->dialect, in->n_cols, m->want, &tok, &cf) < 0) {
 		int64_t line, col;
-		csv_locate(in, k, t->block, cf.off, &line, &col);
+		csv_locate(in, blk, t->block, cf.off, &line, &col);
 		csv_tok_release(&tok);
 		return err_run(t->e, NULL, "%s:%lld:%lld: %s", in->path, (long long)line, (long long)col, cf.msg);
 	}
@@ -113,6 +130,10 @@ static int source_read(struct tctx *t, const struct ffam *m, int64_t k, struct t
 		c->n = rows;
 		if (!m->want[fc])
 			continue;
+		if (fc == in->n_cols) {
+			path_column(t, in, rows, c);
+			continue;
+		}
 		uint32_t *rs = talloc(t, (size_t)rows * sizeof *rs), *rl = talloc(t, (size_t)rows * sizeof *rl);
 		memcpy(rs, tok.fstart[fc], (size_t)rows * sizeof *rs);
 		memcpy(rl, tok.flen[fc], (size_t)rows * sizeof *rl);
@@ -136,7 +157,7 @@ static int source_read(struct tctx *t, const struct ffam *m, int64_t k, struct t
 		void *vals = talloc(t, (size_t)rows * width);
 		int64_t bad;
 		if (csv_column_parse(t->block, &tok, fc, c->type, &src->na, src->dialect.quote, vals, c->valid, &bad) < 0) {
-			rc = bad_value(t, src, &tok, fc, bad, c->type);
+			rc = bad_value(t, &tok, fc, bad, c->type);
 			break;
 		}
 		switch (c->type) {

@@ -9,7 +9,7 @@
  * head, ...) whose column names and types are checked before anything runs,
  * with errors that point into the expression. The DAG is then lowered into
  * families of tasks (struct ffam):
- *   - a partition family runs, per partition of its source (a block of the
+ *   - a partition family runs, per partition of its source (a block of a
  *     CSV file, or a chunk of a materialized frame), the fused chain of
  *     row-wise operations (filter, assign, select, dropna, fillna) down to
  *     the family's node, and emits the rows as CSV/TSV/JSON text (an output)

@@ -74,8 +74,12 @@ struct fnode {
 	enum col_type *types;
 	int *src_col;              /* SELECT/ASSIGN/FILLNA: output column k is in's src_col[k] (-1: computed) */
 	bool scalar;               /* one value, printed bare */
-	/* FN_READ */
-	struct csv_input *input;
+	/* FN_READ: one file, or several read one after the other as one frame (a glob, a list) */
+	size_t n_inputs;           /* >= 1 */
+	struct csv_input **inputs; /* n_inputs, in order; all have the first one's columns */
+	int64_t *part_first;       /* n_inputs + 1: input i holds partitions [part_first[i], part_first[i + 1]) */
+	int n_fields;              /* fields per record (src_col's range): the files' columns, then the path
+				      (include_path_column) as field inputs[0]->n_cols when present */
 	struct csv_dialect dialect;
 	struct csv_na na;
 	/* FN_FILTER */
@@ -132,7 +136,7 @@ struct ffam {
 	enum table_format fmt;
 	int64_t limit;             /* PARTS: at most this many rows per partition (-1: all) */
 	bool from_end;             /* PARTS: the last @limit rows rather than the first */
-	bool *want, *value;        /* READ sources: fields to split out / to convert, per file column */
+	bool *want, *value;        /* READ sources: fields to split out / to convert, per field (n_fields) */
 	struct ffam *input;        /* WHOLE: the family whose chunks it gathers */
 	int n_inputs;              /* CONCAT: the families whose chunks it passes on, in order */
 	struct ffam **inputs;
@@ -158,5 +162,7 @@ bool fnode_is_materialized(const struct fnode *f);
 /* ffam_extras() : the one-chunk frames a task of @m reads besides its source (the hashed sides of the
  * merges in its chain, in chain order), into @out (up to @cap); their count. */
 int ffam_extras(const struct ffam *m, const struct fnode **out, int cap);
+/* fnode_read_block() : the input that partition @k of FN_READ node @f reads, and *block, its block there. */
+const struct csv_input *fnode_read_block(const struct fnode *f, int64_t k, int64_t *block);
 
 #endif

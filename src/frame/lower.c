@@ -54,6 +54,21 @@ struct fnode *fnode_source(struct fnode *f, int *n_chain)
 	return f;
 }
 
+const struct csv_input *fnode_read_block(const struct fnode *f, int64_t k, int64_t *block)
+{
+	/* the last input whose first partition is <= k (every input has at least one block) */
+	size_t lo = 0, hi = f->n_inputs - 1;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo + 1) / 2;
+		if (f->part_first[mid] <= k)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	*block = k - f->part_first[lo];
+	return f->inputs[lo];
+}
+
 struct lctx {
 	struct fbuild *b;
 	struct ffam **fams;
@@ -78,7 +93,7 @@ static struct ffam *new_fam(struct lctx *l, enum ffam_kind k, struct fnode *f, c
 
 static int64_t src_parts(const struct fnode *src)
 {
-	return src->kind == FN_READ ? src->input->n_blocks : src->fam->n_chunks;
+	return src->kind == FN_READ ? src->part_first[src->n_inputs] : src->fam->n_chunks;
 }
 
 /* Marks in @need (over f's input schema) what f needs of its input for @out_need (over f's schema). */
@@ -153,7 +168,7 @@ static void project(struct lctx *l, struct ffam *m, struct fnode *end, const int
 		a = b;
 		b = t;
 	}
-	int nf = src->input->n_cols;
+	int nf = src->n_fields;
 	m->want = arena_alloc(l->b->arena, (size_t)nf * sizeof *m->want);
 	m->value = arena_alloc(l->b->arena, (size_t)nf * sizeof *m->value);
 	memset(m->want, 0, (size_t)nf * sizeof *m->want);
@@ -178,10 +193,12 @@ static void set_chain(struct lctx *l, struct ffam *m, struct fnode *end)
 		m->chain[k] = f;
 	m->n_src = src_parts(m->src);
 	uint64_t blk = 0;
-	if (m->src->kind == FN_READ)
-		for (int64_t k = 0; k < m->src->input->n_blocks; k++)
-			if (m->src->input->block_off[k + 1] - m->src->input->block_off[k] > blk)
-				blk = m->src->input->block_off[k + 1] - m->src->input->block_off[k];
+	for (size_t i = 0; m->src->kind == FN_READ && i < m->src->n_inputs; i++) {
+		const struct csv_input *in = m->src->inputs[i];
+		for (int64_t k = 0; k < in->n_blocks; k++)
+			if (in->block_off[k + 1] - in->block_off[k] > blk)
+				blk = in->block_off[k + 1] - in->block_off[k];
+	}
 	m->work_bytes = blk ? (int64_t)(4 * blk) : (16 << 20);
 	/* a merge holds its row pairs and the joined columns besides the partition */
 	for (int k = 0; k < n; k++)

@@ -93,7 +93,8 @@ struct csv_input {
 	uint64_t *block_off;      /* n_blocks + 1: block k is [block_off[k], block_off[k + 1]), record-aligned;
 				     block_off[0] = data_start, block_off[n_blocks] = size */
 	int64_t *block_line;      /* n_blocks: the 1-based line number of block k's first byte */
-	char *sample;             /* the first records (header excluded), up to about 1 MiB, whole records only */
+	char *sample;             /* the first records (header excluded), up to about 1 MiB, whole records only;
+				     the caller may free it (and set it NULL) once it has no more use for it */
 	size_t sample_len;
 };
 

@@ -200,6 +200,91 @@ EOF
 	assert_no_spill
 }
 
+@test "read_csv of a glob or a list: files in order, each cut on its own (CRLF, gzip, quoted newlines)" {
+	mkdir "$TMP/d"
+	printf 'id,text,v\n1,a,10\n2,"b, c",20\n' > "$TMP/d/p1.csv"
+	printf 'id,text,v\r\n3,d,30\r\n4,"e ""q""",40\r\n' > "$TMP/d/p2.csv"
+	printf 'id,text,v\n5,f,50\n' | gzip > "$TMP/d/p3.csv.gz"
+	# several 64 KiB blocks, cut between records that hold quoted newlines
+	/usr/bin/python3 - "$TMP/d/p4.csv" <<'EOF'
+import sys
+with open(sys.argv[1], "w", newline="") as f:
+    f.write("id,text,v\n")
+    for i in range(6, 20006):
+        t = f'"row {i}\nsecond line, with ""quotes"""' if i % 7 == 0 else f"row {i}"
+        f.write(f"{i},{t},{i % 10}\n")
+EOF
+	want=$(seq 6 20005 | awk '{ s += $1 % 10 } END { print s + 150 }')
+	run -0 "$TESSERA" csv --blocksize 64KiB 'df.v.sum()' "$TMP/d/p*"
+	assert_output "$want"
+	want=$(seq 6 20005 | awk '$1 % 7 == 0 { n++ } END { print n }')
+	run -0 "$TESSERA" csv --blocksize 64KiB 'len(df[df.text.str.contains("second")])' "$TMP/d/p*"
+	assert_output "$want"
+	# rows come file by file, each file's in order; fields are written as read
+	run -0 "$TESSERA" csv --blocksize 64KiB 'df[["id"]]' "$TMP/d/p*"
+	[ "$output" = "$(echo id; seq 1 20005)" ]
+	run -0 "$TESSERA" csv 'df[df.id <= 5]' "$TMP/d/p*"
+	assert_output "$(printf 'id,text,v\n1,a,10\n2,"b, c",20\n3,d,30\n4,"e ""q""",40\n5,f,50')"
+	# a list keeps its order; each FILE of tessera csv is one entry
+	run -0 "$TESSERA" csv 'df[["id", "v"]]' "$TMP/d/p2.csv" "$TMP/d/p3.csv.gz" "$TMP/d/p1.csv"
+	assert_output "$(printf 'id,v\n3,30\n4,40\n5,50\n1,10\n2,20')"
+	# small files are all in the sample: an int column in one, floats in the next, as pandas' concat
+	printf 'a\n1\n' > "$TMP/i.csv"
+	printf 'a\n2.5\n' > "$TMP/f.csv"
+	run -0 "$TESSERA" csv 'df.a.sum()' "$TMP/i.csv" "$TMP/f.csv"
+	assert_output "3.5"
+	spec paths.yaml <<EOF
+tessera: 1
+nodes:
+  d: read_csv(["$TMP/d/p{2,1}.csv", "$TMP/d/*.gz", "$TMP/d/p4.csv"], blocksize="64KiB", include_path_column=True)
+  n: d.groupby("path").agg(n=("id", "size"), v=("v", "sum"), first=("id", "first"))
+outputs:
+  n: "-"
+EOF
+	run -0 "$TESSERA" run -q "$TMP/paths.yaml"
+	v4=$(seq 6 20005 | awk '{ s += $1 % 10 } END { print s }')
+	assert_output "$(printf 'path,n,v,first\n%s,2,30,1\n%s,2,70,3\n%s,1,50,5\n%s,20000,%s,6' \
+		"$TMP/d/p1.csv" "$TMP/d/p2.csv" "$TMP/d/p3.csv.gz" "$TMP/d/p4.csv" "$v4")"
+	# tessera check counts the partitions of every file: 3 small files and the blocks of p4
+	run -0 "$TESSERA" check "$TMP/paths.yaml"
+	n=$(printf '%s\n' "$output" | awk '$1 == "d" { print $3 }')
+	[ "$n" -gt 4 ] || { echo "$output"; return 1; }
+	assert_no_spill
+}
+
+@test "read_csv of several files: a header that differs, a bad value in a later file, no match, stdin" {
+	printf 'a,b\n1,2\n' > "$TMP/1.csv"
+	printf 'a,c\n3,4\n' > "$TMP/2.csv"
+	run -1 --separate-stderr "$TESSERA" csv 'len(df)' "$TMP/[12].csv"
+	[ "$stderr" = "tessera: $TMP/2.csv:1:1: header differs from $TMP/1.csv's: column 2 is 'c', not 'b'" ]
+	printf 'a,b,c\n3,4,5\n' > "$TMP/2.csv"
+	run -1 --separate-stderr "$TESSERA" csv 'len(df)' "$TMP/[12].csv"
+	[ "$stderr" = "tessera: $TMP/2.csv:1:1: header differs from $TMP/1.csv's: 3 columns, not 2" ]
+	# the types come from the first file's sample (about 1 MiB); every file is checked as it is parsed
+	{ printf 'a,b\n'; seq 1 200000 | awk '{ print $1 "," $1 }'; } > "$TMP/1.csv"
+	printf 'a,b\r\n5,6\r\n7,8\r\nx9,1\r\n' | gzip > "$TMP/2.csv"
+	run -1 --separate-stderr "$TESSERA" csv -o "$TMP/out.csv" 'df[df.a > 0]' "$TMP/[12].csv"
+	[[ "$stderr" == *"$TMP/2.csv:4:1: column 'a': 'x9' is not an integer"* ]] || { echo "$stderr"; return 1; }
+	[ ! -e "$TMP/out.csv" ]
+	printf 'a,b\n5,6\n7,8,9\n' > "$TMP/2.csv"
+	run -1 --separate-stderr "$TESSERA" csv 'df.a.sum()' "$TMP/1.csv" "$TMP/2.csv"
+	[[ "$stderr" == *"$TMP/2.csv:3:"*"expected 2 fields"* ]] || { echo "$stderr"; return 1; }
+	spec none.yaml <<EOF
+tessera: 1
+nodes:
+  d: read_csv("$TMP/none/*.csv")
+outputs:
+  d: "-"
+EOF
+	run -3 --separate-stderr "$TESSERA" run "$TMP/none.yaml"
+	[ "$stderr" = "tessera: $TMP/none.yaml:3:15: no file matches '$TMP/none/*.csv'" ]
+	run -3 --separate-stderr "$TESSERA" csv 'len(df)' "$TMP/none/*.csv"
+	[ "$stderr" = "tessera: no file matches '$TMP/none/*.csv'" ]
+	run -3 --separate-stderr "$TESSERA" csv 'len(df)' "$TMP/1.csv" - < "$TMP/1.csv"
+	[ "$stderr" = "tessera: stdin (\"-\") is read alone, not in a list of files" ]
+	assert_no_spill
+}
+
 @test "frame results agree with pandas (crosscheck.py)" {
 	pandas_or_skip
 	run -0 /usr/bin/python3 tests/frame/crosscheck.py "$TESSERA"

@@ -1,12 +1,14 @@
 #!/usr/bin/python3
 """Cross-check `tessera csv` against pandas on the bundled CSV files and on
 generated data (quoted fields with separators, doubled quotes and newlines,
-missing values, CRLF, gzip and zstd, several partitions).
+missing values, CRLF, gzip and zstd, several partitions), and on a glob of
+several such files against pandas.concat of each file read alone.
 
 Each case is an expression for Tessera and a function computing the same
 thing with pandas; both results are read back with pandas and compared
 column by column (floats to 1e-9 relative). Usage: crosscheck.py TESSERA
 """
+import glob
 import gzip
 import io
 import math
@@ -29,6 +31,18 @@ def tessera(expr, path, *opts):
     r = subprocess.run([TESSERA, "csv", "-q", expr, path, *opts], capture_output=True)
     if r.returncode != 0:
         raise RuntimeError(f"tessera csv {expr!r} {path}: exit {r.returncode}: {r.stderr.decode()}")
+    return r.stdout.decode()
+
+
+def tessera_spec(tmp, read, expr):
+    """`tessera run` of the spec df = READ, result = EXPR (for read_csv keywords tessera csv has no option for)."""
+    q = lambda t: "'" + t.replace("'", "''") + "'"
+    spec = os.path.join(tmp, "spec.yaml")
+    with open(spec, "w") as f:
+        f.write(f"tessera: 1\nnodes:\n  df: {q(read)}\n  result: {q(expr)}\noutputs:\n  result: '-'\n")
+    r = subprocess.run([TESSERA, "run", "-q", spec], capture_output=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"tessera run {read!r} {expr!r}: exit {r.returncode}: {r.stderr.decode()}")
     return r.stdout.decode()
 
 
@@ -159,11 +173,11 @@ airport_cases = [
 ]
 
 
-def generated(path, rows, seed):
+def generated(path, rows, seed, eol="\r\n"):
     rnd = random.Random(seed)
     keys = [f"k{i:03d}" for i in range(37)]
     with open(path, "w", newline="") as f:
-        f.write('id,key,x,y,note,flag,day\r\n')
+        f.write(f'id,key,x,y,note,flag,day{eol}')
         for i in range(rows):
             x = "" if rnd.random() < 0.05 else repr(round(rnd.uniform(-100, 100), rnd.randint(0, 6)))
             y = "NA" if rnd.random() < 0.05 else str(rnd.randint(-1000, 1000))
@@ -171,7 +185,7 @@ def generated(path, rows, seed):
             note = '"a, b"' if r < 0.1 else '"line1\nline2"' if r < 0.2 else '"say ""hi"""' if r < 0.3 else "plain"
             flag = "True" if rnd.random() < 0.5 else "False"
             day = f"20{rnd.randint(10, 20)}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}"
-            f.write(f"{i},{rnd.choice(keys)},{x},{y},{note},{flag},{day}\r\n")
+            f.write(f"{i},{rnd.choice(keys)},{x},{y},{note},{flag},{day}{eol}")
 
 
 gen_cases = [
@@ -241,6 +255,52 @@ def merge_cases(kp):
     ]
 
 
+# over a glob of files: order-sensitive ones (first, last, head, a filter) show the files' order
+glob_cases = gen_cases[:3] + [
+    ('df.groupby("flag").agg(f=("id", "first"), l=("id", "last"), n=("note", "count"))',
+     lambda d: d.groupby("flag").agg(f=("id", "first"), l=("id", "last"), n=("note", "count"))),
+    ('df.head(5)', lambda d: d.head(5)),
+    ('len(df)', lambda d: len(d)),
+]
+
+
+def glob_check(tmp):
+    """Files cut apart: CRLF and LF, one gzip'ed, one tiny; a glob must read as their concatenation."""
+    d = os.path.join(tmp, "parts")
+    os.mkdir(d)
+    generated(os.path.join(d, "a.csv"), 20000, 11)
+    generated(os.path.join(d, "b.csv"), 15000, 12, eol="\n")
+    generated(os.path.join(d, "c.csv"), 25000, 13)
+    generated(os.path.join(d, "d.csv"), 3, 14, eol="\n")
+    with open(os.path.join(d, "c.csv"), "rb") as src, gzip.open(os.path.join(d, "c.csv.gz"), "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    os.remove(os.path.join(d, "c.csv"))
+    pattern = os.path.join(d, "*.csv*")
+    files = sorted(glob.glob(pattern))
+    df = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
+    run_cases(pattern, df, glob_cases, "--blocksize", "64KiB")
+    run_cases(pattern, df, glob_cases[:2], "--blocksize", "256MiB", "-j", "1")
+    # include_path_column: the name of each row's file; a list keeps its order
+    global failures, checks
+    order = [files[2], files[0], files[3], files[1]]
+    pdf = pd.concat([pd.read_csv(f).assign(file=f) for f in order], ignore_index=True)
+    read = f'read_csv({order!r}, blocksize="64KiB", include_path_column="file")'
+    for expr, fn in [
+        ('df.groupby("file").agg(n=("id", "size"), s=("x", "sum"), f=("id", "first"))',
+         lambda d: d.groupby("file").agg(n=("id", "size"), s=("x", "sum"), f=("id", "first"))),
+        ('df[df.y > 990][["file", "id", "y"]]', lambda d: d[d.y > 990][["file", "id", "y"]]),
+        ('df.x.sum()', lambda d: d.x.sum()),
+    ]:
+        try:
+            out = tessera_spec(tmp, read, expr)
+        except RuntimeError as e:
+            failures += 1
+            checks += 1
+            print(f"FAIL {e}")
+            continue
+        compare(f"list of files: {expr}", out, fn(pdf))
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="tessera-frame-")
     try:
@@ -263,6 +323,7 @@ def main():
         if shutil.which("zstd"):
             subprocess.run(["zstd", "-q", "-f", g, "-o", g + ".zst"], check=True)
             run_cases(g + ".zst", gdf, gen_cases[:2], "--blocksize", "100KiB")
+        glob_check(tmp)
     finally:
         shutil.rmtree(tmp)
     print(f"frame crosscheck: {checks - failures} of {checks} agree with pandas {pd.__version__}")
