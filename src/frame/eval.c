@@ -20,13 +20,17 @@
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 struct tctx {
 	struct arena *a;
 	const struct ffam *fam;
 	struct err *e;
-	char *block;       /* the CSV block read (malloc'ed) */
+	const char *block; /* the CSV block read: in @map, or in @buf */
+	void *map;         /* mmap'ed, @map_len bytes */
+	size_t map_len;
+	char *buf;         /* malloc'ed */
 	int64_t part;
 	int n_x;           /* the one-chunk frames the task reads besides its source (ffam_extras()) */
 	const struct fnode *xnode[FRAME_MAX_CHAIN_MERGES];
@@ -42,19 +46,37 @@ static void *talloc(struct tctx *t, size_t n)
 
 /* ---- reading a CSV block ---- */
 
+/*
+ * Maps block @k of @in into t->block. A mapping of the page cache costs neither the copy of a read
+ * nor the zero-filled pages of a fresh buffer, which showed as a quarter of a groupby's time; the
+ * tokenizer pads the tail itself, so the block needs no terminator. A file that cannot be mapped is
+ * read instead.
+ */
 static int read_block(struct tctx *t, const struct csv_input *in, int64_t k, uint64_t *len)
 {
 	t->in = in;
 	t->in_block = k;
 	uint64_t off = in->block_off[k], n = in->block_off[k + 1] - off;
 	*len = n;
-	t->block = xmalloc(n + 1);
 	int fd = open(in->data_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return err_sys(t->e, NULL, "%s", in->path);
+	if (n > 0) {
+		uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), start = off / page * page;
+		void *p = mmap(NULL, n + (off - start), PROT_READ, MAP_PRIVATE, fd, (off_t)start);
+		if (p != MAP_FAILED) {
+			close(fd);
+			t->map = p;
+			t->map_len = n + (off - start);
+			t->block = (char *)p + (off - start);
+			return 0;
+		}
+	}
+	t->buf = xmalloc(n + 1);
+	t->block = t->buf;
 	uint64_t got = 0;
 	while (got < n) {
-		ssize_t r = pread(fd, t->block + got, n - got, (off_t)(off + got));
+		ssize_t r = pread(fd, t->buf + got, n - got, (off_t)(off + got));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0) {
@@ -67,7 +89,6 @@ static int read_block(struct tctx *t, const struct csv_input *in, int64_t k, uin
 		got += (uint64_t)r;
 	}
 	close(fd);
-	t->block[n] = 0;
 	return 0;
 }
 
@@ -1374,7 +1395,9 @@ int frame_run(const struct ffam *m, int64_t rel, size_t n_in, const void *const 
 		rc = run_whole(&t, m, n_in, in_data, in_len, out);
 		break;
 	}
-	free(t.block);
+	if (t.map)
+		munmap(t.map, t.map_len);
+	free(t.buf);
 	arena_release(&a);
 	return rc;
 }
