@@ -12,6 +12,7 @@
  */
 #include "frame/frame_int.h"
 #include "frame/join.h"
+#include "kernels.h"
 #include "util/text.h"
 #include "util/xalloc.h"
 
@@ -842,7 +843,8 @@ static struct fnode *agg_node(struct ctx *c, const struct expr *x, struct fnode 
 	f->keys = alloc(c, (size_t)(n_keys ? n_keys : 1) * sizeof *f->keys);
 	if (n_keys)
 		memcpy(f->keys, keys, (size_t)n_keys * sizeof *keys);
-	f->aggs = alloc(c, (size_t)(in->n_cols + 8) * 4 * sizeof *f->aggs);
+	f->aggs_cap = (in->n_cols + 8) * 4;
+	f->aggs = alloc(c, (size_t)f->aggs_cap * sizeof *f->aggs);
 	f->vals = alloc(c, (size_t)(in->n_cols + 1) * sizeof *f->vals);
 	return f;
 }
@@ -851,7 +853,7 @@ static struct fnode *agg_node(struct ctx *c, const struct expr *x, struct fnode 
 static int agg_add(struct ctx *c, const struct expr *x, struct fnode *f, enum agg_fn fn, int col, const char *name,
 		   int ddof)
 {
-	if (f->n_aggs >= (f->in->n_cols + 8) * 4)
+	if (f->n_aggs >= f->aggs_cap)
 		return fail(c, x, "too many aggregates");
 	int vi = -1;
 	if (fn != AGG_SIZE) {
@@ -875,7 +877,7 @@ static int agg_add(struct ctx *c, const struct expr *x, struct fnode *f, enum ag
 	for (int k = 0; k < f->n_aggs; k++)
 		if (!strcmp(f->aggs[k].name, name))
 			return fail(c, x, "two aggregates named '%s'", name);
-	f->aggs[f->n_aggs++] = (struct agg_spec){ .fn = fn, .col = vi, .ddof = ddof, .name = name };
+	f->aggs[f->n_aggs++] = (struct agg_spec){ .fn = fn, .col = vi, .ddof = ddof, .name = name, .q = 0.5 };
 	return 0;
 }
 
@@ -998,6 +1000,201 @@ static int value_counts(struct ctx *c, const struct expr *x, struct cexpr *col, 
 	return frame_val(v, x, f);
 }
 
+/* ---- quantiles and describe ---- */
+
+/* A number written in the expression (an int or a float, maybe negated). */
+static int const_number(struct ctx *c, const struct expr *x, const char *what, double *out)
+{
+	const struct expr *e = x;
+	double sign = 1;
+	if (e->kind == EX_UNARY && (e->op == OPX_NEG || e->op == OPX_POS)) {
+		sign = e->op == OPX_NEG ? -1 : 1;
+		e = e->a;
+	}
+	if (e->kind == EX_INT)
+		*out = sign * (double)e->i;
+	else if (e->kind == EX_FLOAT)
+		*out = sign * e->f;
+	else
+		return fail(c, x, "%s must be a number", what);
+	return 0;
+}
+
+/* A quantile or percentile (@what) in [0, 1]. */
+static int fraction(struct ctx *c, const struct expr *x, const char *what, double *q)
+{
+	if (const_number(c, x, what, q) < 0)
+		return -1;
+	if (!(*q >= 0 && *q <= 1))
+		return fail(c, x, "%s must be between 0 and 1, not %g%s", what, *q,
+			    *q > 1 && *q <= 100 ? " (a fraction: 0.9 for 90%)" : "");
+	return 0;
+}
+
+/* quantile()'s interpolation=: only pandas' default, "linear". */
+static int interpolation_arg(struct ctx *c, const struct expr *x)
+{
+	const struct expr *a = kwarg(x, "interpolation");
+	if (a && (a->kind != EX_STR || strcmp(a->str, "linear")))
+		return fail(c, a, "only interpolation=\"linear\" (pandas' default) is supported");
+	return 0;
+}
+
+/* col.quantile(q=0.5): one value; col.quantile([q, ...]): a table of quantile and value. */
+static int column_quantile(struct ctx *c, const struct expr *x, struct cexpr *col, struct fval *v)
+{
+	static const char *const kws[] = { "q", "interpolation", "numeric_only", NULL };
+	if (check_args(c, x, "quantile", 1, kws) < 0 || interpolation_arg(c, x) < 0)
+		return -1;
+	if (!col->frame)
+		return fail(c, x, "quantile() of a constant");
+	const struct expr *qa = arg(x, 0, "q");
+	bool list = qa && (qa->kind == EX_LIST || qa->kind == EX_TUPLE);
+	size_t nq = list ? qa->n : 1;
+	if (list && !nq)
+		return fail(c, qa, "quantile() needs at least one q");
+	double *qs = alloc(c, nq * sizeof *qs);
+	qs[0] = 0.5;
+	for (size_t i = 0; qa && i < nq; i++)
+		if (fraction(c, list ? qa->items[i] : qa, "q", &qs[i]) < 0)
+			return -1;
+	struct fnode *src = NULL;
+	int k = 0;
+	if (column_source(c, x, col, &src, &k) < 0)
+		return -1;
+	struct fnode *f = agg_node(c, x, src, 0, NULL);
+	f->label = "quantile";
+	if (nq > (size_t)f->aggs_cap)
+		return fail(c, qa, "too many quantiles (at most %d)", f->aggs_cap);
+	for (size_t i = 0; i < nq; i++) {
+		const char *name = list ? arena_printf(c->b->arena, "q%zu", i) : col_name_of(c, col);
+		if (agg_add(c, x, f, AGG_QUANTILE, k, name, 1) < 0)
+			return -1;
+		f->aggs[i].q = qs[i];
+	}
+	if (!list) {
+		agg_schema(c, f);
+		f->scalar = true;
+		return frame_val(v, x, f);
+	}
+	f->n_stack = (int)nq;
+	f->stack_q = qs;
+	f->n_cols = 2;
+	f->names = alloc(c, 2 * sizeof *f->names);
+	f->types = alloc(c, 2 * sizeof *f->types);
+	f->names[0] = "quantile";
+	f->names[1] = col_name_of(c, col);
+	f->types[0] = f->types[1] = COL_FLOAT64;
+	return frame_val(v, x, f);
+}
+
+/* pandas' format_percentiles(): "25%", or just enough decimals to tell the percentiles apart. */
+static const char *percentile_label(struct ctx *c, const double *p, int n, int i)
+{
+	bool all_int = true;
+	for (int k = 0; k < n; k++) {
+		double x = 100 * p[k];
+		all_int &= fabs(trunc(x) - x) <= 1e-8 + 1e-5 * fabs(x);
+	}
+	double x = 100 * p[i];
+	if (all_int || fabs(trunc(x) - x) <= 1e-8 + 1e-5 * fabs(x))
+		return arena_printf(c->b->arena, "%lld%%", (long long)trunc(x));
+	/* @p is sorted and unique: the smallest gap, counting those to 0% and 100% */
+	double gap = 100;
+	if (100 * p[0] > 0)
+		gap = 100 * p[0];
+	for (int k = 1; k < n; k++)
+		gap = fmin(gap, 100 * p[k] - 100 * p[k - 1]);
+	if (100 * p[n - 1] < 100)
+		gap = fmin(gap, 100 - 100 * p[n - 1]);
+	int prec = (int)-floor(log10(gap));
+	if (prec < 1)
+		prec = 1;
+	double scale = pow(10.0, prec), r = nearbyint(x * scale) / scale;
+	char num[K_FORMAT_LEN];
+	k_format_double(r, num, sizeof num);
+	return arena_printf(c->b->arena, "%s%%", num);
+}
+
+/*
+ * describe(percentiles=None) of columns @cols of @in: count, mean, std, min,
+ * the percentiles (0.25, 0.5, 0.75 by default; 0.5 is always added) and max
+ * of each, as pandas' describe().reset_index() writes them: a column "index"
+ * naming the statistic, then one float64 column per column. One aggregate
+ * node: every statistic in the same map-reduce pass.
+ */
+static int describe_node(struct ctx *c, const struct expr *x, struct fnode *in, const int *cols, int n_cols,
+			 struct fval *v)
+{
+	static const char *const kws[] = { "percentiles", NULL };
+	if (check_args(c, x, "describe", 1, kws) < 0)
+		return -1;
+	const struct expr *pa = arg(x, 0, "percentiles");
+	double pcts[64] = { 0.25, 0.5, 0.75 };
+	int np = 3;
+	if (pa && pa->kind != EX_NONE) {
+		if (pa->kind != EX_LIST && pa->kind != EX_TUPLE)
+			return fail(c, pa, "percentiles must be a list of numbers between 0 and 1");
+		if (pa->n > 62)
+			return fail(c, pa, "at most 62 percentiles");
+		np = 0;
+		bool half = false;
+		for (size_t i = 0; i < pa->n; i++) {
+			if (fraction(c, pa->items[i], "a percentile", &pcts[np]) < 0)
+				return -1;
+			half |= pcts[np++] == 0.5;
+		}
+		if (!half)
+			pcts[np++] = 0.5;
+		for (int i = 1; i < np; i++) /* insertion sort, as np.unique */
+			for (int j = i; j > 0 && pcts[j - 1] > pcts[j]; j--) {
+				double t = pcts[j];
+				pcts[j] = pcts[j - 1];
+				pcts[j - 1] = t;
+			}
+		for (int i = 1; i < np; i++)
+			if (pcts[i] == pcts[i - 1])
+				return fail(c, pa, "percentiles cannot contain duplicates");
+	}
+	int num[256], nc = 0;
+	for (int k = 0; k < n_cols; k++)
+		if (in->types[cols[k]] == COL_INT64 || in->types[cols[k]] == COL_FLOAT64) {
+			if (nc == 256)
+				return fail(c, x, "describe() of more than 256 number columns: select some first");
+			num[nc++] = cols[k];
+		}
+	if (!nc)
+		return fail(c, x, "describe() needs a number column (int64 or float64); this has none");
+	int ns = 5 + np;
+	struct fnode *f = agg_node(c, x, in, 0, NULL);
+	f->label = "describe";
+	f->aggs_cap = ns * nc;
+	f->aggs = alloc(c, (size_t)f->aggs_cap * sizeof *f->aggs);
+	f->n_stack = ns;
+	f->stack_names = alloc(c, (size_t)ns * sizeof *f->stack_names);
+	for (int s = 0; s < ns; s++) {
+		enum agg_fn fn = s == 0 ? AGG_COUNT : s == 1 ? AGG_MEAN : s == 2 ? AGG_STD : s == 3 ? AGG_MIN :
+				 s == ns - 1 ? AGG_MAX : AGG_QUANTILE;
+		f->stack_names[s] = fn == AGG_QUANTILE ? percentile_label(c, pcts, np, s - 4) : agg_fn_name(fn);
+		for (int j = 0; j < nc; j++) {
+			if (agg_add(c, x, f, fn, num[j], arena_printf(c->b->arena, "%d.%d", s, j), 1) < 0)
+				return -1;
+			if (fn == AGG_QUANTILE)
+				f->aggs[f->n_aggs - 1].q = pcts[s - 4];
+		}
+	}
+	f->n_cols = 1 + nc;
+	f->names = alloc(c, (size_t)f->n_cols * sizeof *f->names);
+	f->types = alloc(c, (size_t)f->n_cols * sizeof *f->types);
+	f->names[0] = "index";
+	f->types[0] = COL_STRING;
+	for (int j = 0; j < nc; j++) {
+		f->names[1 + j] = in->names[num[j]];
+		f->types[1 + j] = COL_FLOAT64;
+	}
+	return frame_val(v, x, f);
+}
+
 /* g.agg(...) / g.col.fn() / g.fn(): the aggregate node of groupby value @g. */
 static int group_agg(struct ctx *c, const struct expr *x, struct fval *g, const char *method, struct fval *v)
 {
@@ -1042,8 +1239,8 @@ static int group_agg(struct ctx *c, const struct expr *x, struct fval *g, const 
 					return -1;
 				int af = agg_fn_parse(fnn);
 				if (af < 0)
-					return fail(c, p, "unknown aggregate '%s' (sum, mean, min, max, count, size, std, var, "
-							  "first, last, nunique)", fnn);
+					return fail(c, p, "unknown aggregate '%s' (sum, mean, median, quantile, min, max, count, "
+							  "size, std, var, first, last, nunique)", fnn);
 				if (agg_add(c, p, f, (enum agg_fn)af, col, x->kw_names[i], 1) < 0)
 					return -1;
 			}
@@ -1077,21 +1274,33 @@ static int group_agg(struct ctx *c, const struct expr *x, struct fval *g, const 
 			return -1;
 	} else if (fn >= 0) {
 		static const char *const kws[] = { "ddof", "numeric_only", NULL };
-		if (check_args(c, x, method, 0, kws) < 0 || ddof_arg(c, x, &ddof) < 0)
+		static const char *const qkws[] = { "q", "interpolation", "numeric_only", NULL };
+		double q = 0.5;
+		if (fn == AGG_QUANTILE) {
+			const struct expr *qa = arg(x, 0, "q");
+			if (check_args(c, x, method, 1, qkws) < 0 || interpolation_arg(c, x) < 0)
+				return -1;
+			if (qa && (qa->kind == EX_LIST || qa->kind == EX_TUPLE))
+				return fail(c, qa, "a groupby's quantile() takes one q (for several, one quantile() each)");
+			if (qa && fraction(c, qa, "q", &q) < 0)
+				return -1;
+		} else if (check_args(c, x, method, 0, kws) < 0 || ddof_arg(c, x, &ddof) < 0) {
 			return -1;
+		}
 		int added = 0;
 		for (int s = 0; s < n_sel; s++) {
 			if (g->n_sel < 0 && agg_result_type((enum agg_fn)fn, in->types[sel[s]]) < 0)
 				continue; /* pandas drops columns the function does not apply to */
 			if (agg_add(c, x, f, (enum agg_fn)fn, sel[s], in->names[sel[s]], ddof) < 0)
 				return -1;
+			f->aggs[f->n_aggs - 1].q = q;
 			added++;
 		}
 		if (!added)
 			return fail(c, x, "%s() applies to none of the columns", method);
 	} else {
-		return fail(c, x, "a groupby has no method '%s' (agg, sum, mean, min, max, count, size, std, var, first, "
-				  "last, nunique)", method);
+		return fail(c, x, "a groupby has no method '%s' (agg, sum, mean, median, quantile, min, max, count, size, "
+				  "std, var, first, last, nunique)", method);
 	}
 	agg_schema(c, f);
 	return frame_val(v, x, f);
@@ -1725,12 +1934,35 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 		}
 		return frame_val(v, x, f);
 	}
+	if (!strcmp(m, "describe")) {
+		int *cols = alloc(c, (size_t)(in->n_cols ? in->n_cols : 1) * sizeof *cols);
+		for (int k = 0; k < in->n_cols; k++)
+			cols[k] = k;
+		return describe_node(c, x, in, cols, in->n_cols, v);
+	}
 	return fail(c, x, "a frame has no method '%s' (groupby, assign, head, tail, sort_values, nlargest, nsmallest, "
-			  "dropna, fillna, rename, drop, drop_duplicates, merge; columns have sum, mean, ...)", m);
+			  "dropna, fillna, rename, drop, drop_duplicates, merge, describe; columns have sum, mean, ...)", m);
 }
 
 static int col_method(struct ctx *c, const struct expr *x, struct cexpr *col, const char *m, struct fval *v)
 {
+	if (!strcmp(m, "quantile"))
+		return column_quantile(c, x, col, v);
+	if (!strcmp(m, "describe")) {
+		struct fnode *src = NULL;
+		int k = 0;
+		if (!col->frame)
+			return fail(c, x, "describe() of a constant");
+		if (column_source(c, x, col, &src, &k) < 0)
+			return -1;
+		if (col->type != COL_INT64 && col->type != COL_FLOAT64)
+			return fail(c, x, "describe() of a %s column is not supported (only int64 and float64)",
+				    col_type_name(col->type));
+		if (describe_node(c, x, src, &k, 1, v) < 0)
+			return -1;
+		v->f->names[1] = col_name_of(c, col);
+		return 0;
+	}
 	int fn = agg_fn_parse(m);
 	if (fn >= 0 && fn != AGG_SIZE && fn != AGG_FIRST && fn != AGG_LAST) {
 		if (!col->frame)
@@ -1826,8 +2058,9 @@ static int col_method(struct ctx *c, const struct expr *x, struct cexpr *col, co
 					return -1;
 				return col_fn(c, x, col_fns[k].fn, col, arg(x, 0, "decimals"), v);
 			}
-		return fail(c, x, "a column has no method '%s' (sum, mean, min, max, count, std, var, nunique, "
-				  "value_counts, isna, notna, isin, fillna, astype, between, abs, round, ...)", m);
+		return fail(c, x, "a column has no method '%s' (sum, mean, median, quantile, min, max, count, std, var, "
+				  "nunique, describe, value_counts, isna, notna, isin, fillna, astype, between, abs, round, "
+				  "...)", m);
 	}
 	e->frame = col->frame;
 	return col_val(v, x, e);

@@ -1112,6 +1112,51 @@ static void sort_table(struct tctx *t, struct table *tb, int n_by, const int *by
 	*tb = out;
 }
 
+/* The one row of a stacked aggregate (describe, quantiles of a list) as rows; see fnode.n_stack. */
+static void stack_table(struct tctx *t, const struct fnode *f, const struct table *in, struct table *out)
+{
+	int64_t ns = f->n_stack;
+	int nc = f->n_cols - 1;
+	out->n_cols = f->n_cols;
+	out->n_rows = ns;
+	out->names = f->names;
+	out->cols = talloc(t, (size_t)f->n_cols * sizeof *out->cols);
+	memset(out->cols, 0, (size_t)f->n_cols * sizeof *out->cols);
+	struct column *lab = &out->cols[0];
+	lab->type = f->types[0];
+	lab->n = ns;
+	if (f->stack_names) {
+		lab->soff = talloc(t, (size_t)(ns + 1) * sizeof *lab->soff);
+		uint64_t total = 0;
+		for (int64_t s = 0; s < ns; s++)
+			total += strlen(f->stack_names[s]);
+		char *data = talloc(t, total + 1);
+		uint64_t o = 0;
+		for (int64_t s = 0; s < ns; s++) {
+			size_t len = strlen(f->stack_names[s]);
+			lab->soff[s] = o;
+			memcpy(data + o, f->stack_names[s], len);
+			o += len;
+		}
+		lab->soff[ns] = o;
+		lab->sdata = data;
+	} else {
+		lab->f = talloc(t, (size_t)ns * sizeof *lab->f);
+		memcpy(lab->f, f->stack_q, (size_t)ns * sizeof *lab->f);
+	}
+	for (int j = 0; j < nc; j++) {
+		struct column *c = &out->cols[1 + j];
+		c->type = COL_FLOAT64;
+		c->n = ns;
+		c->f = talloc(t, (size_t)ns * sizeof *c->f);
+		for (int64_t s = 0; s < ns; s++) {
+			const struct column *a = &in->cols[s * nc + j];
+			c->f[s] = in->n_rows < 1 || !valid_at(a, 0) ? NAN : a->type == COL_INT64 ? (double)a->i[0] : a->f[0];
+		}
+		float_valid(t, c);
+	}
+}
+
 static int run_agg(struct tctx *t, const struct ffam *m, int64_t rel, size_t n_in, const void *const *in_data,
 		   const size_t *in_len, struct op_sink *out)
 {
@@ -1139,6 +1184,10 @@ static int run_agg(struct tctx *t, const struct ffam *m, int64_t rel, size_t n_i
 		if (rc == 0 && rel == m->n_tasks - 1) {
 			struct table tb;
 			gb_finish(g, t->a, true, &tb);
+			if (f->n_stack) {
+				struct table row = tb;
+				stack_table(t, f, &row, &tb);
+			}
 			tb.names = f->names;
 			if (f->by_count) {
 				int by = f->n_cols - 1;

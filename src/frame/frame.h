@@ -17,7 +17,8 @@
  *   - an aggregate family runs the chain per partition into a partial
  *     groupby (map), merges partials in a tree (combine, split_every 8), and
  *     finishes into one table (final): groupby, column reductions, len,
- *     value_counts;
+ *     value_counts, quantiles and describe() (a mergeable quantile sketch
+ *     per group, frame/qsketch.h);
  *   - a whole family gathers every partition of a materialized frame in one
  *     task: sort_values, head, nlargest.
  * Frames are never materialized between row-wise operations: the CSV block

@@ -92,11 +92,17 @@ struct fnode {
 	/* FN_AGG: keys and value columns are in's columns; aggs[k].col indexes vals */
 	int n_keys;
 	int *keys;
-	int n_aggs;
+	int n_aggs, aggs_cap;
 	struct agg_spec *aggs;
 	int n_vals;
 	int *vals;
 	bool by_count;             /* value_counts: rows by count descending, ties by key */
+	/* FN_AGG without keys, stacked (describe, quantile of a list): the one row of aggregates is
+	 * written as n_stack rows of n_cols - 1 float64 columns, aggregate s * (n_cols - 1) + j in row
+	 * s, column j + 1; column 0 holds stack_names[s] (string), or stack_q[s] (float64) */
+	int n_stack;
+	const char **stack_names;
+	double *stack_q;
 	/* FN_SORT */
 	int n_by;
 	int *by;

@@ -20,12 +20,17 @@
  * by its kind, updating flat per-group state arrays (struct of arrays: a sum
  * and its compensation, a count, ...). nunique keeps one set of
  * (group, value) pairs per aggregate, string values interned first.
+ * median and quantile keep a quantile sketch per group (frame/qsketch.h),
+ * owned by the first such aggregate of a value column and read by the
+ * others (describe()'s three percentiles of a column share one).
  * A partial serializes its groups' keys and states; merging maps the other
  * partial's groups onto ours and combines states by kind (first/last by
- * global row index, moments by Chan's formula), so any merge order gives
- * the same result up to float rounding.
+ * global row index, moments by Chan's formula, sketches by qsk_merge), so
+ * any merge order gives the same result up to float rounding (and the
+ * sketch's error bound, for quantiles of groups past QSK_EXACT values).
  */
 #include "frame/table.h"
+#include "frame/qsketch.h"
 #include "kernels.h"
 #include "util/hash.h"
 #include "util/xalloc.h"
@@ -707,7 +712,8 @@ int table_view(struct arena *a, const void *bytes, size_t len, struct table *t, 
 static const char *const agg_names[AGG_N] = {
 	[AGG_SUM] = "sum", [AGG_MEAN] = "mean", [AGG_MIN] = "min", [AGG_MAX] = "max",
 	[AGG_COUNT] = "count", [AGG_SIZE] = "size", [AGG_STD] = "std", [AGG_VAR] = "var",
-	[AGG_FIRST] = "first", [AGG_LAST] = "last", [AGG_NUNIQUE] = "nunique",
+	[AGG_FIRST] = "first", [AGG_LAST] = "last", [AGG_NUNIQUE] = "nunique", [AGG_MEDIAN] = "median",
+	[AGG_QUANTILE] = "quantile",
 };
 
 const char *agg_fn_name(enum agg_fn f)
@@ -733,6 +739,8 @@ int agg_result_type(enum agg_fn f, enum col_type in)
 	case AGG_MEAN:
 	case AGG_STD:
 	case AGG_VAR:
+	case AGG_MEDIAN:
+	case AGG_QUANTILE:
 		return in == COL_INT64 || in == COL_BOOL || in == COL_FLOAT64 ? COL_FLOAT64 : -1;
 	case AGG_MIN:
 	case AGG_MAX:
@@ -771,13 +779,14 @@ enum st_kind {
 	ST_SIZE,     /* a0 count of rows */
 	ST_MOM,      /* a0 n, a1 mean, a2 m2 (doubles) */
 	ST_NUNIQUE,  /* a0 distinct values; set the (group, value) pairs */
+	ST_QUANT,    /* qs: a quantile sketch per group, in the agg that owns it (share) */
 	ST_N
 };
 
 static const int st_n_arr[ST_N] = {
 	[ST_NONE] = 0, [ST_SUM_I] = 1, [ST_SUM_F] = 2, [ST_MEAN_I] = 3, [ST_MEAN_F] = 3,
 	[ST_MINMAX_I] = 2, [ST_MINMAX_F] = 1, [ST_MINMAX_S] = 1, [ST_FL] = 2, [ST_FL_S] = 1,
-	[ST_COUNT] = 1, [ST_SIZE] = 1, [ST_MOM] = 3, [ST_NUNIQUE] = 1,
+	[ST_COUNT] = 1, [ST_SIZE] = 1, [ST_MOM] = 3, [ST_NUNIQUE] = 1, [ST_QUANT] = 0,
 };
 
 /* A string state value, heap-owned. */
@@ -814,6 +823,8 @@ struct agg {
 	struct sval *sv;
 	struct pairset set;
 	struct strtab strs;
+	int share;      /* ST_QUANT: the agg whose sketches it reads (the first of its value column) */
+	struct qsketch *qs; /* ST_QUANT, when share is this agg: gcap sketches */
 };
 
 struct gb {
@@ -864,6 +875,8 @@ static enum st_kind st_kind_of(enum agg_fn f, enum col_type in, int out)
 	case AGG_STD:
 	case AGG_VAR: return ST_MOM;
 	case AGG_NUNIQUE: return ST_NUNIQUE;
+	case AGG_MEDIAN:
+	case AGG_QUANTILE: return ST_QUANT;
 	default: return ST_NONE;
 	}
 }
@@ -1033,6 +1046,10 @@ static void gb_grow_groups(struct gb *g, int64_t need)
 			a->sv = xrealloc(a->sv, c * sizeof *a->sv);
 			memset(a->sv + old, 0, (c - (size_t)old) * sizeof *a->sv);
 		}
+		if (a->kind == ST_QUANT && a->share == i) {
+			a->qs = xrealloc(a->qs, c * sizeof *a->qs);
+			memset(a->qs + old, 0, (c - (size_t)old) * sizeof *a->qs);
+		}
 	}
 	g->gcap = cap;
 }
@@ -1150,6 +1167,8 @@ static uint64_t gb_signature(const struct gb *g)
 		const struct agg *a = &g->aggs[i];
 		h = hash_combine(h, hash_word((uint64_t)a->spec.fn << 40 | (uint64_t)a->in << 32 |
 					      (uint64_t)(uint32_t)a->spec.ddof));
+		if (a->kind == ST_QUANT)
+			h = hash_combine(h, hash_word(f2bits(a->spec.q) ^ (uint64_t)a->share << 1));
 	}
 	return h;
 }
@@ -1178,6 +1197,12 @@ struct gb *gb_new(int n_keys, const enum col_type *key_types, const char *const 
 		a->kind = st_kind_of(aggs[i].fn, a->in, a->out);
 		a->hi = aggs[i].fn == AGG_MAX || aggs[i].fn == AGG_LAST;
 		a->n_arr = st_n_arr[a->kind];
+		a->share = i;
+		for (int j = 0; j < i && a->kind == ST_QUANT; j++)
+			if (g->aggs[j].kind == ST_QUANT && g->aggs[j].spec.col == a->spec.col) {
+				a->share = j;
+				break;
+			}
 	}
 	g->kenc = xcalloc((size_t)n_keys + 1, sizeof *g->kenc);
 	g->kbytes = xcalloc((size_t)n_keys + 1, sizeof *g->kbytes);
@@ -1214,6 +1239,10 @@ void gb_free(struct gb *g)
 		free(a->set.g);
 		free(a->set.v);
 		strtab_free(&a->strs);
+		if (a->qs)
+			for (int64_t x = 0; x < g->gcap; x++)
+				qsk_release(&a->qs[x]);
+		free(a->qs);
 	}
 	for (int k = 0; k < g->n_keys; k++) {
 		free(g->kenc[k]);
@@ -1457,6 +1486,15 @@ static void agg_update(struct gb *g, struct agg *a, const struct column *c, int6
 		}
 		break;
 	}
+	case ST_QUANT: {
+		struct qsketch *qs = a->qs;
+		if (!qs)
+			break; /* another agg of this column keeps the sketch */
+		const double *x = as_f64(c, c0, m, g->sf);
+		LOOP_F(x, if (!qs[gi].n) qsk_seed(&qs[gi], hash_word((uint64_t)(rb + i)));
+		       qsk_add(&qs[gi], x[i]));
+		break;
+	}
 	default:
 		break;
 	}
@@ -1589,6 +1627,9 @@ void gb_serialize(const struct gb *g, struct buf *out)
 				if (a->set.g[x] >= 0)
 					put_w(out, a->set.v[x]);
 		}
+		if (a->qs)
+			for (size_t x = 0; x < n; x++)
+				qsk_serialize(&a->qs[x], out);
 	}
 }
 
@@ -1621,6 +1662,7 @@ struct pagg {
 	struct pstr sv, strs;
 	uint64_t n_strs, n_pairs;
 	const unsigned char *pg, *pv;
+	const unsigned char **qs; /* ST_QUANT owner: where each group's sketch starts (xmalloc'ed) */
 };
 
 int gb_merge(struct gb *g, const void *bytes, size_t len, struct err *e)
@@ -1671,9 +1713,21 @@ int gb_merge(struct gb *g, const void *bytes, size_t len, struct err *e)
 				    (a->in == COL_STRING && hash_ld64(p->pv + 8 * x) >= p->n_strs))
 					r.bad = true;
 		}
+		if (a->qs) {
+			p->qs = xmalloc(sizeof *p->qs * (n ? n : 1));
+			for (uint64_t x = 0; x < n && !r.bad; x++) {
+				size_t used = qsk_check(r.p + r.pos, r.len - r.pos);
+				p->qs[x] = r.p + r.pos;
+				r.pos += used;
+				r.bad = used == 0;
+			}
+		}
 	}
-	if (r.bad || r.pos != len)
+	if (r.bad || r.pos != len) {
+		for (int i = 0; i < g->n_aggs; i++)
+			free(pa[i].qs);
 		return err_run(e, NULL, "corrupt partial aggregate: truncated or malformed bytes");
+	}
 
 	/* Their groups onto ours. */
 	int32_t *gmap = xmalloc(sizeof *gmap * (n ? n : 1));
@@ -1711,6 +1765,10 @@ int gb_merge(struct gb *g, const void *bytes, size_t len, struct err *e)
 		for (uint64_t x = 0; x < n && a->kind != ST_NUNIQUE; x++) {
 			int32_t gi = gmap[x];
 			switch (a->kind) {
+			case ST_QUANT:
+				if (p->qs)
+					qsk_merge_bytes(&a->qs[gi], p->qs[x]);
+				break;
 			case ST_SUM_I:
 			case ST_COUNT:
 			case ST_SIZE:
@@ -1806,6 +1864,7 @@ int gb_merge(struct gb *g, const void *bytes, size_t len, struct err *e)
 			}
 			free(smap);
 		}
+		free(p->qs);
 	}
 	free(gmap);
 	return 0;
@@ -1976,6 +2035,13 @@ void gb_finish(struct gb *g, struct arena *a, bool sorted, struct table *out)
 				col_set_word(c, r, a1[x]);
 				c->valid[r] = (int64_t)a0[x] >= 0;
 				break;
+			case ST_QUANT: {
+				/* pandas computes a Series' quantiles with numpy, a groupby's with its own loop */
+				enum qsk_rule rule = ag->spec.fn == AGG_MEDIAN ? QSK_MEDIAN :
+						     g->n_keys ? QSK_GROUPBY : QSK_SERIES;
+				c->f[r] = qsk_quantile(&g->aggs[ag->share].qs[x], ag->spec.q, rule);
+				break;
+			}
 			case ST_MOM: {
 				double cnt = bits2f(a0[x]), m2 = bits2f(a2[x]), dof = cnt - ag->spec.ddof;
 				double v = dof > 0 ? m2 / dof : NAN;

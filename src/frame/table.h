@@ -93,15 +93,16 @@ void table_write_value(const struct column *c, int64_t r, struct buf *out);
 
 enum agg_fn {
 	AGG_SUM, AGG_MEAN, AGG_MIN, AGG_MAX, AGG_COUNT, AGG_SIZE, AGG_STD, AGG_VAR,
-	AGG_FIRST, AGG_LAST, AGG_NUNIQUE, AGG_N
+	AGG_FIRST, AGG_LAST, AGG_NUNIQUE, AGG_MEDIAN, AGG_QUANTILE, AGG_N
 };
 /* agg_fn_name() / agg_fn_parse() : "sum", ... ; parse returns -1 when unknown. */
 const char *agg_fn_name(enum agg_fn f);
 int agg_fn_parse(const char *name);
 /* agg_result_type() : pandas' result type of @f over a column of @in
  * (sum: int64 for int64 and bool, float64 for float64; mean/std/var
- * float64; min/max/first/last: @in; count/size/nunique int64). -1 when
- * pandas refuses (sum/mean/std/var of strings or dates). */
+ * float64; min/max/first/last: @in; count/size/nunique int64;
+ * median/quantile float64 of int64, bool and float64). -1 when pandas
+ * refuses (sum/mean/std/var/median/quantile of strings or dates). */
 int agg_result_type(enum agg_fn f, enum col_type in);
 
 struct agg_spec {
@@ -109,6 +110,7 @@ struct agg_spec {
 	int col;              /* value column in the tables given to gb_update(); ignored for AGG_SIZE */
 	int ddof;             /* std/var (pandas default 1) */
 	const char *name;     /* the result column's name */
+	double q;             /* quantile: 0 <= q <= 1 */
 };
 
 /*
@@ -121,10 +123,16 @@ struct agg_spec {
  * count counts values, size counts rows; first/last are the first/last
  * value in row order (by the @row_base given to gb_update plus the row).
  * float sums are compensated (Neumaier); std/var merge by Chan's formula.
+ * median and quantile keep a quantile sketch per group (frame/qsketch.h),
+ * one per value column however many quantiles of it are asked for: exact
+ * (as pandas computes it) while a group has at most QSK_EXACT values, within 1%
+ * of the values' count in rank past that, in bounded memory.
  *
  * A partial aggregate travels through the store as bytes (gb_serialize) and
  * is merged into another (gb_merge); partials may be merged in any order
- * and grouping, with identical results up to float rounding.
+ * and grouping, with identical results up to float rounding (and, for
+ * quantiles of groups past QSK_EXACT values, within the sketch's error bound;
+ * a fixed order gives a fixed result).
  */
 struct gb;
 

@@ -54,6 +54,49 @@ pandas_or_skip() {
 	assert_output "$(printf '{"k":"a","n":2,"hi":5}\n{"k":"b","n":3,"hi":6}\n{"k":"c","n":0,"hi":null}')"
 }
 
+@test "tessera csv: quantile, median and describe, hand-checked; exact on small groups, within 1% on large ones" {
+	printf 'k,v,f\nb,1,0.5\na,2,\nb,3,1.5\nc,,2.5\na,5,3.0\nb,6,-1\n' > "$TMP/q.csv"
+	# v: 1 2 3 5 6 (c's is missing); f: -1 0.5 1.5 2.5 3.0; pandas interpolates at position q (n - 1)
+	run -0 "$TESSERA" csv 'df.v.median()' "$TMP/q.csv"
+	assert_output "3.0"
+	run -0 "$TESSERA" csv 'df.v.quantile(0.9)' "$TMP/q.csv"   # position 3.6: 5 + 0.6 (6 - 5)
+	assert_output "5.6"
+	run -0 "$TESSERA" csv 'df.v.quantile([0.25, 0.5, 1])' "$TMP/q.csv"
+	assert_output "$(printf 'quantile,v\n0.25,2.0\n0.5,3.0\n1.0,6.0')"
+	# a: 2 5 -> 2 + 0.75 (5 - 2); b: 1 3 6 -> position 1.5: 3 + 0.5 (6 - 3); c: no value
+	run -0 "$TESSERA" csv 'df.groupby("k").v.quantile(0.75)' "$TMP/q.csv"
+	assert_output "$(printf 'k,v\na,4.25\nb,4.5\nc,')"
+	run -0 "$TESSERA" csv 'df.groupby("k").agg(m=("v", "median"), q=("f", "quantile"), n=("v", "count"))' "$TMP/q.csv"
+	assert_output "$(printf 'k,m,q,n\na,3.5,3.0,2\nb,3.0,0.5,3\nc,,2.5,0')"
+	run -0 "$TESSERA" csv 'df.groupby("k").median()' "$TMP/q.csv"
+	assert_output "$(printf 'k,v,f\na,3.5,3.0\nb,3.0,0.5\nc,,2.5')"
+	# std: sqrt(17.2 / 4) and sqrt(10.3 / 4); 25% of v at position 1, 75% at position 3
+	run -0 "$TESSERA" csv 'df.describe()' "$TMP/q.csv"
+	assert_output "$(printf 'index,v,f\ncount,5.0,5.0\nmean,3.4,1.3\nstd,2.0736441353327724,1.6046806535881213\nmin,1.0,-1.0\n25%%,2.0,0.5\n50%%,3.0,1.5\n75%%,5.0,2.5\nmax,6.0,3.0')"
+	run -0 "$TESSERA" csv 'df.v.describe(percentiles=[0.1])' "$TMP/q.csv"
+	assert_output "$(printf 'index,v\ncount,5.0\nmean,3.4\nstd,2.0736441353327724\nmin,1.0\n10%%,1.4\n50%%,3.0\nmax,6.0')"
+	# 0 .. 99999 shuffled, in partitions: past 4096 values a group is sketched; the median (49999.5) and
+	# 90% (89999.1) are within 1% of n (1000 here, as the values are their ranks), min and max exact
+	seq 0 99999 | awk 'BEGIN { print "x" } { print ($1 * 7919) % 100000 }' > "$TMP/perm.csv"
+	run -0 "$TESSERA" csv --blocksize 64KiB 'df.x.quantile([0, 0.5, 0.9, 1])' "$TMP/perm.csv"
+	[ "${lines[1]}" = "0.0,0.0" ]
+	[ "${lines[4]}" = "1.0,99999.0" ]
+	awk -F, 'NR == 3 { d = $2 - 49999.5 } NR == 4 { e = $2 - 89999.1 } END { exit !(d * d <= 1e6 && e * e <= 1e6) }' <<< "$output"
+	first="$output"
+	run -0 "$TESSERA" csv --blocksize 64KiB -j 1 'df.x.quantile([0, 0.5, 0.9, 1])' "$TMP/perm.csv"
+	[ "$output" = "$first" ]   # deterministic: the same partitions give the same answer
+	# q outside [0, 1] is a spec error pointing at q
+	run -3 --separate-stderr "$TESSERA" csv 'df.v.quantile(1.5)' "$TMP/q.csv"
+	[ "$stderr" = "tessera: expression:1:15: q must be between 0 and 1, not 1.5 (a fraction: 0.9 for 90%)" ]
+	run -3 --separate-stderr "$TESSERA" csv 'df.groupby("k").v.quantile(-0.1)' "$TMP/q.csv"
+	[ "$stderr" = "tessera: expression:1:28: q must be between 0 and 1, not -0.1" ]
+	run -3 --separate-stderr "$TESSERA" csv 'df.describe(percentiles=[0.5, 2])' "$TMP/q.csv"
+	[ "$stderr" = "tessera: expression:1:31: a percentile must be between 0 and 1, not 2 (a fraction: 0.9 for 90%)" ]
+	run -3 --separate-stderr "$TESSERA" csv 'df.k.median()' "$TMP/q.csv"
+	[ "$stderr" = "tessera: expression:1:1: median of column 'k' (string) is not defined" ]
+	assert_no_spill
+}
+
 @test "tessera csv: quoted newlines across partition boundaries, CRLF, stdin, gzip and zstd give one answer" {
 	/usr/bin/python3 - "$TMP/q.csv" <<'EOF'
 import sys

@@ -6,7 +6,12 @@ several such files against pandas.concat of each file read alone.
 
 Each case is an expression for Tessera and a function computing the same
 thing with pandas; both results are read back with pandas and compared
-column by column (floats to 1e-9 relative). Usage: crosscheck.py TESSERA
+column by column (floats to 1e-9 relative). Quantiles, medians and
+describe() are exact while a group has at most 4096 values (the cases
+above); on a generated million values they are checked against the
+sketch's documented bound instead: the rank the answer has in the sorted
+data is within 1% of the values' count of q (n - 1). Usage: crosscheck.py
+TESSERA
 """
 import glob
 import gzip
@@ -19,12 +24,15 @@ import subprocess
 import sys
 import tempfile
 
+import numpy as np
 import pandas as pd
 
 TESSERA = sys.argv[1] if len(sys.argv) > 1 else "./tessera"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 failures = 0
 checks = 0
+RANK_BOUND = 0.01  # the sketch's documented rank error, as a fraction of the values' count
+worst_rank = 0.0
 
 
 def tessera(expr, path, *opts):
@@ -158,6 +166,26 @@ weather_cases = [
      lambda d: d[d.wind.between(3, 3.5)].drop(columns=["weather"])),
     ('df.rename(columns=dict(temp_max="hi"))[["date", "hi"]].head(2)',
      lambda d: d.rename(columns=dict(temp_max="hi"))[["date", "hi"]].head(2)),
+    # quantiles: 2922 days, 1461 a place: exact
+    ('df.describe()', lambda d: d.describe().reset_index()),
+    ('df.temp_max.quantile([0.01, 0.5, 0.99])',
+     lambda d: d.temp_max.quantile([0.01, 0.5, 0.99]).rename_axis("quantile").reset_index()),
+    ('df[df.location == "Seattle"].temp_max.quantile([0, 0.1, 0.25, 0.5, 0.9, 0.99, 1])',
+     lambda d: d[d.location == "Seattle"].temp_max.quantile([0, 0.1, 0.25, 0.5, 0.9, 0.99, 1])
+     .rename_axis("quantile").reset_index()),
+    ('df[df.location == "Seattle"].wind.median()', lambda d: d[d.location == "Seattle"].wind.median()),
+    ('df[df.location == "New York"].precipitation.quantile(0.95)',
+     lambda d: d[d.location == "New York"].precipitation.quantile(0.95)),
+    ('df.groupby("location").temp_max.quantile(0.9)', lambda d: d.groupby("location").temp_max.quantile(0.9)),
+    ('df.groupby(["location", "weather"]).agg(m=("wind", "median"), q=("temp_min", "quantile"), n=("wind", "count"))',
+     lambda d: d.groupby(["location", "weather"]).agg(m=("wind", "median"), q=("temp_min", "quantile"),
+                                                     n=("wind", "count"))),
+    ('df.groupby("weather").median()', lambda d: d.groupby("weather").median(numeric_only=True)),
+    ('df.groupby("location").quantile(0.3)', lambda d: d.groupby("location").quantile(0.3, numeric_only=True)),
+    ('df[df.location == "Seattle"].describe()', lambda d: d[d.location == "Seattle"].describe().reset_index()),
+    ('df[df.location == "New York"].describe(percentiles=[0.05, 0.333, 0.95])',
+     lambda d: d[d.location == "New York"].describe(percentiles=[0.05, 0.333, 0.95]).reset_index()),
+    ('df[df.location == "Seattle"].wind.describe()', lambda d: d[d.location == "Seattle"].wind.describe()),
 ]
 
 airport_cases = [
@@ -170,6 +198,8 @@ airport_cases = [
     ('df[df.name.str.contains("intl", case=False)].shape[0]',
      lambda d: d[d.name.str.contains("intl", case=False)].shape[0]),
     ('df.fillna("??")[["iata", "state"]]', lambda d: d.fillna("??")[["iata", "state"]]),
+    ('df.describe(percentiles=[0.01, 0.99])', lambda d: d.describe(percentiles=[0.01, 0.99]).reset_index()),
+    ('df.groupby("country").latitude.median()', lambda d: d.groupby("country").latitude.median()),
 ]
 
 
@@ -209,6 +239,14 @@ gen_cases = [
     ('df.sort_values(["key", "id"], ascending=[False, True]).head(20)[["key", "id", "x"]]',
      lambda d: d.sort_values(["key", "id"], ascending=[False, True]).head(20)[["key", "id", "x"]]),
     ('df.groupby(["key", "flag"]).x.max()', lambda d: d.groupby(["key", "flag"]).x.max()),
+    # about 1600 rows a key, spread over every partition: the merged sketches are still exact
+    ('df.groupby("key").agg(med=("x", "median"), q=("y", "quantile"), my=("y", "median"))',
+     lambda d: d.groupby("key").agg(med=("x", "median"), q=("y", "quantile"), my=("y", "median"))),
+    ('df.groupby("key").x.quantile(0.1)', lambda d: d.groupby("key").x.quantile(0.1)),
+    ('df.groupby(["key", "flag"]).y.median()', lambda d: d.groupby(["key", "flag"]).y.median()),
+    ('df[df.key == "k001"].describe()', lambda d: d[d.key == "k001"].describe().reset_index()),
+    ('df[df.key == "k017"].y.quantile([0.01, 0.5, 0.99])',
+     lambda d: d[d.key == "k017"].y.quantile([0.01, 0.5, 0.99]).rename_axis("quantile").reset_index()),
 ]
 
 
@@ -299,6 +337,68 @@ def glob_check(tmp):
             print(f"FAIL {e}")
             continue
         compare(f"list of files: {expr}", out, fn(pdf))
+def rank_error(sorted_values, v, q):
+    """How far (a fraction of n) the rank of @v in the data is from q (n - 1), one rank of slack for an
+    answer interpolated between two neighbours."""
+    n = len(sorted_values)
+    below = np.searchsorted(sorted_values, v, "left")
+    upto = np.searchsorted(sorted_values, v, "right")
+    t = q * (n - 1)
+    return max(0.0, below - t - 1, t - upto) / n
+
+
+def check_rank(name, sorted_values, v, q):
+    global failures, checks, worst_rank
+    checks += 1
+    e = rank_error(sorted_values, float(v), q)
+    worst_rank = max(worst_rank, e)
+    if not e <= RANK_BOUND:
+        failures += 1
+        print(f"FAIL {name}: q={q}: {v!r} is {100 * e:.3f}% of n away in rank (bound {100 * RANK_BOUND}%)")
+
+
+def big_quantiles(tmp):
+    """A million values and more, past the exact threshold: answers within the rank bound, and
+    describe()'s other statistics exact."""
+    path = os.path.join(tmp, "big.csv")
+    rng = np.random.default_rng(5)
+    n = 1_200_000
+    d = pd.DataFrame({
+        "g": rng.choice(["a", "b", "c"], n, p=[0.6, 0.3, 0.1]),
+        "v": np.round(rng.lognormal(0.0, 2.0, n), 3),     # skewed, many repeats
+        "w": rng.integers(-10**6, 10**6, n),
+        "s": np.arange(n),                                 # sorted input
+    })
+    d.loc[rng.random(n) < 0.02, "v"] = np.nan
+    d.to_csv(path, index=False)
+    d = pd.read_csv(path)
+    qs = [0, 0.001, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 0.999, 1]
+    opts = ("--blocksize", "1MiB")  # about 30 partitions, merged in a tree
+    for col in ["v", "w", "s"]:
+        sv = np.sort(d[col].dropna().values)
+        expr = f"df.{col}.quantile({qs})"
+        got = pd.read_csv(io.StringIO(tessera(expr, path, *opts)), float_precision="round_trip")
+        for q, v in zip(got["quantile"], got[col]):
+            check_rank(expr, sv, v, q)
+    expr = 'df.groupby("g").agg(p9=("w", "quantile"), m=("v", "median"))'
+    got = pd.read_csv(io.StringIO(tessera(expr, path, *opts)), float_precision="round_trip")
+    for g, p9, m in zip(got["g"], got["p9"], got["m"]):
+        check_rank(f"{expr} [{g}] p9", np.sort(d[d.g == g].w.values), p9, 0.5)
+        check_rank(f"{expr} [{g}] m", np.sort(d[d.g == g].v.dropna().values), m, 0.5)
+    expr = 'df.groupby("g").v.quantile(0.99)'
+    got = pd.read_csv(io.StringIO(tessera(expr, path, *opts)), float_precision="round_trip")
+    for g, v in zip(got["g"], got["v"]):
+        check_rank(f"{expr} [{g}]", np.sort(d[d.g == g].v.dropna().values), v, 0.99)
+    expr = "df.describe()"
+    got = pd.read_csv(io.StringIO(tessera(expr, path, *opts)), float_precision="round_trip").set_index("index")
+    want = d.describe()
+    for col in want.columns:
+        sv = np.sort(d[col].dropna().values)
+        for stat in want.index:
+            if stat.endswith("%"):
+                check_rank(f"{expr} {stat} of {col}", sv, got.loc[stat, col], float(stat[:-1]) / 100)
+            else:
+                compare(f"{expr} {stat} of {col}", f"{got.loc[stat, col]!r}\n", float(want.loc[stat, col]))
 
 
 def main():
@@ -324,9 +424,11 @@ def main():
             subprocess.run(["zstd", "-q", "-f", g, "-o", g + ".zst"], check=True)
             run_cases(g + ".zst", gdf, gen_cases[:2], "--blocksize", "100KiB")
         glob_check(tmp)
+        big_quantiles(tmp)
     finally:
         shutil.rmtree(tmp)
-    print(f"frame crosscheck: {checks - failures} of {checks} agree with pandas {pd.__version__}")
+    print(f"frame crosscheck: {checks - failures} of {checks} agree with pandas {pd.__version__} "
+          f"(worst quantile rank error {100 * worst_rank:.4f}% of n, bound {100 * RANK_BOUND}%)")
     return 1 if failures else 0
 
 

@@ -9,6 +9,7 @@
  */
 #include "test.h"
 
+#include "frame/qsketch.h"
 #include "frame/table.h"
 #include "kernels.h"
 #include "util/arena.h"
@@ -143,7 +144,7 @@ static const enum agg_fn all_fns[] = { AGG_SUM, AGG_MEAN, AGG_MIN, AGG_MAX, AGG_
 static int make_aggs(struct agg_spec *out, const enum agg_fn *fns, int n, int col, int ddof)
 {
 	for (int i = 0; i < n; i++)
-		out[i] = (struct agg_spec){ fns[i], col, ddof, agg_fn_name(fns[i]) };
+		out[i] = (struct agg_spec){ fns[i], col, ddof, agg_fn_name(fns[i]), 0 };
 	return n;
 }
 
@@ -231,7 +232,7 @@ static void test_agg_string(void)
 	CHECK(agg_result_type(AGG_SUM, COL_BOOL) == COL_INT64);
 	CHECK(agg_result_type(AGG_MAX, COL_STRING) == COL_STRING);
 	CHECK(agg_result_type(AGG_NUNIQUE, COL_FLOAT64) == COL_INT64);
-	CHECK(agg_fn_parse("nunique") == AGG_NUNIQUE && agg_fn_parse("median") == -1);
+	CHECK(agg_fn_parse("nunique") == AGG_NUNIQUE && agg_fn_parse("mode") == -1);
 	CHECK_STR(agg_fn_name(AGG_VAR), "var");
 	arena_release(&a);
 }
@@ -261,7 +262,7 @@ static void test_agg_partials(void)
 		for (int f = 0; f < N_ALL; f++) {
 			if (agg_result_type(all_fns[f], vtypes[v]) < 0)
 				continue;
-			aggs[n] = (struct agg_spec){ all_fns[f], v, 1, arena_printf(&a, "%s_%d", agg_fn_name(all_fns[f]), v) };
+			aggs[n] = (struct agg_spec){ all_fns[f], v, 1, arena_printf(&a, "%s_%d", agg_fn_name(all_fns[f]), v), 0 };
 			n++;
 		}
 	struct column key, vals[NV];
@@ -329,9 +330,9 @@ static void test_agg_first_last_nunique(void)
 	arena_init(&a);
 	const enum col_type kt[1] = { COL_INT64 }, vt[2] = { COL_FLOAT64, COL_STRING };
 	const char *const kn[1] = { "g" };
-	const struct agg_spec aggs[5] = { { AGG_FIRST, 0, 1, "f" }, { AGG_LAST, 0, 1, "l" },
-					  { AGG_NUNIQUE, 0, 1, "nu" }, { AGG_NUNIQUE, 1, 1, "nus" },
-					  { AGG_LAST, 1, 1, "ls" } };
+	const struct agg_spec aggs[5] = { { AGG_FIRST, 0, 1, "f", 0 }, { AGG_LAST, 0, 1, "l", 0 },
+					  { AGG_NUNIQUE, 0, 1, "nu", 0 }, { AGG_NUNIQUE, 1, 1, "nus", 0 },
+					  { AGG_LAST, 1, 1, "ls", 0 } };
 	/* rows 0..3 (partial A) and 100..103 (partial B); group 1 only. */
 	int64_t ka[4] = { 1, 1, 1, 1 }, kb[4] = { 1, 1, 1, 1 };
 	double va[4] = { NAN, 2.0, -0.0, 2.0 }, vb[4] = { 0.0, 3.0, 7.5, NAN };
@@ -410,7 +411,7 @@ static void test_agg_keys_sorted(void)
 	arena_init(&a);
 	const enum col_type kt[2] = { COL_INT64, COL_BOOL }, vt[1] = { COL_INT64 };
 	const char *const kn[2] = { "n", "b" };
-	const struct agg_spec aggs[2] = { { AGG_SIZE, 0, 1, "size" }, { AGG_SUM, 0, 1, "s" } };
+	const struct agg_spec aggs[2] = { { AGG_SIZE, 0, 1, "size", 0 }, { AGG_SUM, 0, 1, "s", 0 } };
 	int64_t k1[6] = { 2, 1, 2, 1, -5, 9 }, v[6] = { 1, 2, 3, 4, 5, 6 };
 	uint8_t k2[6] = { 1, 0, 0, 0, 1, 0 }, k2ok[6] = { 1, 1, 1, 1, 1, 0 };
 	struct column keys[2] = { col_i(k1, NULL, 6), col_b(k2, k2ok, 6) }, vals[1] = { col_i(v, NULL, 6) };
@@ -463,7 +464,8 @@ static void test_agg_many_groups(void)
 	}
 	const enum col_type kt[1] = { COL_INT64 }, vt[1] = { COL_INT64 };
 	const char *const kn[1] = { "k" };
-	const struct agg_spec aggs[3] = { { AGG_SUM, 0, 1, "s" }, { AGG_FIRST, 0, 1, "f" }, { AGG_NUNIQUE, 0, 1, "u" } };
+	const struct agg_spec aggs[3] = { { AGG_SUM, 0, 1, "s", 0 }, { AGG_FIRST, 0, 1, "f", 0 },
+					  { AGG_NUNIQUE, 0, 1, "u", 0 } };
 	struct column kc = col_i(k, NULL, N), vc = col_i(v, NULL, N);
 	struct gb *g = gb_new(1, kt, kn, 3, aggs, 1, vt);
 	gb_update(g, &kc, &vc, N, 0);
@@ -748,7 +750,7 @@ static void test_gb_malformed(void)
 	for (int v = 0; v < NV; v++)
 		for (int f = 0; f < N_ALL; f++)
 			if (agg_result_type(all_fns[f], vtypes[v]) >= 0)
-				aggs[n++] = (struct agg_spec){ all_fns[f], v, 1, "x" };
+				aggs[n++] = (struct agg_spec){ all_fns[f], v, 1, "x", 0 };
 	struct column key, vals[NV];
 	data_cols(&a, &key, vals);
 	struct gb *g = gb_new(1, ktypes_s, knames_k, n, aggs, NV, vtypes);
@@ -794,6 +796,247 @@ static void test_gb_malformed(void)
 	arena_release(&a);
 }
 
+/* ---- quantiles ---- */
+
+/* median and quantile per group, over int, float and bool columns with missing values (the groupby rule:
+ * v[i] + (v[i + 1] - v[i]) * frac; pandas 1.5 gives the same), then without keys (numpy's rule). */
+static void test_agg_quantile(void)
+{
+	struct arena a;
+	arena_init(&a);
+	const struct agg_spec aggs[6] = {
+		{ AGG_MEDIAN, VX, 1, "mx", 0 }, { AGG_QUANTILE, VX, 1, "qx", 0.25 }, { AGG_MEDIAN, VY, 1, "my", 0 },
+		{ AGG_QUANTILE, VY, 1, "qy", 0.9 }, { AGG_MEDIAN, VZ, 1, "mz", 0 }, { AGG_QUANTILE, VX, 1, "q1", 1 },
+	};
+	CHECK(agg_result_type(AGG_QUANTILE, COL_INT64) == COL_FLOAT64);
+	CHECK(agg_result_type(AGG_MEDIAN, COL_STRING) < 0 && agg_result_type(AGG_QUANTILE, COL_DATE) < 0);
+	CHECK(agg_fn_parse("median") == AGG_MEDIAN && agg_fn_parse("quantile") == AGG_QUANTILE);
+	/* x: a 2 | b 1 3 | c 5; y: a 2.0 | b 0.5 1.5 | c none; z: a F T | b T F | c none */
+	const char *want = "k,mx,qx,my,qy,mz,q1\n"
+			   "a,2.0,2.0,2.0,2.0,0.5,2.0\n"
+			   "b,2.0,1.5,1.0,1.4,0.5,3.0\n"
+			   "c,5.0,5.0,,,,5.0\n";
+	CHECK_STR(agg_all(&a, aggs, 6), want);
+	/* the same from partials [0,2) [2,6) merged in both orders */
+	struct column key, vals[NV];
+	data_cols(&a, &key, vals);
+	struct buf parts[2];
+	const int64_t cut[3] = { 0, 2, 6 };
+	for (int p = 0; p < 2; p++) {
+		struct column k = slice(key, cut[p], cut[p + 1]), v[NV];
+		for (int j = 0; j < NV; j++)
+			v[j] = slice(vals[j], cut[p], cut[p + 1]);
+		struct gb *g = gb_new(1, ktypes_s, knames_k, 6, aggs, NV, vtypes);
+		gb_update(g, &k, v, cut[p + 1] - cut[p], cut[p]);
+		buf_init(&parts[p]);
+		gb_serialize(g, &parts[p]);
+		gb_free(g);
+	}
+	for (int o = 0; o < 2; o++) {
+		struct gb *g = gb_new(1, ktypes_s, knames_k, 6, aggs, NV, vtypes);
+		struct err e;
+		err_init(&e);
+		CHECK(gb_merge(g, parts[o].data, parts[o].len, &e) == 0);
+		CHECK(gb_merge(g, parts[1 - o].data, parts[1 - o].len, &e) == 0);
+		CHECK_STR(finish_csv(&a, g), want);
+		gb_free(g);
+	}
+	/* truncated partials are refused, damaged ones never crash */
+	const struct buf *b = &parts[1];
+	int fails = 0;
+	for (size_t len = 0; len < b->len; len++) {
+		struct gb *g = gb_new(1, ktypes_s, knames_k, 6, aggs, NV, vtypes);
+		struct err e;
+		err_init(&e);
+		fails += gb_merge(g, b->data, len, &e) == -1 && strstr(e.msg, "corrupt partial") != NULL;
+		gb_free(g);
+	}
+	CHECK(fails == (int)b->len);
+	for (size_t i = 0; i < b->len; i++) {
+		char *copy = malloc(b->len);
+		memcpy(copy, b->data, b->len);
+		copy[i] ^= (char)(0x81 + i);
+		struct gb *g = gb_new(1, ktypes_s, knames_k, 6, aggs, NV, vtypes);
+		struct err e;
+		err_init(&e);
+		if (gb_merge(g, copy, b->len, &e) == 0) {
+			struct table t;
+			gb_finish(g, &a, true, &t);
+		}
+		gb_free(g);
+		free(copy);
+	}
+	buf_release(&parts[0]);
+	buf_release(&parts[1]);
+	/* no keys: numpy's percentile (pandas' Series.quantile) for x = 1 2 3 5 100 */
+	const struct agg_spec series[3] = { { AGG_QUANTILE, VX, 1, "q90", 0.9 }, { AGG_QUANTILE, VX, 1, "q33", 1.0 / 3 },
+					    { AGG_MEDIAN, VY, 1, "my", 0 } };
+	struct gb *g = gb_new(0, NULL, NULL, 3, series, NV, vtypes);
+	CHECK_STR(finish_csv(&a, g), "q90,q33,my\n,,\n");
+	gb_update(g, NULL, vals, NROWS, 0);
+	CHECK_STR(finish_csv(&a, g), "q90,q33,my\n62.00000000000001,2.333333333333333,1.75\n");
+	gb_free(g);
+	arena_release(&a);
+}
+
+/* The rank error of @v as the @q quantile of @sorted (n values), in ranks: 0 when some position of @v in
+ * the data is within one rank of q (n - 1) (an interpolated answer sits between two neighbours). */
+static double rank_error(const double *sorted, int64_t n, double v, double q)
+{
+	int64_t lo = 0, hi = n;
+	while (lo < hi) {
+		int64_t m = (lo + hi) / 2;
+		if (sorted[m] < v)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	int64_t below = lo;
+	hi = n;
+	while (lo < hi) {
+		int64_t m = (lo + hi) / 2;
+		if (sorted[m] <= v)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	double t = q * (double)(n - 1);
+	return fmax(0, fmax((double)below - t - 1, t - (double)lo));
+}
+
+static int cmp_dbl(const void *pa, const void *pb)
+{
+	double a = *(const double *)pa, b = *(const double *)pb;
+	return (a > b) - (a < b);
+}
+
+/* The sketch: exact up to QSK_EXACT values (also when merged), then within 1% of n in rank, in one sketch and
+ * in 250 partials merged through their byte form in a tree of 8, for random, sorted and repetitive data;
+ * bounded in size; the same answers when run twice. */
+static void test_qsketch(void)
+{
+	/* exact: hand-checked, and merging exact sketches stays exact */
+	struct qsketch s = { 0 }, t = { 0 };
+	CHECK(isnan(qsk_quantile(&s, 0.5, QSK_SERIES)));
+	const double v[6] = { 7, -1, 3, 3, 10, 0.5 };
+	for (int i = 0; i < 3; i++)
+		qsk_add(&s, v[i]);
+	for (int i = 3; i < 6; i++)
+		qsk_add(&t, v[i]);
+	qsk_merge(&s, &t);
+	/* sorted: -1 0.5 3 3 7 10 */
+	CHECK(qsk_exact(&s) && s.n == 6);
+	CHECK(qsk_quantile(&s, 0, QSK_SERIES) == -1 && qsk_quantile(&s, 1, QSK_GROUPBY) == 10);
+	CHECK(qsk_quantile(&s, 0.5, QSK_MEDIAN) == 3);
+	CHECK(qsk_quantile(&s, 0.1, QSK_GROUPBY) == -0.25);  /* pos 0.5: -1 + 1.5 * 0.5 */
+	CHECK(qsk_quantile(&s, 0.9, QSK_SERIES) == 8.5);     /* pos 4.5: 7 + 3 * 0.5 */
+	qsk_add(&s, 8);
+	CHECK(qsk_quantile(&s, 0.5, QSK_MEDIAN) == 3 && qsk_quantile(&s, 0.75, QSK_SERIES) == 7.5);
+	qsk_release(&t);
+	for (int i = 0; i < QSK_EXACT - 7; i++)
+		qsk_add(&t, i);
+	qsk_merge(&s, &t);
+	CHECK(qsk_exact(&s) && s.n == QSK_EXACT);
+	qsk_add(&s, 1e9);
+	CHECK(!qsk_exact(&s) && s.n == QSK_EXACT + 1 && s.n_it <= QSK_K + 1);
+	CHECK(qsk_quantile(&s, 1, QSK_SERIES) == 1e9 && qsk_quantile(&s, 0, QSK_SERIES) == -1);
+	/* a sketch's bytes: every truncation refused, damage refused or harmless */
+	for (int i = 0; i < 9000; i++)
+		qsk_add(&s, (double)((i * 7919) % 9000));
+	CHECK(!qsk_exact(&s));
+	struct buf sb;
+	buf_init(&sb);
+	qsk_serialize(&s, &sb);
+	const unsigned char *bytes = (const unsigned char *)sb.data;
+	int refused = 0;
+	for (size_t len = 0; len < sb.len; len += 8)
+		refused += qsk_check(bytes, len) == 0;
+	CHECK(refused == (int)(sb.len / 8));
+	unsigned char *copy = malloc(sb.len);
+	for (size_t i = 0; i < sb.len; i += 5) {
+		memcpy(copy, bytes, sb.len);
+		copy[i] ^= (unsigned char)(0x81 + i);
+		if (qsk_check(copy, sb.len)) {
+			qsk_merge_bytes(&t, copy);
+			qsk_quantile(&t, 0.5, QSK_SERIES);
+		}
+	}
+	free(copy);
+	buf_release(&sb);
+	qsk_release(&s);
+	qsk_release(&t);
+
+	enum { N = 1000000, PARTS = 250 };
+	double *data = malloc(sizeof *data * N), *sorted = malloc(sizeof *sorted * N);
+	static const double qs[] = { 0, 0.001, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 0.999, 1 };
+	for (int kind = 0; kind < 3; kind++) {
+		uint64_t x = 88172645463325252ull;
+		for (int i = 0; i < N; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			double u = (double)(x >> 11) * 0x1p-53;
+			data[i] = kind == 0 ? exp(8 * u) : kind == 1 ? (double)i : (double)(x % 17);
+		}
+		memcpy(sorted, data, sizeof *data * N);
+		qsort(sorted, N, sizeof *sorted, cmp_dbl);
+		double first[2][11];
+		for (int run = 0; run < 2; run++) {
+			/* one sketch */
+			struct qsketch one = { 0 };
+			qsk_seed(&one, 1);
+			for (int i = 0; i < N; i++)
+				qsk_add(&one, data[i]);
+			CHECK(one.n == N && one.n_it <= 3 * QSK_K);
+			/* partials, merged 8 at a time from their bytes */
+			int n_cur = PARTS;
+			struct qsketch *cur = calloc(PARTS, sizeof *cur);
+			for (int p = 0; p < PARTS; p++) {
+				qsk_seed(&cur[p], (uint64_t)p << 32);
+				for (int i = N / PARTS * p; i < N / PARTS * (p + 1); i++)
+					qsk_add(&cur[p], data[i]);
+			}
+			while (n_cur > 1) {
+				int n_next = (n_cur + 7) / 8;
+				struct qsketch *next = calloc((size_t)n_next, sizeof *next);
+				for (int p = 0; p < n_cur; p++) {
+					struct buf b;
+					buf_init(&b);
+					qsk_serialize(&cur[p], &b);
+					CHECK(qsk_check((const unsigned char *)b.data, b.len) == b.len);
+					CHECK(qsk_check((const unsigned char *)b.data, b.len - 8) == 0);
+					qsk_merge_bytes(&next[p / 8], (const unsigned char *)b.data);
+					buf_release(&b);
+					qsk_release(&cur[p]);
+				}
+				free(cur);
+				cur = next;
+				n_cur = n_next;
+			}
+			CHECK(cur[0].n == N && cur[0].n_it <= 3 * QSK_K);
+			for (int i = 0; i < 11; i++) {
+				double a = qsk_quantile(&one, qs[i], QSK_SERIES), b = qsk_quantile(&cur[0], qs[i], QSK_GROUPBY);
+				CHECK(rank_error(sorted, N, a, qs[i]) <= 0.01 * N);
+				CHECK(rank_error(sorted, N, b, qs[i]) <= 0.01 * N);
+				if (rank_error(sorted, N, a, qs[i]) > 0.01 * N || rank_error(sorted, N, b, qs[i]) > 0.01 * N)
+					fprintf(stderr, "kind %d q %g: %g %g\n", kind, qs[i], rank_error(sorted, N, a, qs[i]),
+						rank_error(sorted, N, b, qs[i]));
+				if (run == 0)
+					first[0][i] = a, first[1][i] = b;
+				else
+					CHECK(first[0][i] == a && first[1][i] == b);
+			}
+			CHECK(qsk_quantile(&cur[0], 0, QSK_SERIES) == sorted[0]);
+			CHECK(qsk_quantile(&cur[0], 1, QSK_SERIES) == sorted[N - 1]);
+			qsk_release(&one);
+			qsk_release(&cur[0]);
+			free(cur);
+		}
+	}
+	free(data);
+	free(sorted);
+}
+
 const struct test table_tests[] = {
 	{ "table_agg_int", test_agg_int },
 	{ "table_agg_float", test_agg_float },
@@ -811,5 +1054,7 @@ const struct test table_tests[] = {
 	{ "table_take_filter", test_take_filter },
 	{ "table_serialize_view", test_serialize_view },
 	{ "table_gb_malformed", test_gb_malformed },
+	{ "table_agg_quantile", test_agg_quantile },
+	{ "table_qsketch", test_qsketch },
 	{ NULL, NULL },
 };
