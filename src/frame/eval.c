@@ -1163,6 +1163,15 @@ static int run_whole(struct tctx *t, const struct ffam *m, size_t n_in, const vo
 	return rc;
 }
 
+int frame_eval_part(const struct ffam *m, int64_t part, const void *in, size_t in_len, struct arena *a,
+		    struct table *tb, char **block, struct err *e)
+{
+	struct tctx t = { .a = a, .fam = m, .e = e, .part = part };
+	int rc = run_chain(&t, m, part, in, in_len, tb);
+	*block = t.block;
+	return rc;
+}
+
 int frame_run(const struct ffam *m, int64_t rel, size_t n_in, const void *const *in_data, const size_t *in_len,
 	      struct op_sink *out, struct err *e)
 {
@@ -1176,7 +1185,10 @@ int frame_run(const struct ffam *m, int64_t rel, size_t n_in, const void *const 
 		rc = run_chain(&t, m, rel, n_in ? in_data[0] : NULL, n_in ? in_len[0] : 0, &tb);
 		if (rc == 0) {
 			first_rows(&t, &tb, m->limit);
-			rc = emit_table(&t, m, rel, &tb, out);
+			if (m->count)
+				rc = op_sink_write(out, &tb.n_rows, sizeof tb.n_rows, e);
+			else
+				rc = emit_table(&t, m, rel, &tb, out);
 		}
 		break;
 	}

@@ -96,6 +96,9 @@ struct fnode {
 	/* lowering */
 	int n_users;
 	struct ffam *fam;          /* the family that materializes it (aggregates, sorts, heads) */
+	/* to_array(): rows per partition, once counted (arena; NULL: not yet) */
+	int64_t n_parts;
+	int64_t *part_rows;
 };
 
 enum ffam_kind { FF_PARTS, FF_AGG, FF_WHOLE };
@@ -108,6 +111,7 @@ struct ffam {
 	struct fnode **chain;      /* row-wise nodes after @src, in order, ending at f (PARTS) or f->in (AGG) */
 	int64_t n_src;             /* partitions of @src */
 	bool text;                 /* PARTS: emit text in @fmt (an output), else tables */
+	bool count;                /* PARTS: emit only the number of rows (int64), to size a to_array() */
 	enum table_format fmt;
 	int64_t limit;             /* PARTS: at most this many rows per partition (-1: all) */
 	bool *want, *value;        /* READ sources: fields to split out / to convert, per file column */
@@ -127,5 +131,21 @@ struct ffam {
 /* Evaluation helpers shared by lower.c and eval.c. */
 struct fnode *fnode_source(struct fnode *f, int *n_chain);
 bool fnode_is_materialized(const struct fnode *f);
+
+/* For array.c: a partition family over @f's rows that runs inside other
+ * tasks (not listed among the families, no tasks of its own): its tasks'
+ * sources are lowered into @fams (grown, *n_fams families, *cap room).
+ * @count: it emits row counts (only what filters read is converted), else
+ * tables with every column's value. NULL when lowering a source failed. */
+struct ffam *frame_lower_rows(struct fbuild *b, struct fnode *f, bool count, struct ffam ***fams, int64_t *n_fams,
+			      size_t *cap);
+/* frame_eval_part() : runs @m's chain over partition @part into @tb (memory in @a, and *block: the CSV
+ * block read, which raw text points into; free() it after, whatever the result). 0, or -1 and *e. */
+int frame_eval_part(const struct ffam *m, int64_t part, const void *in, size_t in_len, struct arena *a,
+		    struct table *tb, char **block, struct err *e);
+/* frame_build_sub() : the fnode of expression @x (a part of @text, located by @d): a column becomes a
+ * one-column frame (*series set). NULL and *e on error. */
+struct fnode *frame_build_sub(struct fbuild *b, const struct doc *d, const char *text, const struct expr *x,
+			      bool *series);
 
 #endif
