@@ -23,6 +23,7 @@
 #ifndef TESSERA_ARRAY_ARRAY_H
 #define TESSERA_ARRAY_ARRAY_H
 
+#include "frame/frame.h"
 #include "io/csvnum.h"
 #include "io/npy.h"
 #include "io/vcf.h"
@@ -87,6 +88,7 @@ enum anode_kind {
 	AN_VCF,     /* genotypes of a VCF/BCF file (int8), read by boxes of variants */
 	AN_CHOL,    /* a Cholesky factor (g[0] = 1: the factor of the inverse), one chunk, by LAPACK */
 	AN_PDIST,   /* distances between rows: in[0] x, in[1] y (x itself for pairwise), in[2] per-feature weights */
+	AN_FRAME,   /* a frame's rows as float64 (to_array()), one chunk per non-empty partition; always materialized */
 };
 
 /* Where pairwise distances are computed. */
@@ -153,6 +155,9 @@ struct anode {
 	enum pd_missing missing;
 	struct axis_chunks tiles[2];
 	struct axis_chunks groups;
+	/* AN_FRAME: the frame (its rows counted per partition); row chunk k is partition fpart[k] */
+	const struct frame_array *frame;
+	const int64_t *fpart;
 	/* Set by lowering: the family that materializes this array, or NULL when it is fused into its users. */
 	struct afam *fam;
 	bool is_output;            /* written by an output: must be materialized */
@@ -173,6 +178,11 @@ struct abuild {
 	 * error) when @name is not a node. May recurse into building that node. */
 	struct anode *(*lookup)(void *arg, const char *name, struct loc loc);
 	void *lookup_arg;
+	/* Builds the frame expression @x that `.to_array()` (its name at byte
+	 * @call_off of @text, located by @d) is called on: frame_to_array(). NULL
+	 * and *e on error. Called with lookup_arg. */
+	const struct frame_array *(*to_array)(void *arg, const struct doc *d, const char *text, const struct expr *x,
+					      uint32_t call_off);
 	uint32_t next_id;
 	uint32_t owner;            /* the spec node being built */
 };

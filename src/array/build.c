@@ -2025,9 +2025,60 @@ static bool unknown_function(struct ctx *c, const char *name, uint32_t off)
 	return FAIL(c, off, "unknown function '%s'", name);
 }
 
+/* x.to_array(): the rows of frame expression x as a float64 array, a row chunk per non-empty partition. */
+static bool to_array(struct ctx *c, const struct expr *x, struct val *out)
+{
+	const struct expr *f = x->a;
+	uint32_t name_off = f->off + f->len - (uint32_t)strlen(f->str);
+	if (x->n || x->n_kw)
+		return FAIL(c, x->n ? x->items[0]->off : x->kw_offs[0], "to_array() takes no arguments (rechunk() the result "
+			    "for other chunks)");
+	if (!c->b->to_array)
+		return FAIL(c, name_off, "to_array() needs a frame");
+	const struct frame_array *fa = c->b->to_array(c->b->lookup_arg, c->d, c->text, f->a, name_off);
+	if (!fa)
+		return false;
+	struct anode *n = new_node(c, AN_FRAME, x->off);
+	n->label = "to_array";
+	n->dtype = DT_FLOAT64;
+	n->frame = fa;
+	n->ndim = fa->series ? 1 : 2;
+	int64_t rows = 0, nonempty = 0;
+	for (int64_t k = 0; k < fa->n_parts; k++) {
+		rows += fa->rows[k];
+		nonempty += fa->rows[k] > 0;
+	}
+	n->shape[0] = rows;
+	/* one chunk per partition that has rows (an empty array: one empty chunk) */
+	int64_t nch = nonempty ? nonempty : 1;
+	int64_t *bounds = arena_alloc(c->b->arena, (size_t)(nch + 1) * sizeof *bounds);
+	int64_t *part = arena_alloc(c->b->arena, (size_t)nch * sizeof *part);
+	bounds[0] = 0;
+	part[0] = 0;
+	for (int64_t k = 0, j = 0; k < fa->n_parts; k++)
+		if (fa->rows[k] > 0) {
+			part[j] = k;
+			bounds[j + 1] = bounds[j] + fa->rows[k];
+			j++;
+		}
+	if (!nonempty)
+		bounds[1] = 0;
+	n->chunks[0] = (struct axis_chunks){ nch, bounds };
+	n->fpart = part;
+	if (n->ndim == 2) {
+		n->shape[1] = fa->n_cols;
+		int64_t nc;
+		n->chunks[1].bounds = even_bounds(c->b->arena, fa->n_cols, fa->n_cols, &nc);
+		n->chunks[1].n = nc;
+	}
+	return ret_array(out, x->off, n);
+}
+
 static bool eval_call(struct ctx *c, const struct expr *x, struct val *out)
 {
 	const struct expr *f = x->a;
+	if (f->kind == EX_ATTR && !strcmp(f->str, "to_array"))
+		return to_array(c, x, out);
 	/* A method call on a value: x.sum(axis=1), x.astype("f4"). */
 	if (f->kind == EX_ATTR) {
 		bool module = f->a->kind == EX_NAME && (!strcmp(f->a->str, "np") || !strcmp(f->a->str, "numpy") ||

@@ -1604,6 +1604,7 @@ static void *eval_node(struct ectx *x, const struct anode *n, const int64_t *sta
 		return eval_vcf(x, n, start, count);
 	case AN_PDIST: /* always materialized */
 	case AN_CHOL:
+	case AN_FRAME:
 		break;
 	case AN_EW:
 		return eval_ew(x, n, start, count);
@@ -2124,6 +2125,21 @@ static int run_pdist_tile(struct ectx *x, const struct afam *f, int64_t tree, st
 	return rc;
 }
 
+/* A chunk of a frame's rows (to_array()): the frame's chain over one partition, converted to float64. */
+static int run_frame(struct ectx *x, const struct anode *a, int64_t c, struct op_sink *out)
+{
+	int64_t rows = a->chunks[0].bounds[c + 1] - a->chunks[0].bounds[c];
+	int64_t n = rows * (a->ndim == 2 ? a->shape[1] : 1);
+	if (n == 0)
+		return op_sink_write(out, "", 0, x->e);
+	double *buf = xmalloc((size_t)n * sizeof *buf);
+	int rc = frame_array_run(a->frame, a->fpart[c], x->n_in, x->in_data, x->in_len, buf, x->e);
+	if (rc == 0)
+		rc = op_sink_write(out, buf, (size_t)n * sizeof *buf, x->e);
+	free(buf);
+	return rc;
+}
+
 int array_run(const struct afam *f, int64_t rel, size_t n_in, const int64_t *in_tasks,
 	      const void *const *in_data, const size_t *in_len, struct op_sink *out, struct err *e)
 {
@@ -2139,6 +2155,8 @@ int array_run(const struct afam *f, int64_t rel, size_t n_in, const int64_t *in_
 	int rc;
 	if (f->a->kind == AN_CHOL)
 		rc = run_chol(&x, f->a, out);
+	else if (f->a->kind == AN_FRAME)
+		rc = run_frame(&x, f->a, rel, out);
 	else if (!f->tree)
 		rc = run_chunk(&x, f->a, rel, out);
 	else if (rel < f->n_map && f->matmul)

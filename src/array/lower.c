@@ -306,6 +306,8 @@ static struct afam *new_family(struct abuild *b, struct anode *a)
 		int64_t ti = a->tiles[0].bounds[1], tj = a->tiles[1].bounds[1], g = a->groups.bounds[1];
 		f->work_bytes = 8 * (ti * tj * k_dist_info_of((enum k_dist_metric)a->metric)->n_stats + (ti + tj) * g * 2);
 	}
+	if (a->kind == AN_FRAME)
+		f->work_bytes += frame_array_work_bytes(a->frame); /* the partition parsed */
 	a->fam = f;
 	return f;
 }
@@ -352,6 +354,8 @@ static bool same_node(const struct anode *a, const struct anode *b)
 		return !strcmp(a->path, b->path) && a->vcf_calls == b->vcf_calls;
 	case AN_CHOL:
 		return a->g[0] == b->g[0];
+	case AN_FRAME:
+		return a->frame == b->frame;
 	case AN_PDIST:
 		return a->metric == b->metric && (a->p == b->p || (a->p != a->p && b->p != b->p)) &&
 		       a->condensed == b->condensed && a->self_pair == b->self_pair && a->weighted == b->weighted &&
@@ -420,6 +424,7 @@ int64_t array_lower(struct abuild *b, struct anode **roots, size_t n_roots, stru
 		if (a->same || (a->kind == AN_SCALAR && !a->is_output))
 			continue;
 		bool mat = a->is_output || cross_chunk(a) || a->kind == AN_MATMUL || a->kind == AN_PDIST || a->kind == AN_CHOL ||
+			   a->kind == AN_FRAME ||
 			   a->reread ||
 			   (a->n_users > 1 && costly(a));
 		if (mat)
@@ -501,6 +506,13 @@ static void program_deps(struct dep_collect *dc, const struct anode *a, const in
 		anode_child_box(a, i, start, count, cs, cc);
 		program_deps(dc, a->in[i], cs, cc, false);
 	}
+}
+
+static void push_task(void *arg, int64_t task)
+{
+	struct dep_collect *dc = arg;
+	XGROW(dc->v, dc->cap, dc->n + 1);
+	dc->v[dc->n++] = task;
 }
 
 static int cmp_i64(const void *x, const void *y)
@@ -595,7 +607,11 @@ void afam_task_deps(const struct afam *f, int64_t rel, void (*fn)(void *arg, int
 {
 	struct dep_collect dc = { .f = f };
 	int64_t start[AR_MAX_DIMS], count[AR_MAX_DIMS];
-	if (!f->tree) {
+	if (f->a->kind == AN_FRAME) {
+		/* a chunk with rows runs the frame's chain over its partition (the grid has one column chunk) */
+		if (f->a->chunks[0].bounds[rel + 1] > f->a->chunks[0].bounds[rel])
+			frame_array_deps(f->a->frame, f->a->fpart[rel], push_task, &dc);
+	} else if (!f->tree) {
 		anode_chunk_box(f->a, rel, start, count);
 		program_deps(&dc, f->a, start, count, true);
 	} else if (rel < f->n_map && f->matmul) {

@@ -1692,6 +1692,16 @@ static int concat_node(struct ctx *c, const struct expr *x, struct fval *v)
 	return frame_val(v, x, f);
 }
 
+/* -1 and a pointed error for the ways of asking for an array inside a frame expression; 0 otherwise. */
+static int array_method(struct ctx *c, const struct expr *x, const char *m)
+{
+	if (!strcmp(m, "to_numpy") || !strcmp(m, "to_dask_array"))
+		return fail(c, x, "%s() is spelled to_array() here", m);
+	if (!strcmp(m, "to_array"))
+		return fail(c, x, "to_array() makes an array, which a frame expression cannot use");
+	return 0;
+}
+
 static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, const char *m, struct fval *v)
 {
 	struct fnode *in = obj->f;
@@ -1940,6 +1950,8 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 			cols[k] = k;
 		return describe_node(c, x, in, cols, in->n_cols, v);
 	}
+	if (array_method(c, x, m) < 0)
+		return -1;
 	return fail(c, x, "a frame has no method '%s' (groupby, assign, head, tail, sort_values, nlargest, nsmallest, "
 			  "dropna, fillna, rename, drop, drop_duplicates, merge, describe; columns have sum, mean, ...)", m);
 }
@@ -2058,6 +2070,8 @@ static int col_method(struct ctx *c, const struct expr *x, struct cexpr *col, co
 					return -1;
 				return col_fn(c, x, col_fns[k].fn, col, arg(x, 0, "decimals"), v);
 			}
+		if (array_method(c, x, m) < 0)
+			return -1;
 		return fail(c, x, "a column has no method '%s' (sum, mean, median, quantile, min, max, count, std, var, "
 				  "nunique, describe, value_counts, isna, notna, isin, fillna, astype, between, abs, round, "
 				  "...)", m);
@@ -2400,6 +2414,9 @@ static int detect(struct fbuild *b, const struct expr *x)
 		return b->lookup(b->lookup_arg, x->str, (struct loc){ 0 }, &f);
 	}
 	int rc;
+	/* x.to_array() is an array, whatever x is: the array layer calls back for x (frame_to_array) */
+	if (x->kind == EX_CALL && x->a->kind == EX_ATTR && !strcmp(x->a->str, "to_array"))
+		return 0;
 	/* a called name is a function (clip, where), not a node, even when a node has that name */
 	if (!(x->kind == EX_CALL && x->a->kind == EX_NAME) && (rc = detect(b, x->a)) != 0)
 		return rc;
@@ -2419,40 +2436,56 @@ int frame_detect(struct fbuild *b, const struct expr *x)
 	return detect(b, x);
 }
 
-struct fnode *frame_from_expr(struct fbuild *b, const struct doc *d, const char *text)
+/* The fnode of @x: a frame, or a column as a one-column frame (*series set). */
+static struct fnode *build_frame(struct ctx *c, const struct expr *x, bool *series)
 {
-	struct ctx c = { .b = b, .d = d, .text = text, .next_id = 0 };
-	struct expr *x = expr_parse(b->arena, text, strlen(text), where_cb, &c, b->e);
-	if (!x)
-		return NULL;
 	struct fval v;
-	if (eval(&c, x, &v) < 0)
+	*series = false;
+	if (eval(c, x, &v) < 0)
 		return NULL;
 	if (v.kind == FV_COL) {
+		*series = true;
 		/* a column alone is a one-column frame (a computed one named after its expression) */
 		struct fnode *src = NULL;
 		int k = 0;
-		if (column_source(&c, x, v.c, &src, &k) < 0)
+		if (column_source(c, x, v.c, &src, &k) < 0)
 			return NULL;
-		struct fnode *f = new_node(&c, FN_SELECT, src, x, "column");
+		struct fnode *f = new_node(c, FN_SELECT, src, x, "column");
 		f->n_cols = 1;
-		f->names = alloc(&c, sizeof *f->names);
-		f->types = alloc(&c, sizeof *f->types);
-		f->src_col = alloc(&c, sizeof *f->src_col);
+		f->names = alloc(c, sizeof *f->names);
+		f->types = alloc(c, sizeof *f->types);
+		f->src_col = alloc(c, sizeof *f->src_col);
 		f->names[0] = src->names[k];
 		f->types[0] = src->types[k];
 		f->src_col[0] = k;
 		return f;
 	}
 	if (v.kind == FV_GROUPBY || v.kind == FV_GCOL) {
-		fail(&c, x, "a groupby needs an aggregate: .agg(...), .sum(), .size(), ...");
+		fail(c, x, "a groupby needs an aggregate: .agg(...), .sum(), .size(), ...");
 		return NULL;
 	}
 	if (v.kind != FV_FRAME) {
-		fail(&c, x, "this expression is not a frame or a value computed from one");
+		fail(c, x, "this expression is not a frame or a value computed from one");
 		return NULL;
 	}
 	return v.f;
+}
+
+struct fnode *frame_from_expr(struct fbuild *b, const struct doc *d, const char *text)
+{
+	struct ctx c = { .b = b, .d = d, .text = text, .next_id = 0 };
+	struct expr *x = expr_parse(b->arena, text, strlen(text), where_cb, &c, b->e);
+	if (!x)
+		return NULL;
+	bool series;
+	return build_frame(&c, x, &series);
+}
+
+struct fnode *frame_build_sub(struct fbuild *b, const struct doc *d, const char *text, const struct expr *x,
+			      bool *series)
+{
+	struct ctx c = { .b = b, .d = d, .text = text, .next_id = 0 };
+	return build_frame(&c, x, series);
 }
 
 bool fnode_is_scalar(const struct fnode *f)

@@ -1402,6 +1402,63 @@ static int run_concat(struct tctx *t, const struct ffam *m, const void *data, si
 	return rc;
 }
 
+/*
+ * Views the hashed sides of the merges in @m's chain, which come last among the inputs of a task that
+ * runs the chain, and takes them off *n_in. 0, or -1 and *e on malformed bytes.
+ */
+static int view_extras(struct tctx *t, const struct ffam *m, int64_t rel, size_t *n_in, const void *const *in_data,
+		       const size_t *in_len)
+{
+	int n_x = ffam_extras(m, t->xnode, FRAME_MAX_CHAIN_MERGES);
+	if (!n_x || (m->kind == FF_AGG && rel >= m->n_src))
+		return 0;
+	t->n_x = n_x;
+	for (int i = 0; i < n_x; i++) {
+		size_t j = *n_in - (size_t)n_x + (size_t)i;
+		if (table_view(t->a, in_data[j], in_len[j], &t->xtab[i], t->e) < 0)
+			return -1;
+		t->xtab[i].names = t->xnode[i]->names;
+	}
+	*n_in -= (size_t)n_x;
+	return 0;
+}
+
+/* The memory a task's CSV block holds. */
+static void release_block(struct tctx *t)
+{
+	if (t->map)
+		munmap(t->map, t->map_len);
+	free(t->buf);
+	t->map = NULL;
+	t->buf = NULL;
+}
+
+struct frame_part {
+	struct arena a;
+	struct tctx t;
+};
+
+int frame_eval_part(const struct ffam *m, int64_t part, size_t n_in, const void *const *in_data, const size_t *in_len,
+		    struct frame_part **out, struct table *tb, struct err *e)
+{
+	struct frame_part *p = xcalloc(1, sizeof *p);
+	arena_init(&p->a);
+	p->t = (struct tctx){ .a = &p->a, .fam = m, .e = e, .part = part };
+	*out = p;
+	if (view_extras(&p->t, m, part, &n_in, in_data, in_len) < 0)
+		return -1;
+	return run_chain(&p->t, m, part, n_in ? in_data[0] : NULL, n_in ? in_len[0] : 0, tb);
+}
+
+void frame_part_release(struct frame_part *p)
+{
+	if (!p)
+		return;
+	release_block(&p->t);
+	arena_release(&p->a);
+	free(p);
+}
+
 int frame_run(const struct ffam *m, int64_t rel, size_t n_in, const void *const *in_data, const size_t *in_len,
 	      struct op_sink *out, struct err *e)
 {
@@ -1409,20 +1466,9 @@ int frame_run(const struct ffam *m, int64_t rel, size_t n_in, const void *const 
 	arena_init(&a);
 	struct tctx t = { .a = &a, .fam = m, .e = e, .part = rel };
 	int rc = 0;
-	/* the hashed sides of merges come last among the inputs of a task that runs a chain */
-	int n_x = ffam_extras(m, t.xnode, FRAME_MAX_CHAIN_MERGES);
-	if (n_x && (m->kind != FF_AGG || rel < m->n_src)) {
-		t.n_x = n_x;
-		for (int i = 0; i < n_x && rc == 0; i++) {
-			size_t j = n_in - (size_t)n_x + (size_t)i;
-			rc = table_view(&a, in_data[j], in_len[j], &t.xtab[i], e);
-			t.xtab[i].names = t.xnode[i]->names;
-		}
-		n_in -= (size_t)n_x;
-		if (rc < 0) {
-			arena_release(&a);
-			return -1;
-		}
+	if (view_extras(&t, m, rel, &n_in, in_data, in_len) < 0) {
+		arena_release(&a);
+		return -1;
 	}
 	switch (m->kind) {
 	case FF_PARTS: {
@@ -1430,7 +1476,10 @@ int frame_run(const struct ffam *m, int64_t rel, size_t n_in, const void *const 
 		rc = run_chain(&t, m, rel, n_in ? in_data[0] : NULL, n_in ? in_len[0] : 0, &tb);
 		if (rc == 0) {
 			first_rows(&t, &tb, m->limit, m->from_end);
-			rc = emit_table(&t, m, rel, &tb, out);
+			if (m->count)
+				rc = op_sink_write(out, &tb.n_rows, sizeof tb.n_rows, e);
+			else
+				rc = emit_table(&t, m, rel, &tb, out);
 		}
 		break;
 	}
@@ -1444,9 +1493,7 @@ int frame_run(const struct ffam *m, int64_t rel, size_t n_in, const void *const 
 		rc = run_whole(&t, m, n_in, in_data, in_len, out);
 		break;
 	}
-	if (t.map)
-		munmap(t.map, t.map_len);
-	free(t.buf);
+	release_block(&t);
 	arena_release(&a);
 	return rc;
 }

@@ -20,7 +20,9 @@
  *     value_counts, quantiles and describe() (a mergeable quantile sketch
  *     per group, frame/qsketch.h);
  *   - a whole family gathers every partition of a materialized frame in one
- *     task: sort_values, head, nlargest.
+ *     task: sort_values, head, nlargest;
+ *   - to_array() (array.c) gives the array layer a partition chain that its
+ *     chunk tasks run, one partition each, with rows counted at build time.
  * Frames are never materialized between row-wise operations: the CSV block
  * is parsed once, only the columns the chain uses are converted, and rows
  * that pass through untouched are written byte for byte as read.
@@ -63,6 +65,8 @@ struct fbuild {
 	struct csv_input **inputs; /* every input opened, for frame_release_inputs() (xmalloc'ed array) */
 	size_t n_inputs, inputs_cap;
 	struct ffam **out_fams;    /* set by frame_lower(): the family each output writes (arena) */
+	struct frame_array **arrays; /* every frame_to_array() made, lowered by frame_lower() (xmalloc'ed array) */
+	size_t n_arrays, arrays_cap;
 };
 
 /*
@@ -107,6 +111,49 @@ int64_t ffam_work_bytes(const struct ffam *f);     /* what one task holds while 
 void ffam_task_deps(const struct ffam *f, int64_t rel, void (*fn)(void *arg, int64_t task), void *arg);
 /* ffam_task_level() : -1 a map task, 0 a result chunk, >= 1 a combine level; *member its index there. */
 int ffam_task_level(const struct ffam *f, int64_t rel, int64_t *member);
+
+/*
+ * to_array(): a frame (or a column) as a float64 array of its rows, one
+ * chunk per partition of the frame, for the array layer. Its shape is fixed
+ * when the graph is built, so the rows of every partition are counted then
+ * (dask's to_dask_array(lengths=True)): a chain of select/assign/fillna
+ * straight off read_csv counts the records of each block of the file
+ * (csv_input_count_rows(), an extra read of the text); sorts and heads take
+ * their input's count; anything that drops rows (a filter, dropna, a
+ * groupby's groups) is run once at build time just to count them, reading
+ * the input one more time.
+ */
+struct frame_array {
+	const struct fnode *f;     /* the frame: its columns, in order, are the array's */
+	int n_cols;
+	bool series;               /* a column: a 1-d array */
+	int64_t n_parts;           /* partitions of the frame (its source's) */
+	const int64_t *rows;       /* n_parts row counts (arena) */
+	struct ffam *fam;          /* set by frame_lower(): the chain run inside the array's tasks (no tasks of its own) */
+};
+
+/*
+ * frame_to_array() : builds the frame expression @x (a part of the text
+ * @text of doc @d, parsed by the caller) that `.to_array()` at byte @call_off
+ * is called on, checks that its columns are numeric (int64, float64, bool)
+ * and counts its rows. NULL and a located error (ERR_SPEC; ERR_RUN when the
+ * input cannot be read) otherwise.
+ */
+struct frame_array *frame_to_array(struct fbuild *b, const struct doc *d, const char *text, const struct expr *x,
+				   uint32_t call_off);
+/* frame_array_deps() : calls @fn with each task partition @part reads (a materialized source's chunk). */
+void frame_array_deps(const struct frame_array *a, int64_t part, void (*fn)(void *arg, int64_t task), void *arg);
+/*
+ * frame_array_run() : on a worker, runs the frame's chain over partition
+ * @part (the inputs: the pinned chunks frame_array_deps() named) and
+ * writes its rows, row-major float64 (int64 converted, bool 0/1, missing
+ * NaN), to @out (rows[part] * n_cols doubles). 0, or -1 and *e (ERR_RUN: bad
+ * input, or a partition whose rows changed since they were counted).
+ */
+int frame_array_run(const struct frame_array *a, int64_t part, size_t n_in, const void *const *in_data,
+		    const size_t *in_len, double *out, struct err *e);
+/* frame_array_work_bytes() : what running one partition holds (an estimate). */
+int64_t frame_array_work_bytes(const struct frame_array *a);
 
 /* fnode_is_scalar() : whether the node's value is one value (printed bare). */
 bool fnode_is_scalar(const struct fnode *f);

@@ -127,6 +127,9 @@ struct fnode {
 	struct ffam *fam;          /* the family that materializes it (aggregates, sorts, heads) */
 	struct ffam *rows;         /* the family that emits its rows as tables, when one was needed */
 	struct fnode *gather;      /* the node gathering its rows into one chunk (merges hash it), once made */
+	/* to_array(): rows per partition, once counted (arena; NULL: not yet) */
+	int64_t n_counted;
+	int64_t *part_rows;
 };
 
 enum ffam_kind { FF_PARTS, FF_AGG, FF_WHOLE, FF_CONCAT };
@@ -139,6 +142,7 @@ struct ffam {
 	struct fnode **chain;      /* row-wise nodes after @src, in order, ending at f (PARTS) or f->in (AGG) */
 	int64_t n_src;             /* partitions of @src */
 	bool text;                 /* PARTS: emit text in @fmt (an output), else tables */
+	bool count;                /* PARTS: emit only the number of rows (int64), to size a to_array() */
 	enum table_format fmt;
 	int64_t limit;             /* PARTS: at most this many rows per partition (-1: all) */
 	bool from_end;             /* PARTS: the last @limit rows rather than the first */
@@ -170,5 +174,23 @@ bool fnode_is_materialized(const struct fnode *f);
 int ffam_extras(const struct ffam *m, const struct fnode **out, int cap);
 /* fnode_read_block() : the input that partition @k of FN_READ node @f reads, and *block, its block there. */
 const struct csv_input *fnode_read_block(const struct fnode *f, int64_t k, int64_t *block);
+
+/* For array.c: a partition family over @f's rows that runs inside other
+ * tasks (not listed among the families, no tasks of its own): its tasks'
+ * sources are lowered into @fams (grown, *n_fams families, *cap room).
+ * @count: it emits row counts (only what filters read is converted), else
+ * tables with every column's value. NULL when lowering a source failed. */
+struct ffam *frame_lower_rows(struct fbuild *b, struct fnode *f, bool count, struct ffam ***fams, int64_t *n_fams,
+			      size_t *cap);
+/* frame_eval_part() : runs @m's chain over partition @part (its inputs as frame_run() gets them) into
+ * @tb, whose memory *p holds: frame_part_release() it after, whatever the result. 0, or -1 and *e. */
+struct frame_part;
+int frame_eval_part(const struct ffam *m, int64_t part, size_t n_in, const void *const *in_data, const size_t *in_len,
+		    struct frame_part **p, struct table *tb, struct err *e);
+void frame_part_release(struct frame_part *p);
+/* frame_build_sub() : the fnode of expression @x (a part of @text, located by @d): a column becomes a
+ * one-column frame (*series set). NULL and *e on error. */
+struct fnode *frame_build_sub(struct fbuild *b, const struct doc *d, const char *text, const struct expr *x,
+			      bool *series);
 
 #endif

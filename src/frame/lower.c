@@ -217,8 +217,10 @@ static int lower_extras(struct lctx *l, struct fnode *end)
 	return 0;
 }
 
-/* A family emitting the rows of @end (run per partition of its source): text in @fmt, or tables. */
-static struct ffam *parts_family(struct lctx *l, struct fnode *end, bool text, enum table_format fmt, int64_t limit)
+/* A family emitting the rows of @end (run per partition of its source): text in @fmt, or tables;
+ * @need is what it needs of each of end's columns (NEED_RAW, NEED_VALUE). */
+static struct ffam *parts_family(struct lctx *l, struct fnode *end, bool text, enum table_format fmt, int64_t limit,
+				 int need_each)
 {
 	int n;
 	struct fnode *src = fnode_source(end, &n);
@@ -235,7 +237,7 @@ static struct ffam *parts_family(struct lctx *l, struct fnode *end, bool text, e
 	m->n_tasks = m->n_chunks = m->n_src;
 	int *need = xcalloc((size_t)(end->n_cols ? end->n_cols : 1), sizeof *need);
 	for (int k = 0; k < end->n_cols; k++)
-		need[k] = text && fmt == TF_CSV ? NEED_RAW : NEED_RAW | NEED_VALUE;
+		need[k] = need_each;
 	project(l, m, end, need);
 	free(need);
 	return m;
@@ -252,7 +254,7 @@ static struct ffam *rows_of(struct lctx *l, struct fnode *f, int64_t limit, bool
 	bool all = limit < 0;
 	if (all && f->rows)
 		return f->rows;
-	struct ffam *m = parts_family(l, f, false, TF_CSV, limit);
+	struct ffam *m = parts_family(l, f, false, TF_CSV, limit, NEED_RAW | NEED_VALUE);
 	if (m)
 		m->from_end = from_end;
 	if (all)
@@ -333,11 +335,19 @@ int64_t frame_lower(struct fbuild *b, const struct fout *outs, size_t n_outs, st
 			struct fnode *f = outs[k].f;
 			if (fnode_is_materialized(f) && !lower_node(&l, f))
 				goto fail;
-			m = parts_family(&l, f, true, outs[k].fmt, -1);
+			m = parts_family(&l, f, true, outs[k].fmt, -1, outs[k].fmt == TF_CSV ? NEED_RAW : NEED_RAW | NEED_VALUE);
 			if (!m)
 				goto fail;
 		}
 		b->out_fams[k] = m;
+	}
+	for (size_t k = 0; k < b->n_arrays; k++) {
+		struct frame_array *fa = b->arrays[k];
+		int64_t n = l.n_fams;
+		fa->fam = frame_lower_rows(b, (struct fnode *)fa->f, false, &l.fams, &n, &l.cap);
+		l.n_fams = n;
+		if (!fa->fam)
+			goto fail;
 	}
 	*fams = arena_alloc(b->arena, (size_t)(l.n_fams ? l.n_fams : 1) * sizeof **fams);
 	memcpy(*fams, l.fams, (size_t)l.n_fams * sizeof **fams);
@@ -346,6 +356,28 @@ int64_t frame_lower(struct fbuild *b, const struct fout *outs, size_t n_outs, st
 fail:
 	free(l.fams);
 	return -1;
+}
+
+struct ffam *frame_lower_rows(struct fbuild *b, struct fnode *f, bool count, struct ffam ***fams, int64_t *n_fams,
+			      size_t *cap)
+{
+	struct lctx l = { .b = b, .fams = *fams, .n_fams = *n_fams, .cap = *cap };
+	int n;
+	struct fnode *src = fnode_source(f, &n);
+	struct ffam *m = NULL;
+	/* parts_family() lowers a materialized source only under a chain; here it may be the frame itself */
+	if (!fnode_is_materialized(src) || lower_node(&l, src))
+		m = parts_family(&l, f, false, TF_CSV, -1, count ? 0 : NEED_VALUE);
+	if (m) {
+		l.n_fams--; /* the last one made: it runs inside other tasks, not as a family of its own */
+		m->count = count;
+		m->label = count ? "count" : "to_array";
+		m->n_tasks = m->n_chunks = 0;
+	}
+	*fams = l.fams;
+	*n_fams = l.n_fams;
+	*cap = l.cap;
+	return m;
 }
 
 /* ---- accessors ---- */

@@ -699,7 +699,7 @@ static struct anode *lookup_array(void *arg, const char *name, struct loc loc)
 			return NULL;
 	}
 	if (!ni->arr) {
-		err_at(b->e, loc, "node '%s' is a frame, not an array", name);
+		err_at(b->e, loc, "node '%s' is a frame, not an array (%s.to_array() is one)", name, name);
 		return NULL;
 	}
 	ni->arr->n_users++;
@@ -732,6 +732,14 @@ static int lookup_frame(void *arg, const char *name, struct loc loc, struct fnod
 		return 0;
 	*out = ni->frm;
 	return 1;
+}
+
+/* The array layer's callback for x.to_array(): the frame layer builds x, with the node being built as owner. */
+static const struct frame_array *to_array_cb(void *arg, const struct doc *d, const char *text, const struct expr *x,
+					     uint32_t call_off)
+{
+	struct builder *b = arg;
+	return frame_to_array(&b->fb, d, text, x, call_off);
 }
 
 static int build_array(struct builder *b, int64_t n)
@@ -825,7 +833,7 @@ static int lower_frames(struct builder *b)
 			b->fouts[b->n_fouts++] = (struct fout){ f, frame_format(b, "-") };
 		}
 	}
-	if (!b->n_fouts)
+	if (!b->n_fouts && !b->fb.n_arrays)
 		return 0;
 	b->n_ffams = frame_lower(&b->fb, b->fouts, b->n_fouts, &b->ffams);
 	if (b->n_ffams < 0)
@@ -1527,6 +1535,7 @@ struct graph *graph_build(struct spec *s, const struct graph_opts *o, struct err
 	b.ab.mem_limit = mem_limit;
 	b.ab.lookup = lookup_array;
 	b.ab.lookup_arg = &b;
+	b.ab.to_array = to_array_cb;
 	for (size_t n = 0; n < g->n_nodes; n++)
 		if (b.info[n].is_array && b.info[n].astate == 0 && build_array(&b, (int64_t)n) < 0)
 			goto fail;
@@ -1594,6 +1603,7 @@ struct graph *graph_build(struct spec *s, const struct graph_opts *o, struct err
 	g->inputs = b.fb.inputs;
 	g->n_inputs = b.fb.n_inputs;
 	free(b.fouts);
+	free(b.fb.arrays);
 
 	for (size_t n = 0; n < g->n_nodes; n++)
 		free(b.info[n].refs);
@@ -1605,6 +1615,7 @@ struct graph *graph_build(struct spec *s, const struct graph_opts *o, struct err
 fail:
 	free(b.ab.notes);
 	free(b.fouts);
+	free(b.fb.arrays);
 	g->inputs = b.fb.inputs;
 	g->n_inputs = b.fb.n_inputs;
 	if (b.info)

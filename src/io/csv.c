@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -1651,6 +1652,131 @@ void csv_input_release(struct csv_input *in)
 	free(in->block_line);
 	free(in->sample);
 	memset(in, 0, sizeof *in);
+}
+
+/* ---- counting records ---- */
+
+int64_t csv_count_records(const char *p, size_t n, const struct csv_dialect *d)
+{
+	const char sep = d->sep, quote = d->quote;
+	int64_t rows = 0;
+	size_t rbeg = 0, i = 0;
+	/* the next quote and the next '\n' at or after i (n: none); each searched again only once passed */
+	const char *qp = memchr(p, quote, n), *np = memchr(p, '\n', n);
+	size_t qnext = qp ? (size_t)(qp - p) : n, nnext = np ? (size_t)(np - p) : n;
+	while (i < n) {
+		if (qnext < nnext) {
+			/* a quote before the newline: it opens a field only at the field's start (as csv_tokenize) */
+			size_t at = qnext;
+			i = at + 1;
+			if (at == rbeg || p[at - 1] == sep) {
+				for (;;) {
+					const char *q = i < n ? memchr(p + i, quote, n - i) : NULL;
+					if (!q)
+						return rows; /* an open quote: the tokenizer fails here */
+					i = (size_t)(q - p) + 1;
+					if (i < n && p[i] == quote) {
+						i++;
+						continue;
+					}
+					break;
+				}
+				if (i > nnext) {
+					np = i < n ? memchr(p + i, '\n', n - i) : NULL;
+					nnext = np ? (size_t)(np - p) : n;
+				}
+			}
+			qp = i < n ? memchr(p + i, quote, n - i) : NULL;
+			qnext = qp ? (size_t)(qp - p) : n;
+			continue;
+		}
+		/* a record ends at nnext (n: the last one, without '\n'); blank ones ("", "\r") are skipped */
+		size_t len = nnext - rbeg;
+		if (len > 1 || (len == 1 && p[rbeg] != '\r'))
+			rows++;
+		rbeg = i = nnext + 1;
+		np = i < n ? memchr(p + i, '\n', n - i) : NULL;
+		nnext = np ? (size_t)(np - p) : n;
+	}
+	/* a last record without '\n' that ends in a quoted field */
+	if (rbeg < n && (n - rbeg > 1 || p[rbeg] != '\r'))
+		rows++;
+	return rows;
+}
+
+struct count_job {
+	const struct csv_input *in;
+	const struct csv_dialect *d;
+	int fd;
+	int64_t *rows;
+	int64_t next;          /* the next block to count, under @mu */
+	int err;               /* errno of the first failed map, under @mu */
+	pthread_mutex_t mu;
+};
+
+/* Each block is mapped on its own while it is counted: at most @jobs blocks are resident, as when
+ * tasks parse them. */
+static void *count_worker(void *arg)
+{
+	struct count_job *j = arg;
+	long page = sysconf(_SC_PAGESIZE);
+	for (;;) {
+		pthread_mutex_lock(&j->mu);
+		int64_t k = j->err ? j->in->n_blocks : j->next++;
+		pthread_mutex_unlock(&j->mu);
+		if (k >= j->in->n_blocks)
+			return NULL;
+		uint64_t off = j->in->block_off[k], n = j->in->block_off[k + 1] - off;
+		if (n == 0)
+			continue;
+		uint64_t base = off - off % (uint64_t)page, len = n + (off - base);
+		char *map = mmap(NULL, (size_t)len, PROT_READ, MAP_PRIVATE, j->fd, (off_t)base);
+		if (map == MAP_FAILED) {
+			pthread_mutex_lock(&j->mu);
+			j->err = errno ? errno : EIO;
+			pthread_mutex_unlock(&j->mu);
+			return NULL;
+		}
+		madvise(map, (size_t)len, MADV_SEQUENTIAL);
+		j->rows[k] = csv_count_records(map + (off - base), (size_t)n, j->d);
+		munmap(map, (size_t)len);
+	}
+}
+
+int csv_input_count_rows(const struct csv_input *in, const struct csv_dialect *d, int jobs, int64_t *rows,
+			 struct err *e)
+{
+	for (int64_t k = 0; k < in->n_blocks; k++)
+		rows[k] = 0;
+	if (in->size == 0 || in->n_blocks == 0)
+		return 0;
+	struct count_job j = { .in = in, .d = d, .rows = rows };
+	j.fd = open(in->data_path, O_RDONLY | O_CLOEXEC);
+	if (j.fd < 0)
+		return err_sys(e, NULL, "%s: cannot read", in->path);
+	pthread_mutex_init(&j.mu, NULL);
+	if (jobs < 1)
+		jobs = 1;
+	if (jobs > in->n_blocks)
+		jobs = (int)in->n_blocks;
+	pthread_t *th = xcalloc((size_t)jobs, sizeof *th);
+	int started = 0;
+	for (int t = 1; t < jobs; t++) {
+		if (pthread_create(&th[t], NULL, count_worker, &j) != 0)
+			break;
+		started = t;
+	}
+	count_worker(&j);
+	for (int t = 1; t <= started; t++)
+		pthread_join(th[t], NULL);
+	free(th);
+	pthread_mutex_destroy(&j.mu);
+	close(j.fd);
+	if (j.err) {
+		errno = j.err;
+		return err_sys(e, NULL, "%s: cannot read", in->path);
+	}
+	return 0;
 }
 
 void csv_locate(const struct csv_input *in, int64_t k, const char *block, uint64_t off, int64_t *line,

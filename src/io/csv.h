@@ -112,6 +112,22 @@ int csv_input_open(const char *path, const struct csv_dialect *d, bool header, u
 		   const char *spill_dir, struct loc loc, struct csv_input *in, struct err *e);
 void csv_input_release(struct csv_input *in);
 
+/*
+ * csv_input_count_rows() : the records of each block (rows[0 .. n_blocks)),
+ * as csv_tokenize() would split them (blank records skipped, a quote only
+ * opening a field at its start), without splitting fields: a walk from
+ * newline to newline that follows quoted fields, @jobs threads over the
+ * blocks of a memory-mapped copy of the text. An extra read of the input,
+ * for callers that must size things by rows before any task runs. A block
+ * the tokenizer would reject (an open quote) counts the records before the
+ * fault; its task reports the error. -1 and *e (ERR_RUN) if the text cannot
+ * be read.
+ */
+int csv_input_count_rows(const struct csv_input *in, const struct csv_dialect *d, int jobs, int64_t *rows,
+			 struct err *e);
+/* csv_count_records() : the records of @p[0..n) (whole records), as above; exposed for tests. */
+int64_t csv_count_records(const char *p, size_t n, const struct csv_dialect *d);
+
 /* csv_locate() : the 1-based line and column of byte @off of block @k
  * (counting '\n' from the block's start: slow, for error messages only). */
 void csv_locate(const struct csv_input *in, int64_t k, const char *block, uint64_t off, int64_t *line,

@@ -335,3 +335,101 @@ EOF
 	assert_output --partial "agree with pandas"
 	refute_output --partial "FAIL"
 }
+
+# A CSV of about 1 MiB for to_array(): quoted newlines, CRLF, blank lines,
+# missing values, a bool and a string column; 64 KiB blocks cut it into ~20.
+to_array_csv() {
+	/usr/bin/python3 - "$1" <<'PY'
+import random, sys
+r = random.Random(11)
+with open(sys.argv[1], "w", newline="") as f:
+    f.write("id,name,v,f,b\r\n")
+    for i in range(20000):
+        name = f'"n {i}\nsecond, ""line"""' if i % 9 == 0 else f"n{i}"
+        v = "" if i % 13 == 0 else str(r.randrange(-50, 50))
+        x = "NA" if i % 17 == 0 else f"{r.random():.6f}"
+        f.write(f"{i},{name},{v},{x},{'True' if r.random() < 0.3 else 'False'}\r\n")
+        if i % 1500 == 0:
+            f.write("\r\n")
+PY
+}
+
+@test "to_array(): CSV columns into array ops and pairwise_distance over many partitions, against pandas and scipy" {
+	pandas_or_skip
+	/usr/bin/python3 -c "import scipy" 2>/dev/null || skip "scipy is not installed (apt-get install python3-scipy)"
+	to_array_csv "$TMP/t.csv"
+	spec t.yaml <<EOF
+tessera: 1
+nodes:
+  w: read_csv("$TMP/t.csv", blocksize="64KiB")
+  x: w[["id", "v", "f", "b"]].to_array()
+  m: x.nanmean(axis=0)
+  wet: w[w.f > 0.5][["f", "v", "id"]].to_array()
+  s: wet.sum(axis=0)
+  d: pairwise_distance(w[w.f > 0.5][["f", "id"]].to_array()[:60], metric="cityblock")
+  v: w.v.to_array()
+  g: w.groupby("b").agg(n=("id", "count"), f=("f", "mean")).to_array()
+  top: w.dropna().sort_values("f", ascending=False).head(25)[["id", "f"]].to_array()
+outputs:
+  x: $TMP/x.npy
+  m: $TMP/m.npy
+  wet: $TMP/wet.npy
+  s: $TMP/s.npy
+  d: $TMP/d.npy
+  v: $TMP/v.npy
+  g: $TMP/g.npy
+  top: $TMP/top.npy
+EOF
+	# one chunk per partition: the rows are counted when the graph is built
+	run -0 "$TESSERA" check "$TMP/t.yaml"
+	parts=$(printf '%s\n' "$output" | awk '$1 == "x" && $2 == "array" { print $3 }')
+	[ "$parts" -ge 8 ] || { echo "$output"; return 1; }
+	run -0 "$TESSERA" run -q -j 2 "$TMP/t.yaml"
+	run -0 /usr/bin/python3 - "$TMP" <<'PY'
+import sys
+import numpy as np, pandas as pd
+from scipy.spatial.distance import cdist
+t = sys.argv[1]
+w = pd.read_csv(f"{t}/t.csv")
+def same(name, want):
+    got = np.load(f"{t}/{name}.npy")
+    assert got.dtype == np.float64, (name, got.dtype)
+    assert got.shape == want.shape, (name, got.shape, want.shape)
+    assert np.allclose(got, want, rtol=1e-12, atol=0, equal_nan=True), (name, np.nanmax(np.abs(got - want)))
+x = w[["id", "v", "f", "b"]].to_numpy(dtype=float)
+same("x", x)
+same("m", np.nanmean(x, axis=0))
+wet = w[w.f > 0.5][["f", "v", "id"]].to_numpy(dtype=float)
+same("wet", wet)
+same("s", wet.sum(axis=0))
+y = w[w.f > 0.5][["f", "id"]].to_numpy(dtype=float)[:60]
+same("d", cdist(y, y, "cityblock"))
+same("v", w.v.to_numpy(dtype=float))
+same("g", w.groupby("b").agg(n=("id", "count"), f=("f", "mean")).reset_index().to_numpy(dtype=float))
+same("top", w.dropna().sort_values("f", ascending=False, kind="stable").head(25)[["id", "f"]].to_numpy(dtype=float))
+print("agree")
+PY
+	assert_output "agree"
+	assert_no_spill
+}
+
+@test "to_array(): stdin and an empty result; strings, dates, single values and arguments are located spec errors" {
+	printf 'a,b,s,d\n1,2.5,x,2020-01-02\n3,,y,2020-01-03\n' > "$TMP/s.csv"
+	run -0 "$TESSERA" csv 'df[["a", "b"]].to_array().sum(axis=0)' < "$TMP/s.csv"
+	assert_output "$(printf '4.0\nnan')"
+	run -0 "$TESSERA" csv 'df[df.a > 10][["a", "b"]].to_array().sum()' "$TMP/s.csv"
+	assert_output "0.0"
+	run -3 --separate-stderr "$TESSERA" csv 'df[["a", "s"]].to_array()' "$TMP/s.csv"
+	[ "$stderr" = "tessera: expression:1:16: column 's' is a string; to_array() needs numeric columns (int64, float64, bool)" ]
+	run -3 --separate-stderr "$TESSERA" csv 'df.d.to_array()' "$TMP/s.csv"
+	[ "$stderr" = "tessera: expression:1:6: column 'd' is a date; to_array() needs numeric columns (int64, float64, bool)" ]
+	run -3 --separate-stderr "$TESSERA" csv 'df.a.sum().to_array()' "$TMP/s.csv"
+	[ "$stderr" = "tessera: expression:1:12: to_array() of a single value: it takes a frame or a column" ]
+	run -3 --separate-stderr "$TESSERA" csv 'df.drop(columns=["a", "b", "s", "d"]).to_array()' "$TMP/s.csv"
+	[ "$stderr" = "tessera: expression:1:39: to_array() of a frame with no columns" ]
+	run -3 --separate-stderr "$TESSERA" csv 'df[["a"]].to_array(chunks=2)' "$TMP/s.csv"
+	[[ "$stderr" == "tessera: expression:1:20: to_array() takes no arguments"* ]] || { echo "$stderr"; return 1; }
+	run -3 --separate-stderr "$TESSERA" csv 'df.a.to_numpy()' "$TMP/s.csv"
+	[ "$stderr" = "tessera: expression:1:1: to_numpy() is spelled to_array() here" ]
+	assert_no_spill
+}

@@ -298,6 +298,7 @@ static void test_tokenize_random(void)
 		struct csv_fail f;
 		CHECK(csv_tokenize(p, n, &comma, 3, NULL, &t, &f) == 0);
 		CHECK(t.n_rows == rows);
+		CHECK(csv_count_records(p, n, &comma) == rows);
 		for (int64_t r = 0; r < rows && r < t.n_rows; r++)
 			for (int c = 0; c < 3; c++) {
 				char *out = xmalloc(t.flen[c][r] + 1);
@@ -312,6 +313,40 @@ static void test_tokenize_random(void)
 		csv_tok_release(&t);
 	}
 	free(p);
+}
+
+/* csv_count_records() agrees with the tokenizer on blank records, CRLF, quotes inside and outside fields. */
+static void test_count_records(void)
+{
+	static const struct { const char *text; int n_cols; } cases[] = {
+		{ "", 1 },
+		{ "\n\n\r\n", 1 },
+		{ "a\n", 1 },
+		{ "a", 1 },
+		{ "a\r", 1 },
+		{ "a,b\r\n\r\nc,d\r\n", 2 },
+		{ "a,b\nc,d", 2 },
+		{ "\"x\ny\",1\n\"\"\"\n\",2\n", 2 },   /* quoted newlines, a doubled quote before one */
+		{ "ab\"c,1\nd,2\n", 2 },                  /* a quote inside a field is a byte: no quoted newline */
+		{ "\"a\"x\"y,1\n2,3\n", 2 },              /* text after a closing quote, then a plain quote */
+		{ "1,\"\"\n2,\"\n\"\n", 2 },                /* an empty quoted field; a quoted lone newline */
+		{ "  \n\n", 1 },                          /* spaces are a value */
+		{ "\r\n\"a\r\n\"\r\n", 1 },
+		{ "1,2\na,\"b\nc\"", 2 },                 /* a last record ending in a quoted field, no '\n' */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct csv_tok t;
+		struct csv_fail f;
+		size_t n = strlen(cases[i].text);
+		CHECK(csv_tokenize(cases[i].text, n, &comma, cases[i].n_cols, NULL, &t, &f) == 0);
+		int64_t got = csv_count_records(cases[i].text, n, &comma);
+		if (got != t.n_rows)
+			fprintf(stderr, "case %zu: counted %lld, tokenized %lld\n", i, (long long)got, (long long)t.n_rows);
+		CHECK(got == t.n_rows);
+		csv_tok_release(&t);
+	}
+	/* a quote left open: the records before it */
+	CHECK(csv_count_records("a\nb\n\"c\nd\n", 10, &comma) == 2);
 }
 
 /* ---- values ---- */
@@ -691,6 +726,25 @@ static void check_blocks(const struct csv_input *in, const char *text, int64_t r
 		csv_tok_release(&t);
 	}
 	CHECK(next == rows);
+	/* the records of each block, counted without tokenizing, on 1 and 3 threads */
+	int64_t *counts = xmalloc((size_t)in->n_blocks * sizeof *counts);
+	for (int jobs = 1; jobs <= 3; jobs += 2) {
+		struct err e;
+		err_init(&e);
+		CHECK(csv_input_count_rows(in, &comma, jobs, counts, &e) == 0);
+		int64_t total = 0;
+		for (int64_t k = 0; k < in->n_blocks; k++) {
+			struct csv_tok t;
+			struct csv_fail f;
+			uint64_t a = in->block_off[k], b = in->block_off[k + 1];
+			CHECK(csv_tokenize(data + a, b - a, &comma, 3, NULL, &t, &f) == 0);
+			CHECK(counts[k] == t.n_rows);
+			total += counts[k];
+			csv_tok_release(&t);
+		}
+		CHECK(total == rows);
+	}
+	free(counts);
 	CHECK(in->sample_len > 0 && in->sample_len <= ((size_t)1 << 20));
 	CHECK(in->sample[in->sample_len - 1] == '\n');
 	CHECK(!memcmp(in->sample, text + in->data_start, in->sample_len));
@@ -826,6 +880,7 @@ const struct test csv_tests[] = {
 	{"csv_tokenize_rfc4180", test_tokenize_rfc4180},
 	{"csv_tokenize_errors", test_tokenize_errors},
 	{"csv_tokenize_random", test_tokenize_random},
+	{"csv_count_records", test_count_records},
 	{"csv_parse_f64", test_parse_f64},
 	{"csv_parse_i64", test_parse_i64},
 	{"csv_parse_bool_date", test_parse_bool_date},
