@@ -170,6 +170,22 @@ EOF
 	assert_output "$(printf 'a,b\n2,y\n2,w')"
 	run -0 "$TESSERA" csv 'df.drop_duplicates(["a"])' "$TMP/d.csv"
 	assert_output "$(printf 'a,b\n1,x\n2,y\n,z')"
+	# merged, concatenated and deduplicated frames flow into arrays (rows counted by running them)
+	cat > "$TMP/ta.yaml" <<EOF
+tessera: 1
+nodes:
+  l: read_csv("$TMP/l.csv")
+  r: read_csv("$TMP/r.csv")
+  x: l.merge(r, on="k", how="left")[["k", "a"]].to_array()
+  c: concat([l, l[l.a > 2]])[["a"]].to_array().sum()
+  dd: l.drop_duplicates(["k"]).a.to_array()
+outputs:
+  x: "-"
+  c: "-"
+  dd: "-"
+EOF
+	run -0 "$TESSERA" run -q "$TMP/ta.yaml"
+	assert_output "$(printf '3.0,1.0\n1.0,2.0\n1.0,2.0\n2.0,3.0\n1.0,4.0\n1.0,4.0\nnan,5.0\n27.0\n1.0\n2.0\n3.0\n5.0')"
 	# bad merges are located
 	run -3 "$TESSERA" csv 'df.merge(df, on="kk")' "$TMP/l.csv"
 	assert_output --partial "expression:1:17: no column 'kk' (did you mean 'k'?)"
