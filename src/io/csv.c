@@ -169,32 +169,46 @@ size_t csv_next_record(const char *p, size_t n, char quote, bool in_quote)
 
 /* ---- stage 2: the tokenizer ---- */
 
-/* Bit i set when p[i] is the separator, the quote or '\n'; p holds 64 readable bytes. */
-typedef uint64_t (*mask_fn)(const char *p, const uint8_t *cls, char sep, char quote);
+/*
+ * masks_fn: for each of @n_words 64-byte words at @p, the bits of its bytes
+ * that are the separator, the quote or '\n' (bit i: byte i). The tokenizer
+ * asks for up to 4 KiB at a time, so the vector code runs in a loop of its
+ * own rather than one indirect call per word.
+ */
+typedef void (*masks_fn)(const char *p, size_t n_words, const uint8_t *cls, char sep, char quote, uint64_t *out);
 
 #if CSV_X86
-__attribute__((target("avx2"))) static uint64_t mask_avx2(const char *p, const uint8_t *cls, char sep, char quote)
+__attribute__((target("avx2"))) static void masks_avx2(const char *p, size_t n_words, const uint8_t *cls, char sep,
+							char quote, uint64_t *out)
 {
 	(void)cls;
 	const __m256i vs = _mm256_set1_epi8(sep), vq = _mm256_set1_epi8(quote), vn = _mm256_set1_epi8('\n');
-	__m256i a = _mm256_loadu_si256((const __m256i *)p);
-	__m256i b = _mm256_loadu_si256((const __m256i *)(p + 32));
-	__m256i ma = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(a, vs), _mm256_cmpeq_epi8(a, vq)),
-				     _mm256_cmpeq_epi8(a, vn));
-	__m256i mb = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(b, vs), _mm256_cmpeq_epi8(b, vq)),
-				     _mm256_cmpeq_epi8(b, vn));
-	return (uint32_t)_mm256_movemask_epi8(ma) | (uint64_t)(uint32_t)_mm256_movemask_epi8(mb) << 32;
+	for (size_t w = 0; w < n_words; w++, p += 64) {
+		__m256i a = _mm256_loadu_si256((const __m256i *)p);
+		__m256i b = _mm256_loadu_si256((const __m256i *)(p + 32));
+		__m256i ma = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(a, vs), _mm256_cmpeq_epi8(a, vq)),
+					     _mm256_cmpeq_epi8(a, vn));
+		__m256i mb = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(b, vs), _mm256_cmpeq_epi8(b, vq)),
+					     _mm256_cmpeq_epi8(b, vn));
+		out[w] = (uint32_t)_mm256_movemask_epi8(ma) | (uint64_t)(uint32_t)_mm256_movemask_epi8(mb) << 32;
+	}
 }
 #endif
 
-static uint64_t mask_table(const char *p, const uint8_t *cls, char sep, char quote)
+static uint64_t mask_table(const char *p, const uint8_t *cls)
 {
-	(void)sep;
-	(void)quote;
 	uint64_t m = 0;
 	for (int i = 0; i < 64; i++)
 		m |= (uint64_t)cls[(uint8_t)p[i]] << i;
 	return m;
+}
+
+static void masks_table(const char *p, size_t n_words, const uint8_t *cls, char sep, char quote, uint64_t *out)
+{
+	(void)sep;
+	(void)quote;
+	for (size_t w = 0; w < n_words; w++)
+		out[w] = mask_table(p + 64 * w, cls);
 }
 
 static void tok_grow(struct csv_tok *t, size_t *cap, size_t need)
@@ -288,11 +302,13 @@ int csv_tokenize(const char *block, size_t n, const struct csv_dialect *d, int n
 	const char sep = d->sep, quote = d->quote;
 	uint8_t cls[256] = {0};
 	cls[(uint8_t)sep] = cls[(uint8_t)quote] = cls['\n'] = 1;
-	mask_fn mask = mask_table;
+	masks_fn masks = masks_table;
 #if CSV_X86
 	if (have_avx2())
-		mask = mask_avx2;
+		masks = masks_avx2;
 #endif
+	uint64_t win[64];  /* the masks of the words from wbase on */
+	size_t wbase = 0, wn = 0;
 	/* Hot state in locals: the stores go through fs/fl, NULL for columns not wanted. */
 	uint32_t **fs = t->fstart, **fl = t->flen;
 	uint32_t *rec = t->rec;
@@ -306,12 +322,17 @@ int csv_tokenize(const char *block, size_t n, const struct csv_dialect *d, int n
 		uint64_t m;
 		size_t avail = n - base;
 		if (avail >= 64) {
-			m = mask(block + base, cls, sep, quote);
+			if (base < wbase || base - wbase >= 64 * wn || (base - wbase) % 64) {
+				wn = avail / 64 < 64 ? avail / 64 : 64;
+				masks(block + base, wn, cls, sep, quote, win);
+				wbase = base;
+			}
+			m = win[(base - wbase) / 64];
 		} else {
 			/* the last bytes, padded; an implicit '\n' at n ends a last record left open */
 			memset(tail, 0, sizeof tail);
 			memcpy(tail, block + base, avail);
-			m = mask_table(tail, cls, sep, quote) & ((avail == 63 ? ~0ULL >> 1 : (1ULL << avail) - 1));
+			m = mask_table(tail, cls) & ((avail == 63 ? ~0ULL >> 1 : (1ULL << avail) - 1));
 			m |= 1ULL << avail;
 		}
 		while (m) {
