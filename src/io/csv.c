@@ -217,11 +217,14 @@ static void tok_grow(struct csv_tok *t, size_t *cap, size_t need)
 	while (c < need)
 		c = c + c / 2 + 64;
 	t->rec = xrealloc(t->rec, (c + 1) * sizeof *t->rec);
+	xhuge(t->rec, (c + 1) * sizeof *t->rec);
 	for (int j = 0; j < t->n_cols; j++) {
 		if (!t->fstart[j])
 			continue;
 		t->fstart[j] = xrealloc(t->fstart[j], c * sizeof **t->fstart);
 		t->flen[j] = xrealloc(t->flen[j], c * sizeof **t->flen);
+		xhuge(t->fstart[j], c * sizeof **t->fstart);
+		xhuge(t->flen[j], c * sizeof **t->flen);
 	}
 	*cap = c;
 }

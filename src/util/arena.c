@@ -43,6 +43,7 @@ void *arena_alloc(struct arena *a, size_t size)
 		if (bs < size)
 			bs = size;
 		b = xmalloc(sizeof *b + bs);
+		xhuge(b, sizeof *b + bs);
 		b->size = bs;
 		b->used = 0;
 		b->next = a->head;

@@ -17,6 +17,12 @@ char *xstrndup(const char *s, size_t n);
 /* xasprintf() : a malloc'ed formatted string; the caller frees it. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* xhuge() : asks the kernel to back the whole 2 MiB pages inside a large
+ * buffer (from xmalloc, fresh or not yet touched) with huge pages: one page
+ * fault instead of 512 when it is first written. A hint; smaller buffers
+ * are left alone. */
+void xhuge(void *p, size_t size);
+
 /* Grow *p (of *cap elements of @elem bytes) to hold at least @need elements. */
 void xgrow(void **p, size_t *cap, size_t need, size_t elem);
 #define XGROW(p, cap, need) xgrow((void **)&(p), &(cap), (need), sizeof *(p))
