@@ -804,6 +804,38 @@ static void add_fout(struct builder *b, int64_t idx, const char *path)
 static int64_t output_node(struct builder *b, const char *key);
 
 /* Frames into families: one writer per output, plus the aggregates, sorts and heads they need. */
+/* Room for @hidden more gnodes (and their infos) after the spec's own. */
+static void grow_nodes(struct builder *b, size_t hidden)
+{
+	struct graph *g = b->g;
+	if (!hidden)
+		return;
+	struct gnode *nodes = arena_alloc(&g->arena, (g->n_nodes + hidden) * sizeof *nodes);
+	memcpy(nodes, g->nodes, g->n_nodes * sizeof *nodes);
+	g->nodes = nodes;
+	struct ninfo *info = xcalloc(g->n_nodes + hidden, sizeof *info);
+	memcpy(info, b->info, g->n_nodes * sizeof *info);
+	free(b->info);
+	b->info = info;
+}
+
+/* A gnode for a family that is not its spec node's own value ("by.groupby1", "x.matmul2"), in the room
+ * grow_nodes() made. */
+static struct gnode *hidden_node(struct builder *b, uint32_t owner, const char *label, int ordinal, struct loc loc,
+				 enum gen_kind gen, const struct op *op)
+{
+	struct graph *g = b->g;
+	struct gnode *gn = &g->nodes[g->n_nodes++];
+	memset(gn, 0, sizeof *gn);
+	gn->name = arena_printf(&g->arena, "%s.%s%d", g->nodes[owner].name, label, ordinal);
+	gn->loc = loc;
+	gn->def = g->nodes[owner].def;
+	gn->gen = gen;
+	gn->op = op;
+	b->info[gn - g->nodes].is_array = true;
+	return gn;
+}
+
 static int lower_frames(struct builder *b)
 {
 	struct graph *g = b->g;
@@ -855,15 +887,7 @@ static int lower_frames(struct builder *b)
 	size_t hidden = 0;
 	for (int64_t f = 0; f < b->n_ffams; f++)
 		hidden += own[ffam_owner(b->ffams[f])] != f;
-	if (hidden) {
-		struct gnode *nodes = arena_alloc(&g->arena, (g->n_nodes + hidden) * sizeof *nodes);
-		memcpy(nodes, g->nodes, g->n_nodes * sizeof *nodes);
-		g->nodes = nodes;
-		struct ninfo *info = xcalloc(g->n_nodes + hidden, sizeof *info);
-		memcpy(info, b->info, g->n_nodes * sizeof *info);
-		free(b->info);
-		b->info = info;
-	}
+	grow_nodes(b, hidden);
 	int *ordinal = xcalloc(b->n_spec_nodes ? b->n_spec_nodes : 1, sizeof *ordinal);
 	for (int64_t f = 0; f < b->n_ffams; f++) {
 		struct ffam *fam = b->ffams[f];
@@ -872,15 +896,8 @@ static int lower_frames(struct builder *b)
 		if (own[o] == f) {
 			gn = &g->nodes[o];
 		} else {
-			gn = &g->nodes[g->n_nodes++];
-			memset(gn, 0, sizeof *gn);
-			gn->name = arena_printf(&g->arena, "%s.%s%d", g->nodes[o].name, ffam_label(fam), ++ordinal[o]);
-			gn->loc = ffam_loc(fam);
-			gn->def = g->nodes[o].def;
-			gn->gen = GEN_FRAME;
-			gn->op = &op_frame_task;
+			gn = hidden_node(b, o, ffam_label(fam), ++ordinal[o], ffam_loc(fam), GEN_FRAME, &op_frame_task);
 			gn->frame = ffam_node(fam);
-			b->info[gn - g->nodes].is_array = true;
 		}
 		gn->ffam = fam;
 		gn->op_data = fam;
@@ -951,15 +968,7 @@ static int lower_arrays(struct builder *b, const char *const *o_overrides, size_
 	for (int64_t f = 0; f < b->n_fams; f++)
 		if (b->info[b->fams[f]->a->owner].arr != b->fams[f]->a)
 			hidden++;
-	if (hidden) {
-		struct gnode *nodes = arena_alloc(&g->arena, (g->n_nodes + hidden) * sizeof *nodes);
-		memcpy(nodes, g->nodes, g->n_nodes * sizeof *nodes);
-		g->nodes = nodes;
-		struct ninfo *info = xcalloc(g->n_nodes + hidden, sizeof *info);
-		memcpy(info, b->info, g->n_nodes * sizeof *info);
-		free(b->info);
-		b->info = info;
-	}
+	grow_nodes(b, hidden);
 	int *ordinal = xcalloc(b->n_spec_nodes ? b->n_spec_nodes : 1, sizeof *ordinal);
 	for (int64_t f = 0; f < b->n_fams; f++) {
 		struct afam *fam = b->fams[f];
@@ -968,15 +977,8 @@ static int lower_arrays(struct builder *b, const char *const *o_overrides, size_
 		if (b->info[owner].arr == fam->a) {
 			gn = &g->nodes[owner];
 		} else {
-			gn = &g->nodes[g->n_nodes++];
-			memset(gn, 0, sizeof *gn);
-			gn->name = arena_printf(&g->arena, "%s.%s%d", g->nodes[owner].name, fam->a->label, ++ordinal[owner]);
-			gn->loc = fam->a->loc;
-			gn->def = g->nodes[owner].def;
-			gn->gen = GEN_ARRAY;
-			gn->op = &op_array_chunk;
+			gn = hidden_node(b, owner, fam->a->label, ++ordinal[owner], fam->a->loc, GEN_ARRAY, &op_array_chunk);
 			gn->array = fam->a;
-			b->info[gn - g->nodes].is_array = true;
 		}
 		gn->fam = fam;
 		if (fam->work_bytes > g->task_work_max)
