@@ -247,6 +247,9 @@ static int count_rows(struct fbuild *b, struct fnode *f)
 	}
 	case FN_SORT:
 	case FN_HEAD:
+		/* a full sort of several partitions comes out in ranges whose sizes only running it tells */
+		if (f->kind == FN_SORT && f->limit < 0)
+			return count_by_running(b, f);
 		if (count_rows(b, f->in) < 0)
 			return -1;
 		total = 0;

@@ -1063,37 +1063,47 @@ struct sort_ctx {
 	const bool *asc;
 };
 
-static int cmp_cell(const struct column *c, int64_t a, int64_t b)
+/* Row @a of @ca against row @b of @cb (one type): -1, 0, 1, or -+2 when one is missing (missing sorts
+ * last whatever the direction). */
+static int cmp_cells(const struct column *ca, int64_t a, const struct column *cb, int64_t b)
 {
-	bool va = valid_at(c, a) && !(c->type == COL_FLOAT64 && isnan(c->f[a]));
-	bool vb = valid_at(c, b) && !(c->type == COL_FLOAT64 && isnan(c->f[b]));
+	bool va = valid_at(ca, a) && !(ca->type == COL_FLOAT64 && isnan(ca->f[a]));
+	bool vb = valid_at(cb, b) && !(cb->type == COL_FLOAT64 && isnan(cb->f[b]));
 	if (!va || !vb)
-		return va == vb ? 0 : va ? -2 : 2; /* missing last whatever the direction (+-2 marks it) */
-	switch (c->type) {
-	case COL_INT64: return (c->i[a] > c->i[b]) - (c->i[a] < c->i[b]);
-	case COL_FLOAT64: return (c->f[a] > c->f[b]) - (c->f[a] < c->f[b]);
-	case COL_BOOL: return (c->b[a] > c->b[b]) - (c->b[a] < c->b[b]);
-	case COL_DATE: return (c->d[a] > c->d[b]) - (c->d[a] < c->d[b]);
+		return va == vb ? 0 : va ? -2 : 2;
+	switch (ca->type) {
+	case COL_INT64: return (ca->i[a] > cb->i[b]) - (ca->i[a] < cb->i[b]);
+	case COL_FLOAT64: return (ca->f[a] > cb->f[b]) - (ca->f[a] < cb->f[b]);
+	case COL_BOOL: return (ca->b[a] > cb->b[b]) - (ca->b[a] < cb->b[b]);
+	case COL_DATE: return (ca->d[a] > cb->d[b]) - (ca->d[a] < cb->d[b]);
 	case COL_STRING: {
-		int r = strcmp_at(c, a, c, b);
+		int r = strcmp_at(ca, a, cb, b);
 		return (r > 0) - (r < 0);
 	}
 	default: return 0;
 	}
 }
 
+/* Row @a of @ta against row @b of @tb in the order of sort keys @by/@asc (0: equal keys). */
+static int cmp_keys(const struct table *ta, int64_t a, const struct table *tb, int64_t b, int n_by, const int *by,
+		    const bool *asc)
+{
+	for (int k = 0; k < n_by; k++) {
+		int c = cmp_cells(&ta->cols[by[k]], a, &tb->cols[by[k]], b);
+		if (c == 2 || c == -2)
+			return c / 2;
+		if (c)
+			return asc[k] ? c : -c;
+	}
+	return 0;
+}
+
 static int sort_cmp(const void *pa, const void *pb, void *arg)
 {
 	const struct sort_ctx *s = arg;
 	int64_t a = *(const int64_t *)pa, b = *(const int64_t *)pb;
-	for (int k = 0; k < s->n_by; k++) {
-		int c = cmp_cell(&s->tb->cols[s->by[k]], a, b);
-		if (c == 2 || c == -2)
-			return c / 2;
-		if (c)
-			return s->asc[k] ? c : -c;
-	}
-	return (a > b) - (a < b); /* stable */
+	int c = cmp_keys(s->tb, a, s->tb, b, s->n_by, s->by, s->asc);
+	return c ? c : (a > b) - (a < b); /* stable */
 }
 
 static void sort_table(struct tctx *t, struct table *tb, int n_by, const int *by, const bool *asc, int64_t limit)
@@ -1365,6 +1375,109 @@ static int run_whole(struct tctx *t, const struct ffam *m, size_t n_in, const vo
 	return rc;
 }
 
+/* ---- external sort ---- */
+
+static int emit_serialized(struct tctx *t, const struct table *tb, struct op_sink *out)
+{
+	struct buf b;
+	buf_init(&b);
+	table_serialize(tb, &b);
+	int rc = op_sink_write(out, b.data ? b.data : "", b.len, t->e);
+	buf_release(&b);
+	return rc;
+}
+
+/* Rows [lo, hi) of @tb. */
+static void row_range(struct tctx *t, const struct table *tb, int64_t lo, int64_t hi, struct table *out)
+{
+	int64_t *idx = talloc(t, (size_t)(hi > lo ? hi - lo : 1) * sizeof *idx);
+	for (int64_t r = lo; r < hi; r++)
+		idx[r - lo] = r;
+	table_take(t->a, tb, idx, hi - lo, out);
+	out->names = tb->names;
+}
+
+/* The first row of sorted @s whose keys sort after row @j of @p: where range j ends. */
+static int64_t upper_bound(const struct fnode *f, const struct table *s, const struct table *p, int64_t j)
+{
+	int64_t lo = 0, hi = s->n_rows;
+	while (lo < hi) {
+		int64_t mid = lo + (hi - lo) / 2;
+		if (cmp_keys(s, mid, p, j, f->n_by, f->by, f->asc) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Samples taken from each sorted partition for the splitters. */
+#define XSORT_SAMPLES 128
+
+static int run_xsort(struct tctx *t, const struct ffam *m, int64_t rel, size_t n_in, const void *const *in_data,
+		     const size_t *in_len, struct op_sink *out)
+{
+	const struct fnode *f = m->f;
+	int64_t N = m->n_src, R = m->n_ranges, b0 = 2 * N + 1;
+	struct table tb;
+	if (rel < N) {
+		/* sort one partition */
+		if (run_chain(t, m, rel, n_in ? in_data[0] : NULL, n_in ? in_len[0] : 0, &tb) < 0)
+			return -1;
+		tb.names = f->names;
+		sort_table(t, &tb, f->n_by, f->by, f->asc, -1);
+		return emit_serialized(t, &tb, out);
+	}
+	if (rel >= 2 * N + 1 && rel < b0 + N * R && n_in > 2)
+		n_in = 2; /* a cut reads its sorted partition and the splitters (the third input orders it) */
+	struct table *in = talloc(t, (n_in ? n_in : 1) * sizeof *in);
+	for (size_t i = 0; i < n_in; i++) {
+		if (table_view(t->a, in_data[i], in_len[i], &in[i], t->e) < 0)
+			return -1;
+		in[i].names = f->names;
+	}
+	if (rel < 2 * N) {
+		/* rows evenly spaced through a sorted partition */
+		int64_t n = in[0].n_rows, k = n < XSORT_SAMPLES ? n : XSORT_SAMPLES;
+		int64_t *idx = talloc(t, (size_t)(k ? k : 1) * sizeof *idx);
+		for (int64_t j = 0; j < k; j++)
+			idx[j] = (2 * j + 1) * n / (2 * k);
+		table_take(t->a, &in[0], idx, k, &tb);
+		tb.names = f->names;
+		return emit_serialized(t, &tb, out);
+	}
+	if (rel == 2 * N) {
+		/* R - 1 splitters at even ranks of all the samples (none when there is no row) */
+		struct table all;
+		concat_tables(t, in, n_in, &all);
+		all.names = f->names;
+		sort_table(t, &all, f->n_by, f->by, f->asc, -1);
+		int64_t k = all.n_rows ? R - 1 : 0;
+		int64_t *idx = talloc(t, (size_t)(k ? k : 1) * sizeof *idx);
+		for (int64_t j = 0; j < k; j++)
+			idx[j] = (j + 1) * all.n_rows / R < all.n_rows ? (j + 1) * all.n_rows / R : all.n_rows - 1;
+		table_take(t->a, &all, idx, k, &tb);
+		tb.names = f->names;
+		return emit_serialized(t, &tb, out);
+	}
+	if (rel < b0 + N * R) {
+		/* range r of sorted partition i: rows after splitter r - 1, up to splitter r */
+		int64_t r = (rel - b0) % R;
+		const struct table *s = &in[0], *p = &in[1];
+		int64_t lo = r == 0 ? 0 : r - 1 < p->n_rows ? upper_bound(f, s, p, r - 1) : s->n_rows;
+		int64_t hi = r == R - 1 ? s->n_rows : r < p->n_rows ? upper_bound(f, s, p, r) : s->n_rows;
+		if (r > 0 && p->n_rows == 0)
+			lo = hi = s->n_rows;
+		row_range(t, s, lo, hi < lo ? lo : hi, &tb);
+		return emit_serialized(t, &tb, out);
+	}
+	/* one range of every partition, in partition order, merged (a stable sort keeps that order) */
+	concat_tables(t, in, n_in, &tb);
+	tb.names = f->names;
+	sort_table(t, &tb, f->n_by, f->by, f->asc, -1);
+	return emit_serialized(t, &tb, out);
+}
+
 /* A concat task: the chunk of one part with its columns put in the concat's order (missing ones empty). */
 static int run_concat(struct tctx *t, const struct ffam *m, const void *data, size_t len, struct op_sink *out)
 {
@@ -1410,7 +1523,7 @@ static int view_extras(struct tctx *t, const struct ffam *m, int64_t rel, size_t
 		       const size_t *in_len)
 {
 	int n_x = ffam_extras(m, t->xnode, FRAME_MAX_CHAIN_MERGES);
-	if (!n_x || (m->kind == FF_AGG && rel >= m->n_src))
+	if (!n_x || ((m->kind == FF_AGG || m->kind == FF_XSORT) && rel >= m->n_src))
 		return 0;
 	t->n_x = n_x;
 	for (int i = 0; i < n_x; i++) {
@@ -1488,6 +1601,9 @@ int frame_run(const struct ffam *m, int64_t rel, size_t n_in, const void *const 
 		break;
 	case FF_CONCAT:
 		rc = run_concat(&t, m, in_data[0], in_len[0], out);
+		break;
+	case FF_XSORT:
+		rc = run_xsort(&t, m, rel, n_in, in_data, in_len, out);
 		break;
 	default:
 		rc = run_whole(&t, m, n_in, in_data, in_len, out);

@@ -132,7 +132,14 @@ struct fnode {
 	int64_t *part_rows;
 };
 
-enum ffam_kind { FF_PARTS, FF_AGG, FF_WHOLE, FF_CONCAT };
+/*
+ * FF_XSORT, a sort larger than one task's memory, as a sample sort over N partitions into R ranges:
+ * [0, N) sort each partition (the chain runs there); [N, 2N) sample each sorted partition; [2N] pick
+ * R - 1 splitter rows from the samples; [2N + 1, 2N + 1 + N R) cut sorted partition i at the
+ * splitters, task (i, r) keeping range r; then R tasks each merging range r of every partition: the
+ * family's chunks, in order.
+ */
+enum ffam_kind { FF_PARTS, FF_AGG, FF_WHOLE, FF_CONCAT, FF_XSORT };
 
 struct ffam {
 	enum ffam_kind kind;
@@ -151,6 +158,7 @@ struct ffam {
 	int n_inputs;              /* CONCAT: the families whose chunks it passes on, in order */
 	struct ffam **inputs;
 	int64_t *input_first;      /* CONCAT: the task of inputs[i]'s chunk 0 (n_inputs + 1, a prefix sum) */
+	int64_t n_ranges;          /* XSORT: R */
 	/* AGG tree: [map n_src][level 1][level 2]...[final 1] */
 	int n_levels;
 	int64_t level_n[16], level_first[16];
@@ -168,6 +176,8 @@ struct fnode *fnode_source(struct fnode *f, int *n_chain);
 bool fnode_is_materialized(const struct fnode *f);
 /* How many merges one fused chain may hold (each is one more input of its tasks). */
 #define FRAME_MAX_CHAIN_MERGES 16
+/* The most ranges a sort is cut into (its tasks grow as partitions x ranges). */
+#define FRAME_MAX_SORT_RANGES 256
 
 /* ffam_extras() : the one-chunk frames a task of @m reads besides its source (the hashed sides of the
  * merges in its chain, in chain order), into @out (up to @cap); their count. */

@@ -32,7 +32,7 @@ int ffam_extras(const struct ffam *m, const struct fnode **out, int cap)
 			out[0] = m->f->other;
 		return 1;
 	}
-	if (m->kind != FF_PARTS && m->kind != FF_AGG)
+	if (m->kind != FF_PARTS && m->kind != FF_AGG && m->kind != FF_XSORT)
 		return 0;
 	for (int i = 0; i < m->n_chain; i++)
 		if (m->chain[i]->kind == FN_MERGE) {
@@ -310,6 +310,31 @@ static struct ffam *lower_node(struct lctx *l, struct fnode *f)
 		f->fam = m;
 		return m;
 	}
+	if (f->kind == FN_SORT && f->limit < 0) {
+		/* a full sort of several partitions: a sample sort that never holds more than a range */
+		int n;
+		struct fnode *src = fnode_source(f->in, &n);
+		if (fnode_is_materialized(src) && !lower_node(l, src))
+			return NULL;
+		if (src_parts(src) > 1) {
+			if (lower_extras(l, f->in) < 0)
+				return NULL;
+			struct ffam *m = new_fam(l, FF_XSORT, f, "sort");
+			set_chain(l, m, f->in);
+			int *need = xcalloc((size_t)(f->in->n_cols ? f->in->n_cols : 1), sizeof *need);
+			for (int k = 0; k < f->in->n_cols; k++)
+				need[k] = NEED_RAW | NEED_VALUE;
+			project(l, m, f->in, need);
+			free(need);
+			int64_t N = m->n_src;
+			m->n_ranges = N < FRAME_MAX_SORT_RANGES ? N : FRAME_MAX_SORT_RANGES;
+			m->n_tasks = 2 * N + 1 + N * m->n_ranges + m->n_ranges;
+			m->n_chunks = m->n_ranges;
+			m->work_bytes *= 2; /* a partition and its sorted copy */
+			f->fam = m;
+			return m;
+		}
+	}
 	/* sort, head, outer merge: one task over every row of the input */
 	struct ffam *input = rows_of(l, f->in, f->kind == FN_HEAD ? f->limit : -1, f->kind == FN_HEAD && f->from_end);
 	if (!input || (f->kind == FN_MERGE && !lower_node(l, f->other)))
@@ -415,6 +440,32 @@ void ffam_task_deps(const struct ffam *f, int64_t rel, void (*fn)(void *arg, int
 		for (int i = 0; i < n_extra; i++)
 			fn(arg, chunk_task(extra[i]->fam, 0));
 		return;
+	case FF_XSORT: {
+		int64_t N = f->n_src, R = f->n_ranges, b0 = 2 * N + 1;
+		if (rel < N) {
+			if (f->src->kind != FN_READ)
+				fn(arg, chunk_task(f->src->fam, rel));
+			for (int i = 0; i < n_extra; i++)
+				fn(arg, chunk_task(extra[i]->fam, 0));
+		} else if (rel < 2 * N) {
+			fn(arg, f->first_task + rel - N);
+		} else if (rel == 2 * N) {
+			for (int64_t i = 0; i < N; i++)
+				fn(arg, f->first_task + N + i);
+		} else if (rel < b0 + N * R) {
+			fn(arg, f->first_task + (rel - b0) / R);
+			fn(arg, f->first_task + 2 * N);
+			/* Not read: it puts the cuts of one partition next to each other in the static order
+			 * (depth first from the ranges), so its sorted partition stays in memory for all R
+			 * of them instead of being reloaded for each. */
+			if ((rel - b0) % R < R - 1)
+				fn(arg, f->first_task + rel + 1);
+		} else {
+			for (int64_t i = 0; i < N; i++)
+				fn(arg, f->first_task + b0 + i * R + (rel - b0 - N * R));
+		}
+		return;
+	}
 	case FF_CONCAT: {
 		int i = 0;
 		while (rel >= f->input_first[i + 1])
@@ -450,6 +501,13 @@ void ffam_task_deps(const struct ffam *f, int64_t rel, void (*fn)(void *arg, int
 
 int ffam_task_level(const struct ffam *f, int64_t rel, int64_t *member)
 {
+	if (f->kind == FF_XSORT) {
+		/* sorts (map), samples (l1), splitters (l2), cuts (l3), then the ranges */
+		int64_t N = f->n_src, R = f->n_ranges, b0 = 2 * N + 1;
+		int level = rel < N ? -1 : rel < 2 * N ? 1 : rel == 2 * N ? 2 : rel < b0 + N * R ? 3 : 0;
+		*member = level == -1 ? rel : level == 1 ? rel - N : level == 2 ? 0 : level == 3 ? rel - b0 : rel - b0 - N * R;
+		return level;
+	}
 	if (rel >= f->n_tasks - f->n_chunks) {
 		*member = rel - (f->n_tasks - f->n_chunks);
 		return 0;

@@ -195,7 +195,7 @@ EOF
 	assert_output --partial "expression:1:36: cannot merge on 'k' (int64) and 'k' (bool)"
 }
 
-@test "tessera run: a groupby over a file 4x the memory limit stays under the limit" {
+@test "tessera run: a groupby over a file 4x the memory limit stays under the limit; merges and sorts of it" {
 	/usr/bin/python3 - "$TMP/big.csv" <<'EOF'
 import random, sys
 r = random.Random(5)
@@ -231,6 +231,19 @@ EOF
 	want=$(awk -F, 'NR > 1 { sub("k", "", $2); s += $2 % 3 } END { print s }' "$TMP/big.csv")
 	[ "$(awk -F, 'NR > 1 { s += $2 } END { print s }' "$TMP/j.csv")" = "$want" ]
 	[ "$(sed -n 5000001p "$TMP/j.csv" | cut -d, -f1)" = 4999999 ]
+	# a full sort of the big file: a sample sort over its partitions, out of core
+	spec sort.yaml <<EOF
+tessera: 1
+nodes:
+  d: read_csv("$TMP/big.csv")
+  s: d.sort_values(["key", "a"], ascending=[True, False])
+outputs:
+  s: $TMP/sorted.csv
+EOF
+	run -0 "$TESSERA" run -q -m 24M -j 2 "$TMP/sort.yaml"
+	[ "$(wc -l < "$TMP/sorted.csv")" -eq 5000001 ]
+	tail -n +2 "$TMP/sorted.csv" | LC_ALL=C sort -t, -k2,2 -k3,3gr -s -c
+	[ "$(cut -d, -f1 "$TMP/sorted.csv" | tail -n +2 | sort -n | uniq | wc -l)" -eq 5000000 ]
 	assert_no_spill
 }
 

@@ -247,6 +247,11 @@ gen_cases = [
     ('df[df.key == "k001"].describe()', lambda d: d[d.key == "k001"].describe().reset_index()),
     ('df[df.key == "k017"].y.quantile([0.01, 0.5, 0.99])',
      lambda d: d[d.key == "k017"].y.quantile([0.01, 0.5, 0.99]).rename_axis("quantile").reset_index()),
+    # a full sort of many partitions runs as a sample sort: stable, missing keys last
+    ('df.sort_values(["x", "key"], ascending=[False, True])[["id", "key", "x"]]',
+     lambda d: d.sort_values(["x", "key"], ascending=[False, True], kind="stable")[["id", "key", "x"]]),
+    ('df.sort_values("day")[["id", "day", "note"]]', lambda d: d.sort_values("day", kind="stable")[["id", "day", "note"]]),
+    ('df[df.flag].sort_values(["key", "y"])', lambda d: d[d.flag].sort_values(["key", "y"], kind="stable")),
 ]
 
 
