@@ -1340,7 +1340,8 @@ static int sort_node(struct ctx *c, const struct expr *x, struct fnode *in, cons
 /* @f itself when its rows come as one chunk (an aggregate, a sort, a head), else a gathering of them. */
 static struct fnode *gathered(struct ctx *c, struct fnode *f, const struct expr *x)
 {
-	if (f->kind == FN_AGG || f->kind == FN_SORT || f->kind == FN_HEAD || (f->kind == FN_MERGE && f->how == JOIN_OUTER))
+	if (f->kind == FN_AGG || f->kind == FN_HEAD || (f->kind == FN_SORT && f->limit >= 0) ||
+	    (f->kind == FN_MERGE && f->how == JOIN_OUTER && !f->partitioned))
 		return f;
 	if (f->gather)
 		return f->gather;
@@ -1373,6 +1374,31 @@ static bool overlaps(const struct fnode *left, const struct fnode *right, const 
 		if (shared[j] && lk[j] == l && rk[j] == r)
 			return false;
 	return true;
+}
+
+/* The CSV bytes @f's rows are read from (0 when they come from an aggregate: few). */
+static uint64_t csv_bytes(const struct fnode *f)
+{
+	switch (f->kind) {
+	case FN_READ: {
+		uint64_t n = 0;
+		for (size_t i = 0; i < f->n_inputs; i++)
+			n += f->inputs[i]->size;
+		return n;
+	}
+	case FN_AGG:
+		return 0;
+	case FN_CONCAT: {
+		uint64_t n = 0;
+		for (int i = 0; i < f->n_parts; i++)
+			n += csv_bytes(f->parts[i]);
+		return n;
+	}
+	case FN_MERGE:
+		return csv_bytes(f->in) + csv_bytes(f->other);
+	default:
+		return f->in ? csv_bytes(f->in) : 0;
+	}
 }
 
 /* The merges already fused into the chain that ends at @f (its tasks read each one's other side). */
@@ -1461,7 +1487,13 @@ static int merge_node(struct ctx *c, const struct expr *x, struct fnode *left, c
 			    FRAME_MAX_CHAIN_MERGES);
 	struct fnode *f = new_node(c, FN_MERGE, probe, x, "merge");
 	f->how = how;
-	f->other = gathered(c, build, x);
+	/* A side read from more CSV bytes than an eighth of the memory limit may not fit in one task
+	 * (a table takes several times its text): sort both sides into shared key ranges instead. */
+	bool same_types = true;
+	for (int k = 0; k < n; k++)
+		same_types &= left->types[lk[k]] == right->types[rk[k]];
+	f->partitioned = same_types && c->b->mem_limit && csv_bytes(build) > c->b->mem_limit / 8;
+	f->other = f->partitioned ? build : gathered(c, build, x);
 	f->other->n_users++;
 	f->n_on = n;
 	f->on_in = swap ? rk : lk;

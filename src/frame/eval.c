@@ -1084,16 +1084,17 @@ static int cmp_cells(const struct column *ca, int64_t a, const struct column *cb
 	}
 }
 
-/* Row @a of @ta against row @b of @tb in the order of sort keys @by/@asc (0: equal keys). */
-static int cmp_keys(const struct table *ta, int64_t a, const struct table *tb, int64_t b, int n_by, const int *by,
-		    const bool *asc)
+/* Row @a of @ta (key columns @bya) against row @b of @tb (@byb) in the order of @n_by sort keys, each
+ * ascending when @asc is NULL or asc[k] (0: equal keys). */
+static int cmp_keys(const struct table *ta, int64_t a, const int *bya, const struct table *tb, int64_t b,
+		    const int *byb, int n_by, const bool *asc)
 {
 	for (int k = 0; k < n_by; k++) {
-		int c = cmp_cells(&ta->cols[by[k]], a, &tb->cols[by[k]], b);
+		int c = cmp_cells(&ta->cols[bya[k]], a, &tb->cols[byb[k]], b);
 		if (c == 2 || c == -2)
 			return c / 2;
 		if (c)
-			return asc[k] ? c : -c;
+			return !asc || asc[k] ? c : -c;
 	}
 	return 0;
 }
@@ -1102,7 +1103,7 @@ static int sort_cmp(const void *pa, const void *pb, void *arg)
 {
 	const struct sort_ctx *s = arg;
 	int64_t a = *(const int64_t *)pa, b = *(const int64_t *)pb;
-	int c = cmp_keys(s->tb, a, s->tb, b, s->n_by, s->by, s->asc);
+	int c = cmp_keys(s->tb, a, s->by, s->tb, b, s->by, s->n_by, s->asc);
 	return c ? c : (a > b) - (a < b); /* stable */
 }
 
@@ -1323,6 +1324,22 @@ static void concat_tables(struct tctx *t, const struct table *ts, size_t n, stru
 	}
 }
 
+/* Sorts the rows of merge @f's result @tb by its key columns, stably (missing keys last). */
+static void sort_by_join_keys(struct tctx *t, const struct fnode *f, struct table *tb)
+{
+	int *by = talloc(t, (size_t)(f->n_on ? f->n_on : 1) * sizeof *by);
+	bool *asc = talloc(t, (size_t)(f->n_on ? f->n_on : 1) * sizeof *asc);
+	int n_by = 0;
+	for (int k = 0; k < f->n_on; k++)
+		for (int o = 0; o < f->n_cols; o++)
+			if (f->out_side[o] != 1 && f->out_col[o] == f->on_in[k]) {
+				by[n_by] = o;
+				asc[n_by++] = true;
+			}
+	tb->names = f->names;
+	sort_table(t, tb, n_by, by, asc, -1);
+}
+
 static int run_whole(struct tctx *t, const struct ffam *m, size_t n_in, const void *const *in_data,
 		     const size_t *in_len, struct op_sink *out)
 {
@@ -1345,24 +1362,7 @@ static int run_whole(struct tctx *t, const struct ffam *m, size_t n_in, const vo
 		if (merge_tables(t, f, &tb, &t->xtab[0], true, &joined) < 0)
 			return -1;
 		/* pandas' documented outer join: rows sorted by key (stable: left rows, then the right's unmatched) */
-		int *by = talloc(t, (size_t)f->n_cols * sizeof *by);
-		bool *asc = talloc(t, (size_t)f->n_cols * sizeof *asc);
-		int n_by = 0;
-		for (int k = 0; k < f->n_on; k++)
-			for (int o = 0; o < f->n_cols; o++)
-				if (f->out_side[o] == 2 && f->out_col[o] == f->on_in[k]) {
-					by[n_by] = o;
-					asc[n_by++] = true;
-				}
-		if (n_by == 0) /* left_on/right_on: both key columns are kept; the left's orders */
-			for (int k = 0; k < f->n_on; k++)
-				for (int o = 0; o < f->n_cols; o++)
-					if (f->out_side[o] == 0 && f->out_col[o] == f->on_in[k]) {
-						by[n_by] = o;
-						asc[n_by++] = true;
-					}
-		joined.names = f->names;
-		sort_table(t, &joined, n_by, by, asc, -1);
+		sort_by_join_keys(t, f, &joined);
 		tb = joined;
 	} else {
 		first_rows(t, &tb, f->limit, f->from_end);
@@ -1397,18 +1397,35 @@ static void row_range(struct tctx *t, const struct table *tb, int64_t lo, int64_
 	out->names = tb->names;
 }
 
-/* The first row of sorted @s whose keys sort after row @j of @p: where range j ends. */
-static int64_t upper_bound(const struct fnode *f, const struct table *s, const struct table *p, int64_t j)
+/* The first row of @s (sorted by key columns @bys, ascending where @asc) whose keys sort after row @j
+ * of @p (key columns @byp): where range j ends. */
+static int64_t upper_bound(const struct table *s, const int *bys, const struct table *p, int64_t j, const int *byp,
+			   int n_by, const bool *asc)
 {
 	int64_t lo = 0, hi = s->n_rows;
 	while (lo < hi) {
 		int64_t mid = lo + (hi - lo) / 2;
-		if (cmp_keys(s, mid, p, j, f->n_by, f->by, f->asc) <= 0)
+		if (cmp_keys(s, mid, bys, p, j, byp, n_by, asc) <= 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	return lo;
+}
+
+/* Rows [lo, hi) of sorted @s for range @r of @R cut at the R - 1 splitter rows of @p (none: no row). */
+static void range_bounds(const struct table *s, const int *bys, const struct table *p, const int *byp, int n_by,
+			 const bool *asc, int64_t r, int64_t R, int64_t *lo, int64_t *hi)
+{
+	if (p->n_rows == 0) {
+		*lo = 0;
+		*hi = r == 0 ? s->n_rows : 0;
+		return;
+	}
+	*lo = r == 0 ? 0 : upper_bound(s, bys, p, r - 1, byp, n_by, asc);
+	*hi = r == R - 1 ? s->n_rows : upper_bound(s, bys, p, r, byp, n_by, asc);
+	if (*hi < *lo)
+		*hi = *lo;
 }
 
 /* Samples taken from each sorted partition for the splitters. */
@@ -1462,19 +1479,88 @@ static int run_xsort(struct tctx *t, const struct ffam *m, int64_t rel, size_t n
 	}
 	if (rel < b0 + N * R) {
 		/* range r of sorted partition i: rows after splitter r - 1, up to splitter r */
-		int64_t r = (rel - b0) % R;
-		const struct table *s = &in[0], *p = &in[1];
-		int64_t lo = r == 0 ? 0 : r - 1 < p->n_rows ? upper_bound(f, s, p, r - 1) : s->n_rows;
-		int64_t hi = r == R - 1 ? s->n_rows : r < p->n_rows ? upper_bound(f, s, p, r) : s->n_rows;
-		if (r > 0 && p->n_rows == 0)
-			lo = hi = s->n_rows;
-		row_range(t, s, lo, hi < lo ? lo : hi, &tb);
+		int64_t lo, hi;
+		range_bounds(&in[0], f->by, &in[1], f->by, f->n_by, f->asc, (rel - b0) % R, R, &lo, &hi);
+		row_range(t, &in[0], lo, hi, &tb);
 		return emit_serialized(t, &tb, out);
 	}
 	/* one range of every partition, in partition order, merged (a stable sort keeps that order) */
 	concat_tables(t, in, n_in, &tb);
 	tb.names = f->names;
 	sort_table(t, &tb, f->n_by, f->by, f->asc, -1);
+	return emit_serialized(t, &tb, out);
+}
+
+/* ---- partitioned merge ---- */
+
+/* The key columns @keys of @tb alone (the splitters' schema: both sides' keys, in key order). */
+static void key_columns(struct tctx *t, const struct table *tb, const int *keys, int n, struct table *out)
+{
+	out->n_cols = n;
+	out->n_rows = tb->n_rows;
+	out->cols = talloc(t, (size_t)(n ? n : 1) * sizeof *out->cols);
+	out->names = talloc(t, (size_t)(n ? n : 1) * sizeof *out->names);
+	for (int k = 0; k < n; k++) {
+		out->cols[k] = tb->cols[keys[k]];
+		out->names[k] = tb->names[keys[k]];
+	}
+}
+
+static int run_pjoin(struct tctx *t, const struct ffam *m, int64_t rel, size_t n_in, const void *const *in_data,
+		     const size_t *in_len, struct op_sink *out)
+{
+	const struct fnode *f = m->f;
+	int64_t N = m->n_src, S = N + m->inputs[1]->n_chunks, R = m->n_ranges, c0 = 2 * S + 1;
+	int n = f->n_on;
+	int *seq = talloc(t, (size_t)(n ? n : 1) * sizeof *seq);
+	for (int k = 0; k < n; k++)
+		seq[k] = k;
+	if (rel >= 2 * S + 1 && rel < c0 + S * R && n_in > 2)
+		n_in = 2; /* a cut reads its sorted chunk and the splitters (the third input orders it) */
+	struct table *in = talloc(t, (n_in ? n_in : 1) * sizeof *in);
+	for (size_t i = 0; i < n_in; i++)
+		if (table_view(t->a, in_data[i], in_len[i], &in[i], t->e) < 0)
+			return -1;
+	/* chunk s of the sorted ones: the probed side's first, then the hashed side's */
+	int64_t s = rel < S ? rel : rel < 2 * S ? rel - S : rel < c0 + S * R ? (rel - c0) / R : 0;
+	const int *keys = s < N ? f->on_in : f->on_other;
+	struct table tb;
+	if (rel < S) {
+		tb = in[0];
+		sort_table(t, &tb, n, keys, NULL, -1);
+	} else if (rel < 2 * S) {
+		int64_t rows = in[0].n_rows, k = rows < XSORT_SAMPLES ? rows : XSORT_SAMPLES;
+		int64_t *idx = talloc(t, (size_t)(k ? k : 1) * sizeof *idx);
+		for (int64_t j = 0; j < k; j++)
+			idx[j] = (2 * j + 1) * rows / (2 * k);
+		struct table keyed, picked;
+		key_columns(t, &in[0], keys, n, &keyed);
+		table_take(t->a, &keyed, idx, k, &picked);
+		tb = picked;
+	} else if (rel == 2 * S) {
+		struct table all;
+		concat_tables(t, in, n_in, &all);
+		sort_table(t, &all, n, seq, NULL, -1);
+		int64_t k = all.n_rows ? R - 1 : 0;
+		int64_t *idx = talloc(t, (size_t)(k ? k : 1) * sizeof *idx);
+		for (int64_t j = 0; j < k; j++)
+			idx[j] = (j + 1) * all.n_rows / R < all.n_rows ? (j + 1) * all.n_rows / R : all.n_rows - 1;
+		table_take(t->a, &all, idx, k, &tb);
+	} else if (rel < c0 + S * R) {
+		int64_t lo, hi;
+		range_bounds(&in[0], keys, &in[1], seq, n, NULL, (rel - c0) % R, R, &lo, &hi);
+		row_range(t, &in[0], lo, hi, &tb);
+	} else {
+		/* range r of both sides: every row whose key falls in it, so the join of the two is complete */
+		struct table probe, build;
+		concat_tables(t, in, (size_t)N, &probe);
+		concat_tables(t, in + N, n_in - (size_t)N, &build);
+		probe.names = f->in->names;
+		build.names = f->other->names;
+		if (merge_tables(t, f, &probe, &build, f->how == JOIN_OUTER, &tb) < 0)
+			return -1;
+		sort_by_join_keys(t, f, &tb);
+	}
 	return emit_serialized(t, &tb, out);
 }
 
@@ -1604,6 +1690,9 @@ int frame_run(const struct ffam *m, int64_t rel, size_t n_in, const void *const 
 		break;
 	case FF_XSORT:
 		rc = run_xsort(&t, m, rel, n_in, in_data, in_len, out);
+		break;
+	case FF_PJOIN:
+		rc = run_pjoin(&t, m, rel, n_in, in_data, in_len, out);
 		break;
 	default:
 		rc = run_whole(&t, m, n_in, in_data, in_len, out);

@@ -114,6 +114,7 @@ struct fnode {
 	 * where the row has one and else other's out_col2[k] (2: an outer join's key). */
 	struct fnode *other;
 	enum join_how how;
+	bool partitioned;          /* both sides too large to hash whole: a sort-partitioned join (materialized) */
 	int n_on;
 	int *on_in, *on_other;
 	enum col_type *on_as;
@@ -139,7 +140,14 @@ struct fnode {
  * splitters, task (i, r) keeping range r; then R tasks each merging range r of every partition: the
  * family's chunks, in order.
  */
-enum ffam_kind { FF_PARTS, FF_AGG, FF_WHOLE, FF_CONCAT, FF_XSORT };
+/*
+ * FF_PJOIN, a merge whose sides both may exceed memory: the rows of each side (inputs[0]: the probed
+ * side's N chunks, inputs[1]: the hashed side's M) are sorted by key, cut at splitters shared by both
+ * sides into R key ranges, and range r of one side is joined with range r of the other in task r:
+ * [0, N) and [N, N + M) sort; [N + M, 2N + 2M) sample keys; [2N + 2M] splitters; then N R and M R
+ * cuts; then R joins, the family's chunks.
+ */
+enum ffam_kind { FF_PARTS, FF_AGG, FF_WHOLE, FF_CONCAT, FF_XSORT, FF_PJOIN };
 
 struct ffam {
 	enum ffam_kind kind;

@@ -21,7 +21,7 @@ enum { NEED_RAW = 1, NEED_VALUE = 2 };
 bool fnode_is_materialized(const struct fnode *f)
 {
 	return f->kind == FN_AGG || f->kind == FN_SORT || f->kind == FN_HEAD || f->kind == FN_CONCAT ||
-	       (f->kind == FN_MERGE && f->how == JOIN_OUTER);
+	       (f->kind == FN_MERGE && (f->how == JOIN_OUTER || f->partitioned));
 }
 
 int ffam_extras(const struct ffam *m, const struct fnode **out, int cap)
@@ -335,6 +335,23 @@ static struct ffam *lower_node(struct lctx *l, struct fnode *f)
 			return m;
 		}
 	}
+	if (f->kind == FN_MERGE && f->partitioned) {
+		struct ffam **in = arena_alloc(l->b->arena, 2 * sizeof *in);
+		if (!(in[0] = rows_of(l, f->in, -1, false)) || !(in[1] = rows_of(l, f->other, -1, false)))
+			return NULL;
+		struct ffam *m = new_fam(l, FF_PJOIN, f, "merge");
+		m->n_inputs = 2;
+		m->inputs = in;
+		int64_t N = in[0]->n_chunks, M = in[1]->n_chunks, R = N > M ? N : M;
+		m->n_src = N;
+		m->n_ranges = R < FRAME_MAX_SORT_RANGES ? R : FRAME_MAX_SORT_RANGES;
+		R = m->n_ranges;
+		m->n_tasks = 2 * N + 2 * M + 1 + (N + M) * R + R;
+		m->n_chunks = R;
+		m->work_bytes = 2 * (in[0]->work_bytes > in[1]->work_bytes ? in[0]->work_bytes : in[1]->work_bytes);
+		f->fam = m;
+		return m;
+	}
 	/* sort, head, outer merge: one task over every row of the input */
 	struct ffam *input = rows_of(l, f->in, f->kind == FN_HEAD ? f->limit : -1, f->kind == FN_HEAD && f->from_end);
 	if (!input || (f->kind == FN_MERGE && !lower_node(l, f->other)))
@@ -466,6 +483,28 @@ void ffam_task_deps(const struct ffam *f, int64_t rel, void (*fn)(void *arg, int
 		}
 		return;
 	}
+	case FF_PJOIN: {
+		int64_t N = f->n_src, M = f->inputs[1]->n_chunks, R = f->n_ranges, c0 = 2 * N + 2 * M + 1;
+		if (rel < N + M) {
+			fn(arg, rel < N ? chunk_task(f->inputs[0], rel) : chunk_task(f->inputs[1], rel - N));
+		} else if (rel < 2 * (N + M)) {
+			fn(arg, f->first_task + rel - (N + M));
+		} else if (rel == 2 * (N + M)) {
+			for (int64_t i = 0; i < N + M; i++)
+				fn(arg, f->first_task + N + M + i);
+		} else if (rel < c0 + (N + M) * R) {
+			/* cut (i, r) of sorted chunk i; the next cut of the same chunk orders it (see FF_XSORT) */
+			fn(arg, f->first_task + (rel - c0) / R);
+			fn(arg, f->first_task + 2 * (N + M));
+			if ((rel - c0) % R < R - 1)
+				fn(arg, f->first_task + rel + 1);
+		} else {
+			int64_t r = rel - c0 - (N + M) * R;
+			for (int64_t i = 0; i < N + M; i++)
+				fn(arg, f->first_task + c0 + i * R + r);
+		}
+		return;
+	}
 	case FF_CONCAT: {
 		int i = 0;
 		while (rel >= f->input_first[i + 1])
@@ -501,6 +540,12 @@ void ffam_task_deps(const struct ffam *f, int64_t rel, void (*fn)(void *arg, int
 
 int ffam_task_level(const struct ffam *f, int64_t rel, int64_t *member)
 {
+	if (f->kind == FF_PJOIN) {
+		int64_t S = f->n_src + f->inputs[1]->n_chunks, R = f->n_ranges, c0 = 2 * S + 1;
+		int level = rel < S ? -1 : rel < 2 * S ? 1 : rel == 2 * S ? 2 : rel < c0 + S * R ? 3 : 0;
+		*member = level == -1 ? rel : level == 1 ? rel - S : level == 2 ? 0 : level == 3 ? rel - c0 : rel - c0 - S * R;
+		return level;
+	}
 	if (f->kind == FF_XSORT) {
 		/* sorts (map), samples (l1), splitters (l2), cuts (l3), then the ranges */
 		int64_t N = f->n_src, R = f->n_ranges, b0 = 2 * N + 1;

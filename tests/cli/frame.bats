@@ -244,6 +244,24 @@ EOF
 	[ "$(wc -l < "$TMP/sorted.csv")" -eq 5000001 ]
 	tail -n +2 "$TMP/sorted.csv" | LC_ALL=C sort -t, -k2,2 -k3,3gr -s -c
 	[ "$(cut -d, -f1 "$TMP/sorted.csv" | tail -n +2 | sort -n | uniq | wc -l)" -eq 5000000 ]
+	# a merge of two sides both too large to hash whole at this limit: sorted into shared key ranges
+	spec pjoin.yaml <<EOF
+tessera: 1
+nodes:
+  d: read_csv("$TMP/big.csv")
+  e: d[["id", "a"]].rename(columns=dict(a="b"))
+  j: d.merge(e, on="id")
+  s: j.b.sum()
+  n: len(j)
+outputs:
+  s: "-"
+  n: "-"
+EOF
+	run -0 --separate-stderr "$TESSERA" run -v -m 24M -j 2 "$TMP/pjoin.yaml"
+	echo "$stderr" | grep -q 'j.merge1.l3\['
+	want=$(awk -F, 'NR > 1 { s += $3 } END { printf "%.4f", s }' "$TMP/big.csv")
+	[ "$(printf '%.4f' "${lines[0]}")" = "$want" ]
+	[ "${lines[1]}" = 5000000 ]
 	assert_no_spill
 }
 

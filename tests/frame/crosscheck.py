@@ -86,8 +86,8 @@ def compare(name, out, want):
             failures += 1
             print(f"FAIL {name}: got {got!r}, pandas {want!r}")
         return
-    got = pd.read_csv(io.StringIO(out), keep_default_na=True)
-    want = pd.read_csv(io.StringIO(want.to_csv(index=False)), keep_default_na=True)
+    got = pd.read_csv(io.StringIO(out), keep_default_na=True, low_memory=False)
+    want = pd.read_csv(io.StringIO(want.to_csv(index=False)), keep_default_na=True, low_memory=False)
     if list(got.columns) != list(want.columns) or len(got) != len(want):
         failures += 1
         print(f"FAIL {name}: shape/columns {list(got.columns)} x {len(got)} vs pandas {list(want.columns)} x {len(want)}")
@@ -406,6 +406,48 @@ def big_quantiles(tmp):
                 compare(f"{expr} {stat} of {col}", f"{got.loc[stat, col]!r}\n", float(want.loc[stat, col]))
 
 
+def pjoin_check(tmp, g, d):
+    """Merges whose sides are both large for -m 4M: sorted into shared key ranges, rows in key order."""
+    global failures, checks
+    spec = os.path.join(tmp, "pjoin.yaml")
+    q = lambda t: "'" + t.replace("'", "''") + "'"
+    nodes = {
+        "df": f'read_csv("{g}")',
+        "b": f'read_csv("{g}")[["id", "key", "y", "note"]]',
+        "b3": 'b[b.id % 3 == 0]',
+        "c": 'b3.assign(id=b3.id * 2)',
+    }
+    b = d[["id", "key", "y", "note"]]
+    b3 = b[b.id % 3 == 0]
+    c = b3.assign(id=b3.id * 2)
+    cases = {
+        "inner": ('df.merge(c, on="id")', d.merge(c, on="id"), "id"),
+        "left": ('df.merge(c, on="id", how="left")', d.merge(c, on="id", how="left"), "id"),
+        "right": ('df.merge(c, on="id", how="right")', d.merge(c, on="id", how="right"), "id"),
+        "outer": ('df.merge(c, on="id", how="outer")', d.merge(c, on="id", how="outer"), "id"),
+        "many": ('df[df.id < 900].merge(b[b.id < 1500], on="key")', d[d.id < 900].merge(b[b.id < 1500], on="key"), "key"),
+    }
+    with open(spec, "w") as f:
+        f.write("tessera: 1\nnodes:\n")
+        for k, v in nodes.items():
+            f.write(f"  {k}: {q(v)}\n")
+        for k, (e, _, _) in cases.items():
+            f.write(f"  {k}: {q(e)}\n")
+        f.write("outputs:\n")
+        for k in cases:
+            f.write(f"  {k}: {os.path.join(tmp, 'pj-' + k + '.csv')}\n")
+    r = subprocess.run([TESSERA, "run", "-q", "-v", "-m", "4M", spec], capture_output=True)
+    checks += 1
+    if r.returncode != 0 or b".l3[" not in r.stderr:
+        failures += 1
+        print(f"FAIL partitioned merges: exit {r.returncode}, {'no' if b'.l3[' not in r.stderr else 'with'} range cuts: "
+              f"{r.stderr.decode()[-300:]}")
+        return
+    for k, (e, want, key) in cases.items():
+        with open(os.path.join(tmp, "pj-" + k + ".csv")) as f:
+            compare(f"partitioned merge ({k}): {e}", f.read(), want.sort_values(key, kind="stable"))
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="tessera-frame-")
     try:
@@ -421,6 +463,7 @@ def main():
         run_cases(g, gdf, gen_cases[:3], "--blocksize", "256MiB", "-j", "1")
         kp = os.path.join(tmp, "keys.csv")
         keys_table(kp, 3)
+        pjoin_check(tmp, g, gdf)
         run_cases(g, gdf, merge_cases(kp), "--blocksize", "64KiB")
         with open(g, "rb") as src, gzip.open(g + ".gz", "wb") as dst:
             shutil.copyfileobj(src, dst)
