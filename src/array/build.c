@@ -1878,13 +1878,22 @@ static bool pdist(struct ctx *c, const struct bound *bd, bool cd, uint32_t off, 
 		x = xw;
 	}
 	if (m == K_DIST_JENSENSHANNON) {
-		/* scipy divides each row by its sum first */
+		/* scipy divides each row by its sum first. A row of zeros is 0/0 there, and every distance to
+		 * it nan; here a NaN would read as a missing value (skipped, giving 0), so such a row becomes
+		 * infinities, which make its distances nan in the kernels' arithmetic. */
 		struct anode **sides[2] = { &x, &y };
 		for (int k = 0; k < (cd ? 2 : 1); k++) {
 			struct anode *s = *sides[k];
 			struct anode *sum = reduce_kept(c, "sum", s, 1, off);
-			struct anode *in[2] = { s, sum };
-			if (!sum || !(*sides[k] = make_ew(c, EW_DIV, in, 2, off, "/")))
+			if (!sum)
+				return false;
+			struct val zv = { .k = V_FLOAT, .off = off, .f = 0.0 }, iv = { .k = V_FLOAT, .off = off, .f = INFINITY };
+			struct anode *eq_in[2] = { sum, scalar_node(c, &zv) }, *in[2] = { s, sum };
+			struct anode *empty = make_ew(c, EW_EQ, eq_in, 2, off, "=="), *div = make_ew(c, EW_DIV, in, 2, off, "/");
+			if (!empty || !div)
+				return false;
+			struct anode *w_in[3] = { empty, scalar_node(c, &iv), div };
+			if (!(*sides[k] = make_ew(c, EW_WHERE, w_in, 3, off, "where")))
 				return false;
 		}
 		if (!cd)

@@ -175,3 +175,15 @@ scipy_or_skip() {
 	[ ! -e "$TMP/d.npy" ]
 	assert_no_spill
 }
+
+@test "jensenshannon: a row of zeros is 0/0 and its distances nan, as scipy's jensenshannon() gives" {
+	printf '1,2,3\n0,0,0\n4,0,1\n0,0,0\n' > "$TMP/js.csv"
+	run -0 "$TESSERA" distance --metric jensenshannon < "$TMP/js.csv"
+	assert_output "$(printf '0.0,nan,0.5114370585943717,nan\nnan,0.0,nan,nan\n0.5114370585943717,nan,0.0,nan\nnan,nan,nan,0.0')"
+	/usr/bin/python3 -c "import scipy" 2>/dev/null || return 0
+	want=$(/usr/bin/python3 -c "
+import warnings; warnings.simplefilter('ignore')
+from scipy.spatial.distance import jensenshannon as js
+print(repr(js([1, 2, 3], [4, 0, 1])), js([1, 2, 3], [0, 0, 0]))")
+	[ "$want" = "0.5114370585943717 nan" ]
+}
