@@ -179,10 +179,9 @@ struct abuild {
 	struct anode *(*lookup)(void *arg, const char *name, struct loc loc);
 	void *lookup_arg;
 	/* Builds the frame expression @x that `.to_array()` (its name at byte
-	 * @call_off of @text, located by @d) is called on: frame_to_array(). NULL
-	 * and *e on error. Called with lookup_arg. */
-	const struct frame_array *(*to_array)(void *arg, const struct doc *d, const char *text, const struct expr *x,
-					      uint32_t call_off);
+	 * @call_off, located by @d) is called on: frame_to_array(). NULL and *e
+	 * on error. Called with lookup_arg. */
+	const struct frame_array *(*to_array)(void *arg, const struct doc *d, const struct expr *x, uint32_t call_off);
 	uint32_t next_id;
 	uint32_t owner;            /* the spec node being built */
 };

@@ -2044,7 +2044,7 @@ static bool to_array(struct ctx *c, const struct expr *x, struct val *out)
 			    "for other chunks)");
 	if (!c->b->to_array)
 		return FAIL(c, name_off, "to_array() needs a frame");
-	const struct frame_array *fa = c->b->to_array(c->b->lookup_arg, c->d, c->text, f->a, name_off);
+	const struct frame_array *fa = c->b->to_array(c->b->lookup_arg, c->d, f->a, name_off);
 	if (!fa)
 		return false;
 	struct anode *n = new_node(c, AN_FRAME, x->off);

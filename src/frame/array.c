@@ -261,10 +261,26 @@ static int count_rows(struct fbuild *b, struct fnode *f)
 	case FN_AGG:
 		if (f->n_keys > 0)
 			return count_by_running(b, f); /* as many rows as groups */
-		total = 1;
+		total = f->n_stack ? f->n_stack : 1; /* quantile([...]) and describe() stack their values */
 		break;
+	case FN_CONCAT: {
+		/* its chunks are its parts' chunks, in order */
+		int64_t n = 0;
+		for (int i = 0; i < f->n_parts; i++) {
+			if (count_rows(b, f->parts[i]) < 0)
+				return -1;
+			n += f->parts[i]->n_counted;
+		}
+		int64_t *rows = arena_alloc(b->arena, (size_t)(n ? n : 1) * sizeof *rows), k = 0;
+		for (int i = 0; i < f->n_parts; i++)
+			for (int64_t j = 0; j < f->parts[i]->n_counted; j++)
+				rows[k++] = f->parts[i]->part_rows[j];
+		f->n_counted = n;
+		f->part_rows = rows;
+		return 0;
+	}
 	default:
-		return count_by_running(b, f); /* a filter, dropna */
+		return count_by_running(b, f); /* a filter, dropna, merge */
 	}
 	f->n_counted = 1;
 	f->part_rows = arena_alloc(b->arena, sizeof *f->part_rows);
@@ -274,11 +290,10 @@ static int count_rows(struct fbuild *b, struct fnode *f)
 
 /* ---- the frame_array ---- */
 
-struct frame_array *frame_to_array(struct fbuild *b, const struct doc *d, const char *text, const struct expr *x,
-				   uint32_t call_off)
+struct frame_array *frame_to_array(struct fbuild *b, const struct doc *d, const struct expr *x, uint32_t call_off)
 {
 	bool series = false;
-	struct fnode *f = frame_build_sub(b, d, text, x, &series);
+	struct fnode *f = frame_build_sub(b, d, x, &series);
 	if (!f)
 		return NULL;
 	struct loc at = doc_loc_at(d, call_off);

@@ -44,8 +44,6 @@ struct fval {
 struct ctx {
 	struct fbuild *b;
 	const struct doc *d;
-	const char *text;
-	uint32_t next_id;
 };
 
 static struct loc at(struct ctx *c, uint32_t off)
@@ -84,7 +82,6 @@ static struct fnode *new_node(struct ctx *c, enum fnode_kind k, struct fnode *in
 	f->in = in;
 	f->loc = at(c, x ? x->off : 0);
 	f->owner = c->b->owner;
-	f->id = c->next_id++;
 	f->label = label;
 	f->limit = -1;
 	if (in)
@@ -1207,12 +1204,16 @@ static int group_agg(struct ctx *c, const struct expr *x, struct fval *g, const 
 	int all[256];
 	if (n_sel < 0) {
 		n_sel = 0;
-		for (int k = 0; k < in->n_cols && n_sel < 256; k++) {
+		for (int k = 0; k < in->n_cols; k++) {
 			bool key = false;
 			for (int j = 0; j < g->n_keys; j++)
 				key |= g->keys_idx[j] == k;
-			if (!key)
-				all[n_sel++] = k;
+			if (key)
+				continue;
+			if (n_sel == 256)
+				return fail(c, x, "at most 256 columns can be aggregated at once (select some: g[[...]].%s())",
+					    method);
+			all[n_sel++] = k;
 		}
 		sel = all;
 	}
@@ -2505,7 +2506,7 @@ static struct fnode *build_frame(struct ctx *c, const struct expr *x, bool *seri
 
 struct fnode *frame_from_expr(struct fbuild *b, const struct doc *d, const char *text)
 {
-	struct ctx c = { .b = b, .d = d, .text = text, .next_id = 0 };
+	struct ctx c = { .b = b, .d = d };
 	struct expr *x = expr_parse(b->arena, text, strlen(text), where_cb, &c, b->e);
 	if (!x)
 		return NULL;
@@ -2513,10 +2514,9 @@ struct fnode *frame_from_expr(struct fbuild *b, const struct doc *d, const char 
 	return build_frame(&c, x, &series);
 }
 
-struct fnode *frame_build_sub(struct fbuild *b, const struct doc *d, const char *text, const struct expr *x,
-			      bool *series)
+struct fnode *frame_build_sub(struct fbuild *b, const struct doc *d, const struct expr *x, bool *series)
 {
-	struct ctx c = { .b = b, .d = d, .text = text, .next_id = 0 };
+	struct ctx c = { .b = b, .d = d };
 	return build_frame(&c, x, series);
 }
 

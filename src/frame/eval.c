@@ -172,6 +172,8 @@ static int source_read(struct tctx *t, const struct ffam *m, int64_t k, struct t
 			c->soff = talloc(t, (size_t)(rows + 1) * sizeof *c->soff);
 			csv_column_strings(t->block, &tok, fc, &src->na, src->dialect.quote, data, c->soff, c->valid);
 			c->sdata = data;
+			if (!memchr(c->valid, 0, (size_t)rows))
+				c->valid = NULL; /* nothing missing: every later loop skips the check */
 			continue;
 		}
 		size_t width = c->type == COL_INT64 || c->type == COL_FLOAT64 ? 8 : c->type == COL_DATE ? 4 : 1;
@@ -181,14 +183,11 @@ static int source_read(struct tctx *t, const struct ffam *m, int64_t k, struct t
 			rc = bad_value(t, &tok, fc, bad, c->type);
 			break;
 		}
-		switch (c->type) {
+		if (!memchr(c->valid, 0, (size_t)rows))
+			c->valid = NULL;
+		switch (c->type) { /* csv_column_parse() left NaN at a missing float */
 		case COL_INT64: c->i = vals; break;
-		case COL_FLOAT64:
-			c->f = vals;
-			for (int64_t r = 0; r < rows; r++)
-				if (!c->valid[r])
-					c->f[r] = NAN;
-			break;
+		case COL_FLOAT64: c->f = vals; break;
 		case COL_BOOL: c->b = vals; break;
 		case COL_DATE: c->d = vals; break;
 		default: break;
@@ -472,14 +471,13 @@ static int eval_bin(struct tctx *t, const struct cexpr *e, const struct table *t
 	return 0;
 }
 
-static double round_half_even(double x, int digits)
+/* @x rounded half to even at @digits decimals; @p is 10^|digits| (computed once per column). */
+static double round_half_even(double x, int digits, double p)
 {
 	if (digits >= 0) {
-		double p = pow(10.0, digits);
 		double y = nearbyint(x * p) / p;
 		return isfinite(y) ? y : x;
 	}
-	double p = pow(10.0, -digits);
 	return nearbyint(x / p) * p;
 }
 
@@ -687,16 +685,15 @@ static int cx_eval(struct tctx *t, const struct cexpr *e, const struct table *tb
 		return 0;
 	}
 	case CX_FN: {
+		const double scale = e->fn == CF_ROUND ? pow(10.0, e->digits < 0 ? -e->digits : e->digits) : 1;
 		if (e->type == COL_INT64) { /* abs or round of integers */
 			o->i = talloc(t, (size_t)n * 8);
 			for (int64_t r = 0; r < n; r++) {
 				int64_t v = a.i[r];
 				if (e->fn == CF_ABS)
 					v = v < 0 ? (int64_t)(0 - (uint64_t)v) : v;
-				else if (e->digits < 0) {
-					double p = pow(10.0, -e->digits);
-					v = (int64_t)(nearbyint((double)v / p) * p);
-				}
+				else if (e->digits < 0)
+					v = (int64_t)(nearbyint((double)v / scale) * scale);
 				o->i[r] = v;
 			}
 			o->valid = a.valid;
@@ -715,7 +712,7 @@ static int cx_eval(struct tctx *t, const struct cexpr *e, const struct table *tb
 			case CF_LOG1P: v = log1p(v); break;
 			case CF_FLOOR: v = floor(v); break;
 			case CF_CEIL: v = ceil(v); break;
-			case CF_ROUND: v = round_half_even(v, e->digits); break;
+			case CF_ROUND: v = round_half_even(v, e->digits, scale); break;
 			case CF_SIN: v = sin(v); break;
 			case CF_COS: v = cos(v); break;
 			}
@@ -820,9 +817,10 @@ static int cx_eval(struct tctx *t, const struct cexpr *e, const struct table *tb
 
 /* ---- the chain ---- */
 
+/* Whether @c has values to compute from (a column of no rows has all of them). */
 static bool has_values(const struct column *c)
 {
-	return c->i || c->f || c->b || c->d || c->soff || c->n == 0;
+	return column_has_values(c) || c->n == 0;
 }
 
 /* Whether every column @e reads was converted: lowering converts what the rest of the chain needs, so a
@@ -858,21 +856,6 @@ static int merge_tables(struct tctx *t, const struct fnode *f, const struct tabl
 	}
 	int64_t n = join_probe(t->a, ix, in, f->on_in, f->how != JOIN_INNER, matched, &pi, &bi);
 	join_index_free(ix);
-	if (!pi && !outer) {
-		/* every probe row once, in order: its columns pass on as they are (keys keep their type) */
-		struct column *cols = talloc(t, (size_t)(f->n_cols ? f->n_cols : 1) * sizeof *cols);
-		for (int k = 0; k < f->n_cols; k++) {
-			if (f->out_side[k] == 1)
-				join_take(t->a, bt, f->out_col[k], bi, n, f->types[k], NULL, 0, NULL, &cols[k]);
-			else
-				cols[k] = in->cols[f->out_col[k]];
-		}
-		out->n_cols = f->n_cols;
-		out->n_rows = n;
-		out->names = f->names;
-		out->cols = cols;
-		return 0;
-	}
 	if (outer) {
 		int64_t extra = 0;
 		for (int64_t r = 0; r < bt->n_rows; r++)
@@ -892,7 +875,13 @@ static int merge_tables(struct tctx *t, const struct fnode *f, const struct tabl
 	struct column *cols = talloc(t, (size_t)(f->n_cols ? f->n_cols : 1) * sizeof *cols);
 	for (int k = 0; k < f->n_cols; k++) {
 		switch (f->out_side[k]) {
-		case 0: join_take(t->a, in, f->out_col[k], pi, n, f->types[k], NULL, 0, NULL, &cols[k]); break;
+		case 0:
+			/* no pairs: every probe row once, in order, so its columns pass on as they are */
+			if (!pi)
+				cols[k] = in->cols[f->out_col[k]];
+			else
+				join_take(t->a, in, f->out_col[k], pi, n, f->types[k], NULL, 0, NULL, &cols[k]);
+			break;
 		case 1: join_take(t->a, bt, f->out_col[k], bi, n, f->types[k], NULL, 0, NULL, &cols[k]); break;
 		default: join_take(t->a, in, f->out_col[k], pi, n, f->types[k], bt, f->out_col2[k], bi, &cols[k]); break;
 		}
@@ -1007,18 +996,35 @@ static int run_chain(struct tctx *t, const struct ffam *m, int64_t k, const void
 	return 0;
 }
 
+/* Rows [lo, hi) of @tb. */
+static void row_range(struct tctx *t, const struct table *tb, int64_t lo, int64_t hi, struct table *out)
+{
+	int64_t *idx = talloc(t, (size_t)(hi > lo ? hi - lo : 1) * sizeof *idx);
+	for (int64_t r = lo; r < hi; r++)
+		idx[r - lo] = r;
+	table_take(t->a, tb, idx, hi - lo, out);
+	out->names = tb->names;
+}
+
 /* Keeps the first @limit rows of @tb (the last ones when @from_end); limit < 0 keeps all. */
 static void first_rows(struct tctx *t, struct table *tb, int64_t limit, bool from_end)
 {
 	if (limit < 0 || tb->n_rows <= limit)
 		return;
-	int64_t *idx = talloc(t, (size_t)limit * sizeof *idx);
-	for (int64_t r = 0; r < limit; r++)
-		idx[r] = from_end ? tb->n_rows - limit + r : r;
 	struct table out;
-	table_take(t->a, tb, idx, limit, &out);
-	out.names = tb->names;
+	row_range(t, tb, from_end ? tb->n_rows - limit : 0, from_end ? tb->n_rows : limit, &out);
 	*tb = out;
+}
+
+/* @tb in the store's byte form, as the task's result. */
+static int emit_serialized(struct tctx *t, const struct table *tb, struct op_sink *out)
+{
+	struct buf b;
+	buf_init(&b);
+	table_serialize(tb, &b);
+	int rc = op_sink_write(out, b.data ? b.data : "", b.len, t->e);
+	buf_release(&b);
+	return rc;
 }
 
 static int emit_table(struct tctx *t, const struct ffam *m, int64_t rel, struct table *tb, struct op_sink *out)
@@ -1241,7 +1247,7 @@ static void concat_tables(struct tctx *t, const struct table *ts, size_t n, stru
 			const struct column *s = &ts[i].cols[k];
 			any_valid |= s->valid != NULL;
 			all_raw &= s->rbase != NULL;
-			has_vals &= s->i || s->f || s->b || s->d || s->soff || s->n == 0;
+			has_vals &= has_values(s);
 			if (c->type == COL_STRING && s->soff)
 				sbytes += s->soff[s->n] - s->soff[0];
 			if (s->rbase)
@@ -1328,26 +1334,37 @@ static void concat_tables(struct tctx *t, const struct table *ts, size_t n, stru
 static void sort_by_join_keys(struct tctx *t, const struct fnode *f, struct table *tb)
 {
 	int *by = talloc(t, (size_t)(f->n_on ? f->n_on : 1) * sizeof *by);
-	bool *asc = talloc(t, (size_t)(f->n_on ? f->n_on : 1) * sizeof *asc);
 	int n_by = 0;
 	for (int k = 0; k < f->n_on; k++)
 		for (int o = 0; o < f->n_cols; o++)
-			if (f->out_side[o] != 1 && f->out_col[o] == f->on_in[k]) {
-				by[n_by] = o;
-				asc[n_by++] = true;
-			}
+			if (f->out_side[o] != 1 && f->out_col[o] == f->on_in[k])
+				by[n_by++] = o;
 	tb->names = f->names;
-	sort_table(t, tb, n_by, by, asc, -1);
+	sort_table(t, tb, n_by, by, NULL, -1);
+}
+
+/* Views the @n_in input tables of a task that gathers, sorts or merges them; a sort's cut (@cut) reads
+ * only its sorted chunk and the splitters (its third input only orders it). NULL and *e on malformed
+ * bytes. */
+static struct table *view_inputs(struct tctx *t, size_t *n_in, const void *const *in_data, const size_t *in_len,
+				 bool cut)
+{
+	if (cut && *n_in > 2)
+		*n_in = 2;
+	struct table *in = talloc(t, (*n_in ? *n_in : 1) * sizeof *in);
+	for (size_t i = 0; i < *n_in; i++)
+		if (table_view(t->a, in_data[i], in_len[i], &in[i], t->e) < 0)
+			return NULL;
+	return in;
 }
 
 static int run_whole(struct tctx *t, const struct ffam *m, size_t n_in, const void *const *in_data,
 		     const size_t *in_len, struct op_sink *out)
 {
 	const struct fnode *f = m->f;
-	struct table *ts = talloc(t, (n_in ? n_in : 1) * sizeof *ts);
-	for (size_t i = 0; i < n_in; i++)
-		if (table_view(t->a, in_data[i], in_len[i], &ts[i], t->e) < 0)
-			return -1;
+	struct table *ts = view_inputs(t, &n_in, in_data, in_len, false);
+	if (!ts)
+		return -1;
 	struct table tb;
 	if (n_in == 1) {
 		tb = ts[0];
@@ -1367,35 +1384,10 @@ static int run_whole(struct tctx *t, const struct ffam *m, size_t n_in, const vo
 	} else {
 		first_rows(t, &tb, f->limit, f->from_end);
 	}
-	struct buf b;
-	buf_init(&b);
-	table_serialize(&tb, &b);
-	int rc = op_sink_write(out, b.data ? b.data : "", b.len, t->e);
-	buf_release(&b);
-	return rc;
+	return emit_serialized(t, &tb, out);
 }
 
 /* ---- external sort ---- */
-
-static int emit_serialized(struct tctx *t, const struct table *tb, struct op_sink *out)
-{
-	struct buf b;
-	buf_init(&b);
-	table_serialize(tb, &b);
-	int rc = op_sink_write(out, b.data ? b.data : "", b.len, t->e);
-	buf_release(&b);
-	return rc;
-}
-
-/* Rows [lo, hi) of @tb. */
-static void row_range(struct tctx *t, const struct table *tb, int64_t lo, int64_t hi, struct table *out)
-{
-	int64_t *idx = talloc(t, (size_t)(hi > lo ? hi - lo : 1) * sizeof *idx);
-	for (int64_t r = lo; r < hi; r++)
-		idx[r - lo] = r;
-	table_take(t->a, tb, idx, hi - lo, out);
-	out->names = tb->names;
-}
 
 /* The first row of @s (sorted by key columns @bys, ascending where @asc) whose keys sort after row @j
  * of @p (key columns @byp): where range j ends. */
@@ -1431,6 +1423,34 @@ static void range_bounds(const struct table *s, const int *bys, const struct tab
 /* Samples taken from each sorted partition for the splitters. */
 #define XSORT_SAMPLES 128
 
+/* Up to XSORT_SAMPLES rows evenly spaced through sorted @tb. */
+static void sample_rows(struct tctx *t, const struct table *tb, struct table *out)
+{
+	int64_t n = tb->n_rows, k = n < XSORT_SAMPLES ? n : XSORT_SAMPLES;
+	int64_t *idx = talloc(t, (size_t)(k ? k : 1) * sizeof *idx);
+	for (int64_t j = 0; j < k; j++)
+		idx[j] = (2 * j + 1) * n / (2 * k);
+	table_take(t->a, tb, idx, k, out);
+	out->names = tb->names;
+}
+
+/* The R - 1 splitters: rows at even ranks of the @n sample tables @s sorted by keys @by (@asc), none
+ * when there is no row. */
+static void pick_splitters(struct tctx *t, const struct table *s, size_t n, int n_by, const int *by,
+			   const bool *asc, int64_t R, struct table *out)
+{
+	struct table all;
+	concat_tables(t, s, n, &all);
+	sort_table(t, &all, n_by, by, asc, -1);
+	int64_t k = all.n_rows ? R - 1 : 0;
+	int64_t *idx = talloc(t, (size_t)(k ? k : 1) * sizeof *idx);
+	for (int64_t j = 0; j < k; j++)
+		idx[j] = (j + 1) * all.n_rows / R; /* j + 1 < R: always a row */
+	table_take(t->a, &all, idx, k, out);
+	out->names = all.names;
+}
+
+
 static int run_xsort(struct tctx *t, const struct ffam *m, int64_t rel, size_t n_in, const void *const *in_data,
 		     const size_t *in_len, struct op_sink *out)
 {
@@ -1445,36 +1465,15 @@ static int run_xsort(struct tctx *t, const struct ffam *m, int64_t rel, size_t n
 		sort_table(t, &tb, f->n_by, f->by, f->asc, -1);
 		return emit_serialized(t, &tb, out);
 	}
-	if (rel >= 2 * N + 1 && rel < b0 + N * R && n_in > 2)
-		n_in = 2; /* a cut reads its sorted partition and the splitters (the third input orders it) */
-	struct table *in = talloc(t, (n_in ? n_in : 1) * sizeof *in);
-	for (size_t i = 0; i < n_in; i++) {
-		if (table_view(t->a, in_data[i], in_len[i], &in[i], t->e) < 0)
-			return -1;
-		in[i].names = f->names;
-	}
+	struct table *in = view_inputs(t, &n_in, in_data, in_len, rel > 2 * N && rel < b0 + N * R);
+	if (!in)
+		return -1;
 	if (rel < 2 * N) {
-		/* rows evenly spaced through a sorted partition */
-		int64_t n = in[0].n_rows, k = n < XSORT_SAMPLES ? n : XSORT_SAMPLES;
-		int64_t *idx = talloc(t, (size_t)(k ? k : 1) * sizeof *idx);
-		for (int64_t j = 0; j < k; j++)
-			idx[j] = (2 * j + 1) * n / (2 * k);
-		table_take(t->a, &in[0], idx, k, &tb);
-		tb.names = f->names;
+		sample_rows(t, &in[0], &tb);
 		return emit_serialized(t, &tb, out);
 	}
 	if (rel == 2 * N) {
-		/* R - 1 splitters at even ranks of all the samples (none when there is no row) */
-		struct table all;
-		concat_tables(t, in, n_in, &all);
-		all.names = f->names;
-		sort_table(t, &all, f->n_by, f->by, f->asc, -1);
-		int64_t k = all.n_rows ? R - 1 : 0;
-		int64_t *idx = talloc(t, (size_t)(k ? k : 1) * sizeof *idx);
-		for (int64_t j = 0; j < k; j++)
-			idx[j] = (j + 1) * all.n_rows / R < all.n_rows ? (j + 1) * all.n_rows / R : all.n_rows - 1;
-		table_take(t->a, &all, idx, k, &tb);
-		tb.names = f->names;
+		pick_splitters(t, in, n_in, f->n_by, f->by, f->asc, R, &tb);
 		return emit_serialized(t, &tb, out);
 	}
 	if (rel < b0 + N * R) {
@@ -1515,12 +1514,9 @@ static int run_pjoin(struct tctx *t, const struct ffam *m, int64_t rel, size_t n
 	int *seq = talloc(t, (size_t)(n ? n : 1) * sizeof *seq);
 	for (int k = 0; k < n; k++)
 		seq[k] = k;
-	if (rel >= 2 * S + 1 && rel < c0 + S * R && n_in > 2)
-		n_in = 2; /* a cut reads its sorted chunk and the splitters (the third input orders it) */
-	struct table *in = talloc(t, (n_in ? n_in : 1) * sizeof *in);
-	for (size_t i = 0; i < n_in; i++)
-		if (table_view(t->a, in_data[i], in_len[i], &in[i], t->e) < 0)
-			return -1;
+	struct table *in = view_inputs(t, &n_in, in_data, in_len, rel > 2 * S && rel < c0 + S * R);
+	if (!in)
+		return -1;
 	/* chunk s of the sorted ones: the probed side's first, then the hashed side's */
 	int64_t s = rel < S ? rel : rel < 2 * S ? rel - S : rel < c0 + S * R ? (rel - c0) / R : 0;
 	const int *keys = s < N ? f->on_in : f->on_other;
@@ -1529,23 +1525,12 @@ static int run_pjoin(struct tctx *t, const struct ffam *m, int64_t rel, size_t n
 		tb = in[0];
 		sort_table(t, &tb, n, keys, NULL, -1);
 	} else if (rel < 2 * S) {
-		int64_t rows = in[0].n_rows, k = rows < XSORT_SAMPLES ? rows : XSORT_SAMPLES;
-		int64_t *idx = talloc(t, (size_t)(k ? k : 1) * sizeof *idx);
-		for (int64_t j = 0; j < k; j++)
-			idx[j] = (2 * j + 1) * rows / (2 * k);
-		struct table keyed, picked;
+		/* samples of the keys alone: both sides' splitters share one schema */
+		struct table keyed;
 		key_columns(t, &in[0], keys, n, &keyed);
-		table_take(t->a, &keyed, idx, k, &picked);
-		tb = picked;
+		sample_rows(t, &keyed, &tb);
 	} else if (rel == 2 * S) {
-		struct table all;
-		concat_tables(t, in, n_in, &all);
-		sort_table(t, &all, n, seq, NULL, -1);
-		int64_t k = all.n_rows ? R - 1 : 0;
-		int64_t *idx = talloc(t, (size_t)(k ? k : 1) * sizeof *idx);
-		for (int64_t j = 0; j < k; j++)
-			idx[j] = (j + 1) * all.n_rows / R < all.n_rows ? (j + 1) * all.n_rows / R : all.n_rows - 1;
-		table_take(t->a, &all, idx, k, &tb);
+		pick_splitters(t, in, n_in, n, seq, NULL, R, &tb);
 	} else if (rel < c0 + S * R) {
 		int64_t lo, hi;
 		range_bounds(&in[0], keys, &in[1], seq, n, NULL, (rel - c0) % R, R, &lo, &hi);
@@ -1593,12 +1578,7 @@ static int run_concat(struct tctx *t, const struct ffam *m, const void *data, si
 			const_column(t, &nul, in.n_rows, &tb.cols[k]);
 		}
 	}
-	struct buf b;
-	buf_init(&b);
-	table_serialize(&tb, &b);
-	int rc = op_sink_write(out, b.data ? b.data : "", b.len, t->e);
-	buf_release(&b);
-	return rc;
+	return emit_serialized(t, &tb, out);
 }
 
 /*

@@ -133,14 +133,12 @@ struct frame_array {
 };
 
 /*
- * frame_to_array() : builds the frame expression @x (a part of the text
- * @text of doc @d, parsed by the caller) that `.to_array()` at byte @call_off
- * is called on, checks that its columns are numeric (int64, float64, bool)
+ * frame_to_array() : builds the frame expression @x (parsed by the caller
+ * from doc @d) that `.to_array()` at byte @call_off is called on, checks that its columns are numeric (int64, float64, bool)
  * and counts its rows. NULL and a located error (ERR_SPEC; ERR_RUN when the
  * input cannot be read) otherwise.
  */
-struct frame_array *frame_to_array(struct fbuild *b, const struct doc *d, const char *text, const struct expr *x,
-				   uint32_t call_off);
+struct frame_array *frame_to_array(struct fbuild *b, const struct doc *d, const struct expr *x, uint32_t call_off);
 /* frame_array_deps() : calls @fn with each task partition @part reads (a materialized source's chunk). */
 void frame_array_deps(const struct frame_array *a, int64_t part, void (*fn)(void *arg, int64_t task), void *arg);
 /*

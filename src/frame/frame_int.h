@@ -65,7 +65,7 @@ enum join_how { JOIN_INNER, JOIN_LEFT, JOIN_RIGHT, JOIN_OUTER };
 struct fnode {
 	enum fnode_kind kind;
 	struct loc loc;
-	uint32_t owner, id;
+	uint32_t owner;
 	const char *label;
 	struct fnode *in;
 	/* output schema */
@@ -206,9 +206,8 @@ struct frame_part;
 int frame_eval_part(const struct ffam *m, int64_t part, size_t n_in, const void *const *in_data, const size_t *in_len,
 		    struct frame_part **p, struct table *tb, struct err *e);
 void frame_part_release(struct frame_part *p);
-/* frame_build_sub() : the fnode of expression @x (a part of @text, located by @d): a column becomes a
- * one-column frame (*series set). NULL and *e on error. */
-struct fnode *frame_build_sub(struct fbuild *b, const struct doc *d, const char *text, const struct expr *x,
-			      bool *series);
+/* frame_build_sub() : the fnode of expression @x (located by @d): a column becomes a one-column frame
+ * (*series set). NULL and *e on error. */
+struct fnode *frame_build_sub(struct fbuild *b, const struct doc *d, const struct expr *x, bool *series);
 
 #endif

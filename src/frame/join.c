@@ -243,11 +243,6 @@ int64_t join_probe(struct arena *a, const struct join_index *ix, const struct ta
 	return total;
 }
 
-static bool has_values(const struct column *c)
-{
-	return c->i || c->f || c->b || c->d || c->soff;
-}
-
 /* The (column, row) that output row @r of a join_take() reads: NULL for a missing value. */
 static inline const struct column *source_at(const struct column *s, const int64_t *idx, const struct column *z,
 					     const int64_t *alt_idx, int64_t r, int64_t *row)
@@ -280,7 +275,7 @@ void join_take(struct arena *a, const struct table *t, int col, const int64_t *i
 		any_missing |= !valid[r];
 	}
 	out->valid = any_missing ? valid : NULL;
-	bool values = has_values(s) && (!z || has_values(z));
+	bool values = column_has_values(s) && (!z || column_has_values(z));
 #define EACH_VALUE(stmt)                                                        \
 	for (int64_t r = 0; r < n; r++) {                                        \
 		const struct column *c = valid[r] ? source_at(s, idx, z, alt_idx, r, &q) : NULL; \

@@ -67,13 +67,12 @@ void table_take(struct arena *a, const struct table *t, const int64_t *idx, int6
 {
 	out->n_cols = t->n_cols;
 	out->n_rows = n;
-	out->names = arena_alloc(a, sizeof *out->names * (size_t)(t->n_cols ? t->n_cols : 1));
+	out->names = t->names;
 	out->cols = arena_alloc(a, sizeof *out->cols * (size_t)(t->n_cols ? t->n_cols : 1));
 	size_t nn = (size_t)n;
 	for (int c = 0; c < t->n_cols; c++) {
 		const struct column *s = &t->cols[c];
 		struct column *d = &out->cols[c];
-		out->names[c] = arena_strdup(a, t->names[c]);
 		d->type = s->type;
 		d->n = n;
 		if (s->valid) {
@@ -82,8 +81,7 @@ void table_take(struct arena *a, const struct table *t, const int64_t *idx, int6
 				d->valid[r] = s->valid[idx[r]];
 		}
 		/* a column kept only as raw text (written through, never read) has no values to gather */
-		bool has_values = s->i || s->f || s->b || s->d || s->soff;
-		switch (has_values ? s->type : COL_TYPE_N) {
+		switch (column_has_values(s) ? s->type : COL_TYPE_N) {
 		case COL_TYPE_N:
 			break;
 		case COL_INT64:

@@ -53,9 +53,16 @@ struct table {
 
 /* column_is_valid() : whether row @r of @c holds a value. */
 static inline bool column_is_valid(const struct column *c, int64_t r) { return !c->valid || c->valid[r]; }
+/* column_has_values() : whether @c holds typed values, not only raw text (a column written through
+ * untouched is never converted). */
+static inline bool column_has_values(const struct column *c)
+{
+	return c->i || c->f || c->b || c->d || c->soff;
+}
 
 /* table_take() : the rows @idx[0..n) of @t (in that order) as a new table in
- * @a; raw text is kept (rstart/rlen gathered, rbase shared). */
+ * @a; raw text is kept (rstart/rlen gathered, rbase shared), and so are the
+ * column names (borrowed from @t). */
 void table_take(struct arena *a, const struct table *t, const int64_t *idx, int64_t n, struct table *out);
 /* table_filter() : the rows where @mask (n_rows bytes, 0/1) is 1, in order. */
 void table_filter(struct arena *a, const struct table *t, const uint8_t *mask, struct table *out);

@@ -735,11 +735,10 @@ static int lookup_frame(void *arg, const char *name, struct loc loc, struct fnod
 }
 
 /* The array layer's callback for x.to_array(): the frame layer builds x, with the node being built as owner. */
-static const struct frame_array *to_array_cb(void *arg, const struct doc *d, const char *text, const struct expr *x,
-					     uint32_t call_off)
+static const struct frame_array *to_array_cb(void *arg, const struct doc *d, const struct expr *x, uint32_t call_off)
 {
 	struct builder *b = arg;
-	return frame_to_array(&b->fb, d, text, x, call_off);
+	return frame_to_array(&b->fb, d, x, call_off);
 }
 
 static int build_array(struct builder *b, int64_t n)
