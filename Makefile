@@ -26,6 +26,15 @@ endif
 CPPFLAGS += -Isrc -Ikernels -D_GNU_SOURCE
 BASE_CFLAGS := -std=c11 $(OPT) $(WARN) -pthread -MMD -MP $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -pthread -lm -ldl
+# Tessera runs each BLAS call on one thread (its own workers are the
+# parallelism), so the pthread OpenBLAS's threads, which start when the
+# library loads and spin in sched_yield for a while, only take CPU from the
+# workers. Where Debian's serial build is installed (libopenblas0-serial),
+# the run path makes the loader pick it; elsewhere the default one loads.
+BLAS_SERIAL := $(firstword $(wildcard /usr/lib/*/openblas-serial/libopenblas.so.0))
+ifneq ($(BLAS_SERIAL),)
+LDLIBS   += -Wl,-rpath,$(dir $(BLAS_SERIAL))
+endif
 
 SRC      := $(shell find src kernels/cpu -name '*.c' 2>/dev/null | LC_ALL=C sort)
 LIB_SRC  := $(filter-out src/main.c,$(SRC))
@@ -135,7 +144,7 @@ deps:
 	@if [ -n "$(MISSING)" ] || ! command -v bats >/dev/null || ! command -v groff >/dev/null; then \
 	  echo "installing: $(MISSING) bats bats-assert bats-support sqlite3 groff-base python3"; \
 	  $(if $(shell [ `id -u` = 0 ] || echo sudo),sudo) apt-get update -qq && \
-	  $(if $(shell [ `id -u` = 0 ] || echo sudo),sudo) apt-get install -y -qq $(DEB_PKGS) bats bats-assert bats-support sqlite3 groff-base python3 python3-numpy python3-scipy python3-pandas zstd pkg-config; \
+	  $(if $(shell [ `id -u` = 0 ] || echo sudo),sudo) apt-get install -y -qq $(DEB_PKGS) bats bats-assert bats-support sqlite3 groff-base python3 python3-numpy python3-scipy python3-pandas zstd pkg-config libopenblas0-serial; \
 	fi
 
 test-unit: all
