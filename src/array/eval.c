@@ -1662,9 +1662,11 @@ static int run_chunk(struct ectx *x, const struct anode *a, int64_t c, struct op
 		done += n;
 		scratch_reset(x, mark);
 	});
-	int rc = x->failed ? -1 : op_sink_write(out, res, (size_t)cnt * isz, x->e);
-	free(res);
-	return rc;
+	if (x->failed) {
+		free(res);
+		return -1;
+	}
+	return op_sink_give(out, res, (size_t)cnt * isz, x->e);
 }
 
 static int run_map(struct ectx *x, const struct afam *f, int64_t m, struct op_sink *out)
@@ -1680,9 +1682,11 @@ static int run_map(struct ectx *x, const struct afam *f, int64_t m, struct op_si
 	struct red_state *st = xmalloc((size_t)n_states * sizeof *st);
 	red_init(r, st, n_states);
 	red_over_box(x, r, start, count, start, oc, st);
-	int rc = x->failed ? -1 : op_sink_write(out, st, (size_t)n_states * sizeof *st, x->e);
-	free(st);
-	return rc;
+	if (x->failed) {
+		free(st);
+		return -1;
+	}
+	return op_sink_give(out, st, (size_t)n_states * sizeof *st, x->e);
 }
 
 /* The workers are the parallelism: each BLAS call runs on one thread, or
@@ -1750,9 +1754,11 @@ static int run_matmul_block(struct ectx *x, const struct afam *f, int64_t m, str
 				}
 		}
 	}
-	int rc = x->failed ? -1 : op_sink_write(out, pc, (size_t)(nb * rows * cols) * 8, x->e);
-	free(pc);
-	return rc;
+	if (x->failed) {
+		free(pc);
+		return -1;
+	}
+	return op_sink_give(out, pc, (size_t)(nb * rows * cols) * 8, x->e);
 }
 
 /* Sums matmul partial blocks; the final step narrows to the dtype. */
@@ -1776,19 +1782,14 @@ static int run_matmul_combine(struct ectx *x, const struct afam *f, bool final, 
 			for (size_t j = 0; j < n; j++)
 				((uint64_t *)acc)[j] += ((const uint64_t *)x->in_data[i])[j];
 	}
-	int rc;
-	if (!final) {
-		rc = op_sink_write(out, acc, n * 8, x->e);
-	} else {
-		round_wide(acc, (int64_t)n, c->dtype);
-		size_t isz = dtype_size(c->dtype);
-		void *res = xmalloc((n ? n : 1) * isz);
-		narrow(acc, c->dtype, (int64_t)n, res);
-		rc = op_sink_write(out, res, n * isz, x->e);
-		free(res);
-	}
+	if (!final)
+		return op_sink_give(out, acc, n * 8, x->e);
+	round_wide(acc, (int64_t)n, c->dtype);
+	size_t isz = dtype_size(c->dtype);
+	void *res = xmalloc((n ? n : 1) * isz);
+	narrow(acc, c->dtype, (int64_t)n, res);
 	free(acc);
-	return rc;
+	return op_sink_give(out, res, n * isz, x->e);
 }
 
 static int run_combine(struct ectx *x, const struct afam *f, bool final, struct op_sink *out)
@@ -1871,9 +1872,7 @@ static int run_chol(struct ectx *x, const struct anode *a, struct op_sink *out)
 				m[j * n + i] = t;
 			}
 	}
-	int rc = op_sink_write(out, m, (size_t)n * (size_t)n * 8, x->e);
-	free(m);
-	return rc;
+	return op_sink_give(out, m, (size_t)n * (size_t)n * 8, x->e);
 }
 
 /* ---- pairwise distances ---- */
@@ -2000,9 +1999,7 @@ static int run_pdist_map(struct ectx *x, const struct afam *f, int64_t rel, stru
 		void *scr = ss ? (void *)(((uintptr_t)scratch_alloc(x, ss + 64) + 63) & ~(uintptr_t)63) : NULL;
 		k_dist_map(&o, &ra, &rb, ac[1], w, same, st, scr);
 	}
-	int rc = op_sink_write(out, st, n * 8, x->e);
-	free(st);
-	return rc;
+	return op_sink_give(out, st, n * 8, x->e);
 }
 
 /* Merges inputs [first, first + n) (partials of one tile) into a fresh buffer. */
@@ -2030,9 +2027,7 @@ static int run_pdist_combine(struct ectx *x, const struct afam *f, struct op_sin
 	double *st = x->n_in ? pdist_merge(x, &o, 0, x->n_in, &len) : NULL;
 	if (!st)
 		return x->n_in ? -1 : err_run(x->e, NULL, "internal error: a combine step without inputs");
-	int rc = op_sink_write(out, st, len, x->e);
-	free(st);
-	return rc;
+	return op_sink_give(out, st, len, x->e);
 }
 
 /* The finished distances of tile (i, j) from its tree's top partials, inputs [first, first + n). */
@@ -2071,16 +2066,12 @@ static int run_pdist_final(struct ectx *x, const struct afam *f, int64_t c, stru
 			for (int64_t r = 0; r < ri; r++)
 				for (int64_t s2 = 0; s2 < rj; s2++)
 					t[r * rj + s2] = src[s2 * ri + r];
-			int rc = op_sink_write(out, t, (size_t)(ri * rj) * 8, x->e);
-			free(t);
-			return rc;
+			return op_sink_give(out, t, (size_t)(ri * rj) * 8, x->e);
 		}
 		double *dist = x->n_in ? pdist_tile(x, f, i, j, 0, x->n_in) : NULL;
 		if (!dist)
 			return x->n_in ? -1 : err_run(x->e, NULL, "internal error: a distance tile without inputs");
-		int rc = op_sink_write(out, dist, (size_t)(ri * rj) * 8, x->e);
-		free(dist);
-		return rc;
+		return op_sink_give(out, dist, (size_t)(ri * rj) * 8, x->e);
 	}
 	/* condensed: rows of tile c against every later column, scipy's order,
 	 * from the finished tiles (c, c), (c, c + 1), ... */
@@ -2104,9 +2095,7 @@ static int run_pdist_final(struct ectx *x, const struct afam *f, int64_t c, stru
 			memcpy(res + at, dist + (r - r0) * (c1 - c0) + (s0 - c0), (size_t)(c1 - s0) * 8);
 		}
 	}
-	int rc = op_sink_write(out, res, (size_t)len * 8, x->e);
-	free(res);
-	return rc;
+	return op_sink_give(out, res, (size_t)len * 8, x->e);
 }
 
 /* A condensed distance's finished tile: its tree's top partials merged and finalized. */
@@ -2120,9 +2109,7 @@ static int run_pdist_tile(struct ectx *x, const struct afam *f, int64_t tree, st
 	const struct anode *d = f->a;
 	int64_t ri = d->tiles[0].bounds[i + 1] - d->tiles[0].bounds[i];
 	int64_t rj = d->tiles[1].bounds[j + 1] - d->tiles[1].bounds[j];
-	int rc = op_sink_write(out, dist, (size_t)(ri * rj) * 8, x->e);
-	free(dist);
-	return rc;
+	return op_sink_give(out, dist, (size_t)(ri * rj) * 8, x->e);
 }
 
 /* A chunk of a frame's rows (to_array()): the frame's chain over one partition, converted to float64. */
@@ -2134,10 +2121,11 @@ static int run_frame(struct ectx *x, const struct anode *a, int64_t c, struct op
 		return op_sink_write(out, "", 0, x->e);
 	double *buf = xmalloc((size_t)n * sizeof *buf);
 	int rc = frame_array_run(a->frame, a->fpart[c], x->n_in, x->in_data, x->in_len, buf, x->e);
-	if (rc == 0)
-		rc = op_sink_write(out, buf, (size_t)n * sizeof *buf, x->e);
-	free(buf);
-	return rc;
+	if (rc < 0) {
+		free(buf);
+		return rc;
+	}
+	return op_sink_give(out, buf, (size_t)n * sizeof *buf, x->e);
 }
 
 int array_run(const struct afam *f, int64_t rel, size_t n_in, const int64_t *in_tasks,

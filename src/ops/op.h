@@ -81,6 +81,10 @@ struct op_sink {
 void op_sink_init(struct op_sink *s, size_t spill_at, char *(*tmp_path)(void *), void *arg);
 /* op_sink_write() : append; -1 and *e on a failed file write. */
 int op_sink_write(struct op_sink *s, const void *p, size_t n, struct err *e);
+/* op_sink_give() : append @p (@n bytes, from malloc), which the sink owns
+ * from then on, even on failure; when it is the whole result it is kept as
+ * it is rather than copied. -1 and *e as op_sink_write(). */
+int op_sink_give(struct op_sink *s, void *p, size_t n, struct err *e);
 /* op_sink_to_file() : move what is buffered to a file now; later writes append
  * to it (s->fd). -1 and *e on failure. */
 int op_sink_to_file(struct op_sink *s, struct err *e);

@@ -82,6 +82,21 @@ int op_sink_write(struct op_sink *s, const void *p, size_t n, struct err *e)
 	return 0;
 }
 
+int op_sink_give(struct op_sink *s, void *p, size_t n, struct err *e)
+{
+	if (s->fd < 0 && !s->len && (!s->spill_at || n <= s->spill_at)) {
+		/* The whole result at once: the buffer becomes the sink's, with
+		 * no copy into a second one of the same size. */
+		free(s->data);
+		s->data = p;
+		s->len = s->cap = n;
+		return 0;
+	}
+	int rc = op_sink_write(s, p, n, e);
+	free(p);
+	return rc;
+}
+
 int op_sink_close(struct op_sink *s, struct err *e)
 {
 	if (s->fd < 0)

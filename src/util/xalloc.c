@@ -20,6 +20,9 @@ void *xmalloc(size_t size)
 	void *p = malloc(size ? size : 1);
 	if (!p)
 		die_oom(size);
+	/* Large buffers are fresh mmaps (main fixes glibc's threshold), so
+	 * every one would fault in 4 KiB at a time. */
+	xhuge(p, size);
 	return p;
 }
 
