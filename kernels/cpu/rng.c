@@ -233,12 +233,14 @@ AVX2 static void philox_block_avx2(const struct philox_keys *ks, uint64_t first,
 /* AVX-512F: four groups of eight lanes, the whole block at once; four
  * independent chains keep the multiplier busy through its latency. */
 #define AVX512 __attribute__((target("avx512f")))
+/* 0x96 is the truth table of a ^ b ^ c: one ternary-logic op for two xors,
+ * which matters because 512-bit code has only two vector ports to share. */
 #define ROUND_AVX512(a, b, c, d)                                                         \
 	do {                                                                             \
 		__m512i p0_ = _mm512_mul_epu32(a, m0), p1_ = _mm512_mul_epu32(c, m1);    \
-		a = _mm512_xor_si512(_mm512_srli_epi64(p1_, 32), _mm512_xor_si512(b, key0)); \
+		a = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1_, 32), b, key0, 0x96); \
 		b = p1_;                                                                 \
-		c = _mm512_xor_si512(_mm512_srli_epi64(p0_, 32), _mm512_xor_si512(d, key1)); \
+		c = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0_, 32), d, key1, 0x96); \
 		d = p0_;                                                                 \
 	} while (0)
 
@@ -303,25 +305,55 @@ ALWAYS_INLINE double unit53(uint64_t w)
  * depends on its neighbours, so that is invariant too.
  */
 
-/* One whole block of 2 * LANES uniform doubles in element order, with the
- * 64-bit integer to double conversion AVX-512DQ has (AVX2 has none). */
+/*
+ * @nblk whole blocks of 2 * LANES uniform doubles in element order from
+ * counter @ctr, with the Philox rounds and the conversion in registers: the
+ * block never goes through memory as integers. AVX-512DQ has the 64-bit
+ * integer to double conversion (AVX2 has none). The arithmetic is the
+ * scalar path's, operation for operation (no fused multiply-add), so the
+ * values are the same bits.
+ */
 #if defined(__x86_64__)
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq")
-#pragma GCC optimize("O3")
-static void uniform_block_avx512(const uint64_t x[4][LANES], double lo, double span, double *restrict out)
+AVX512 __attribute__((target("avx512dq"))) static void
+uniform_blocks_avx512(const struct philox_keys *ks, uint64_t ctr, size_t nblk, double lo, double span,
+		      double *restrict out)
 {
-	double even[LANES], odd[LANES];
-	for (size_t j = 0; j < LANES; j++) {
-		even[j] = lo + span * ((double)(((x[0][j] << 32) | (x[1][j] & 0xffffffffu)) >> 11) * INV_2_53);
-		odd[j] = lo + span * ((double)(((x[2][j] << 32) | (x[3][j] & 0xffffffffu)) >> 11) * INV_2_53);
-	}
-	for (size_t j = 0; j < LANES; j++) {
-		out[2 * j] = even[j];
-		out[2 * j + 1] = odd[j];
+	const __m512i step = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+	const __m512i m0 = _mm512_set1_epi64(PHILOX_M0), m1 = _mm512_set1_epi64(PHILOX_M1);
+	const __m512i low32 = _mm512_set1_epi64(0xffffffff);
+	const __m512d inv = _mm512_set1_pd(INV_2_53), vspan = _mm512_set1_pd(span), vlo = _mm512_set1_pd(lo);
+	/* element j of the even values and of the odd ones, side by side */
+	const __m512i lo_idx = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
+	const __m512i hi_idx = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
+	for (size_t blk = 0; blk < nblk; blk++, ctr += LANES, out += 2 * LANES) {
+		__m512i a[4], b[4], c[4], d[4];
+		for (int g = 0; g < 4; g++) {
+			a[g] = _mm512_add_epi64(_mm512_set1_epi64((long long)(ctr + 8u * (unsigned)g)), step);
+			b[g] = _mm512_srli_epi64(a[g], 32);
+			c[g] = _mm512_set1_epi64(K_STREAM_UNIFORM);
+			d[g] = _mm512_setzero_si512();
+		}
+		for (int r = 0; r < PHILOX_ROUNDS; r++) {
+			const __m512i key0 = _mm512_set1_epi64((long long)ks->k0[r]);
+			const __m512i key1 = _mm512_set1_epi64((long long)ks->k1[r]);
+			ROUND_AVX512(a[0], b[0], c[0], d[0]);
+			ROUND_AVX512(a[1], b[1], c[1], d[1]);
+			ROUND_AVX512(a[2], b[2], c[2], d[2]);
+			ROUND_AVX512(a[3], b[3], c[3], d[3]);
+		}
+		for (int g = 0; g < 4; g++) {
+			/* 0xF8 is x | (y & z): the high word shifted up, or'ed with the low word. */
+			__m512i we = _mm512_ternarylogic_epi64(_mm512_slli_epi64(a[g], 32), b[g], low32, 0xF8);
+			__m512i wo = _mm512_ternarylogic_epi64(_mm512_slli_epi64(c[g], 32), d[g], low32, 0xF8);
+			__m512d ue = _mm512_mul_pd(_mm512_cvtepu64_pd(_mm512_srli_epi64(we, 11)), inv);
+			__m512d uo = _mm512_mul_pd(_mm512_cvtepu64_pd(_mm512_srli_epi64(wo, 11)), inv);
+			ue = _mm512_add_pd(vlo, _mm512_mul_pd(vspan, ue));
+			uo = _mm512_add_pd(vlo, _mm512_mul_pd(vspan, uo));
+			_mm512_storeu_pd(out + 16 * g, _mm512_permutex2var_pd(ue, lo_idx, uo));
+			_mm512_storeu_pd(out + 16 * g + 8, _mm512_permutex2var_pd(ue, hi_idx, uo));
+		}
 	}
 }
-#pragma GCC pop_options
 #endif
 
 void k_rand_uniform(uint64_t seed, uint64_t first, size_t n, double lo, double hi, double *out)
@@ -345,16 +377,16 @@ void k_rand_uniform(uint64_t seed, uint64_t first, size_t n, double lo, double h
 #else
 	bool dq = false;
 #endif
+#if defined(__x86_64__)
+	if (dq && end - i >= 2 * LANES) {
+		size_t nblk = (size_t)((end - i) / (2 * LANES));
+		uniform_blocks_avx512(&ks, i >> 1, nblk, lo, span, out);
+		out += nblk * 2 * LANES;
+		i += nblk * 2 * LANES;
+	}
+#endif
 	while (end - i >= 2 * LANES) {
 		block(&ks, i >> 1, K_STREAM_UNIFORM, 0, x);
-#if defined(__x86_64__)
-		if (dq) {
-			uniform_block_avx512((const uint64_t(*)[LANES])x, lo, span, out);
-			out += 2 * LANES;
-			i += 2 * LANES;
-			continue;
-		}
-#endif
 		for (size_t j = 0; j < LANES; j++) {
 			out[2 * j] = lo + span * unit53(word64(x[0][j], x[1][j]));
 			out[2 * j + 1] = lo + span * unit53(word64(x[2][j], x[3][j]));
