@@ -3,13 +3,14 @@
  * trig: sin and cos over arrays, vectorized. The argument is reduced to r in
  * [-pi/4, pi/4] with k = round(x * 2/pi) and pi/2 split in three parts
  * (Cody and Waite), exact enough while |x| < 2^19 * pi/2; both minimax
- * polynomials are evaluated for every lane and the quadrant picks one, so
- * the loop has no branch and the compiler vectorizes it. The same loop is
- * built for AVX-512 and for AVX2 with FMA and chosen at run time; other CPUs,
- * arguments beyond the reduction's range, infinities and NaN use libm.
- * Results are within 2 ulp of libm's (a unit test checks it), and the same
- * on every vector width: ISO C mode keeps the compiler from fusing
- * multiplies and adds differently per ISA.
+ * polynomials are evaluated for every lane (Horner, in fused multiply-adds)
+ * and the quadrant picks one, so the loop has no branch and the compiler
+ * vectorizes it. The same loop is built for AVX-512 and for AVX2 with FMA
+ * and chosen at run time; other CPUs, arguments beyond the reduction's
+ * range, infinities and NaN use libm. Results are within 2 ulp of libm's (a
+ * unit test checks it), and the same on both vector widths: the fused
+ * multiply-adds are written out, and ISO C mode keeps the compiler from
+ * fusing any others.
  */
 #include "kernels.h"
 
@@ -39,32 +40,60 @@
 #define C5 2.08757232129817482790e-09
 #define C6 -1.13596475577881948265e-11
 
-/* cos(x - shift * pi/2): shift 0 is cos, 3 (one quadrant back) is sin. */
+/*
+ * cos(x - shift * pi/2): shift 0 is cos, 3 (one quadrant back) is sin.
+ * Every step is an IEEE operation or an explicit fused multiply-add, so
+ * the AVX-512 and the AVX2+FMA builds give the same bits. The quadrant
+ * comes out of kd's bits (adding 1.5 * 2^52 puts the integer in the low
+ * mantissa bits, two's complement included), and the choice of polynomial
+ * and the sign are bit operations, so the whole body is straight-line
+ * vector code. @return non-zero when some x is out of the reduction's
+ * range (or not finite): those lanes are recomputed with libm.
+ */
 #define TRIG_LOOP                                                                              \
+	uint64_t bad = 0;                                                                      \
 	for (size_t i = 0; i < n; i++) {                                                       \
 		double v = x[i];                                                               \
+		bad |= !(__builtin_fabs(v) < REDUCE_MAX);                                      \
 		double kd = __builtin_rint(v * INV_PIO2);                                      \
-		double r = (((v - kd * PIO2_1) - kd * PIO2_2) - kd * PIO2_3) - kd * PIO2_3T;   \
-		double qd = kd + shift;                                                        \
-		qd -= 4.0 * __builtin_floor(qd * 0.25);          /* quadrant 0..3 */          \
-		double odd = qd - 2.0 * __builtin_floor(qd * 0.5); /* 1, 3: the sine */        \
-		double t = __builtin_floor((qd + 1.0) * 0.5);                                  \
-		double neg = t - 2.0 * __builtin_floor(t * 0.5);   /* 1, 2: negated */         \
-		double z = r * r, w3 = z * r;                                                  \
-		double s = r + w3 * (S1 + z * (S2 + z * (S3 + z * (S4 + z * (S5 + z * S6))))); \
-		double pc = z * (C1 + z * (C2 + z * (C3 + z * (C4 + z * (C5 + z * C6)))));     \
+		double r = __builtin_fma(-kd, PIO2_1, v);                                      \
+		r = __builtin_fma(-kd, PIO2_2, r);                                             \
+		r = __builtin_fma(-kd, PIO2_3, r);                                             \
+		r = __builtin_fma(-kd, PIO2_3T, r);                                            \
+		double kb = kd + 0x1.8p52;                                                     \
+		uint64_t q;                                                                    \
+		__builtin_memcpy(&q, &kb, 8);                                                  \
+		q += shift;                                                                    \
+		double z = r * r;                                                              \
+		double p = __builtin_fma(z, S6, S5);                                           \
+		p = __builtin_fma(z, p, S4);                                                   \
+		p = __builtin_fma(z, p, S3);                                                   \
+		p = __builtin_fma(z, p, S2);                                                   \
+		p = __builtin_fma(z, p, S1);                                                   \
+		double s = __builtin_fma(z * r, p, r);                                         \
+		double pc = __builtin_fma(z, C6, C5);                                          \
+		pc = __builtin_fma(z, pc, C4);                                                 \
+		pc = __builtin_fma(z, pc, C3);                                                 \
+		pc = __builtin_fma(z, pc, C2);                                                 \
+		pc = __builtin_fma(z, pc, C1);                                                 \
 		double hz = 0.5 * z, w = 1.0 - hz;                                             \
-		double c = w + (((1.0 - w) - hz) + z * pc);                                    \
-		s = v == 0.0 ? v : s;                              /* sin(-0.0) is -0.0 */    \
-		double res = odd != 0.0 ? s : c;                                               \
-		out[i] = neg != 0.0 ? -res : res;                                              \
-	}
+		double c = w + __builtin_fma(z, z * pc, (1.0 - w) - hz);                       \
+		s = v == 0.0 ? v : s; /* sin(-0.0) is -0.0 */                                  \
+		uint64_t sb, cb;                                                               \
+		__builtin_memcpy(&sb, &s, 8);                                                  \
+		__builtin_memcpy(&cb, &c, 8);                                                  \
+		uint64_t odd = 0 - (q & 1);            /* quadrants 1, 3: the sine */         \
+		uint64_t rb = (sb & odd) | (cb & ~odd);                                        \
+		rb ^= ((q + 1) & 2) << 62;             /* quadrants 1, 2: negated */          \
+		__builtin_memcpy(&out[i], &rb, 8);                                             \
+	}                                                                                      \
+	return bad != 0;
 
 #if defined(__x86_64__)
 #pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq")
+#pragma GCC target("avx512f,avx512dq,fma")
 #pragma GCC optimize("O3", "no-trapping-math")
-static void trig_avx512(const double *restrict x, double *restrict out, size_t n, double shift)
+static int trig_avx512(const double *restrict x, double *restrict out, size_t n, uint64_t shift)
 {
 	TRIG_LOOP
 }
@@ -73,7 +102,7 @@ static void trig_avx512(const double *restrict x, double *restrict out, size_t n
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #pragma GCC optimize("O3", "no-trapping-math")
-static void trig_avx2(const double *restrict x, double *restrict out, size_t n, double shift)
+static int trig_avx2(const double *restrict x, double *restrict out, size_t n, uint64_t shift)
 {
 	TRIG_LOOP
 }
@@ -82,12 +111,12 @@ static void trig_avx2(const double *restrict x, double *restrict out, size_t n, 
 
 static void trig(const double *restrict x, double *restrict out, size_t n, int sine)
 {
-	double shift = sine ? 3.0 : 0.0;
+	int bad;
 #if defined(__x86_64__)
 	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"))
-		trig_avx512(x, out, n, shift);
+		bad = trig_avx512(x, out, n, sine ? 3 : 0);
 	else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-		trig_avx2(x, out, n, shift);
+		bad = trig_avx2(x, out, n, sine ? 3 : 0);
 	else
 #endif
 	{
@@ -95,6 +124,8 @@ static void trig(const double *restrict x, double *restrict out, size_t n, int s
 			out[i] = sine ? sin(x[i]) : cos(x[i]);
 		return;
 	}
+	if (!bad)
+		return;
 	/* the rare lanes the reduction cannot serve */
 	for (size_t i = 0; i < n; i++)
 		if (!(fabs(x[i]) < REDUCE_MAX))
