@@ -722,6 +722,7 @@ static const struct isa_fns *isa_fns(enum isa isa)
 /* ---- The tile engine ---- */
 
 struct tile_bufs {
+	uint8_t *ma, *mb;  /* int8 cityblock: whether each row has a missing value */
 	double *ca, *cb;   /* int8 rows converted: PIECE_T doubles per row */
 	double *w;	   /* the piece's weights */
 	double *rsa, *rsb; /* per-row sums */
@@ -731,6 +732,8 @@ struct tile_bufs {
 
 static void carve_tiles(struct carve *c, int64_t na, int64_t nb, bool logs, struct tile_bufs *t)
 {
+	t->ma = CARVE(c, na, uint8_t);
+	t->mb = CARVE(c, nb, uint8_t);
 	t->ca = CARVE(c, na * PIECE_T, double);
 	t->cb = CARVE(c, nb * PIECE_T, double);
 	t->w = CARVE(c, PIECE_T, double);
@@ -831,10 +834,192 @@ static void piece_scalar(const struct job *j, const double *a, int64_t lda, cons
 		}
 }
 
+/*
+ * ---- Cityblock on int8 rows, on the bytes themselves ----
+ *
+ * The sum of absolute differences instruction (psadbw) adds |a - b| over
+ * eight unsigned bytes into a 64-bit lane, so an L1 distance costs two
+ * instructions per 64 (AVX-512) or 32 (AVX2) features of a pair, against
+ * eight doubles a vector in the tile engine. Missing values (negative
+ * bytes) are zeroed in both rows of the pair where either has one, which
+ * adds nothing, as skipping the feature would; values 0..127 are then the
+ * same signed or unsigned. Sums are exact integers until converted.
+ * Tiles of L1_TR x L1_TS pairs over L1_FB features, with L1_SB rows of B
+ * at a time, keep what a tile reads in L1 and the rows of B in L2.
+ */
+#define L1_TR 4
+#define L1_TS 4
+#define L1_FB 4096
+#define L1_SB 128
+
+/* Whether row r of x has a negative (missing) byte in [0, nf). */
+static bool i8_row_missing(const struct k_dist_rows *x, int64_t r, int64_t nf)
+{
+	const int8_t *p = (const int8_t *)x->data + r * x->ld;
+	int neg = 0;
+	for (int64_t f = 0; f < nf; f++)
+		neg |= p[f] < 0;
+	return neg;
+}
+
+/* The tile's row pointers: rows past the end repeat the last one, whose results are dropped. */
+static void l1_rows(const struct k_dist_rows *x, int64_t r0, int64_t n, int64_t f0, int cnt, const int8_t **out)
+{
+	for (int i = 0; i < cnt; i++) {
+		int64_t r = r0 + i < n ? r0 + i : n - 1;
+		out[i] = (const int8_t *)x->data + r * x->ld + f0;
+	}
+}
+
+/* Adds the tile's sums to the statistics: the first @ns columns of pairs
+ * (r0 + i, s0 + k) that exist and, for rows against themselves, lie on or
+ * above the diagonal. */
+static void l1_emit(const struct job *j, int64_t r0, int64_t s0, int64_t ns, const uint64_t sum[L1_TR][L1_TS])
+{
+	for (int i = 0; i < L1_TR && r0 + i < j->na; i++)
+		for (int k = 0; k < L1_TS && k < ns; k++)
+			if (!j->same || s0 + k >= r0 + i)
+				j->st[(r0 + i) * j->nb + s0 + k] += (double)sum[i][k];
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f,avx512bw"))) static void
+l1_tile_avx512(const int8_t *const *a, const int8_t *const *b, int64_t n, bool miss, uint64_t sum[L1_TR][L1_TS])
+{
+	__m512i acc[L1_TR][L1_TS];
+	for (int i = 0; i < L1_TR; i++)
+		for (int k = 0; k < L1_TS; k++)
+			acc[i][k] = _mm512_setzero_si512();
+	for (int64_t f = 0; f < n; f += 64) {
+		__mmask64 ld = n - f >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (n - f)) - 1;
+		__m512i va[L1_TR], vb[L1_TS];
+		for (int i = 0; i < L1_TR; i++)
+			va[i] = _mm512_maskz_loadu_epi8(ld, a[i] + f);
+		for (int k = 0; k < L1_TS; k++)
+			vb[k] = _mm512_maskz_loadu_epi8(ld, b[k] + f);
+		if (!miss) {
+			for (int i = 0; i < L1_TR; i++)
+				for (int k = 0; k < L1_TS; k++)
+					acc[i][k] = _mm512_add_epi64(acc[i][k], _mm512_sad_epu8(va[i], vb[k]));
+			continue;
+		}
+		for (int i = 0; i < L1_TR; i++)
+			for (int k = 0; k < L1_TS; k++) {
+				__mmask64 keep = ~_mm512_movepi8_mask(_mm512_or_si512(va[i], vb[k]));
+				__m512i x = _mm512_maskz_mov_epi8(keep, va[i]), y = _mm512_maskz_mov_epi8(keep, vb[k]);
+				acc[i][k] = _mm512_add_epi64(acc[i][k], _mm512_sad_epu8(x, y));
+			}
+	}
+	for (int i = 0; i < L1_TR; i++)
+		for (int k = 0; k < L1_TS; k++)
+			sum[i][k] = (uint64_t)_mm512_reduce_add_epi64(acc[i][k]);
+}
+
+__attribute__((target("avx2"))) static void l1_tile_avx2(const int8_t *const *a, const int8_t *const *b, int64_t n,
+							 bool miss, uint64_t sum[L1_TR][L1_TS])
+{
+	__m256i acc[L1_TR][L1_TS];
+	for (int i = 0; i < L1_TR; i++)
+		for (int k = 0; k < L1_TS; k++)
+			acc[i][k] = _mm256_setzero_si256();
+	const __m256i zero = _mm256_setzero_si256();
+	int64_t f = 0;
+	for (; f + 32 <= n; f += 32) {
+		__m256i va[L1_TR], vb[L1_TS];
+		for (int i = 0; i < L1_TR; i++)
+			va[i] = _mm256_loadu_si256((const __m256i *)(a[i] + f));
+		for (int k = 0; k < L1_TS; k++)
+			vb[k] = _mm256_loadu_si256((const __m256i *)(b[k] + f));
+		for (int i = 0; i < L1_TR; i++)
+			for (int k = 0; k < L1_TS; k++) {
+				__m256i x = va[i], y = vb[k];
+				if (miss) {
+					__m256i gone = _mm256_cmpgt_epi8(zero, _mm256_or_si256(x, y));
+					x = _mm256_andnot_si256(gone, x);
+					y = _mm256_andnot_si256(gone, y);
+				}
+				acc[i][k] = _mm256_add_epi64(acc[i][k], _mm256_sad_epu8(x, y));
+			}
+	}
+	for (int i = 0; i < L1_TR; i++)
+		for (int k = 0; k < L1_TS; k++) {
+			uint64_t l[4];
+			_mm256_storeu_si256((__m256i *)l, acc[i][k]);
+			uint64_t t = l[0] + l[1] + l[2] + l[3];
+			for (int64_t g = f; g < n; g++) { /* the last < 32 features */
+				int x = a[i][g], y = b[k][g];
+				if (x >= 0 && y >= 0)
+					t += (uint64_t)(x > y ? x - y : y - x);
+			}
+			sum[i][k] = t;
+		}
+}
+#endif
+
+/* Whether this job takes the byte engine: unweighted L1 on int8 rows, on a CPU with psadbw vectors. */
+static bool l1_i8_takes(const struct job *j)
+{
+	return (j->metric == K_DIST_CITYBLOCK || (j->metric == K_DIST_MINKOWSKI && j->p == 1.0)) && !j->w &&
+	       is_i8(j->a) && is_i8(j->b) && (j->isa == ISA_AVX512 || j->isa == ISA_AVX2);
+}
+
+static void map_l1_i8(const struct job *j, const struct tile_bufs *tb)
+{
+#if defined(__x86_64__)
+	for (int64_t r = 0; r < j->na; r++)
+		tb->ma[r] = i8_row_missing(j->a, r, j->nf);
+	const uint8_t *mb = tb->ma;
+	if (!j->same) {
+		for (int64_t s = 0; s < j->nb; s++)
+			tb->mb[s] = i8_row_missing(j->b, s, j->nf);
+		mb = tb->mb;
+	}
+	const struct k_dist_rows *b = j->same ? j->a : j->b;
+	for (int64_t f0 = 0; f0 < j->nf; f0 += L1_FB) {
+		int64_t n = j->nf - f0 < L1_FB ? j->nf - f0 : L1_FB;
+		for (int64_t sb = 0; sb < j->nb; sb += L1_SB) {
+			int64_t se = sb + L1_SB < j->nb ? sb + L1_SB : j->nb;
+			for (int64_t r0 = 0; r0 < j->na; r0 += L1_TR) {
+				if (j->same && r0 >= se)
+					break; /* the rest lies below the diagonal */
+				const int8_t *ra[L1_TR];
+				l1_rows(j->a, r0, j->na, f0, L1_TR, ra);
+				bool ma = false;
+				for (int i = 0; i < L1_TR && r0 + i < j->na; i++)
+					ma |= tb->ma[r0 + i];
+				int64_t s_first = sb;
+				if (j->same && r0 > sb)
+					s_first = sb + (r0 - sb) / L1_TS * L1_TS;
+				for (int64_t s0 = s_first; s0 < se; s0 += L1_TS) {
+					const int8_t *rb[L1_TS];
+					l1_rows(b, s0, se, f0, L1_TS, rb);
+					bool miss = ma;
+					for (int k = 0; k < L1_TS && s0 + k < se; k++)
+						miss |= mb[s0 + k];
+					uint64_t sum[L1_TR][L1_TS];
+					if (j->isa == ISA_AVX512)
+						l1_tile_avx512(ra, rb, n, miss, sum);
+					else
+						l1_tile_avx2(ra, rb, n, miss, sum);
+					l1_emit(j, r0, s0, se - s0, sum);
+				}
+			}
+		}
+	}
+#else
+	(void)j;
+	(void)tb;
+#endif
+}
+
 static void map_tiles(const struct job *j, const struct tile_bufs *tb)
 {
 	const struct isa_fns *fn = isa_fns(j->isa);
 	int m = j->metric;
+	if (l1_i8_takes(j)) {
+		map_l1_i8(j, tb);
+		return;
+	}
 	bool rowloop = m == K_DIST_JENSENSHANNON ||
 		       (m == K_DIST_MINKOWSKI && j->p != 1.0 && j->p != 3.0 && !isinf(j->p));
 	for (int64_t f0 = 0; f0 < j->nf; f0 += PIECE_T) {

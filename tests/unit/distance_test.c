@@ -565,6 +565,45 @@ static void test_i8(void)
 	block_free(&b);
 }
 
+/* int8 cityblock runs on the bytes (psadbw): exact sums over the full 0..127
+ * range, missing calls anywhere in a row, rows past one block of B (128) and
+ * features past one block (4096) with a ragged end, against itself and not. */
+static void test_i8_cityblock_exact(void)
+{
+	enum { NA = 150, NB = 9, NF = 4096 + 1000 + 37 };
+	struct block a = block_new(NA, NF), b = block_new(NB, NF);
+	uint64_t st = 17;
+	for (int64_t k = 0; k < NA * NF; k++)
+		a.i[k] = (int8_t)lcg_int(&st, 128);
+	for (int64_t k = 0; k < NB * NF; k++)
+		b.i[k] = (int8_t)lcg_int(&st, 128);
+	a.i[3 * NF + 5] = a.i[140 * NF + NF - 1] = a.i[77 * NF + 4100] = -1;
+	b.i[4 * NF + 63] = -128;
+	static const enum k_dist_isa isa2[] = { K_DIST_ISA_AUTO, K_DIST_ISA_AVX2 };
+	for (size_t i = 0; i < 2; i++)
+		for (int same = 0; same < 2; same++) {
+			const struct block *bb = same ? &a : &b;
+			struct k_dist_opts o = { .metric = K_DIST_CITYBLOCK, .isa = isa2[i] };
+			struct k_dist_rows ra = rows_of(&a, true), rb = rows_of(bb, true);
+			double *s = stats_of(&o, &ra, &rb, NF, NULL, same);
+			int bad = 0;
+			for (int64_t r = 0; r < NA; r++)
+				for (int64_t c = 0; c < bb->rows; c++) {
+					int64_t want = 0;
+					for (int64_t f = 0; f < NF; f++) {
+						int x = a.i[r * NF + f], y = bb->i[c * NF + f];
+						if (x >= 0 && y >= 0)
+							want += x > y ? x - y : y - x;
+					}
+					bad += s[r * bb->rows + c] != (double)want;
+				}
+			CHECK(bad == 0);
+			free(s);
+		}
+	block_free(&a);
+	block_free(&b);
+}
+
 /* ---- Pieces of features: combine, and maps into the same statistics ---- */
 
 static void pieces_case(enum k_dist_metric m, double p, bool weighted)
@@ -787,6 +826,7 @@ const struct test distance_tests[] = {
 	{ "distance/missing_vs_ref", test_missing_vs_ref },
 	{ "distance/big_vs_ref", test_big_vs_ref },
 	{ "distance/int8", test_i8 },
+	{ "distance/int8_cityblock_exact", test_i8_cityblock_exact },
 	{ "distance/pieces", test_pieces },
 	{ "distance/offset_1e6", test_offset },
 	{ "distance/duplicates", test_duplicates },
