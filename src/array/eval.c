@@ -384,6 +384,19 @@ static int file_fd(struct ectx *x, const struct anode *n, bool *cached)
 	return fd;
 }
 
+/* The box of an .npy leaf as stored (its dtype's bytes) into @raw; false and x->failed on an error. */
+static bool read_npy(struct ectx *x, const struct anode *n, const int64_t *start, const int64_t *count, void *raw)
+{
+	bool cached;
+	int fd = file_fd(x, n, &cached);
+	bool ok = fd >= 0 && npy_read_box(fd, &n->npy, start, count, raw, x->e) == 0;
+	if (fd >= 0 && !cached)
+		close(fd);
+	if (!ok)
+		x->failed = true;
+	return ok;
+}
+
 static void *eval_npy(struct ectx *x, const struct anode *n, const int64_t *start, const int64_t *count)
 {
 	int64_t cnt = box_size(n->ndim, count);
@@ -391,13 +404,7 @@ static void *eval_npy(struct ectx *x, const struct anode *n, const int64_t *star
 	bool direct = n->dtype == DT_FLOAT64 || n->dtype == DT_INT64;
 	void *buf = scratch_alloc(x, (size_t)(cnt ? cnt : 1) * 8);
 	void *raw = direct ? buf : scratch_alloc(x, (size_t)(cnt ? cnt : 1) * dtype_size(n->dtype));
-	bool cached;
-	int fd = file_fd(x, n, &cached);
-	bool ok = fd >= 0 && npy_read_box(fd, &n->npy, start, count, raw, x->e) == 0;
-	if (fd >= 0 && !cached)
-		close(fd);
-	if (!ok) {
-		x->failed = true;
+	if (!read_npy(x, n, start, count, raw)) {
 		memset(buf, 0, (size_t)(cnt ? cnt : 1) * 8);
 		return buf;
 	}
@@ -1894,6 +1901,13 @@ static void pdist_rows(struct ectx *x, const struct anode *d, const struct anode
 			anode_chunks_overlapping(in, start, count, gather_chunk, &g);
 		} else if (in->kind == AN_VCF) {
 			read_vcf(x, in, start, count, p);
+		} else if (in->kind == AN_NPY) {
+			/* the file's bytes are the kernels' bytes: no round trip through int64 */
+			if (!read_npy(x, in, start, count, p))
+				memset(p, 0, (size_t)(cnt ? cnt : 1));
+			else if (in->dtype == DT_BOOL)
+				for (int64_t i = 0; i < cnt; i++)
+					p[i] = p[i] != 0;
 		} else {
 			narrow(eval_node(x, in, start, count, false), in->dtype, cnt, p);
 		}
