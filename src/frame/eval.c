@@ -1017,14 +1017,20 @@ static void first_rows(struct tctx *t, struct table *tb, int64_t limit, bool fro
 }
 
 /* @tb in the store's byte form, as the task's result. */
+/* Hands @b's bytes to the sink (no copy when they are the whole result); @b is left empty. */
+static int sink_buf(struct op_sink *out, struct buf *b, struct err *e)
+{
+	size_t len;
+	char *p = buf_detach(b, &len);
+	return op_sink_give(out, p, len, e);
+}
+
 static int emit_serialized(struct tctx *t, const struct table *tb, struct op_sink *out)
 {
 	struct buf b;
 	buf_init(&b);
 	table_serialize(tb, &b);
-	int rc = op_sink_write(out, b.data ? b.data : "", b.len, t->e);
-	buf_release(&b);
-	return rc;
+	return sink_buf(out, &b, t->e);
 }
 
 static int emit_table(struct tctx *t, const struct ffam *m, int64_t rel, struct table *tb, struct op_sink *out)
@@ -1043,9 +1049,7 @@ static int emit_table(struct tctx *t, const struct ffam *m, int64_t rel, struct 
 	} else {
 		table_serialize(tb, &b);
 	}
-	int rc = op_sink_write(out, b.data ? b.data : "", b.len, t->e);
-	buf_release(&b);
-	return rc;
+	return sink_buf(out, &b, t->e);
 }
 
 /* ---- aggregates ---- */
@@ -1113,7 +1117,8 @@ static int sort_cmp(const void *pa, const void *pb, void *arg)
 	return c ? c : (a > b) - (a < b); /* stable */
 }
 
-static void sort_table(struct tctx *t, struct table *tb, int n_by, const int *by, const bool *asc, int64_t limit)
+/* The rows of @tb in a stable sort by @n_by keys @by (@asc as cmp_keys()). */
+static int64_t *sort_order(struct tctx *t, const struct table *tb, int n_by, const int *by, const bool *asc)
 {
 	int64_t n = tb->n_rows;
 	int64_t *idx = talloc(t, (size_t)(n ? n : 1) * sizeof *idx);
@@ -1121,6 +1126,76 @@ static void sort_table(struct tctx *t, struct table *tb, int n_by, const int *by
 		idx[r] = r;
 	struct sort_ctx s = { tb, n_by, by, asc };
 	qsort_r(idx, (size_t)n, sizeof *idx, sort_cmp, &s);
+	return idx;
+}
+
+/* Whether merge cursor @a (table ta at row ra) goes after cursor @b: by keys, then table order. */
+static bool merge_after(const struct table *ts, const int64_t *pos, int32_t a, int32_t b, int n_by, const int *by,
+			const bool *asc)
+{
+	int c = cmp_keys(&ts[a], pos[a], by, &ts[b], pos[b], by, n_by, asc);
+	return c ? c > 0 : a > b;
+}
+
+/*
+ * The rows of the @n sorted tables @ts in merged order, as (table, row) pairs in *src and *row: a
+ * k-way merge over a binary heap of the tables' cursors. Equal keys keep table order, so the result
+ * is the stable sort of their concatenation, without building it. @return the row count.
+ */
+static int64_t merge_order(struct tctx *t, const struct table *ts, size_t n, int n_by, const int *by,
+			   const bool *asc, int32_t **src, int64_t **row)
+{
+	int64_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += ts[i].n_rows;
+	*src = talloc(t, (size_t)(total ? total : 1) * sizeof **src);
+	*row = talloc(t, (size_t)(total ? total : 1) * sizeof **row);
+	int64_t *pos = talloc(t, (n ? n : 1) * sizeof *pos);
+	int32_t *heap = talloc(t, (n ? n : 1) * sizeof *heap);
+	size_t h = 0;
+	for (size_t i = 0; i < n; i++) {
+		pos[i] = 0;
+		if (!ts[i].n_rows)
+			continue;
+		/* sift up */
+		size_t k = h++;
+		heap[k] = (int32_t)i;
+		while (k && merge_after(ts, pos, heap[(k - 1) / 2], heap[k], n_by, by, asc)) {
+			int32_t x = heap[k];
+			heap[k] = heap[(k - 1) / 2];
+			heap[(k - 1) / 2] = x;
+			k = (k - 1) / 2;
+		}
+	}
+	for (int64_t o = 0; h; o++) {
+		int32_t i = heap[0];
+		(*src)[o] = i;
+		(*row)[o] = pos[i]++;
+		if (pos[i] == ts[i].n_rows)
+			heap[0] = heap[--h];
+		/* sift down */
+		size_t k = 0;
+		for (;;) {
+			size_t l = 2 * k + 1, m = k;
+			if (l < h && merge_after(ts, pos, heap[m], heap[l], n_by, by, asc))
+				m = l;
+			if (l + 1 < h && merge_after(ts, pos, heap[m], heap[l + 1], n_by, by, asc))
+				m = l + 1;
+			if (m == k)
+				break;
+			int32_t x = heap[k];
+			heap[k] = heap[m];
+			heap[m] = x;
+			k = m;
+		}
+	}
+	return total;
+}
+
+static void sort_table(struct tctx *t, struct table *tb, int n_by, const int *by, const bool *asc, int64_t limit)
+{
+	int64_t n = tb->n_rows;
+	int64_t *idx = sort_order(t, tb, n_by, by, asc);
 	if (limit >= 0 && limit < n)
 		n = limit;
 	struct table out;
@@ -1217,7 +1292,7 @@ static int run_agg(struct tctx *t, const struct ffam *m, int64_t rel, size_t n_i
 		}
 	}
 	if (rc == 0)
-		rc = op_sink_write(out, b.data ? b.data : "", b.len, t->e);
+		rc = sink_buf(out, &b, t->e);
 	buf_release(&b);
 	gb_free(g);
 	return rc;
@@ -1458,12 +1533,15 @@ static int run_xsort(struct tctx *t, const struct ffam *m, int64_t rel, size_t n
 	int64_t N = m->n_src, R = m->n_ranges, b0 = 2 * N + 1;
 	struct table tb;
 	if (rel < N) {
-		/* sort one partition */
+		/* sort one partition, written out in sorted order straight from the parsed rows */
 		if (run_chain(t, m, rel, n_in ? in_data[0] : NULL, n_in ? in_len[0] : 0, &tb) < 0)
 			return -1;
 		tb.names = f->names;
-		sort_table(t, &tb, f->n_by, f->by, f->asc, -1);
-		return emit_serialized(t, &tb, out);
+		int64_t *idx = sort_order(t, &tb, f->n_by, f->by, f->asc);
+		struct buf b;
+		buf_init(&b);
+		table_serialize_rows(&tb, 1, NULL, idx, tb.n_rows, &b);
+		return sink_buf(out, &b, t->e);
 	}
 	struct table *in = view_inputs(t, &n_in, in_data, in_len, rel > 2 * N && rel < b0 + N * R);
 	if (!in)
@@ -1483,11 +1561,16 @@ static int run_xsort(struct tctx *t, const struct ffam *m, int64_t rel, size_t n
 		row_range(t, &in[0], lo, hi, &tb);
 		return emit_serialized(t, &tb, out);
 	}
-	/* one range of every partition, in partition order, merged (a stable sort keeps that order) */
-	concat_tables(t, in, n_in, &tb);
-	tb.names = f->names;
-	sort_table(t, &tb, f->n_by, f->by, f->asc, -1);
-	return emit_serialized(t, &tb, out);
+	/* one range of every partition, merged; equal keys keep partition order, as a stable sort would */
+	for (size_t i = 0; i < n_in; i++)
+		in[i].names = f->names;
+	int32_t *src;
+	int64_t *row;
+	int64_t rows = merge_order(t, in, n_in, f->n_by, f->by, f->asc, &src, &row);
+	struct buf b;
+	buf_init(&b);
+	table_serialize_rows(in, (int)n_in, src, row, rows, &b);
+	return sink_buf(out, &b, t->e);
 }
 
 /* ---- partitioned merge ---- */
@@ -1522,8 +1605,11 @@ static int run_pjoin(struct tctx *t, const struct ffam *m, int64_t rel, size_t n
 	const int *keys = s < N ? f->on_in : f->on_other;
 	struct table tb;
 	if (rel < S) {
-		tb = in[0];
-		sort_table(t, &tb, n, keys, NULL, -1);
+		int64_t *idx = sort_order(t, &in[0], n, keys, NULL);
+		struct buf b;
+		buf_init(&b);
+		table_serialize_rows(&in[0], 1, NULL, idx, in[0].n_rows, &b);
+		return sink_buf(out, &b, t->e);
 	} else if (rel < 2 * S) {
 		/* samples of the keys alone: both sides' splitters share one schema */
 		struct table keyed;

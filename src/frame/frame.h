@@ -107,6 +107,9 @@ bool ffam_is_text(const struct ffam *f);           /* its chunks are output text
 const char *ffam_label(const struct ffam *f);      /* "groupby", "sort", ... for hidden nodes' names */
 struct loc ffam_loc(const struct ffam *f);
 int64_t ffam_work_bytes(const struct ffam *f);     /* what one task holds while it runs (an estimate) */
+/* ffam_reads_input() : whether task @rel reads its input @k of @n_in (some only order the tasks);
+ * an input it does not read is never loaded for it. */
+bool ffam_reads_input(const struct ffam *f, int64_t rel, size_t k, size_t n_in);
 /* ffam_task_deps() : calls @fn with each input task (absolute) of task @rel, in input order. */
 void ffam_task_deps(const struct ffam *f, int64_t rel, void (*fn)(void *arg, int64_t task), void *arg);
 /* ffam_task_level() : -1 a map task, 0 a result chunk, >= 1 a combine level; *member its index there. */

@@ -435,6 +435,23 @@ const char *ffam_label(const struct ffam *f) { return f->label; }
 struct loc ffam_loc(const struct ffam *f) { return f->f->loc; }
 int64_t ffam_work_bytes(const struct ffam *f) { return f->work_bytes; }
 
+bool ffam_reads_input(const struct ffam *f, int64_t rel, size_t k, size_t n_in)
+{
+	/* a cut's last input is the next cut of its partition, there only to order them (see ffam_task_deps) */
+	int64_t N = f->n_src, R = f->n_ranges, c0, parts;
+	if (f->kind == FF_XSORT) {
+		c0 = 2 * N + 1;
+		parts = N;
+	} else if (f->kind == FF_PJOIN) {
+		parts = N + f->inputs[1]->n_chunks;
+		c0 = 2 * parts + 1;
+	} else {
+		return true;
+	}
+	bool cut = rel >= c0 && rel < c0 + parts * R;
+	return !(cut && (rel - c0) % R < R - 1 && k + 1 == n_in);
+}
+
 static int64_t chunk_task(const struct ffam *f, int64_t c)
 {
 	return f->first_task + f->n_tasks - f->n_chunks + c;

@@ -601,6 +601,109 @@ void table_serialize(const struct table *t, struct buf *out)
 	}
 }
 
+/* Zeros up to a multiple of 8 from @base. */
+static void put_pad(struct buf *b, size_t base)
+{
+	put_block(b, base, "", 0);
+}
+
+void table_serialize_rows(const struct table *ts, int n_ts, const int32_t *src, const int64_t *row, int64_t nr,
+			  struct buf *out)
+{
+	size_t base = out->len;
+	size_t n = (size_t)nr;
+	int nc = n_ts ? ts[0].n_cols : 0;
+	put_w(out, TABLE_MAGIC);
+	put_w(out, (uint64_t)nc);
+	put_w(out, n);
+	for (int c = 0; c < nc; c++) {
+		/* the byte form of the concatenated column, so flags as concat would set them */
+		bool any_valid = false, all_raw = true, all_vals = true;
+		for (int k = 0; k < n_ts; k++) {
+			const struct column *s = &ts[k].cols[c];
+			any_valid |= s->valid != NULL;
+			all_raw &= s->rbase != NULL;
+			all_vals &= column_has_values(s);
+		}
+		enum col_type type = ts[0].cols[c].type;
+		size_t nl = strlen(ts[0].names[c]);
+		put_w(out, (uint64_t)type);
+		put_w(out, (any_valid ? TB_VALID : 0) | (all_raw ? TB_RAW : 0));
+		put_w(out, nl);
+		put_block(out, base, ts[0].names[c], nl);
+#define ROW_COL(k) (&ts[src ? src[k] : 0].cols[c])
+		if (any_valid) {
+			uint8_t *v = (uint8_t *)buf_grow(out, n);
+			for (size_t k = 0; k < n; k++)
+				v[k] = (uint8_t)column_is_valid(ROW_COL(k), row[k]);
+			put_pad(out, base);
+		}
+		size_t w = type == COL_INT64 || type == COL_FLOAT64 ? 8 : type == COL_DATE ? 4 : 1;
+		if (type == COL_STRING) {
+			char *off = buf_grow(out, (n + 1) * 8);
+			uint64_t o = 0;
+			for (size_t k = 0; k < n; k++) {
+				const struct column *s = ROW_COL(k);
+				memcpy(off + k * 8, &o, 8);
+				if (s->soff)
+					o += s->soff[row[k] + 1] - s->soff[row[k]];
+			}
+			memcpy(off + n * 8, &o, 8);
+			char *d = buf_grow(out, (size_t)o);
+			for (size_t k = 0; k < n; k++) {
+				const struct column *s = ROW_COL(k);
+				if (s->soff) {
+					size_t len = (size_t)(s->soff[row[k] + 1] - s->soff[row[k]]);
+					memcpy(d, s->sdata + s->soff[row[k]], len);
+					d += len;
+				}
+			}
+			put_pad(out, base);
+		} else {
+			char *d = buf_grow(out, n * w);
+			if (!all_vals)
+				memset(d, 0, n * w);
+			else
+				for (size_t k = 0; k < n; k++) {
+					const struct column *s = ROW_COL(k);
+					int64_t r = row[k];
+					switch (type) {
+					case COL_INT64: memcpy(d + k * 8, &s->i[r], 8); break;
+					case COL_FLOAT64: memcpy(d + k * 8, &s->f[r], 8); break;
+					case COL_DATE: memcpy(d + k * 4, &s->d[r], 4); break;
+					default: d[k] = (char)s->b[r]; break;
+					}
+				}
+			put_pad(out, base);
+		}
+		if (all_raw) {
+			uint64_t total = 0;
+			for (size_t k = 0; k < n; k++)
+				total += ROW_COL(k)->rlen[row[k]];
+			put_w(out, total);
+			char *d = buf_grow(out, (size_t)total);
+			for (size_t k = 0; k < n; k++) {
+				const struct column *s = ROW_COL(k);
+				memcpy(d, s->rbase + s->rstart[row[k]], s->rlen[row[k]]);
+				d += s->rlen[row[k]];
+			}
+			put_pad(out, base);
+			char *st = buf_grow(out, n * 4);
+			uint32_t o = 0;
+			for (size_t k = 0; k < n; k++) {
+				memcpy(st + k * 4, &o, 4);
+				o += ROW_COL(k)->rlen[row[k]];
+			}
+			put_pad(out, base);
+			char *ln = buf_grow(out, n * 4);
+			for (size_t k = 0; k < n; k++)
+				memcpy(ln + k * 4, &ROW_COL(k)->rlen[row[k]], 4);
+			put_pad(out, base);
+		}
+#undef ROW_COL
+	}
+}
+
 /* The array at @q, in place when aligned to @align, else copied into @a. */
 static void *view_arr(struct arena *a, const unsigned char *q, size_t bytes, size_t align)
 {

@@ -72,6 +72,12 @@ void table_filter(struct arena *a, const struct table *t, const uint8_t *mask, s
 /* table_serialize() : appends a self-contained byte form of @t to @out
  * (names, types, validity, values, raw text when present). */
 void table_serialize(const struct table *t, struct buf *out);
+/* table_serialize_rows() : the byte form table_serialize() gives the table
+ * whose row k is row @row[k] of table @ts[@src[k]] (@n_ts tables of one
+ * schema; @src NULL: all from ts[0]), written straight from the sources, so
+ * a sort or a merge never builds its output table. */
+void table_serialize_rows(const struct table *ts, int n_ts, const int32_t *src, const int64_t *row, int64_t n,
+			  struct buf *out);
 /* table_view() : @t over the bytes table_serialize() made (@bytes must stay
  * alive and unchanged while @t is used; only small arrays go into @a).
  * -1 and *e (ERR_RUN) on malformed bytes. */

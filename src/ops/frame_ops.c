@@ -9,14 +9,25 @@
 static int frame_task_run(struct op_task *t, struct err *e)
 {
 	const struct ffam *f = t->node_data;
-	size_t n = t->n_in;
-	const void **data = xmalloc((n ? n : 1) * sizeof *data);
-	size_t *len = xmalloc((n ? n : 1) * sizeof *len);
-	for (size_t i = 0; i < n; i++) {
-		data[i] = t->in[i].data;
-		len[i] = t->in[i].len;
+	size_t n = t->n_in, pinned = 0;
+	const void **data = xcalloc(n ? n : 1, sizeof *data);
+	size_t *len = xcalloc(n ? n : 1, sizeof *len);
+	int rc = 0;
+	/* Pinned here rather than by the scheduler, so that an input the task only waits for (a
+	 * sort's next cut) is never loaded back from disk. */
+	for (; pinned < n; pinned++) {
+		if (!ffam_reads_input(f, t->member, pinned, n))
+			continue;
+		if (!(data[pinned] = t->pin_input(t->input_arg, pinned, &len[pinned], e))) {
+			rc = -1;
+			break;
+		}
 	}
-	int rc = frame_run(f, t->member, n, data, len, t->out, e);
+	if (rc == 0)
+		rc = frame_run(f, t->member, n, data, len, t->out, e);
+	for (size_t i = 0; i < pinned; i++)
+		if (data[i])
+			t->unpin_input(t->input_arg, i);
 	free(data);
 	free(len);
 	return rc;
@@ -26,6 +37,6 @@ const struct op op_frame_task = {
 	.name = "frame",
 	.synopsis = "(a frame expression)",
 	.help = "a partition of a frame, a partial aggregate, or a combine step",
-	.flags = OP_INPUT_MEM,
+	.flags = 0, /* pins its inputs itself (frame_task_run) */
 	.run = frame_task_run,
 };

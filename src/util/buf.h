@@ -14,6 +14,8 @@ void buf_init(struct buf *b);
 void buf_release(struct buf *b);
 void buf_reset(struct buf *b);
 void buf_append(struct buf *b, const void *p, size_t n);
+/* buf_grow() : @n more bytes at the end, uninitialized, for the caller to fill. */
+char *buf_grow(struct buf *b, size_t n);
 void buf_puts(struct buf *b, const char *s);
 void buf_putc(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
