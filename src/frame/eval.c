@@ -1406,7 +1406,22 @@ static void concat_tables(struct tctx *t, const struct table *ts, size_t n, stru
 }
 
 /* Sorts the rows of merge @f's result @tb by its key columns, stably (missing keys last). */
-static void sort_by_join_keys(struct tctx *t, const struct fnode *f, struct table *tb)
+/* @tb (named as @f's output) sorted stably by @n_by keys @by (@asc as cmp_keys()), its first @limit rows
+ * (-1: all), to the sink: written straight from the unsorted rows, so the sorted table is never built. */
+static int emit_sorted(struct tctx *t, struct table *tb, int n_by, const int *by, const bool *asc, int64_t limit,
+		       struct op_sink *out)
+{
+	int64_t *idx = sort_order(t, tb, n_by, by, asc);
+	int64_t n = limit >= 0 && limit < tb->n_rows ? limit : tb->n_rows;
+	struct buf b;
+	buf_init(&b);
+	table_serialize_rows(tb, 1, NULL, idx, n, &b);
+	return sink_buf(out, &b, t->e);
+}
+
+/* A merge's result to the sink sorted by its key columns, as pandas sorts an outer join and as a
+ * partitioned merge orders its ranges. */
+static int emit_by_join_keys(struct tctx *t, const struct fnode *f, struct table *tb, struct op_sink *out)
 {
 	int *by = talloc(t, (size_t)(f->n_on ? f->n_on : 1) * sizeof *by);
 	int n_by = 0;
@@ -1415,7 +1430,7 @@ static void sort_by_join_keys(struct tctx *t, const struct fnode *f, struct tabl
 			if (f->out_side[o] != 1 && f->out_col[o] == f->on_in[k])
 				by[n_by++] = o;
 	tb->names = f->names;
-	sort_table(t, tb, n_by, by, NULL, -1);
+	return emit_sorted(t, tb, n_by, by, NULL, -1, out);
 }
 
 /* Views the @n_in input tables of a task that gathers, sorts or merges them; a sort's cut (@cut) reads
@@ -1447,15 +1462,14 @@ static int run_whole(struct tctx *t, const struct ffam *m, size_t n_in, const vo
 		concat_tables(t, ts, n_in, &tb);
 	}
 	tb.names = f->names;
-	if (f->kind == FN_SORT) {
-		sort_table(t, &tb, f->n_by, f->by, f->asc, f->limit);
-	} else if (f->kind == FN_MERGE) {
+	if (f->kind == FN_SORT)
+		return emit_sorted(t, &tb, f->n_by, f->by, f->asc, f->limit, out);
+	if (f->kind == FN_MERGE) {
 		struct table joined;
 		if (merge_tables(t, f, &tb, &t->xtab[0], true, &joined) < 0)
 			return -1;
 		/* pandas' documented outer join: rows sorted by key (stable: left rows, then the right's unmatched) */
-		sort_by_join_keys(t, f, &joined);
-		tb = joined;
+		return emit_by_join_keys(t, f, &joined, out);
 	} else {
 		first_rows(t, &tb, f->limit, f->from_end);
 	}
@@ -1537,11 +1551,7 @@ static int run_xsort(struct tctx *t, const struct ffam *m, int64_t rel, size_t n
 		if (run_chain(t, m, rel, n_in ? in_data[0] : NULL, n_in ? in_len[0] : 0, &tb) < 0)
 			return -1;
 		tb.names = f->names;
-		int64_t *idx = sort_order(t, &tb, f->n_by, f->by, f->asc);
-		struct buf b;
-		buf_init(&b);
-		table_serialize_rows(&tb, 1, NULL, idx, tb.n_rows, &b);
-		return sink_buf(out, &b, t->e);
+		return emit_sorted(t, &tb, f->n_by, f->by, f->asc, -1, out);
 	}
 	struct table *in = view_inputs(t, &n_in, in_data, in_len, rel > 2 * N && rel < b0 + N * R);
 	if (!in)
@@ -1605,11 +1615,7 @@ static int run_pjoin(struct tctx *t, const struct ffam *m, int64_t rel, size_t n
 	const int *keys = s < N ? f->on_in : f->on_other;
 	struct table tb;
 	if (rel < S) {
-		int64_t *idx = sort_order(t, &in[0], n, keys, NULL);
-		struct buf b;
-		buf_init(&b);
-		table_serialize_rows(&in[0], 1, NULL, idx, in[0].n_rows, &b);
-		return sink_buf(out, &b, t->e);
+		return emit_sorted(t, &in[0], n, keys, NULL, -1, out);
 	} else if (rel < 2 * S) {
 		/* samples of the keys alone: both sides' splitters share one schema */
 		struct table keyed;
@@ -1630,7 +1636,7 @@ static int run_pjoin(struct tctx *t, const struct ffam *m, int64_t rel, size_t n
 		build.names = f->other->names;
 		if (merge_tables(t, f, &probe, &build, f->how == JOIN_OUTER, &tb) < 0)
 			return -1;
-		sort_by_join_keys(t, f, &tb);
+		return emit_by_join_keys(t, f, &tb, out);
 	}
 	return emit_serialized(t, &tb, out);
 }
