@@ -23,6 +23,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKG_NAMES))
 PKG_LIBS   := $(shell pkg-config --libs $(PKG_NAMES))
 endif
 
+comma    := ,
 CPPFLAGS += -Isrc -Ikernels -D_GNU_SOURCE
 BASE_CFLAGS := -std=c11 $(OPT) $(WARN) -pthread -MMD -MP $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -pthread -lm -ldl
@@ -31,10 +32,12 @@ LDLIBS   += $(PKG_LIBS) -pthread -lm -ldl
 # library loads and spin in sched_yield for a while, only take CPU from the
 # workers. Where Debian's serial build is installed (libopenblas0-serial),
 # the run path makes the loader pick it; elsewhere the default one loads.
-BLAS_SERIAL := $(firstword $(wildcard /usr/lib/*/openblas-serial/libopenblas.so.0))
-ifneq ($(BLAS_SERIAL),)
-LDLIBS   += -Wl,-rpath,$(dir $(BLAS_SERIAL))
-endif
+# Debian builds that flavour with locking around its buffer pool (its
+# blas_memory_alloc takes a spin lock), so concurrent calls from the
+# workers are safe. Expanded when a recipe runs, so `make deps all` sees
+# what deps installed.
+BLAS_SERIAL_DIR := /usr/lib/$(shell $(CC) -print-multiarch 2>/dev/null)/openblas-serial
+LDLIBS   += $(if $(wildcard $(BLAS_SERIAL_DIR)/libopenblas.so.0),-Wl$(comma)-rpath$(comma)$(BLAS_SERIAL_DIR))
 
 SRC      := $(shell find src kernels/cpu -name '*.c' 2>/dev/null | LC_ALL=C sort)
 LIB_SRC  := $(filter-out src/main.c,$(SRC))

@@ -5,7 +5,7 @@
  * per-feature arithmetic, the merges and the 0/0 rules live in dist_math.h,
  * shared with the CUDA kernel; this file is about doing the map fast.
  *
- * DESIGN: k_dist_map picks one of five engines by metric:
+ * DESIGN: k_dist_map picks one of six engines by metric:
  *  - GEMM engines (euclidean, sqeuclidean, seuclidean, minkowski p=2,
  *    cosine, correlation): the expanded form |a|^2 + |b|^2 - 2ab with the
  *    cross term from cblas_dgemm (cblas_dsyrk on a diagonal tile), on
@@ -26,12 +26,15 @@
  *    cblas_sgemm on a float copy of one piece at a time, exactly: the float
  *    accumulator is flushed into the double statistics before any partial
  *    sum could reach 2^24, a bound taken from the block's largest value.
- *  - tiles (cityblock, chebyshev, minkowski p=1/inf, braycurtis, canberra,
+ *  - tiles (cityblock (but see int8 bytes), chebyshev, minkowski p=1/inf, braycurtis, canberra,
  *    hamming, weighted boolean metrics): a register tile of rows of A times
  *    rows of B accumulates vectors of features (4x4 pairs of 8 lanes with
  *    AVX-512), over a block of B that stays in L2, a piece of features at a
  *    time. Canberra divides by a reciprocal estimate and two Newton steps
  *    (the hardware divide would cap it near scipy's speed).
+ *  - int8 bytes (unweighted cityblock and minkowski p=1 on int8 rows, with
+ *    AVX2 or AVX-512BW): psadbw sums |a - b| over the bytes themselves in
+ *    4x4 tiles, missing (negative) bytes zeroed pairwise; exact integers.
  *  - bit counts (unweighted boolean metrics): rows packed into 64-bit words
  *    (value and presence bits), counted with popcount; exact.
  *  - row loops (jensenshannon, minkowski with other p): a pair at a time

@@ -7,12 +7,15 @@
  *
  * DESIGN: the fillers compute Philox for LANES consecutive counters at once
  * (a "block") and then turn each lane's 128 bits into a value with plain
- * scalar code. A block comes from one of three routines, picked per call by
- * CPUID: AVX2 (16 lanes in flight), SSE2 (every x86-64; 8 in flight, twice),
- * or portable C elsewhere. They are integer code and give the same bits, so
- * results never depend on the machine; the transforms (Box–Muller's libm
- * calls aside) are exact or correctly rounded IEEE operations, with
- * contraction off in ISO C mode. The fillers keep no state between calls.
+ * scalar code. A block comes from one of four routines, picked per call by
+ * CPUID: AVX-512F (32 lanes in flight), AVX2 (16), SSE2 (every x86-64; 8,
+ * four times), or portable C elsewhere. They are integer code and give the
+ * same bits, so results never depend on the machine. Uniform doubles on
+ * AVX-512DQ skip the block in memory: rounds and conversion stay in
+ * registers (uniform_blocks_avx512), with the scalar path's operations.
+ * The transforms (Box–Muller's libm calls aside) are exact or correctly
+ * rounded IEEE operations, with contraction off in ISO C mode. The fillers
+ * keep no state between calls.
  */
 #include "kernels.h"
 

@@ -1016,15 +1016,17 @@ static void first_rows(struct tctx *t, struct table *tb, int64_t limit, bool fro
 	*tb = out;
 }
 
-/* @tb in the store's byte form, as the task's result. */
-/* Hands @b's bytes to the sink (no copy when they are the whole result); @b is left empty. */
+/* Hands @b's bytes to the sink (no copy when they are the whole result); @b is left empty. The
+ * growth slack goes back first: the store counts a result at its length. */
 static int sink_buf(struct op_sink *out, struct buf *b, struct err *e)
 {
+	buf_shrink(b);
 	size_t len;
 	char *p = buf_detach(b, &len);
 	return op_sink_give(out, p, len, e);
 }
 
+/* @tb in the store's byte form, as the task's result. */
 static int emit_serialized(struct tctx *t, const struct table *tb, struct op_sink *out)
 {
 	struct buf b;
@@ -1405,7 +1407,6 @@ static void concat_tables(struct tctx *t, const struct table *ts, size_t n, stru
 	}
 }
 
-/* Sorts the rows of merge @f's result @tb by its key columns, stably (missing keys last). */
 /* @tb (named as @f's output) sorted stably by @n_by keys @by (@asc as cmp_keys()), its first @limit rows
  * (-1: all), to the sink: written straight from the unsorted rows, so the sorted table is never built. */
 static int emit_sorted(struct tctx *t, struct table *tb, int n_by, const int *by, const bool *asc, int64_t limit,

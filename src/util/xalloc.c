@@ -31,6 +31,7 @@ void *xcalloc(size_t n, size_t size)
 	void *p = calloc(n ? n : 1, size ? size : 1);
 	if (!p)
 		die_oom(n * size);
+	xhuge(p, n * size);
 	return p;
 }
 

@@ -20,7 +20,7 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* xhuge() : asks the kernel to back the whole 2 MiB pages inside a large
  * buffer (fresh or not yet touched) with huge pages: one page fault instead
  * of 512 when it is first written. A hint; buffers under 4 MiB are left
- * alone. xmalloc() does it for every buffer it returns. */
+ * alone. xmalloc() and xcalloc() do it for every buffer they return. */
 void xhuge(void *p, size_t size);
 
 /* Grow *p (of *cap elements of @elem bytes) to hold at least @need elements. */
