@@ -80,14 +80,6 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-void buf_shrink(struct buf *b)
-{
-	if (b->data && b->cap > b->len + 1) {
-		b->data = xrealloc(b->data, b->len + 1);
-		b->cap = b->len + 1;
-	}
-}
-
 char *buf_detach(struct buf *b, size_t *len)
 {
 	if (!b->data)

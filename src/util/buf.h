@@ -19,8 +19,6 @@ char *buf_grow(struct buf *b, size_t n);
 void buf_puts(struct buf *b, const char *s);
 void buf_putc(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* buf_shrink() : gives back the room grown beyond the bytes held. */
-void buf_shrink(struct buf *b);
 /* buf_detach() : hands the bytes to the caller (never NULL) and empties @b. */
 char *buf_detach(struct buf *b, size_t *len);
 /* buf_put_pystr() : @s as a double-quoted string literal of the expression language. */
