@@ -1192,6 +1192,55 @@ static int describe_node(struct ctx *c, const struct expr *x, struct fnode *in, 
 	return frame_val(v, x, f);
 }
 
+/*
+ * g.quantile([q, ...]) / g.col.quantile([...]): groupby aggregate @f stacked, each group a row per q,
+ * as pandas' result with its second index level reset: the keys, then that level as a float64
+ * column named level_K (K the number of keys, pandas' name for an unnamed level), then one column
+ * per value column. Aggregate s * nv + j is quantile qs[s] of value column j.
+ */
+static int group_quantiles(struct ctx *c, const struct expr *x, struct fnode *f, const int *sel, int n_sel,
+			   bool skip_bad, const double *qs, size_t nq, struct fval *v)
+{
+	const struct fnode *in = f->in;
+	int cols[256], nv = 0;
+	for (int s = 0; s < n_sel; s++)
+		if (!skip_bad || agg_result_type(AGG_QUANTILE, in->types[sel[s]]) >= 0)
+			cols[nv++] = sel[s];
+	if (!nv)
+		return fail(c, x, "quantile() applies to none of the columns");
+	if (nq * (size_t)nv > 4096)
+		return fail(c, x, "too many quantiles (at most 4096 quantile-column pairs)");
+	f->aggs_cap = (int)nq * nv;
+	f->aggs = alloc(c, (size_t)f->aggs_cap * sizeof *f->aggs);
+	f->label = "quantile";
+	for (size_t s = 0; s < nq; s++)
+		for (int j = 0; j < nv; j++) {
+			if (agg_add(c, x, f, AGG_QUANTILE, cols[j], arena_printf(c->b->arena, "%zu.%d", s, j), 1) < 0)
+				return -1;
+			f->aggs[f->n_aggs - 1].q = qs[s];
+		}
+	f->n_stack = (int)nq;
+	f->stack_q = (double *)qs;
+	f->n_cols = f->n_keys + 1 + nv;
+	f->names = alloc(c, (size_t)f->n_cols * sizeof *f->names);
+	f->types = alloc(c, (size_t)f->n_cols * sizeof *f->types);
+	for (int k = 0; k < f->n_keys; k++) {
+		f->names[k] = in->names[f->keys[k]];
+		f->types[k] = in->types[f->keys[k]];
+	}
+	f->names[f->n_keys] = arena_printf(c->b->arena, "level_%d", f->n_keys);
+	f->types[f->n_keys] = COL_FLOAT64;
+	for (int j = 0; j < nv; j++) {
+		f->names[f->n_keys + 1 + j] = in->names[cols[j]];
+		f->types[f->n_keys + 1 + j] = COL_FLOAT64;
+	}
+	for (int k = 0; k < f->n_cols; k++)
+		for (int j = 0; j < k; j++)
+			if (!strcmp(f->names[j], f->names[k]))
+				return fail(c, x, "quantile() of a list would name two columns '%s'", f->names[k]);
+	return frame_val(v, x, f);
+}
+
 /* g.agg(...) / g.col.fn() / g.fn(): the aggregate node of groupby value @g. */
 static int group_agg(struct ctx *c, const struct expr *x, struct fval *g, const char *method, struct fval *v)
 {
@@ -1276,18 +1325,27 @@ static int group_agg(struct ctx *c, const struct expr *x, struct fval *g, const 
 	} else if (fn >= 0) {
 		static const char *const kws[] = { "ddof", "numeric_only", NULL };
 		static const char *const qkws[] = { "q", "interpolation", "numeric_only", NULL };
-		double q = 0.5;
+		double q = 0.5, *qs = NULL;
+		size_t nq = 0; /* a list of q: each group gives one row per q (pandas' second index level) */
 		if (fn == AGG_QUANTILE) {
 			const struct expr *qa = arg(x, 0, "q");
 			if (check_args(c, x, method, 1, qkws) < 0 || interpolation_arg(c, x) < 0)
 				return -1;
-			if (qa && (qa->kind == EX_LIST || qa->kind == EX_TUPLE))
-				return fail(c, qa, "a groupby's quantile() takes one q (for several, one quantile() each)");
-			if (qa && fraction(c, qa, "q", &q) < 0)
+			if (qa && (qa->kind == EX_LIST || qa->kind == EX_TUPLE)) {
+				if (!(nq = qa->n))
+					return fail(c, qa, "quantile() needs at least one q");
+				qs = alloc(c, nq * sizeof *qs);
+				for (size_t i = 0; i < nq; i++)
+					if (fraction(c, qa->items[i], "q", &qs[i]) < 0)
+						return -1;
+			} else if (qa && fraction(c, qa, "q", &q) < 0) {
 				return -1;
+			}
 		} else if (check_args(c, x, method, 0, kws) < 0 || ddof_arg(c, x, &ddof) < 0) {
 			return -1;
 		}
+		if (nq)
+			return group_quantiles(c, x, f, sel, n_sel, g->n_sel < 0, qs, nq, v);
 		int added = 0;
 		for (int s = 0; s < n_sel; s++) {
 			if (g->n_sel < 0 && agg_result_type((enum agg_fn)fn, in->types[sel[s]]) < 0)

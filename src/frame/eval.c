@@ -1209,19 +1209,31 @@ static void sort_table(struct tctx *t, struct table *tb, int n_by, const int *by
 	*tb = out;
 }
 
-/* The one row of a stacked aggregate (describe, quantiles of a list) as rows; see fnode.n_stack. */
+/* Each row of a stacked aggregate (describe, quantiles of a list; grouped or not) as n_stack rows;
+ * see fnode.n_stack. */
 static void stack_table(struct tctx *t, const struct fnode *f, const struct table *in, struct table *out)
 {
-	int64_t ns = f->n_stack;
-	int nc = f->n_cols - 1;
+	int64_t ns = f->n_stack, G = in->n_rows;
+	int nk = f->n_keys, nc = f->n_cols - 1 - nk;
+	if (!nk)
+		G = 1; /* no keys: one row, even of no values (its aggregates are then missing) */
+	int64_t n = G * ns;
 	out->n_cols = f->n_cols;
-	out->n_rows = ns;
+	out->n_rows = n;
 	out->names = f->names;
 	out->cols = talloc(t, (size_t)f->n_cols * sizeof *out->cols);
 	memset(out->cols, 0, (size_t)f->n_cols * sizeof *out->cols);
-	struct column *lab = &out->cols[0];
-	lab->type = f->types[0];
-	lab->n = ns;
+	if (nk) {
+		int64_t *idx = talloc(t, (size_t)(n ? n : 1) * sizeof *idx);
+		for (int64_t r = 0; r < n; r++)
+			idx[r] = r / ns;
+		struct table keys = { nk, G, in->names, in->cols }, rep;
+		table_take(t->a, &keys, idx, n, &rep);
+		memcpy(out->cols, rep.cols, (size_t)nk * sizeof *out->cols);
+	}
+	struct column *lab = &out->cols[nk];
+	lab->type = f->types[nk];
+	lab->n = n;
 	if (f->stack_names) {
 		lab->soff = talloc(t, (size_t)(ns + 1) * sizeof *lab->soff);
 		uint64_t total = 0;
@@ -1238,17 +1250,19 @@ static void stack_table(struct tctx *t, const struct fnode *f, const struct tabl
 		lab->soff[ns] = o;
 		lab->sdata = data;
 	} else {
-		lab->f = talloc(t, (size_t)ns * sizeof *lab->f);
-		memcpy(lab->f, f->stack_q, (size_t)ns * sizeof *lab->f);
+		lab->f = talloc(t, (size_t)(n ? n : 1) * sizeof *lab->f);
+		for (int64_t r = 0; r < n; r++)
+			lab->f[r] = f->stack_q[r % ns];
 	}
 	for (int j = 0; j < nc; j++) {
-		struct column *c = &out->cols[1 + j];
+		struct column *c = &out->cols[nk + 1 + j];
 		c->type = COL_FLOAT64;
-		c->n = ns;
-		c->f = talloc(t, (size_t)ns * sizeof *c->f);
-		for (int64_t s = 0; s < ns; s++) {
-			const struct column *a = &in->cols[s * nc + j];
-			c->f[s] = in->n_rows < 1 || !valid_at(a, 0) ? NAN : a->type == COL_INT64 ? (double)a->i[0] : a->f[0];
+		c->n = n;
+		c->f = talloc(t, (size_t)(n ? n : 1) * sizeof *c->f);
+		for (int64_t r = 0; r < n; r++) {
+			int64_t g = r / ns, s = r % ns;
+			const struct column *a = &in->cols[nk + s * nc + j];
+			c->f[r] = in->n_rows <= g || !valid_at(a, g) ? NAN : a->type == COL_INT64 ? (double)a->i[g] : a->f[g];
 		}
 		float_valid(t, c);
 	}
