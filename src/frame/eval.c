@@ -12,6 +12,7 @@
 #include "frame/join.h"
 #include "kernels.h"
 #include "ops/op.h"
+#include "util/text.h"
 #include "util/xalloc.h"
 
 #include <errno.h>
@@ -533,7 +534,8 @@ static int eval_str(struct tctx *t, const struct cexpr *e, const struct column *
 		o->valid = a->valid;
 		return 0;
 	default: {
-		char *data = talloc(t, a->soff[n] + 1);
+		bool fold = e->fn == CS_LOWER || e->fn == CS_UPPER;
+		char *data = talloc(t, (fold ? TEXT_CASE_MAX : 1) * a->soff[n] + 1);
 		o->soff = talloc(t, (size_t)(n + 1) * sizeof *o->soff);
 		uint64_t p = 0;
 		for (int64_t r = 0; r < n; r++) {
@@ -548,13 +550,11 @@ static int eval_str(struct tctx *t, const struct cexpr *e, const struct column *
 					len--;
 			}
 			o->soff[r] = p;
-			for (size_t i = 0; i < len; i++) {
-				char ch = s[i];
-				if (e->fn == CS_LOWER && ch >= 'A' && ch <= 'Z')
-					ch = (char)(ch + 32);
-				else if (e->fn == CS_UPPER && ch >= 'a' && ch <= 'z')
-					ch = (char)(ch - 32);
-				data[p++] = ch;
+			if (fold) {
+				p += text_case(s, len, e->fn == CS_UPPER, data + p);
+			} else {
+				memcpy(data + p, s, len);
+				p += len;
 			}
 		}
 		o->soff[n] = p;

@@ -23,6 +23,20 @@ bool parse_double(const char *s, double *out);
 /* format_size() : "1.5 GiB" style, into @out. */
 void format_size(uint64_t bytes, char *out, size_t out_len);
 
+/* TEXT_CASE_MAX : the most bytes text_case() writes per byte it reads. */
+#define TEXT_CASE_MAX 3
+/*
+ * text_case() : @s (@n bytes of UTF-8) in upper or lower case into @out
+ * (room for TEXT_CASE_MAX * n bytes) as Python's str.upper()/lower() give:
+ * Unicode's case mapping of every character (through the C.UTF-8 locale),
+ * with the full mappings Python applies that matter most in data (upper
+ * "ß" is "SS"; lower "İ" is "i" and a combining dot; a final capital sigma
+ * lowers to "ς"); the other multi-character mappings of SpecialCasing.txt
+ * (ligatures, a few Greek and Armenian letters) are mapped one to one.
+ * Bytes that are not UTF-8 pass unchanged. @return the bytes written.
+ */
+size_t text_case(const char *s, size_t n, bool upper, char *out);
+
 size_t edit_distance(const char *a, const char *b);
 /* did_you_mean() : the closest of @names to @word if close enough, else NULL. */
 const char *did_you_mean(const char *word, const char *const *names, size_t n_names);

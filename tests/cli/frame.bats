@@ -36,6 +36,27 @@ pandas_or_skip() {
 	assert_output "10001"
 }
 
+@test "str.upper and str.lower map Unicode as Python does (ß, İ, final sigma, Cyrillic), bad UTF-8 passes" {
+	printf 'name\nStraße\nİstanbul\nΟΔΥΣΣΕΥΣ\nÉcole Ünïcödé\nσοφός ΣΑΣ\nПривет Мир\nɐbc\nMIXed 123\nΣ\nAΣ\n' > "$TMP/u.csv"
+	run -0 "$TESSERA" csv 'df.name.str.upper()' "$TMP/u.csv"
+	assert_output "$(printf 'value\nSTRASSE\nİSTANBUL\nΟΔΥΣΣΕΥΣ\nÉCOLE ÜNÏCÖDÉ\nΣΟΦΌΣ ΣΑΣ\nПРИВЕТ МИР\nⱯBC\nMIXED 123\nΣ\nAΣ')"
+	run -0 "$TESSERA" csv 'df.name.str.lower()' "$TMP/u.csv"
+	assert_output "$(printf 'value\nstraße\ni\xcc\x87stanbul\nοδυσσευς\nécole ünïcödé\nσοφός σας\nпривет мир\nɐbc\nmixed 123\nσ\naς')"
+	# the same as Python's str methods (what pandas calls) on every row
+	/usr/bin/python3 - "$TMP/u.csv" "$TESSERA" <<'EOF'
+import csv, subprocess, sys
+names = [r[0] for r in list(csv.reader(open(sys.argv[1], encoding="utf-8")))[1:]]
+for fn in ("upper", "lower"):
+    out = subprocess.run([sys.argv[2], "csv", f"df.name.str.{fn}()", sys.argv[1]], capture_output=True, check=True)
+    got = [r[0] for r in list(csv.reader(out.stdout.decode().splitlines()))[1:]]
+    want = [getattr(n, fn)() for n in names]
+    assert got == want, (fn, got, want)
+EOF
+	printf 'name\nab\xffc\n' > "$TMP/bad.csv"
+	run -0 "$TESSERA" csv 'df.name.str.upper()' "$TMP/bad.csv"
+	[ "$output" = "$(printf 'value\nAB\xffC')" ]
+}
+
 @test "tessera csv: groupby short forms, value_counts, sort and head" {
 	printf 'k,v\nb,1\na,2\nb,3\nc,\na,5\nb,6\n' > "$TMP/g.csv"
 	run -0 "$TESSERA" csv 'df.groupby("k").v.sum()' "$TMP/g.csv"
