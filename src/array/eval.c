@@ -27,6 +27,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define TILE 8192 /* elements per tile: 64 KiB of doubles per intermediate */
@@ -44,6 +46,10 @@ struct scratch_block {
 struct npy_fd {
 	const struct anode *a;
 	int fd;
+	const char *map; /* the whole file, mapped read-only on first use (NULL: not, or it cannot be) */
+	size_t map_len;
+	size_t kept;     /* map bytes before this were let go of (see npy_in_place) */
+	bool map_tried;
 };
 
 struct ectx {
@@ -380,7 +386,7 @@ static int file_fd(struct ectx *x, const struct anode *n, bool *cached)
 	}
 	*cached = x->n_fds < 8;
 	if (*cached)
-		x->fds[x->n_fds++] = (struct npy_fd){ n, fd };
+		x->fds[x->n_fds++] = (struct npy_fd){ n, fd, NULL, 0, 0, false };
 	return fd;
 }
 
@@ -397,11 +403,81 @@ static bool read_npy(struct ectx *x, const struct anode *n, const int64_t *start
 	return ok;
 }
 
+/*
+ * The box of an 8-byte .npy leaf in place in the file, mapped, when it is one run of the file's
+ * bytes (C order, native byte order, trailing axes whole); NULL when not (the caller reads it).
+ * Reading the page cache in place spares the copy a read makes: on a cached 1.6 GB file, a sum
+ * spent more time in that copy than in the sum. The mapping is read-only: every consumer of an
+ * eval_node() buffer only reads it (results always go to fresh scratch).
+ *
+ * Mapped pages count as the process's memory while mapped, so as a task streams through the file
+ * the pages more than KEEP_MAPPED behind the box it asks for are unmapped (the page cache keeps
+ * them): a task then holds a few MiB of the file, not its whole chunk. Dropping pages a box still
+ * in use lies on is safe, as the next touch maps them again from the cache.
+ */
+#define KEEP_MAPPED ((size_t)4 << 20)
+static const void *npy_in_place(struct ectx *x, const struct anode *n, const int64_t *start, const int64_t *count)
+{
+	const struct npy_info *in = &n->npy;
+	if (in->big_endian || in->fortran_order)
+		return NULL;
+	int64_t row = 1;
+	for (int k = 1; k < n->ndim; k++) {
+		if (start[k] != 0 || count[k] != in->shape[k])
+			return NULL;
+		row *= in->shape[k];
+	}
+	struct npy_fd *f = NULL;
+	for (int i = 0; i < x->n_fds; i++)
+		if (x->fds[i].a == n)
+			f = &x->fds[i];
+	if (!f) {
+		bool cached;
+		int fd = file_fd(x, n, &cached);
+		if (fd < 0)
+			return NULL; /* the read that follows fails the same way and marks the task */
+		if (!cached) {
+			close(fd);
+			return NULL;
+		}
+		f = &x->fds[x->n_fds - 1];
+	}
+	if (!f->map_tried) {
+		f->map_tried = true;
+		struct stat st;
+		uint64_t need = in->data_offset + in->data_bytes;
+		/* a file shorter than its header says is left to the read, which reports it */
+		if (fstat(f->fd, &st) == 0 && (uint64_t)st.st_size >= need && need > 0) {
+			void *p = mmap(NULL, (size_t)need, PROT_READ, MAP_SHARED, f->fd, 0);
+			if (p != MAP_FAILED) {
+				f->map = p;
+				f->map_len = (size_t)need;
+			}
+		}
+	}
+	if (!f->map)
+		return NULL;
+	size_t off = (size_t)(in->data_offset + (uint64_t)(n->ndim ? start[0] : 0) * (uint64_t)row * 8);
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	if (off > f->kept + 2 * KEEP_MAPPED) {
+		size_t to = (off - KEEP_MAPPED) / page * page, from = f->kept / page * page;
+		if (to > from)
+			(void)madvise((void *)(f->map + from), to - from, MADV_DONTNEED);
+		f->kept = to;
+	}
+	return f->map + off;
+}
+
 static void *eval_npy(struct ectx *x, const struct anode *n, const int64_t *start, const int64_t *count)
 {
 	int64_t cnt = box_size(n->ndim, count);
 	/* 8-byte dtypes are stored as they are computed: read straight into the buffer */
 	bool direct = n->dtype == DT_FLOAT64 || n->dtype == DT_INT64;
+	if (direct && cnt > 0) {
+		const void *p = npy_in_place(x, n, start, count);
+		if (p)
+			return (void *)p;
+	}
 	void *buf = scratch_alloc(x, (size_t)(cnt ? cnt : 1) * 8);
 	void *raw = direct ? buf : scratch_alloc(x, (size_t)(cnt ? cnt : 1) * dtype_size(n->dtype));
 	if (!read_npy(x, n, start, count, raw)) {
@@ -2175,8 +2251,11 @@ int array_run(const struct afam *f, int64_t rel, size_t n_in, const int64_t *in_
 		rc = run_map(&x, f, rel, out);
 	else
 		rc = run_combine(&x, f, rel >= f->n_map + f->n_comb, out);
-	for (int i = 0; i < x.n_fds; i++)
+	for (int i = 0; i < x.n_fds; i++) {
+		if (x.fds[i].map)
+			munmap((void *)x.fds[i].map, x.fds[i].map_len);
 		close(x.fds[i].fd);
+	}
 	for (int i = 0; i < x.n_vcfs; i++)
 		vcf_close(x.vcfs[i].r);
 	scratch_release(&x);
