@@ -152,6 +152,10 @@ void k_sin_f64(const double *restrict x, double *restrict out, size_t n);
  * NaN compares false. @out must not overlap @a. */
 void k_lt_scalar_f64(const double *restrict a, double b, int64_t *restrict out, size_t n);
 void k_gt_scalar_f64(const double *restrict a, double b, int64_t *restrict out, size_t n);
+/* k_square_f64() : out[i] = a[i] * a[i]. k_pair_sums_f64() : out[i] = a[2i] + a[2i + 1] (the sums
+ * of @n rows of two). @out must not overlap @a. */
+void k_square_f64(const double *restrict a, double *restrict out, size_t n);
+void k_pair_sums_f64(const double *restrict a, double *restrict out, size_t n);
 
 #ifdef __cplusplus
 }

@@ -923,8 +923,7 @@ static void *eval_ew(struct ectx *x, const struct anode *n, const int64_t *start
 				if (arith_fast(op, a, s0, b, s1, o, len))
 					;
 				else if (op == EW_POW && s1 == 0 && b[0] == 2 && s0 == 1)
-					for (int64_t i = 0; i < len; i++)
-						od[off + i] = a[i] * a[i];
+					k_square_f64(a, od + off, (size_t)len);
 				else if (op == EW_POW && s1 == 0 && b[0] == 2)
 					for (int64_t i = 0; i < len; i++)
 						od[off + i] = a[i * s0] * a[i * s0];
@@ -1500,8 +1499,7 @@ static void *eval_reduce(struct ectx *x, const struct anode *r, const int64_t *s
 		const double *in = eval_node(x, r->in[0], cs, cc, false);
 		double *out = scratch_alloc(x, (size_t)cnt * 8);
 		if (seg == 2 && r->red == RED_SUM) { /* rows of two: (x ** 2).sum(axis=1) of points */
-			for (int64_t o = 0; o < cnt; o++)
-				out[o] = in[2 * o] + in[2 * o + 1];
+			k_pair_sums_f64(in, out, (size_t)cnt);
 			round_wide(out, cnt, r->dtype);
 			return out;
 		}
