@@ -247,11 +247,14 @@ AVX2 static void philox_block_avx2(const struct philox_keys *ks, uint64_t first,
 		d = p0_;                                                                 \
 	} while (0)
 
-AVX512 static void philox_block_avx512(const struct philox_keys *ks, uint64_t first, uint32_t stream,
-				       uint32_t word3, uint64_t x[4][LANES])
+/* The rounds for the LANES counters {first + j, stream, word3}: word w of group g's lanes in
+ * x[w][g], in registers (the callers are inlined into their loops). */
+AVX512 static inline __attribute__((always_inline)) void
+philox_rounds_avx512(const struct philox_keys *ks, uint64_t first, uint32_t stream, uint32_t word3,
+		     __m512i x[4][4])
 {
 	const __m512i step = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
-	__m512i a[4], b[4], c[4], d[4];
+	__m512i *a = x[0], *b = x[1], *c = x[2], *d = x[3];
 	for (int g = 0; g < 4; g++) {
 		a[g] = _mm512_add_epi64(_mm512_set1_epi64((long long)(first + 8u * (unsigned)g)), step);
 		b[g] = _mm512_srli_epi64(a[g], 32);
@@ -267,6 +270,14 @@ AVX512 static void philox_block_avx512(const struct philox_keys *ks, uint64_t fi
 		ROUND_AVX512(a[2], b[2], c[2], d[2]);
 		ROUND_AVX512(a[3], b[3], c[3], d[3]);
 	}
+}
+
+AVX512 static void philox_block_avx512(const struct philox_keys *ks, uint64_t first, uint32_t stream,
+				       uint32_t word3, uint64_t x[4][LANES])
+{
+	__m512i w[4][4];
+	philox_rounds_avx512(ks, first, stream, word3, w);
+	__m512i *a = w[0], *b = w[1], *c = w[2], *d = w[3];
 	for (int g = 0; g < 4; g++) {
 		_mm512_storeu_si512(&x[0][8 * g], a[g]);
 		_mm512_storeu_si512(&x[1][8 * g], b[g]);
@@ -321,29 +332,15 @@ AVX512 __attribute__((target("avx512dq"))) static void
 uniform_blocks_avx512(const struct philox_keys *ks, uint64_t ctr, size_t nblk, double lo, double span,
 		      double *restrict out)
 {
-	const __m512i step = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
-	const __m512i m0 = _mm512_set1_epi64(PHILOX_M0), m1 = _mm512_set1_epi64(PHILOX_M1);
 	const __m512i low32 = _mm512_set1_epi64(0xffffffff);
 	const __m512d inv = _mm512_set1_pd(INV_2_53), vspan = _mm512_set1_pd(span), vlo = _mm512_set1_pd(lo);
 	/* element j of the even values and of the odd ones, side by side */
 	const __m512i lo_idx = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
 	const __m512i hi_idx = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
 	for (size_t blk = 0; blk < nblk; blk++, ctr += LANES, out += 2 * LANES) {
-		__m512i a[4], b[4], c[4], d[4];
-		for (int g = 0; g < 4; g++) {
-			a[g] = _mm512_add_epi64(_mm512_set1_epi64((long long)(ctr + 8u * (unsigned)g)), step);
-			b[g] = _mm512_srli_epi64(a[g], 32);
-			c[g] = _mm512_set1_epi64(K_STREAM_UNIFORM);
-			d[g] = _mm512_setzero_si512();
-		}
-		for (int r = 0; r < PHILOX_ROUNDS; r++) {
-			const __m512i key0 = _mm512_set1_epi64((long long)ks->k0[r]);
-			const __m512i key1 = _mm512_set1_epi64((long long)ks->k1[r]);
-			ROUND_AVX512(a[0], b[0], c[0], d[0]);
-			ROUND_AVX512(a[1], b[1], c[1], d[1]);
-			ROUND_AVX512(a[2], b[2], c[2], d[2]);
-			ROUND_AVX512(a[3], b[3], c[3], d[3]);
-		}
+		__m512i w[4][4];
+		philox_rounds_avx512(ks, ctr, K_STREAM_UNIFORM, 0, w);
+		__m512i *a = w[0], *b = w[1], *c = w[2], *d = w[3];
 		for (int g = 0; g < 4; g++) {
 			/* 0xF8 is x | (y & z): the high word shifted up, or'ed with the low word. */
 			__m512i we = _mm512_ternarylogic_epi64(_mm512_slli_epi64(a[g], 32), b[g], low32, 0xF8);
