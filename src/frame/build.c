@@ -2527,6 +2527,32 @@ int frame_detect(struct fbuild *b, const struct expr *x)
 	return detect(b, x);
 }
 
+/*
+ * The name pandas gives the Series @e computes, or NULL for none: a column's own name, kept through
+ * one-operand operations, and through an operation with a constant or with a Series of the same
+ * name; two differently named operands give none.
+ */
+static const char *series_name(const struct cexpr *e)
+{
+	switch (e->kind) {
+	case CX_COL:
+		return e->frame->names[e->col];
+	case CX_CONST:
+	case CX_ROWID:
+		return NULL;
+	case CX_BIN: {
+		const char *a = series_name(e->a), *b = series_name(e->b);
+		if (e->a->kind == CX_CONST)
+			return b;
+		if (e->b->kind == CX_CONST)
+			return a;
+		return a && b && !strcmp(a, b) ? a : NULL;
+	}
+	default:
+		return e->a ? series_name(e->a) : NULL;
+	}
+}
+
 /* The fnode of @x: a frame, or a column as a one-column frame (*series set). */
 static struct fnode *build_frame(struct ctx *c, const struct expr *x, bool *series)
 {
@@ -2536,7 +2562,8 @@ static struct fnode *build_frame(struct ctx *c, const struct expr *x, bool *seri
 		return NULL;
 	if (v.kind == FV_COL) {
 		*series = true;
-		/* a column alone is a one-column frame (a computed one named after its expression) */
+		/* a column alone is a one-column frame, named as pandas names the Series ("value" when it
+		 * has no name) */
 		struct fnode *src = NULL;
 		int k = 0;
 		if (column_source(c, x, v.c, &src, &k) < 0)
@@ -2546,7 +2573,8 @@ static struct fnode *build_frame(struct ctx *c, const struct expr *x, bool *seri
 		f->names = alloc(c, sizeof *f->names);
 		f->types = alloc(c, sizeof *f->types);
 		f->src_col = alloc(c, sizeof *f->src_col);
-		f->names[0] = src->names[k];
+		const char *name = series_name(v.c);
+		f->names[0] = name ? name : src->names[k];
 		f->types[0] = src->types[k];
 		f->src_col[0] = k;
 		return f;
