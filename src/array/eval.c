@@ -458,8 +458,8 @@ static const void *npy_in_place(struct ectx *x, const struct anode *n, const int
 	if (!f->map)
 		return NULL;
 	size_t off = (size_t)(in->data_offset + (uint64_t)(n->ndim ? start[0] : 0) * (uint64_t)row * 8);
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	if (off > f->kept + 2 * KEEP_MAPPED) {
+		size_t page = (size_t)sysconf(_SC_PAGESIZE);
 		size_t to = (off - KEEP_MAPPED) / page * page, from = f->kept / page * page;
 		if (to > from)
 			(void)madvise((void *)(f->map + from), to - from, MADV_DONTNEED);

@@ -551,56 +551,6 @@ static const unsigned char *rd_block(struct rd *r, uint64_t n, size_t size)
 
 enum { TB_VALID = 1, TB_RAW = 2 };
 
-void table_serialize(const struct table *t, struct buf *out)
-{
-	size_t base = out->len;
-	size_t n = (size_t)t->n_rows;
-	put_w(out, TABLE_MAGIC);
-	put_w(out, (uint64_t)t->n_cols);
-	put_w(out, n);
-	for (int c = 0; c < t->n_cols; c++) {
-		const struct column *col = &t->cols[c];
-		size_t nl = strlen(t->names[c]);
-		put_w(out, (uint64_t)col->type);
-		put_w(out, (col->valid ? TB_VALID : 0) | (col->rbase ? TB_RAW : 0));
-		put_w(out, nl);
-		put_block(out, base, t->names[c], nl);
-		if (col->valid)
-			put_block(out, base, col->valid, n);
-		switch (col->type) {
-		case COL_INT64: put_block(out, base, col->i, n * 8); break;
-		case COL_FLOAT64: put_block(out, base, col->f, n * 8); break;
-		case COL_BOOL: put_block(out, base, col->b, n); break;
-		case COL_DATE: put_block(out, base, col->d, n * 4); break;
-		case COL_STRING:
-		default: {
-			uint64_t first = col->soff ? col->soff[0] : 0;
-			for (size_t r = 0; r <= n; r++)
-				put_w(out, col->soff ? col->soff[r] - first : 0);
-			uint64_t total = col->soff ? col->soff[n] - first : 0;
-			put_block(out, base, total ? col->sdata + first : "", (size_t)total);
-			break;
-		}
-		}
-		if (col->rbase) {
-			uint64_t total = 0;
-			for (size_t r = 0; r < n; r++)
-				total += col->rlen[r];
-			put_w(out, total);
-			for (size_t r = 0; r < n; r++)
-				buf_append(out, col->rbase + col->rstart[r], col->rlen[r]);
-			put_block(out, base, "", 0);
-			uint32_t o = 0;
-			for (size_t r = 0; r < n; r++) {
-				buf_append(out, &o, 4);
-				o += col->rlen[r];
-			}
-			put_block(out, base, "", 0);
-			put_block(out, base, col->rlen, n * 4);
-		}
-	}
-}
-
 /* Zeros up to a multiple of 8 from @base. */
 static void put_pad(struct buf *b, size_t base)
 {
@@ -625,17 +575,22 @@ void table_serialize_rows(const struct table *ts, int n_ts, const int32_t *src, 
 			all_raw &= s->rbase != NULL;
 			all_vals &= column_has_values(s);
 		}
-		enum col_type type = ts[0].cols[c].type;
+		const struct column *one = &ts[0].cols[c]; /* the column itself when !row */
+		enum col_type type = one->type;
 		size_t nl = strlen(ts[0].names[c]);
 		put_w(out, (uint64_t)type);
 		put_w(out, (any_valid ? TB_VALID : 0) | (all_raw ? TB_RAW : 0));
 		put_w(out, nl);
 		put_block(out, base, ts[0].names[c], nl);
 #define ROW_COL(k) (&ts[src ? src[k] : 0].cols[c])
+#define ROW(k) (row ? row[k] : (int64_t)(k))
 		if (any_valid) {
 			uint8_t *v = (uint8_t *)buf_grow(out, n);
-			for (size_t k = 0; k < n; k++)
-				v[k] = (uint8_t)column_is_valid(ROW_COL(k), row[k]);
+			if (!row)
+				memcpy(v, one->valid, n);
+			else
+				for (size_t k = 0; k < n; k++)
+					v[k] = (uint8_t)column_is_valid(ROW_COL(k), row[k]);
 			put_pad(out, base);
 		}
 		size_t w = type == COL_INT64 || type == COL_FLOAT64 ? 8 : type == COL_DATE ? 4 : 1;
@@ -646,23 +601,31 @@ void table_serialize_rows(const struct table *ts, int n_ts, const int32_t *src, 
 				const struct column *s = ROW_COL(k);
 				memcpy(off + k * 8, &o, 8);
 				if (s->soff)
-					o += s->soff[row[k] + 1] - s->soff[row[k]];
+					o += s->soff[ROW(k) + 1] - s->soff[ROW(k)];
 			}
 			memcpy(off + n * 8, &o, 8);
 			char *d = buf_grow(out, (size_t)o);
-			for (size_t k = 0; k < n; k++) {
-				const struct column *s = ROW_COL(k);
-				if (s->soff) {
-					size_t len = (size_t)(s->soff[row[k] + 1] - s->soff[row[k]]);
-					memcpy(d, s->sdata + s->soff[row[k]], len);
-					d += len;
+			if (!row && o) {
+				memcpy(d, one->sdata + one->soff[0], (size_t)o);
+			} else {
+				for (size_t k = 0; k < n; k++) {
+					const struct column *s = ROW_COL(k);
+					if (s->soff) {
+						size_t len = (size_t)(s->soff[ROW(k) + 1] - s->soff[ROW(k)]);
+						memcpy(d, s->sdata + s->soff[ROW(k)], len);
+						d += len;
+					}
 				}
 			}
 			put_pad(out, base);
 		} else {
 			char *d = buf_grow(out, n * w);
+			const void *whole = type == COL_INT64 ? (const void *)one->i : type == COL_FLOAT64 ? (const void *)one->f :
+					    type == COL_DATE ? (const void *)one->d : (const void *)one->b;
 			if (!all_vals)
 				memset(d, 0, n * w);
+			else if (!row)
+				memcpy(d, whole, n * w);
 			else
 				for (size_t k = 0; k < n; k++) {
 					const struct column *s = ROW_COL(k);
@@ -679,29 +642,38 @@ void table_serialize_rows(const struct table *ts, int n_ts, const int32_t *src, 
 		if (all_raw) {
 			uint64_t total = 0;
 			for (size_t k = 0; k < n; k++)
-				total += ROW_COL(k)->rlen[row[k]];
+				total += ROW_COL(k)->rlen[ROW(k)];
 			put_w(out, total);
 			char *d = buf_grow(out, (size_t)total);
 			for (size_t k = 0; k < n; k++) {
 				const struct column *s = ROW_COL(k);
-				memcpy(d, s->rbase + s->rstart[row[k]], s->rlen[row[k]]);
-				d += s->rlen[row[k]];
+				memcpy(d, s->rbase + s->rstart[ROW(k)], s->rlen[ROW(k)]);
+				d += s->rlen[ROW(k)];
 			}
 			put_pad(out, base);
 			char *st = buf_grow(out, n * 4);
 			uint32_t o = 0;
 			for (size_t k = 0; k < n; k++) {
 				memcpy(st + k * 4, &o, 4);
-				o += ROW_COL(k)->rlen[row[k]];
+				o += ROW_COL(k)->rlen[ROW(k)];
 			}
 			put_pad(out, base);
 			char *ln = buf_grow(out, n * 4);
-			for (size_t k = 0; k < n; k++)
-				memcpy(ln + k * 4, &ROW_COL(k)->rlen[row[k]], 4);
+			if (!row)
+				memcpy(ln, one->rlen, n * 4);
+			else
+				for (size_t k = 0; k < n; k++)
+					memcpy(ln + k * 4, &ROW_COL(k)->rlen[row[k]], 4);
 			put_pad(out, base);
 		}
+#undef ROW
 #undef ROW_COL
 	}
+}
+
+void table_serialize(const struct table *t, struct buf *out)
+{
+	table_serialize_rows(t, 1, NULL, NULL, t->n_rows, out);
 }
 
 /* The array at @q, in place when aligned to @align, else copied into @a. */

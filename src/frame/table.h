@@ -74,7 +74,8 @@ void table_filter(struct arena *a, const struct table *t, const uint8_t *mask, s
 void table_serialize(const struct table *t, struct buf *out);
 /* table_serialize_rows() : the byte form table_serialize() gives the table
  * whose row k is row @row[k] of table @ts[@src[k]] (@n_ts tables of one
- * schema; @src NULL: all from ts[0]), written straight from the sources, so
+ * schema; @src NULL: all from ts[0]; @row NULL: every row of ts[0] in
+ * order, which is table_serialize()), written straight from the sources, so
  * a sort or a merge never builds its output table. */
 void table_serialize_rows(const struct table *ts, int n_ts, const int32_t *src, const int64_t *row, int64_t n,
 			  struct buf *out);

@@ -42,8 +42,7 @@ void *arena_alloc(struct arena *a, size_t size)
 			bs = 1u << 24;
 		if (bs < size)
 			bs = size;
-		b = xmalloc(sizeof *b + bs);
-		xhuge(b, sizeof *b + bs);
+		b = xmalloc(sizeof *b + bs); /* large blocks get huge pages there */
 		b->size = bs;
 		b->used = 0;
 		b->next = a->head;
