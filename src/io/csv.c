@@ -1533,7 +1533,21 @@ int csv_input_open(const char *path, const struct csv_dialect *d, bool header, u
 		rc = err_sys(e, NULL, "%s: cannot stat", path);
 		goto out;
 	}
-	bool regular = S_ISREG(st.st_mode) && !is_stdin;
+	/* stdin redirected from a file (`< big.csv`) is that file: read it in
+	 * place, through its /proc name so that tasks can open it, unless the
+	 * shell has already read past its start. */
+	bool regular = S_ISREG(st.st_mode);
+	if (regular && is_stdin) {
+		int probe = lseek(fd, 0, SEEK_CUR) == 0 ? open("/proc/self/fd/0", O_RDONLY | O_CLOEXEC) : -1;
+		regular = probe >= 0;
+		if (probe >= 0)
+			close(probe);
+	}
+	/* A pipe's default 64 KiB means a wake-up per 64 KiB on both ends;
+	 * 1 MiB (the unprivileged maximum) made `cat big.csv |` three times
+	 * faster here. Failure leaves the pipe as it was. */
+	if (S_ISFIFO(st.st_mode))
+		(void)fcntl(fd, F_SETPIPE_SZ, (int)IO_BUF);
 	/* the magic bytes */
 	if (regular) {
 		if (read_full(fd, raw, 4, 0, &raw_n) < 0) {
@@ -1560,7 +1574,7 @@ int csv_input_open(const char *path, const struct csv_dialect *d, bool header, u
 
 	struct head h;
 	if (regular && in->compression == CSV_PLAIN) {
-		in->data_path = xstrdup(path);
+		in->data_path = xstrdup(is_stdin ? "/proc/self/fd/0" : path);
 		in->size = (uint64_t)st.st_size;
 		data_fd = fd;
 		fd = -1;

@@ -139,6 +139,11 @@ EOF
 	assert_output "4286"
 	run -0 "$TESSERA" csv --blocksize 64KiB 'df.v.sum()' < "$TMP/q.csv"
 	assert_output "$want"
+	cat "$TMP/q.csv" | "$TESSERA" csv --blocksize 64KiB 'df.v.sum()' > "$TMP/out"
+	[ "$(cat "$TMP/out")" = "$want" ]
+	# stdin from a file the shell has read the header line of: the rest is the input
+	{ read -r _; "$TESSERA" csv --no-header --blocksize 64KiB 'df["2"].sum()'; } < "$TMP/q.csv" > "$TMP/out"
+	[ "$(cat "$TMP/out")" = "$want" ]
 	gzip -c "$TMP/q.csv" > "$TMP/q.data"
 	run -0 "$TESSERA" csv --blocksize 64KiB 'df.v.sum()' "$TMP/q.data"
 	assert_output "$want"
