@@ -942,10 +942,38 @@ static int column_source(struct ctx *c, const struct expr *x, struct cexpr *col,
 	return 0;
 }
 
+/*
+ * The name pandas gives the Series @e computes, or NULL for none: a column's own name, kept through
+ * one-operand operations, and through an operation with a constant or with a Series of the same
+ * name; two differently named operands give none.
+ */
+static const char *series_name(const struct cexpr *e)
+{
+	switch (e->kind) {
+	case CX_COL:
+		return e->frame->names[e->col];
+	case CX_CONST:
+	case CX_ROWID:
+		return NULL;
+	case CX_BIN: {
+		const char *a = series_name(e->a), *b = series_name(e->b);
+		if (e->a->kind == CX_CONST)
+			return b;
+		if (e->b->kind == CX_CONST)
+			return a;
+		return a && b && !strcmp(a, b) ? a : NULL;
+	}
+	default:
+		return e->a ? series_name(e->a) : NULL;
+	}
+}
+
+/* The name pandas gives the Series @col, or "value". */
 static const char *col_name_of(struct ctx *c, const struct cexpr *col)
 {
 	(void)c;
-	return col->kind == CX_COL ? col->frame->names[col->col] : "value";
+	const char *name = series_name(col);
+	return name ? name : "value";
 }
 
 /* A reduction of one column (a Series method) into a scalar node. */
@@ -1117,8 +1145,10 @@ static const char *percentile_label(struct ctx *c, const double *p, int n, int i
  * describe(percentiles=None) of columns @cols of @in: count, mean, std, min,
  * the percentiles (0.25, 0.5, 0.75 by default; 0.5 is always added) and max
  * of each, as pandas' describe().reset_index() writes them: a column "index"
- * naming the statistic, then one float64 column per column. One aggregate
- * node: every statistic in the same map-reduce pass.
+ * naming the statistic, then one float64 column per column. Numbers only,
+ * when there are any; else, as pandas does, count, unique, top and freq of
+ * every (text, bool or date) column, as text. One aggregate node: every
+ * statistic in the same map-reduce pass.
  */
 static int describe_node(struct ctx *c, const struct expr *x, struct fnode *in, const int *cols, int n_cols,
 			 struct fval *v)
@@ -1160,16 +1190,31 @@ static int describe_node(struct ctx *c, const struct expr *x, struct fnode *in, 
 				return fail(c, x, "describe() of more than 256 number columns: select some first");
 			num[nc++] = cols[k];
 		}
+	bool text = nc == 0;
+	for (int k = 0; k < n_cols && text; k++) {
+		if (nc == 256)
+			return fail(c, x, "describe() of more than 256 columns: select some first");
+		num[nc++] = cols[k];
+	}
 	if (!nc)
-		return fail(c, x, "describe() needs a number column (int64 or float64); this has none");
-	int ns = 5 + np;
+		return fail(c, x, "describe() of a frame without columns");
+	int ns = text ? 4 : 5 + np;
 	struct fnode *f = agg_node(c, x, in, 0, NULL);
 	f->label = "describe";
 	f->aggs_cap = ns * nc;
 	f->aggs = alloc(c, (size_t)f->aggs_cap * sizeof *f->aggs);
 	f->n_stack = ns;
+	f->describe_text = text;
 	f->stack_names = alloc(c, (size_t)ns * sizeof *f->stack_names);
-	for (int s = 0; s < ns; s++) {
+	for (int s = 0; s < ns && text; s++) {
+		static const enum agg_fn fns[4] = { AGG_COUNT, AGG_NUNIQUE, AGG_TOP, AGG_FREQ };
+		static const char *const labels[4] = { "count", "unique", "top", "freq" };
+		f->stack_names[s] = labels[s];
+		for (int j = 0; j < nc; j++)
+			if (agg_add(c, x, f, fns[s], num[j], arena_printf(c->b->arena, "%d.%d", s, j), 1) < 0)
+				return -1;
+	}
+	for (int s = 0; s < ns && !text; s++) {
 		enum agg_fn fn = s == 0 ? AGG_COUNT : s == 1 ? AGG_MEAN : s == 2 ? AGG_STD : s == 3 ? AGG_MIN :
 				 s == ns - 1 ? AGG_MAX : AGG_QUANTILE;
 		f->stack_names[s] = fn == AGG_QUANTILE ? percentile_label(c, pcts, np, s - 4) : agg_fn_name(fn);
@@ -1187,7 +1232,7 @@ static int describe_node(struct ctx *c, const struct expr *x, struct fnode *in, 
 	f->types[0] = COL_STRING;
 	for (int j = 0; j < nc; j++) {
 		f->names[1 + j] = in->names[num[j]];
-		f->types[1 + j] = COL_FLOAT64;
+		f->types[1 + j] = text ? COL_STRING : COL_FLOAT64;
 	}
 	return frame_val(v, x, f);
 }
@@ -2058,9 +2103,6 @@ static int col_method(struct ctx *c, const struct expr *x, struct cexpr *col, co
 			return fail(c, x, "describe() of a constant");
 		if (column_source(c, x, col, &src, &k) < 0)
 			return -1;
-		if (col->type != COL_INT64 && col->type != COL_FLOAT64)
-			return fail(c, x, "describe() of a %s column is not supported (only int64 and float64)",
-				    col_type_name(col->type));
 		if (describe_node(c, x, src, &k, 1, v) < 0)
 			return -1;
 		v->f->names[1] = col_name_of(c, col);
@@ -2527,31 +2569,6 @@ int frame_detect(struct fbuild *b, const struct expr *x)
 	return detect(b, x);
 }
 
-/*
- * The name pandas gives the Series @e computes, or NULL for none: a column's own name, kept through
- * one-operand operations, and through an operation with a constant or with a Series of the same
- * name; two differently named operands give none.
- */
-static const char *series_name(const struct cexpr *e)
-{
-	switch (e->kind) {
-	case CX_COL:
-		return e->frame->names[e->col];
-	case CX_CONST:
-	case CX_ROWID:
-		return NULL;
-	case CX_BIN: {
-		const char *a = series_name(e->a), *b = series_name(e->b);
-		if (e->a->kind == CX_CONST)
-			return b;
-		if (e->b->kind == CX_CONST)
-			return a;
-		return a && b && !strcmp(a, b) ? a : NULL;
-	}
-	default:
-		return e->a ? series_name(e->a) : NULL;
-	}
-}
 
 /* The fnode of @x: a frame, or a column as a one-column frame (*series set). */
 static struct fnode *build_frame(struct ctx *c, const struct expr *x, bool *series)

@@ -1254,7 +1254,30 @@ static void stack_table(struct tctx *t, const struct fnode *f, const struct tabl
 		for (int64_t r = 0; r < n; r++)
 			lab->f[r] = f->stack_q[r % ns];
 	}
-	for (int j = 0; j < nc; j++) {
+	for (int j = 0; j < nc && f->describe_text; j++) {
+		/* describe() of text: count, unique, top and freq in one column of text, as pandas' object column */
+		struct column *c = &out->cols[nk + 1 + j];
+		c->type = COL_STRING;
+		c->n = n;
+		c->soff = talloc(t, (size_t)(n + 1) * sizeof *c->soff);
+		c->valid = talloc(t, (size_t)(n ? n : 1));
+		struct buf txt;
+		buf_init(&txt);
+		for (int64_t r = 0; r < n; r++) {
+			int64_t g = r / ns, s = r % ns;
+			const struct column *a = &in->cols[nk + s * nc + j];
+			c->soff[r] = txt.len;
+			c->valid[r] = in->n_rows > g && valid_at(a, g);
+			if (c->valid[r])
+				table_write_value(a, g, &txt);
+		}
+		c->soff[n] = txt.len;
+		char *d = talloc(t, txt.len + 1);
+		memcpy(d, txt.len ? txt.data : "", txt.len);
+		c->sdata = d;
+		buf_release(&txt);
+	}
+	for (int j = 0; j < nc && !f->describe_text; j++) {
 		struct column *c = &out->cols[nk + 1 + j];
 		c->type = COL_FLOAT64;
 		c->n = n;

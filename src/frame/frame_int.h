@@ -101,6 +101,7 @@ struct fnode {
 	 * written as n_stack rows of n_cols - 1 float64 columns, aggregate s * (n_cols - 1) + j in row
 	 * s, column j + 1; column 0 holds stack_names[s] (string), or stack_q[s] (float64) */
 	int n_stack;
+	bool describe_text;        /* the stacked values are count, unique, top and freq, as text columns */
 	const char **stack_names;
 	double *stack_q;
 	/* FN_SORT */

@@ -786,7 +786,7 @@ static const char *const agg_names[AGG_N] = {
 	[AGG_SUM] = "sum", [AGG_MEAN] = "mean", [AGG_MIN] = "min", [AGG_MAX] = "max",
 	[AGG_COUNT] = "count", [AGG_SIZE] = "size", [AGG_STD] = "std", [AGG_VAR] = "var",
 	[AGG_FIRST] = "first", [AGG_LAST] = "last", [AGG_NUNIQUE] = "nunique", [AGG_MEDIAN] = "median",
-	[AGG_QUANTILE] = "quantile",
+	[AGG_QUANTILE] = "quantile", [AGG_TOP] = "top", [AGG_FREQ] = "freq",
 };
 
 const char *agg_fn_name(enum agg_fn f)
@@ -796,7 +796,7 @@ const char *agg_fn_name(enum agg_fn f)
 
 int agg_fn_parse(const char *name)
 {
-	for (int f = 0; f < AGG_N; f++)
+	for (int f = 0; f < AGG_TOP; f++)
 		if (strcmp(name, agg_names[f]) == 0)
 			return f;
 	return -1;
@@ -819,10 +819,12 @@ int agg_result_type(enum agg_fn f, enum col_type in)
 	case AGG_MAX:
 	case AGG_FIRST:
 	case AGG_LAST:
+	case AGG_TOP:
 		return (unsigned)in < COL_TYPE_N ? (int)in : -1;
 	case AGG_COUNT:
 	case AGG_SIZE:
 	case AGG_NUNIQUE:
+	case AGG_FREQ:
 		return COL_INT64;
 	default:
 		return -1;
@@ -853,6 +855,7 @@ enum st_kind {
 	ST_MOM,      /* a0 n, a1 mean, a2 m2 (doubles) */
 	ST_NUNIQUE,  /* a0 distinct values; set the (group, value) pairs */
 	ST_QUANT,    /* qs: a quantile sketch per group, in the agg that owns it (share) */
+	ST_TOP,      /* set: the (group, value) pairs with their counts, in the agg that owns it (share) */
 	ST_N
 };
 
@@ -860,6 +863,7 @@ static const int st_n_arr[ST_N] = {
 	[ST_NONE] = 0, [ST_SUM_I] = 1, [ST_SUM_F] = 2, [ST_MEAN_I] = 3, [ST_MEAN_F] = 3,
 	[ST_MINMAX_I] = 2, [ST_MINMAX_F] = 1, [ST_MINMAX_S] = 1, [ST_FL] = 2, [ST_FL_S] = 1,
 	[ST_COUNT] = 1, [ST_SIZE] = 1, [ST_MOM] = 3, [ST_NUNIQUE] = 1, [ST_QUANT] = 0,
+	[ST_TOP] = 0,
 };
 
 /* A string state value, heap-owned. */
@@ -878,11 +882,13 @@ struct strtab {
 	size_t blen, bcap;
 };
 
-/* (group, value) pairs. */
+/* (group, value) pairs, and how often each was added when @counted. */
 struct pairset {
 	int32_t *g; /* cap; -1 empty */
 	uint64_t *v;
+	uint64_t *cnt; /* cap, when counted */
 	size_t cap, n;
+	bool counted;
 };
 
 struct agg {
@@ -896,7 +902,7 @@ struct agg {
 	struct sval *sv;
 	struct pairset set;
 	struct strtab strs;
-	int share;      /* ST_QUANT: the agg whose sketches it reads (the first of its value column) */
+	int share;      /* ST_QUANT, ST_TOP: the agg whose state it reads (the first of its kind and value column) */
 	struct qsketch *qs; /* ST_QUANT, when share is this agg: gcap sketches */
 };
 
@@ -950,6 +956,8 @@ static enum st_kind st_kind_of(enum agg_fn f, enum col_type in, int out)
 	case AGG_NUNIQUE: return ST_NUNIQUE;
 	case AGG_MEDIAN:
 	case AGG_QUANTILE: return ST_QUANT;
+	case AGG_TOP:
+	case AGG_FREQ: return ST_TOP;
 	default: return ST_NONE;
 	}
 }
@@ -1056,10 +1064,11 @@ static inline uint64_t pair_hash(int32_t g, uint64_t v)
 static void pairset_rehash(struct pairset *s, size_t cap)
 {
 	int32_t *og = s->g;
-	uint64_t *ov = s->v;
+	uint64_t *ov = s->v, *oc = s->cnt;
 	size_t ocap = s->cap;
 	s->g = xmalloc(sizeof *s->g * cap);
 	s->v = xmalloc(sizeof *s->v * cap);
+	s->cnt = s->counted ? xmalloc(sizeof *s->cnt * cap) : NULL;
 	memset(s->g, 0xff, sizeof *s->g * cap);
 	s->cap = cap;
 	for (size_t i = 0; i < ocap; i++) {
@@ -1070,13 +1079,16 @@ static void pairset_rehash(struct pairset *s, size_t cap)
 			k = (k + 1) & (cap - 1);
 		s->g[k] = og[i];
 		s->v[k] = ov[i];
+		if (oc)
+			s->cnt[k] = oc[i];
 	}
 	free(og);
 	free(ov);
+	free(oc);
 }
 
-/* Adds (g, v); true when it was new. */
-static inline bool pairset_add(struct pairset *s, int32_t g, uint64_t v)
+/* Adds (g, v), @times times when counted; true when it was new. */
+static inline bool pairset_add_n(struct pairset *s, int32_t g, uint64_t v, uint64_t times)
 {
 	if ((s->n + 1) * 2 > s->cap)
 		pairset_rehash(s, s->cap ? s->cap * 2 : 256);
@@ -1085,13 +1097,23 @@ static inline bool pairset_add(struct pairset *s, int32_t g, uint64_t v)
 		if (s->g[k] < 0) {
 			s->g[k] = g;
 			s->v[k] = v;
+			if (s->cnt)
+				s->cnt[k] = times;
 			s->n++;
 			return true;
 		}
-		if (s->g[k] == g && s->v[k] == v)
+		if (s->g[k] == g && s->v[k] == v) {
+			if (s->cnt)
+				s->cnt[k] += times;
 			return false;
+		}
 		k = (k + 1) & (s->cap - 1);
 	}
+}
+
+static inline bool pairset_add(struct pairset *s, int32_t g, uint64_t v)
+{
+	return pairset_add_n(s, g, v, 1);
 }
 
 /* ---- groups ---- */
@@ -1271,11 +1293,12 @@ struct gb *gb_new(int n_keys, const enum col_type *key_types, const char *const 
 		a->hi = aggs[i].fn == AGG_MAX || aggs[i].fn == AGG_LAST;
 		a->n_arr = st_n_arr[a->kind];
 		a->share = i;
-		for (int j = 0; j < i && a->kind == ST_QUANT; j++)
-			if (g->aggs[j].kind == ST_QUANT && g->aggs[j].spec.col == a->spec.col) {
+		for (int j = 0; j < i && (a->kind == ST_QUANT || a->kind == ST_TOP); j++)
+			if (g->aggs[j].kind == a->kind && g->aggs[j].spec.col == a->spec.col) {
 				a->share = j;
 				break;
 			}
+		a->set.counted = a->kind == ST_TOP && a->share == i;
 	}
 	g->kenc = xcalloc((size_t)n_keys + 1, sizeof *g->kenc);
 	g->kbytes = xcalloc((size_t)n_keys + 1, sizeof *g->kbytes);
@@ -1311,6 +1334,7 @@ void gb_free(struct gb *g)
 		free(a->sv);
 		free(a->set.g);
 		free(a->set.v);
+		free(a->set.cnt);
 		strtab_free(&a->strs);
 		if (a->qs)
 			for (int64_t x = 0; x < g->gcap; x++)
@@ -1559,6 +1583,23 @@ static void agg_update(struct gb *g, struct agg *a, const struct column *c, int6
 		}
 		break;
 	}
+	case ST_TOP: {
+		if (!a->set.counted)
+			break; /* another agg of this column keeps the counts */
+		if (c->type == COL_STRING) {
+			const uint64_t *off = c->soff + c0;
+			const char *base = c->sdata;
+			LOOP_V(pairset_add(&a->set, gi, strtab_intern(&a->strs, base + off[i],
+								      (size_t)(off[i + 1] - off[i]))));
+		} else if (isf) {
+			const double *x = c->f + c0;
+			LOOP_F(x, pairset_add(&a->set, gi, canon_f(x[i])));
+		} else {
+			const int64_t *x = as_i64(c, c0, m, g->si);
+			LOOP_V(pairset_add(&a->set, gi, (uint64_t)x[i]));
+		}
+		break;
+	}
 	case ST_QUANT: {
 		struct qsketch *qs = a->qs;
 		if (!qs)
@@ -1687,7 +1728,7 @@ void gb_serialize(const struct gb *g, struct buf *out)
 					buf_append(out, a->sv[x].p, a->sv[x].len);
 			put_block(out, base, "", 0);
 		}
-		if (a->kind == ST_NUNIQUE) {
+		if (a->kind == ST_NUNIQUE || a->set.counted) {
 			if (a->in == COL_STRING) {
 				put_w(out, a->strs.n);
 				put_strings(out, base, a->strs.off, a->strs.bytes, a->strs.n);
@@ -1699,6 +1740,9 @@ void gb_serialize(const struct gb *g, struct buf *out)
 			for (size_t x = 0; x < a->set.cap; x++)
 				if (a->set.g[x] >= 0)
 					put_w(out, a->set.v[x]);
+			for (size_t x = 0; x < a->set.cap && a->set.counted; x++)
+				if (a->set.g[x] >= 0)
+					put_w(out, a->set.cnt[x]);
 		}
 		if (a->qs)
 			for (size_t x = 0; x < n; x++)
@@ -1734,7 +1778,7 @@ struct pagg {
 	const unsigned char *arr[3];
 	struct pstr sv, strs;
 	uint64_t n_strs, n_pairs;
-	const unsigned char *pg, *pv;
+	const unsigned char *pg, *pv, *pc; /* pc: ST_TOP's counts */
 	const unsigned char **qs; /* ST_QUANT owner: where each group's sketch starts (xmalloc'ed) */
 };
 
@@ -1770,7 +1814,7 @@ int gb_merge(struct gb *g, const void *bytes, size_t len, struct err *e)
 			p->arr[j] = rd_block(&r, n, 8);
 		if (st_has_sv(a->kind))
 			rd_strings(&r, n, &p->sv);
-		if (a->kind == ST_NUNIQUE) {
+		if (a->kind == ST_NUNIQUE || a->set.counted) {
 			if (a->in == COL_STRING) {
 				p->n_strs = rd_w(&r);
 				if (p->n_strs > len)
@@ -1781,6 +1825,8 @@ int gb_merge(struct gb *g, const void *bytes, size_t len, struct err *e)
 			p->n_pairs = rd_w(&r);
 			p->pg = rd_block(&r, p->n_pairs, 8);
 			p->pv = rd_block(&r, p->n_pairs, 8);
+			if (a->set.counted)
+				p->pc = rd_block(&r, p->n_pairs, 8);
 			for (uint64_t x = 0; x < p->n_pairs && !r.bad; x++)
 				if (hash_ld64(p->pg + 8 * x) >= n ||
 				    (a->in == COL_STRING && hash_ld64(p->pv + 8 * x) >= p->n_strs))
@@ -1835,7 +1881,7 @@ int gb_merge(struct gb *g, const void *bytes, size_t len, struct err *e)
 		struct pagg *p = &pa[i];
 #define IN(j, x) hash_ld64(p->arr[j] + 8 * (x))
 #define INF(j, x) bits2f(IN(j, x))
-		for (uint64_t x = 0; x < n && a->kind != ST_NUNIQUE; x++) {
+		for (uint64_t x = 0; x < n && a->kind != ST_NUNIQUE && a->kind != ST_TOP; x++) {
 			int32_t gi = gmap[x];
 			switch (a->kind) {
 			case ST_QUANT:
@@ -1920,7 +1966,7 @@ int gb_merge(struct gb *g, const void *bytes, size_t len, struct err *e)
 		}
 #undef IN
 #undef INF
-		if (a->kind == ST_NUNIQUE) {
+		if (a->kind == ST_NUNIQUE || a->set.counted) {
 			int64_t *cnt = a->arr[0];
 			uint64_t *smap = NULL;
 			if (a->in == COL_STRING) {
@@ -1933,7 +1979,10 @@ int gb_merge(struct gb *g, const void *bytes, size_t len, struct err *e)
 			for (uint64_t x = 0; x < p->n_pairs; x++) {
 				int32_t gi = gmap[hash_ld64(p->pg + 8 * x)];
 				uint64_t v = hash_ld64(p->pv + 8 * x);
-				cnt[gi] += pairset_add(&a->set, gi, smap ? smap[v] : v);
+				if (a->set.counted)
+					pairset_add_n(&a->set, gi, smap ? smap[v] : v, hash_ld64(p->pc + 8 * x));
+				else
+					cnt[gi] += pairset_add(&a->set, gi, smap ? smap[v] : v);
 			}
 			free(smap);
 		}
@@ -2040,6 +2089,36 @@ static void col_set_strings(struct arena *a, struct column *c, const int32_t *or
 	c->sdata = d;
 }
 
+/* Does value @x sort before @y, both of @ag's column as its set holds them? */
+static bool top_before(const struct agg *ag, uint64_t x, uint64_t y)
+{
+	switch (ag->in) {
+	case COL_STRING: {
+		const struct strtab *t = &ag->strs;
+		return bytes_cmp(t->bytes + t->off[x], (size_t)(t->off[x + 1] - t->off[x]), t->bytes + t->off[y],
+				 (size_t)(t->off[y + 1] - t->off[y])) < 0;
+	}
+	case COL_FLOAT64: return bits2f(x) < bits2f(y);
+	default: return (int64_t)x < (int64_t)y;
+	}
+}
+
+/* ST_TOP: each group's most frequent value (ties: the one that sorts first) into @v, its count into @n (0: none). */
+static void top_of_groups(const struct agg *own, int64_t n_groups, uint64_t *v, uint64_t *n)
+{
+	memset(n, 0, sizeof *n * (size_t)n_groups);
+	const struct pairset *s = &own->set;
+	for (size_t k = 0; k < s->cap; k++) {
+		int32_t gi = s->g[k];
+		if (gi < 0)
+			continue;
+		if (s->cnt[k] > n[gi] || (s->cnt[k] == n[gi] && top_before(own, s->v[k], v[gi]))) {
+			n[gi] = s->cnt[k];
+			v[gi] = s->v[k];
+		}
+	}
+}
+
 void gb_finish(struct gb *g, struct arena *a, bool sorted, struct table *out)
 {
 	int64_t n = g->n_groups;
@@ -2070,6 +2149,32 @@ void gb_finish(struct gb *g, struct arena *a, bool sorted, struct table *out)
 		out->names[g->n_keys + i] = arena_strdup(a, ag->spec.name ? ag->spec.name : agg_fn_name(ag->spec.fn));
 		col_alloc(a, c, ag->out < 0 ? COL_FLOAT64 : (enum col_type)ag->out, n);
 		const uint64_t *a0 = ag->arr[0], *a1 = ag->arr[1], *a2 = ag->arr[2];
+		if (ag->kind == ST_TOP) {
+			const struct agg *own = &g->aggs[ag->share];
+			uint64_t *tv = xmalloc(sizeof *tv * (size_t)(n ? n : 1)), *tn = xmalloc(sizeof *tn * (size_t)(n ? n : 1));
+			top_of_groups(own, n, tv, tn);
+			if (ag->spec.fn == AGG_TOP && ag->in == COL_STRING) {
+				struct sval *sv = xcalloc((size_t)(n ? n : 1), sizeof *sv);
+				for (int64_t x = 0; x < n; x++)
+					if (tn[x])
+						sv[x] = (struct sval){ own->strs.bytes + own->strs.off[tv[x]],
+								       (size_t)(own->strs.off[tv[x] + 1] - own->strs.off[tv[x]]), 0 };
+				col_set_strings(a, c, order, n, sv, NULL, NULL);
+				free(sv);
+			}
+			for (int64_t r = 0; r < n; r++) {
+				int32_t x = order[r];
+				if (ag->spec.fn == AGG_FREQ)
+					c->i[r] = (int64_t)tn[x];
+				else if (ag->in != COL_STRING)
+					col_set_word(c, r, tn[x] ? tv[x] : 0);
+				c->valid[r] = tn[x] != 0;
+			}
+			free(tv);
+			free(tn);
+			col_settle(c);
+			continue;
+		}
 		if (ag->kind == ST_MINMAX_S || ag->kind == ST_FL_S) {
 			col_set_strings(a, c, order, n, ag->sv, NULL, NULL);
 			for (int64_t r = 0; r < n; r++)

@@ -107,15 +107,21 @@ void table_write_value(const struct column *c, int64_t r, struct buf *out);
 
 enum agg_fn {
 	AGG_SUM, AGG_MEAN, AGG_MIN, AGG_MAX, AGG_COUNT, AGG_SIZE, AGG_STD, AGG_VAR,
-	AGG_FIRST, AGG_LAST, AGG_NUNIQUE, AGG_MEDIAN, AGG_QUANTILE, AGG_N
+	AGG_FIRST, AGG_LAST, AGG_NUNIQUE, AGG_MEDIAN, AGG_QUANTILE,
+	AGG_TOP, AGG_FREQ, /* describe() of text: the most frequent value and its count */
+	AGG_N
 };
-/* agg_fn_name() / agg_fn_parse() : "sum", ... ; parse returns -1 when unknown. */
+/* agg_fn_name() / agg_fn_parse() : "sum", ... ; parse returns -1 when unknown,
+ * and for top and freq, which only describe() asks for. AGG_TOP's ties go to
+ * the value that sorts first, the one value_counts() lists first (pandas
+ * picks one of them arbitrarily). */
 const char *agg_fn_name(enum agg_fn f);
 int agg_fn_parse(const char *name);
 /* agg_result_type() : pandas' result type of @f over a column of @in
  * (sum: int64 for int64 and bool, float64 for float64; mean/std/var
  * float64; min/max/first/last: @in; count/size/nunique int64;
- * median/quantile float64 of int64, bool and float64). -1 when pandas
+ * median/quantile float64 of int64, bool and float64; top: @in; freq:
+ * int64). -1 when pandas
  * refuses (sum/mean/std/var/median/quantile of strings or dates). */
 int agg_result_type(enum agg_fn f, enum col_type in);
 

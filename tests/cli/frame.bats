@@ -101,6 +101,24 @@ EOF
 	assert_output "$(printf 'index,v,f\ncount,5.0,5.0\nmean,3.4,1.3\nstd,2.0736441353327724,1.6046806535881213\nmin,1.0,-1.0\n25%%,2.0,0.5\n50%%,3.0,1.5\n75%%,5.0,2.5\nmax,6.0,3.0')"
 	run -0 "$TESSERA" csv 'df.v.describe(percentiles=[0.1])' "$TMP/q.csv"
 	assert_output "$(printf 'index,v\ncount,5.0\nmean,3.4\nstd,2.0736441353327724\nmin,1.0\n10%%,1.4\n50%%,3.0\nmax,6.0')"
+	# text: count, unique, top, freq; k is b 3 times, a twice, c once
+	run -0 "$TESSERA" csv 'df.k.describe()' "$TMP/q.csv"
+	assert_output "$(printf 'index,k\ncount,6\nunique,3\ntop,b\nfreq,3')"
+	# no number columns: every column; a tie for the top goes to the value that sorts first, as
+	# value_counts() lists them (a: x twice; b: True and False once each; c: 2020-01-02 twice)
+	printf 'a,b,c\nx,True,2020-01-02\ny,False,2020-01-02\nx,,2020-01-03\n' > "$TMP/t.csv"
+	run -0 "$TESSERA" csv 'df.describe()' "$TMP/t.csv"
+	assert_output "$(printf 'index,a,b,c\ncount,3,2,3\nunique,2,2,2\ntop,x,False,2020-01-02\nfreq,2,1,2')"
+	run -0 "$TESSERA" csv 'df[df.a == "z"].a.describe()' "$TMP/t.csv"
+	assert_output "$(printf 'index,a\ncount,0\nunique,0\ntop,\nfreq,')"
+	# counts add up across 7 partitions: over i = 0 .. 70000, key (3 i mod 7) is key0 10001 times and
+	# each other key 10000 times; two more key3 rows (i = 70001) put key3 on top
+	seq 0 70000 | awk 'BEGIN { print "k" } { print "key" ($1 * 3 % 7) }' > "$TMP/k.csv"
+	run -0 "$TESSERA" csv --blocksize 64KiB 'df.k.describe()' "$TMP/k.csv"
+	assert_output "$(printf 'index,k\ncount,70001\nunique,7\ntop,key0\nfreq,10001')"
+	printf 'key3\nkey3\n' >> "$TMP/k.csv"
+	run -0 "$TESSERA" csv --blocksize 64KiB 'df.k.describe()' "$TMP/k.csv"
+	assert_output "$(printf 'index,k\ncount,70003\nunique,7\ntop,key3\nfreq,10002')"
 	# 0 .. 99999 shuffled, in partitions: past 4096 values a group is sketched; the median (49999.5) and
 	# 90% (89999.1) are within 1% of n (1000 here, as the values are their ranks), min and max exact
 	seq 0 99999 | awk 'BEGIN { print "x" } { print ($1 * 7919) % 100000 }' > "$TMP/perm.csv"

@@ -191,6 +191,9 @@ weather_cases = [
     ('df[df.location == "New York"].describe(percentiles=[0.05, 0.333, 0.95])',
      lambda d: d[d.location == "New York"].describe(percentiles=[0.05, 0.333, 0.95]).reset_index()),
     ('df[df.location == "Seattle"].wind.describe()', lambda d: d[d.location == "Seattle"].wind.describe()),
+    # describe() of text: count, unique, top, freq (no ties for the top here: pandas picks among ties arbitrarily)
+    ('df.weather.describe()', lambda d: d.weather.describe()),
+    ('df[df.precipitation > 0][["weather"]].describe()', lambda d: d[d.precipitation > 0][["weather"]].describe().reset_index()),
 ]
 
 airport_cases = [
@@ -205,6 +208,7 @@ airport_cases = [
     ('df.fillna("??")[["iata", "state"]]', lambda d: d.fillna("??")[["iata", "state"]]),
     ('df.describe(percentiles=[0.01, 0.99])', lambda d: d.describe(percentiles=[0.01, 0.99]).reset_index()),
     ('df.groupby("country").latitude.median()', lambda d: d.groupby("country").latitude.median()),
+    ('df[["state", "country", "city"]].describe()', lambda d: d[["state", "country", "city"]].describe().reset_index()),
 ]
 
 
