@@ -827,12 +827,20 @@ static void test_input_blocks(void)
 	dup2(fd, 0);
 	close(fd);
 	CHECK(open_input("-", true, 1, 2, dir, &in, &e) == 0);
-	CHECK(in.is_copy);
+	CHECK(!in.is_copy); /* a regular file is read in place */
+	CHECK_STR(in.data_path, "/proc/self/fd/0");
 	CHECK(in.compression == CSV_PLAIN);
 	CHECK_STR(in.path, "-");
 	check_blocks(&in, text, rows);
 	CHECK(in.n_blocks == n_blocks && !memcmp(offs, in.block_off, (size_t)(n_blocks + 1) * sizeof *offs));
 	csv_input_release(&in);
+	/* ... unless something has read into it: then what is left is copied */
+	CHECK(lseek(0, 3, SEEK_SET) == 3);
+	CHECK(open_input("-", true, 1, 2, dir, &in, &e) == 0);
+	CHECK(in.is_copy);
+	CHECK(in.size + 3 == strlen(text));
+	csv_input_release(&in);
+	CHECK(lseek(0, 0, SEEK_SET) == 0);
 	/* stdin through a pipe, zstd-compressed, no header */
 	int pfd[2];
 	CHECK(pipe(pfd) == 0);
