@@ -701,15 +701,17 @@ bool csv_is_null(const char *s, size_t n, const struct csv_na *na)
 {
 	if (n == 0)
 		return true;
-	if (!na || !na->no_defaults) {
-		static const char *const defaults[] = {"NA",    "N/A",  "n/a",  "NaN",    "nan",     "-NaN",
-						       "-nan",  "NULL", "null", "None",   "<NA>",    "#N/A",
-						       "#NA",   "#N/A N/A",     "-1.#IND", "1.#IND", "-1.#QNAN",
-						       "1.#QNAN"};
-		if (n <= 8)
-			for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
-				if (strlen(defaults[i]) == n && !memcmp(defaults[i], s, n))
-					return true;
+	/* pandas' default list; every entry starts with one of "Nn-<#1", which
+	 * turns away almost every field after one byte */
+	if ((!na || !na->no_defaults) && n <= 8 && memchr("Nn-<#1", s[0], 6)) {
+		static const struct { const char *s; size_t n; } defaults[] = {
+			{"NA", 2}, {"N/A", 3}, {"n/a", 3}, {"NaN", 3}, {"nan", 3}, {"-NaN", 4}, {"-nan", 4},
+			{"NULL", 4}, {"null", 4}, {"None", 4}, {"<NA>", 4}, {"#N/A", 4}, {"#NA", 3},
+			{"#N/A N/A", 8}, {"-1.#IND", 7}, {"1.#IND", 6}, {"-1.#QNAN", 8}, {"1.#QNAN", 7},
+		};
+		for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
+			if (defaults[i].n == n && !memcmp(defaults[i].s, s, n))
+				return true;
 	}
 	if (na)
 		for (size_t i = 0; i < na->n_extra; i++)
