@@ -81,6 +81,8 @@ void k_rand_integers(uint64_t seed, uint64_t first, size_t n, int64_t lo, int64_
  * 0.0, of k_sum_f64 over consecutive 8192-value pieces, so a caller wanting
  * numpy's exact bits does that. */
 double k_sum_f64(const double *x, size_t n);
+/* k_sumsq_f64() : k_sum_f64 of the squares x[i] * x[i] (each rounded), without storing them. */
+double k_sumsq_f64(const double *x, size_t n);
 
 /* k_sum_f32_as_f64() : as k_sum_f64 over floats widened to double
  * (np.sum(x, dtype=np.float64) for n <= 8192). */

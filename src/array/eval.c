@@ -1262,8 +1262,9 @@ static void red_finalize(const struct anode *r, const struct red_state *s, int64
  * that starts at @ostart (global, in the input's axes; reduced axes ignored)
  * with extents @ocount.
  */
+/* @sq: @buf holds the input's base, to be squared as it is summed (see red_over_box). */
 static void red_accumulate(const struct anode *r, const void *buf, const int64_t *start, const int64_t *count,
-			   const int64_t *ostart, const int64_t *ocount, struct red_state *st)
+			   const int64_t *ostart, const int64_t *ocount, struct red_state *st, bool sq)
 {
 	const struct anode *in = r->in[0];
 	int nd = in->ndim;
@@ -1322,10 +1323,10 @@ static void red_accumulate(const struct anode *r, const void *buf, const int64_t
 					if (is_fl) {
 						double acc = 0;
 						if (seg >= 16)
-							acc = k_sum_f64(sd, (size_t)seg);
+							acc = sq ? k_sumsq_f64(sd, (size_t)seg) : k_sum_f64(sd, (size_t)seg);
 						else
 							for (int64_t i = 0; i < seg; i++)
-								acc += sd[i];
+								acc += sq ? sd[i] * sd[i] : sd[i];
 						neumaier(t, acc);
 					} else if (r->red == RED_SUM) {
 						uint64_t acc = 0;
@@ -1396,7 +1397,7 @@ static void red_accumulate(const struct anode *r, const void *buf, const int64_t
 		}
 		if (last_reduced && is_fl && (r->red == RED_SUM || r->red == RED_MEAN)) {
 			/* A run into one state: pairwise-sum it, then compensate across runs. */
-			neumaier(&st[so], k_sum_f64(d + off, (size_t)len));
+			neumaier(&st[so], sq ? k_sumsq_f64(d + off, (size_t)len) : k_sum_f64(d + off, (size_t)len));
 			if (r->red == RED_MEAN)
 				st[so].n += (double)len;
 			continue;
@@ -1464,14 +1465,35 @@ static void red_over_box(struct ectx *x, const struct anode *r, const int64_t *s
 		}                                                                        \
 	} while (0)
 
+/*
+ * Is @r a float64 sum or mean over its last axis (and maybe others) of
+ * x ** 2, x float64 and the same shape, computed in this task? Then red_accumulate squares x as
+ * it sums (the same bits: each square is rounded, then summed in the same
+ * order), and the squares are never stored.
+ */
+static bool sum_of_squares(const struct anode *r)
+{
+	const struct anode *p = r->in[0];
+	int nd = p->ndim;
+	if ((r->red != RED_SUM && r->red != RED_MEAN) || nd < 1 || !(r->axes & (1u << (nd - 1))) || p->fam ||
+	    p->kind != AN_EW || p->ew != EW_POW || p->dtype != DT_FLOAT64 || p->in[0]->dtype != DT_FLOAT64 ||
+	    p->in[1]->kind != AN_SCALAR || p->in[1]->f != 2 || p->in[0]->ndim != nd)
+		return false;
+	for (int k = 0; k < nd; k++)
+		if (p->in[0]->shape[k] != p->shape[k])
+			return false;
+	return true;
+}
+
 static void red_over_box(struct ectx *x, const struct anode *r, const int64_t *start, const int64_t *count,
 			 const int64_t *ostart, const int64_t *ocount, struct red_state *st)
 {
 	const struct anode *in = r->in[0];
+	bool sq = sum_of_squares(r);
 	FOR_TILES(in->ndim, start, count, ts, tc, {
 		size_t mark = scratch_mark(x);
-		const void *buf = eval_node(x, in, ts, tc, false);
-		red_accumulate(r, buf, ts, tc, ostart, ocount, st);
+		const void *buf = eval_node(x, sq ? in->in[0] : in, ts, tc, false);
+		red_accumulate(r, buf, ts, tc, ostart, ocount, st, sq);
 		scratch_reset(x, mark);
 	});
 }

@@ -76,6 +76,8 @@ CASES = [
         "sources": {
             "t": "random.random((15, 15), chunks=(10, 5), seed=7)",
             "c": "random.integers(0, 100, size=(6, 7, 8), chunks=(4, 3, 5), seed=8)",
+            # chunks of 75,000 values: reductions over them go tile by tile (sums of squares fused)
+            "b": "random.normal(1, 3, size=(700, 300), chunks=(250, 300), seed=11)",
         },
         "exprs": {
             "tt": "(t + t.T).sum()",
@@ -90,6 +92,11 @@ CASES = [
             "sw": "c.swapaxes(0, 2)[::2]",
             "one": "c[1, 2, 3] * t[0, 0]",
             "cos2": "(cos(t) ** 2).mean(axis=1)",
+            "sq1": "(b ** 2).sum()",
+            "sq2": "(b ** 2).mean(axis=1)",
+            "sq3": "(b[:, ::-1] ** 2).sum(axis=(0, 1))",
+            "sq4": "(b ** 2).sum(axis=0)",
+            "sq5": "(cos(b) ** 2).mean(axis=1, keepdims=True)",
             "empty": "t[5:5].sum(axis=0)",
             "mm": "t @ t.T + (t @ t).T",
             "mmi": "dot(c[0], c[1].T)",

@@ -235,6 +235,54 @@ static void test_rand_integers_stats(void)
 	free(q);
 }
 
+/* numpy's pairwise sum written out plainly: the order k_sum_f64 must keep, whatever the vector width. */
+static double ref_pairwise(const double *x, size_t n)
+{
+	if (n < 8) {
+		double s = 0.0;
+		for (size_t i = 0; i < n; i++)
+			s += x[i];
+		return s;
+	}
+	if (n <= 128) {
+		double r[8];
+		for (int j = 0; j < 8; j++)
+			r[j] = x[j];
+		size_t i = 8;
+		for (; i + 8 <= n; i += 8)
+			for (int j = 0; j < 8; j++)
+				r[j] += x[i + j];
+		double s = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+		for (; i < n; i++)
+			s += x[i];
+		return s;
+	}
+	size_t half = n / 2;
+	half -= half % 8;
+	return ref_pairwise(x, half) + ref_pairwise(x + half, n - half);
+}
+
+static void test_sum_order(void)
+{
+	/* Values whose sums round, so any other order shows in the bits. */
+	enum { M = 3000 };
+	double *x = malloc(M * sizeof *x), *x2 = malloc(M * sizeof *x2);
+	uint64_t st = 12345;
+	for (size_t i = 0; i < M; i++) {
+		st = st * 6364136223846793005ull + 1442695040888963407ull;
+		x[i] = ((double)(st >> 11) * 0x1p-53 - 0.3) * (i % 5 ? 1.0 : 1e7);
+		x2[i] = x[i] * x[i];
+	}
+	bool same = true;
+	for (size_t n = 0; n <= M; n += n < 300 ? 1 : 37) {
+		same &= k_sum_f64(x, n) == 0.0 + ref_pairwise(x, n);
+		same &= k_sumsq_f64(x, n) == 0.0 + ref_pairwise(x2, n);
+	}
+	CHECK(same);
+	free(x);
+	free(x2);
+}
+
 static void test_sum(void)
 {
 	CHECK(k_sum_f64(NULL, 0) == 0.0);
@@ -587,6 +635,7 @@ const struct test kernels_tests[] = {
 	{ "kernels/rand_normal_stats", test_rand_normal_stats },
 	{ "kernels/rand_integers_stats", test_rand_integers_stats },
 	{ "kernels/sum", test_sum },
+	{ "kernels/sum_order", test_sum_order },
 	{ "kernels/moments", test_moments },
 	{ "kernels/min_max", test_min_max },
 	{ "kernels/format", test_format },
