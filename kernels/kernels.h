@@ -158,6 +158,8 @@ void k_gt_scalar_f64(const double *restrict a, double b, int64_t *restrict out, 
  * of @n rows of two). @out must not overlap @a. */
 void k_square_f64(const double *restrict a, double *restrict out, size_t n);
 void k_pair_sums_f64(const double *restrict a, double *restrict out, size_t n);
+/* k_pair_sumsq_f64() : out[i] = a[2i] * a[2i] + a[2i + 1] * a[2i + 1], each operation rounded. */
+void k_pair_sumsq_f64(const double *restrict a, double *restrict out, size_t n);
 
 #ifdef __cplusplus
 }

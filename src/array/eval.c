@@ -1518,10 +1518,11 @@ static void *eval_reduce(struct ectx *x, const struct anode *r, const int64_t *s
 		/* A sum over short trailing runs (a row's few columns): straight
 		 * into the output, no per-element reduction state. */
 		int64_t seg = child_cnt / cnt;
-		const double *in = eval_node(x, r->in[0], cs, cc, false);
+		bool sq = sum_of_squares(r);
+		const double *in = eval_node(x, sq ? r->in[0]->in[0] : r->in[0], cs, cc, false);
 		double *out = scratch_alloc(x, (size_t)cnt * 8);
 		if (seg == 2 && r->red == RED_SUM) { /* rows of two: (x ** 2).sum(axis=1) of points */
-			k_pair_sums_f64(in, out, (size_t)cnt);
+			(sq ? k_pair_sumsq_f64 : k_pair_sums_f64)(in, out, (size_t)cnt);
 			round_wide(out, cnt, r->dtype);
 			return out;
 		}
@@ -1529,11 +1530,11 @@ static void *eval_reduce(struct ectx *x, const struct anode *r, const int64_t *s
 			const double *p = in + o * seg;
 			double acc;
 			if (seg >= 16) {
-				acc = k_sum_f64(p, (size_t)seg);
+				acc = sq ? k_sumsq_f64(p, (size_t)seg) : k_sum_f64(p, (size_t)seg);
 			} else {
 				acc = 0;
 				for (int64_t i = 0; i < seg; i++)
-					acc += p[i];
+					acc += sq ? p[i] * p[i] : p[i];
 			}
 			out[o] = r->red == RED_MEAN ? (seg ? acc / (double)seg : NAN) : acc;
 		}

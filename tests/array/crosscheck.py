@@ -78,6 +78,7 @@ CASES = [
             "c": "random.integers(0, 100, size=(6, 7, 8), chunks=(4, 3, 5), seed=8)",
             # chunks of 75,000 values: reductions over them go tile by tile (sums of squares fused)
             "b": "random.normal(1, 3, size=(700, 300), chunks=(250, 300), seed=11)",
+            "pts": "random.uniform(-1, 1, size=(5000, 2), chunks=(1200, 2), seed=12)",
         },
         "exprs": {
             "tt": "(t + t.T).sum()",
@@ -97,6 +98,10 @@ CASES = [
             "sq3": "(b[:, ::-1] ** 2).sum(axis=(0, 1))",
             "sq4": "(b ** 2).sum(axis=0)",
             "sq5": "(cos(b) ** 2).mean(axis=1, keepdims=True)",
+            "sq6": "(pts ** 2).sum(axis=1)",
+            "sq7": "4 * ((pts ** 2).sum(axis=1) < 1).sum() / 5000",
+            "sq8": "(b[:40, :5] ** 2).mean(axis=1)",
+            "sq9": "(b[:40, :50] ** 2).sum(axis=-1)",
             "empty": "t[5:5].sum(axis=0)",
             "mm": "t @ t.T + (t @ t).T",
             "mmi": "dot(c[0], c[1].T)",
