@@ -853,7 +853,7 @@ static int agg_add(struct ctx *c, const struct expr *x, struct fnode *f, enum ag
 	if (f->n_aggs >= f->aggs_cap)
 		return fail(c, x, "too many aggregates");
 	int vi = -1;
-	if (fn != AGG_SIZE) {
+	if (fn != AGG_SIZE && fn != AGG_NA) {
 		enum col_type t = f->in->types[col];
 		if (agg_result_type(fn, t) < 0)
 			return fail(c, x, "%s of column '%s' (%s) is not defined", agg_fn_name(fn), f->in->names[col],
@@ -1146,14 +1146,15 @@ static const char *percentile_label(struct ctx *c, const double *p, int n, int i
  * the percentiles (0.25, 0.5, 0.75 by default; 0.5 is always added) and max
  * of each, as pandas' describe().reset_index() writes them: a column "index"
  * naming the statistic, then one float64 column per column. Numbers only,
- * when there are any; else, as pandas does, count, unique, top and freq of
- * every (text, bool or date) column, as text. One aggregate node: every
- * statistic in the same map-reduce pass.
+ * when there are any, unless include="all"; a text, bool or date column gets
+ * count, unique, top and freq instead, written as text, as pandas writes its
+ * object columns. One aggregate node: every statistic in the same
+ * map-reduce pass.
  */
 static int describe_node(struct ctx *c, const struct expr *x, struct fnode *in, const int *cols, int n_cols,
 			 struct fval *v)
 {
-	static const char *const kws[] = { "percentiles", NULL };
+	static const char *const kws[] = { "percentiles", "include", NULL };
 	if (check_args(c, x, "describe", 1, kws) < 0)
 		return -1;
 	const struct expr *pa = arg(x, 0, "percentiles");
@@ -1183,46 +1184,70 @@ static int describe_node(struct ctx *c, const struct expr *x, struct fnode *in, 
 			if (pcts[i] == pcts[i - 1])
 				return fail(c, pa, "percentiles cannot contain duplicates");
 	}
-	int num[256], nc = 0;
-	for (int k = 0; k < n_cols; k++)
-		if (in->types[cols[k]] == COL_INT64 || in->types[cols[k]] == COL_FLOAT64) {
-			if (nc == 256)
-				return fail(c, x, "describe() of more than 256 number columns: select some first");
-			num[nc++] = cols[k];
-		}
-	bool text = nc == 0;
-	for (int k = 0; k < n_cols && text; k++) {
-		if (nc == 256)
-			return fail(c, x, "describe() of more than 256 columns: select some first");
-		num[nc++] = cols[k];
+	/* The columns described: the number columns, or every column when there are none or include="all". */
+	const struct expr *ia = kwarg(x, "include");
+	bool all = false;
+	if (ia && ia->kind != EX_NONE) {
+		if (ia->kind != EX_STR || strcmp(ia->str, "all"))
+			return fail(c, ia, "include must be \"all\" or None (the number columns, else every column)");
+		all = true;
 	}
+	int use[256], nc = 0, n_num = 0;
+	for (int pass = 0; pass < 2 && !nc; pass++)
+		for (int k = 0; k < n_cols; k++) {
+			bool number = in->types[cols[k]] == COL_INT64 || in->types[cols[k]] == COL_FLOAT64;
+			if (!number && !all && pass == 0)
+				continue;
+			if (nc == 256)
+				return fail(c, x, "describe() of more than 256 columns: select some first");
+			n_num += number;
+			use[nc++] = cols[k];
+		}
 	if (!nc)
 		return fail(c, x, "describe() of a frame without columns");
-	int ns = text ? 4 : 5 + np;
+	/* The rows, as pandas orders them: count; unique, top and freq when a text column is described;
+	 * mean, std, min, the percentiles and max when a number column is. Each column has an aggregate
+	 * per row, AGG_NA (missing) where its kind has no such statistic. */
+	enum { R_COUNT, R_UNIQUE, R_TOP, R_FREQ, R_MEAN, R_STD, R_MIN, R_PCT, R_MAX };
+	int rows[70], ns = 0;
+	double row_q[70];
+	rows[ns++] = R_COUNT;
+	if (n_num < nc) {
+		rows[ns++] = R_UNIQUE;
+		rows[ns++] = R_TOP;
+		rows[ns++] = R_FREQ;
+	}
+	if (n_num) {
+		rows[ns++] = R_MEAN;
+		rows[ns++] = R_STD;
+		rows[ns++] = R_MIN;
+		for (int i = 0; i < np; i++) {
+			row_q[ns] = pcts[i];
+			rows[ns++] = R_PCT;
+		}
+		rows[ns++] = R_MAX;
+	}
 	struct fnode *f = agg_node(c, x, in, 0, NULL);
 	f->label = "describe";
 	f->aggs_cap = ns * nc;
 	f->aggs = alloc(c, (size_t)f->aggs_cap * sizeof *f->aggs);
 	f->n_stack = ns;
-	f->describe_text = text;
 	f->stack_names = alloc(c, (size_t)ns * sizeof *f->stack_names);
-	for (int s = 0; s < ns && text; s++) {
-		static const enum agg_fn fns[4] = { AGG_COUNT, AGG_NUNIQUE, AGG_TOP, AGG_FREQ };
-		static const char *const labels[4] = { "count", "unique", "top", "freq" };
-		f->stack_names[s] = labels[s];
-		for (int j = 0; j < nc; j++)
-			if (agg_add(c, x, f, fns[s], num[j], arena_printf(c->b->arena, "%d.%d", s, j), 1) < 0)
-				return -1;
-	}
-	for (int s = 0; s < ns && !text; s++) {
-		enum agg_fn fn = s == 0 ? AGG_COUNT : s == 1 ? AGG_MEAN : s == 2 ? AGG_STD : s == 3 ? AGG_MIN :
-				 s == ns - 1 ? AGG_MAX : AGG_QUANTILE;
-		f->stack_names[s] = fn == AGG_QUANTILE ? percentile_label(c, pcts, np, s - 4) : agg_fn_name(fn);
+	static const char *const labels[] = { "count", "unique", "top", "freq", "mean", "std", "min", "", "max" };
+	int pct = 0;
+	for (int s = 0; s < ns; s++) {
+		f->stack_names[s] = rows[s] == R_PCT ? percentile_label(c, pcts, np, pct++) : labels[rows[s]];
 		for (int j = 0; j < nc; j++) {
-			if (agg_add(c, x, f, fn, num[j], arena_printf(c->b->arena, "%d.%d", s, j), 1) < 0)
+			bool number = in->types[use[j]] == COL_INT64 || in->types[use[j]] == COL_FLOAT64;
+			static const enum agg_fn num_fn[] = { AGG_COUNT, AGG_NA, AGG_NA, AGG_NA, AGG_MEAN, AGG_STD,
+							      AGG_MIN, AGG_QUANTILE, AGG_MAX };
+			static const enum agg_fn text_fn[] = { AGG_COUNT, AGG_NUNIQUE, AGG_TOP, AGG_FREQ, AGG_NA,
+							       AGG_NA, AGG_NA, AGG_NA, AGG_NA };
+			enum agg_fn fn = number ? num_fn[rows[s]] : text_fn[rows[s]];
+			if (agg_add(c, x, f, fn, use[j], arena_printf(c->b->arena, "%d.%d", s, j), 1) < 0)
 				return -1;
 			if (fn == AGG_QUANTILE)
-				f->aggs[f->n_aggs - 1].q = pcts[s - 4];
+				f->aggs[f->n_aggs - 1].q = row_q[s];
 		}
 	}
 	f->n_cols = 1 + nc;
@@ -1231,8 +1256,9 @@ static int describe_node(struct ctx *c, const struct expr *x, struct fnode *in, 
 	f->names[0] = "index";
 	f->types[0] = COL_STRING;
 	for (int j = 0; j < nc; j++) {
-		f->names[1 + j] = in->names[num[j]];
-		f->types[1 + j] = text ? COL_STRING : COL_FLOAT64;
+		bool number = in->types[use[j]] == COL_INT64 || in->types[use[j]] == COL_FLOAT64;
+		f->names[1 + j] = in->names[use[j]];
+		f->types[1 + j] = number ? COL_FLOAT64 : COL_STRING; /* pandas: float64, or object as text */
 	}
 	return frame_val(v, x, f);
 }

@@ -1254,8 +1254,10 @@ static void stack_table(struct tctx *t, const struct fnode *f, const struct tabl
 		for (int64_t r = 0; r < n; r++)
 			lab->f[r] = f->stack_q[r % ns];
 	}
-	for (int j = 0; j < nc && f->describe_text; j++) {
+	for (int j = 0; j < nc; j++) {
 		/* describe() of text: count, unique, top and freq in one column of text, as pandas' object column */
+		if (f->types[nk + 1 + j] != COL_STRING)
+			continue;
 		struct column *c = &out->cols[nk + 1 + j];
 		c->type = COL_STRING;
 		c->n = n;
@@ -1277,7 +1279,9 @@ static void stack_table(struct tctx *t, const struct fnode *f, const struct tabl
 		c->sdata = d;
 		buf_release(&txt);
 	}
-	for (int j = 0; j < nc && !f->describe_text; j++) {
+	for (int j = 0; j < nc; j++) {
+		if (f->types[nk + 1 + j] == COL_STRING)
+			continue;
 		struct column *c = &out->cols[nk + 1 + j];
 		c->type = COL_FLOAT64;
 		c->n = n;

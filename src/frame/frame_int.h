@@ -98,10 +98,10 @@ struct fnode {
 	int *vals;
 	bool by_count;             /* value_counts: rows by count descending, ties by key */
 	/* FN_AGG without keys, stacked (describe, quantile of a list): the one row of aggregates is
-	 * written as n_stack rows of n_cols - 1 float64 columns, aggregate s * (n_cols - 1) + j in row
-	 * s, column j + 1; column 0 holds stack_names[s] (string), or stack_q[s] (float64) */
+	 * written as n_stack rows of n_cols - 1 columns (float64, or text where describe() says
+	 * string), aggregate s * (n_cols - 1) + j in row s, column j + 1; column 0 holds
+	 * stack_names[s] (string), or stack_q[s] (float64) */
 	int n_stack;
-	bool describe_text;        /* the stacked values are count, unique, top and freq, as text columns */
 	const char **stack_names;
 	double *stack_q;
 	/* FN_SORT */

@@ -787,6 +787,7 @@ static const char *const agg_names[AGG_N] = {
 	[AGG_COUNT] = "count", [AGG_SIZE] = "size", [AGG_STD] = "std", [AGG_VAR] = "var",
 	[AGG_FIRST] = "first", [AGG_LAST] = "last", [AGG_NUNIQUE] = "nunique", [AGG_MEDIAN] = "median",
 	[AGG_QUANTILE] = "quantile", [AGG_TOP] = "top", [AGG_FREQ] = "freq",
+	[AGG_NA] = "na",
 };
 
 const char *agg_fn_name(enum agg_fn f)

@@ -109,6 +109,7 @@ enum agg_fn {
 	AGG_SUM, AGG_MEAN, AGG_MIN, AGG_MAX, AGG_COUNT, AGG_SIZE, AGG_STD, AGG_VAR,
 	AGG_FIRST, AGG_LAST, AGG_NUNIQUE, AGG_MEDIAN, AGG_QUANTILE,
 	AGG_TOP, AGG_FREQ, /* describe() of text: the most frequent value and its count */
+	AGG_NA,            /* describe(include="all"): a statistic a column's kind has not, always missing */
 	AGG_N
 };
 /* agg_fn_name() / agg_fn_parse() : "sum", ... ; parse returns -1 when unknown,

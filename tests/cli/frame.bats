@@ -104,6 +104,8 @@ EOF
 	# text: count, unique, top, freq; k is b 3 times, a twice, c once
 	run -0 "$TESSERA" csv 'df.k.describe()' "$TMP/q.csv"
 	assert_output "$(printf 'index,k\ncount,6\nunique,3\ntop,b\nfreq,3')"
+	run -0 "$TESSERA" csv 'df.describe(include="all")' "$TMP/q.csv"
+	assert_output "$(printf 'index,k,v,f\ncount,6,5.0,5.0\nunique,3,,\ntop,b,,\nfreq,3,,\nmean,,3.4,1.3\nstd,,2.0736441353327724,1.6046806535881213\nmin,,1.0,-1.0\n25%%,,2.0,0.5\n50%%,,3.0,1.5\n75%%,,5.0,2.5\nmax,,6.0,3.0')"
 	# no number columns: every column; a tie for the top goes to the value that sorts first, as
 	# value_counts() lists them (a: x twice; b: True and False once each; c: 2020-01-02 twice)
 	printf 'a,b,c\nx,True,2020-01-02\ny,False,2020-01-02\nx,,2020-01-03\n' > "$TMP/t.csv"

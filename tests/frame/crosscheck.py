@@ -193,6 +193,8 @@ weather_cases = [
     ('df[df.location == "Seattle"].wind.describe()', lambda d: d[d.location == "Seattle"].wind.describe()),
     # describe() of text: count, unique, top, freq (no ties for the top here: pandas picks among ties arbitrarily)
     ('df.weather.describe()', lambda d: d.weather.describe()),
+    ('df[["weather", "wind", "temp_max"]].describe(include="all", percentiles=[0.1, 0.9])',
+     lambda d: d[["weather", "wind", "temp_max"]].describe(include="all", percentiles=[0.1, 0.9]).reset_index()),
     ('df[df.precipitation > 0][["weather"]].describe()', lambda d: d[d.precipitation > 0][["weather"]].describe().reset_index()),
 ]
 
