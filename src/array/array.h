@@ -213,6 +213,10 @@ struct afam {
 	int64_t n_comb;          /* tree: combine tasks in all */
 	int64_t first_task;      /* set when the graph lays out tasks */
 	int64_t work_bytes;      /* what one task of it holds while it runs, besides its inputs (an estimate) */
+	int64_t *partner;        /* tree reductions: per map task, the map task of the same tree whose
+				    random leaf boxes are the same (a chunk and its mirror), or -1; NULL:
+				    none. The lower of a pair generates those boxes once and reduces both
+				    chunks; the higher gives an empty partial */
 };
 
 /* One partial of a reduction, per output element (the bytes of a map/combine chunk). */
@@ -236,6 +240,12 @@ struct anode *array_from_expr(struct abuild *b, const struct doc *d, const char 
 int64_t anode_n_chunks(const struct anode *a);
 /* anode_chunk_box() : the box of chunk @c (C order over the grid) of @a. */
 void anode_chunk_box(const struct anode *a, int64_t c, int64_t *start, int64_t *count);
+/* anode_random_leaves() : calls @fn for each random generator (uniform,
+ * normal, integers) that computing @a over the box reads inline, with the
+ * box it reads; false when the program also reads a file or a materialized
+ * chunk (then it is not worth sharing, and @fn may have been called). */
+bool anode_random_leaves(const struct anode *a, const int64_t *start, const int64_t *count,
+			 void (*fn)(void *arg, const struct anode *g, const int64_t *s, const int64_t *c), void *arg);
 /* anode_child_box() : the box of input @k of @n needed to compute @n over a box. */
 void anode_child_box(const struct anode *n, int k, const int64_t *start, const int64_t *count, int64_t *cstart,
 		     int64_t *ccount);

@@ -63,6 +63,13 @@ struct ectx {
 	int n_fds;
 	struct { const struct anode *a; struct vcf_reader *r; } vcfs[4];
 	int n_vcfs;
+	/* random leaf boxes generated ahead, whole, for a paired map task (see afam.partner) */
+	struct leafcache {
+		const struct anode *n;
+		int64_t start[AR_MAX_DIMS], count[AR_MAX_DIMS];
+		void *data; /* the box's values in C order, in the wide type */
+	} lc[4];
+	int n_lc;
 	struct err *e;
 	bool failed;
 };
@@ -249,12 +256,50 @@ static void *eval_scalar(struct ectx *x, const struct anode *n, int64_t cnt)
 	return v;
 }
 
-static void *eval_gen(struct ectx *x, const struct anode *n, const int64_t *start, const int64_t *count)
+/* The values of @n over the box, copied out of a box generated ahead that holds it; NULL when none does. */
+static void *cached_leaf(struct ectx *x, const struct anode *n, const int64_t *start, const int64_t *count)
+{
+	int nd = n->ndim;
+	for (int i = 0; i < x->n_lc; i++) {
+		const struct leafcache *l = &x->lc[i];
+		bool inside = l->n == n;
+		for (int k = 0; k < nd && inside; k++)
+			inside = start[k] >= l->start[k] && start[k] + count[k] <= l->start[k] + l->count[k];
+		if (!inside)
+			continue;
+		/* one run of the cached box (the axes after some axis whole, those before it single):
+		 * hand it out in place, as consumers of eval_node() buffers only read them */
+		int t = nd - 1;
+		while (t > 0 && count[t] == l->count[t])
+			t--;
+		bool run = true;
+		for (int k = 0; k < t; k++)
+			run &= count[k] == 1;
+		int64_t first = 0;
+		for (int k = 0; k < nd; k++)
+			first = first * l->count[k] + (start[k] - l->start[k]);
+		if (run)
+			return (char *)l->data + first * 8;
+		int64_t cnt = box_size(nd, count);
+		char *buf = scratch_alloc(x, (size_t)(cnt ? cnt : 1) * 8);
+		int64_t row = nd ? count[nd - 1] : 1;
+		FOR_ROWS(nd, count, idx, off, {
+			int64_t src = 0;
+			for (int k = 0; k < nd; k++)
+				src = src * l->count[k] + (start[k] - l->start[k] + (k < nd - 1 ? idx[k] : 0));
+			memcpy(buf + off * 8, (const char *)l->data + src * 8, (size_t)row * 8);
+		});
+		return buf;
+	}
+	return NULL;
+}
+
+/* Fills @buf with the values of generator @n over the box, in C order, in the wide type. */
+static void gen_fill(const struct anode *n, const int64_t *start, const int64_t *count, void *buf)
 {
 	int nd = n->ndim;
 	int64_t cnt = box_size(nd, count);
 	bool fl = wide_float(n->dtype);
-	void *buf = scratch_alloc(x, (size_t)(cnt ? cnt : 1) * 8);
 	double *d = buf;
 	int64_t *v = buf;
 	int64_t stride[AR_MAX_DIMS]; /* of the whole array, for flat indices */
@@ -271,7 +316,7 @@ static void *eval_gen(struct ectx *x, const struct anode *n, const int64_t *star
 			for (int64_t i = 0; i < cnt; i++)
 				v[i] = n->dtype == DT_INT64 ? n->gi[0] : d2i(n->g[0]);
 		round_wide(buf, cnt, n->dtype);
-		return buf;
+		return;
 	}
 	if (n->gen == GEN_UNIFORM || n->gen == GEN_NORMAL || n->gen == GEN_INTEGERS) {
 		/* Values depend on flat indices only: trailing axes the box covers
@@ -305,7 +350,7 @@ static void *eval_gen(struct ectx *x, const struct anode *n, const int64_t *star
 				k_rand_integers(n->seed, (uint64_t)flat, (size_t)run, n->gi[0], n->gi[1], v + off);
 		});
 		round_wide(buf, cnt, n->dtype);
-		return buf;
+		return;
 	}
 	FOR_ROWS(nd, count, idx, off, {
 		int64_t len = nd ? count[nd - 1] : 1;
@@ -368,6 +413,19 @@ static void *eval_gen(struct ectx *x, const struct anode *n, const int64_t *star
 			v[i] = d2i(n->g[0]);
 	}
 	round_wide(buf, cnt, n->dtype);
+	return;
+}
+
+static void *eval_gen(struct ectx *x, const struct anode *n, const int64_t *start, const int64_t *count)
+{
+	if (x->n_lc) {
+		void *hit = cached_leaf(x, n, start, count);
+		if (hit)
+			return hit;
+	}
+	int64_t cnt = box_size(n->ndim, count);
+	void *buf = scratch_alloc(x, (size_t)(cnt ? cnt : 1) * 8);
+	gen_fill(n, start, count, buf);
 	return buf;
 }
 
@@ -1773,6 +1831,63 @@ static int run_chunk(struct ectx *x, const struct anode *a, int64_t c, struct op
 	return op_sink_give(out, res, (size_t)cnt * isz, x->e);
 }
 
+/* Each worker's buffers for the boxes of paired map tasks, kept from task to task: fresh ones
+ * cost more in page faults and zeroing than generating the values saves. */
+struct leafbufs {
+	void *p[4];
+	size_t cap[4];
+};
+static pthread_key_t leaf_key;
+static pthread_once_t leaf_once = PTHREAD_ONCE_INIT;
+
+static void leafbufs_free(void *v)
+{
+	struct leafbufs *b = v;
+	for (int i = 0; i < 4; i++)
+		free(b->p[i]);
+	free(b);
+}
+
+static void leaf_key_init(void)
+{
+	pthread_key_create(&leaf_key, leafbufs_free);
+}
+
+static void *leaf_buf(int i, size_t bytes)
+{
+	pthread_once(&leaf_once, leaf_key_init);
+	struct leafbufs *b = pthread_getspecific(leaf_key);
+	if (!b) {
+		b = xcalloc(1, sizeof *b);
+		pthread_setspecific(leaf_key, b);
+	}
+	if (b->cap[i] < bytes) {
+		free(b->p[i]);
+		b->p[i] = xmalloc(bytes);
+		b->cap[i] = bytes;
+	}
+	return b->p[i];
+}
+
+static void cache_leaf(void *arg, const struct anode *g, const int64_t *s, const int64_t *c)
+{
+	struct ectx *x = arg;
+	for (int i = 0; i < x->n_lc; i++)
+		if (x->lc[i].n == g && !memcmp(x->lc[i].start, s, (size_t)g->ndim * 8) &&
+		    !memcmp(x->lc[i].count, c, (size_t)g->ndim * 8))
+			return;
+	if (x->n_lc == (int)(sizeof x->lc / sizeof x->lc[0]))
+		return; /* lowering pairs at most that many boxes; a box left out is generated as usual */
+	struct leafcache *l = &x->lc[x->n_lc];
+	l->n = g;
+	memcpy(l->start, s, (size_t)g->ndim * 8);
+	memcpy(l->count, c, (size_t)g->ndim * 8);
+	int64_t cnt = box_size(g->ndim, c);
+	l->data = leaf_buf(x->n_lc, (size_t)(cnt ? cnt : 1) * 8);
+	gen_fill(g, s, c, l->data);
+	x->n_lc++;
+}
+
 static int run_map(struct ectx *x, const struct afam *f, int64_t m, struct op_sink *out)
 {
 	const struct anode *r = f->a, *in = r->in[0];
@@ -1785,7 +1900,18 @@ static int run_map(struct ectx *x, const struct afam *f, int64_t m, struct op_si
 	}
 	struct red_state *st = xmalloc((size_t)n_states * sizeof *st);
 	red_init(r, st, n_states);
-	red_over_box(x, r, start, count, start, oc, st);
+	int64_t p = f->partner ? f->partner[m] : -1;
+	if (p < 0) {
+		red_over_box(x, r, start, count, start, oc, st);
+	} else if (p > m) {
+		/* this chunk and its partner read the same random boxes: make them once, reduce both here */
+		anode_random_leaves(in, start, count, cache_leaf, x);
+		red_over_box(x, r, start, count, start, oc, st);
+		int64_t ps[AR_MAX_DIMS], pc[AR_MAX_DIMS];
+		anode_chunk_box(in, p, ps, pc);
+		red_over_box(x, r, ps, pc, ps, oc, st);
+		x->n_lc = 0;
+	} /* else: the partner has reduced this chunk; the empty partial stands */
 	if (x->failed) {
 		free(st);
 		return -1;

@@ -7,6 +7,7 @@
  */
 #include "array/array.h"
 #include "distance.h"
+#include "util/hash.h"
 #include "util/xalloc.h"
 
 #include <stdlib.h>
@@ -140,6 +141,36 @@ void anode_child_box(const struct anode *n, int k, const int64_t *start, const i
 			ccount[j] = count[j + off];
 		}
 	}
+}
+
+bool anode_random_leaves(const struct anode *a, const int64_t *start, const int64_t *count,
+			 void (*fn)(void *arg, const struct anode *g, const int64_t *s, const int64_t *c), void *arg)
+{
+	if (a->fam)
+		return false;
+	switch (a->kind) {
+	case AN_SCALAR:
+		return true;
+	case AN_GEN:
+		if (a->gen == GEN_UNIFORM || a->gen == GEN_NORMAL || a->gen == GEN_INTEGERS)
+			fn(arg, a, start, count);
+		return true;
+	case AN_EW:
+	case AN_REDUCE:
+	case AN_RESHAPE:
+	case AN_CONCAT:
+	case AN_VIEW:
+		break;
+	default:
+		return false;
+	}
+	for (int i = 0; i < a->n_in; i++) {
+		int64_t cs[AR_MAX_DIMS], cc[AR_MAX_DIMS];
+		anode_child_box(a, i, start, count, cs, cc);
+		if (!anode_random_leaves(a->in[i], cs, cc, fn, arg))
+			return false;
+	}
+	return true;
 }
 
 /* The chunk along one axis that holds index @i: bounds are sorted. */
@@ -400,6 +431,131 @@ static void merge_common(struct walk *w)
 	free(kept);
 }
 
+/* ---- sharing random leaves between the map tasks of a reduction ---- */
+
+#define PAIR_MAX_LEAVES 4
+/* The leaf boxes a paired task holds: at most this, and 1/32 of the memory limit (each worker keeps
+ * its buffers for the next pair, so all of them together stay a small part of the limit). */
+#define PAIR_MAX_BYTES ((int64_t)64 << 20)
+#define PAIR_MAX_MAPS 65536
+
+/* The random leaf boxes of one map task, sorted, without repeats. */
+struct leafset {
+	int n;
+	bool ok;
+	struct leafbox {
+		uint32_t id;
+		int64_t s[AR_MAX_DIMS], c[AR_MAX_DIMS];
+	} e[PAIR_MAX_LEAVES];
+};
+
+static void leafset_add(void *arg, const struct anode *g, const int64_t *s, const int64_t *c)
+{
+	struct leafset *ls = arg;
+	struct leafbox b;
+	memset(&b, 0, sizeof b);
+	b.id = g->id;
+	memcpy(b.s, s, (size_t)g->ndim * sizeof *s);
+	memcpy(b.c, c, (size_t)g->ndim * sizeof *c);
+	int at = 0;
+	while (at < ls->n && memcmp(&ls->e[at], &b, sizeof b) < 0)
+		at++;
+	if (at < ls->n && !memcmp(&ls->e[at], &b, sizeof b))
+		return;
+	if (ls->n == PAIR_MAX_LEAVES) {
+		ls->ok = false;
+		return;
+	}
+	memmove(&ls->e[at + 1], &ls->e[at], (size_t)(ls->n - at) * sizeof b);
+	memcpy(&ls->e[at], &b, sizeof b); /* padding included: sets compare and hash as bytes */
+	ls->n++;
+}
+
+static void map_leafset(const struct afam *f, int64_t m, struct leafset *ls)
+{
+	const struct anode *in = f->a->in[0];
+	int64_t start[AR_MAX_DIMS], count[AR_MAX_DIMS];
+	anode_chunk_box(in, m, start, count);
+	memset(ls, 0, sizeof *ls);
+	ls->ok = true;
+	ls->ok &= anode_random_leaves(in, start, count, leafset_add, ls);
+}
+
+/* Do map tasks @a and @b of @f feed the same output chunk (the same kept-axis chunk coordinates)? */
+static bool same_tree(const struct afam *f, int64_t a, int64_t b)
+{
+	const struct anode *in = f->a->in[0];
+	for (int k = in->ndim - 1; k >= 0; k--) {
+		int64_t n = in->chunks[k].n;
+		if (!(f->a->axes & (1u << k)) && a % n != b % n)
+			return false;
+		a /= n;
+		b /= n;
+	}
+	return true;
+}
+
+/*
+ * Pairs the map tasks of reduction family @f whose programs read the same
+ * random leaf boxes, as a chunk and its mirror do in (x * x[::-1, ::-1]).sum():
+ * each would otherwise generate both boxes, so every value twice. Only
+ * programs made of generators and arithmetic take part (reading files or
+ * materialized chunks adds inputs), and only when the boxes are few and
+ * small enough to hold.
+ */
+static void pair_map_leaves(struct abuild *b, struct afam *f)
+{
+	if (!f->tree || f->matmul || f->pdist || f->n_map < 2 || f->n_map > PAIR_MAX_MAPS)
+		return;
+	int64_t n = f->n_map, cap = 1;
+	while (cap < 2 * n)
+		cap *= 2;
+	int64_t *slot = xmalloc((size_t)cap * sizeof *slot); /* by hash: a map task waiting for its partner */
+	for (int64_t i = 0; i < cap; i++)
+		slot[i] = -1;
+	int64_t *partner = NULL, max_bytes = PAIR_MAX_BYTES, held = 0;
+	if (b->mem_limit && (int64_t)(b->mem_limit / 32) < max_bytes)
+		max_bytes = (int64_t)(b->mem_limit / 32);
+	struct leafset ls, other;
+	for (int64_t m = 0; m < n; m++) {
+		map_leafset(f, m, &ls);
+		int64_t bytes = 0;
+		for (int i = 0; i < ls.n; i++) {
+			int64_t cnt = 8;
+			for (int k = 0; k < AR_MAX_DIMS; k++) /* unused axes are 0 */
+				cnt *= ls.e[i].c[k] ? ls.e[i].c[k] : 1;
+			bytes += cnt;
+		}
+		if (!ls.ok || ls.n < 2 || bytes > max_bytes)
+			continue;
+		uint64_t h = hash_bytes((const char *)ls.e, (size_t)ls.n * sizeof ls.e[0]);
+		for (int64_t at = (int64_t)(h & (uint64_t)(cap - 1));; at = (at + 1) & (cap - 1)) {
+			if (slot[at] < 0) {
+				slot[at] = m;
+				break;
+			}
+			if (slot[at] == INT64_MAX || !same_tree(f, slot[at], m))
+				continue;
+			map_leafset(f, slot[at], &other);
+			if (other.n != ls.n || memcmp(other.e, ls.e, (size_t)ls.n * sizeof ls.e[0]))
+				continue;
+			if (!partner) {
+				partner = arena_alloc(b->arena, (size_t)n * sizeof *partner);
+				for (int64_t i = 0; i < n; i++)
+					partner[i] = -1;
+			}
+			partner[slot[at]] = m;
+			partner[m] = slot[at];
+			held = bytes > held ? bytes : held;
+			slot[at] = INT64_MAX; /* taken: keep probing past it */
+			break;
+		}
+	}
+	free(slot);
+	f->partner = partner;
+	f->work_bytes += held;
+}
+
 int64_t array_lower(struct abuild *b, struct anode **roots, size_t n_roots, struct afam ***fams)
 {
 	struct walk w;
@@ -430,6 +586,8 @@ int64_t array_lower(struct abuild *b, struct anode **roots, size_t n_roots, stru
 		if (mat)
 			out[n++] = new_family(b, a);
 	}
+	for (int64_t i = 0; i < n; i++) /* once every family is known: what is inline is settled */
+		pair_map_leaves(b, out[i]);
 	free(w.order);
 	free(w.seen);
 	*fams = out;

@@ -10,6 +10,7 @@ two results must agree: exactly for integers and booleans, to a relative
 usage: crosscheck.py TESSERA WORKDIR   (exit 0 when every case agrees)
 """
 import json
+import re
 import os
 import subprocess
 import sys
@@ -79,6 +80,11 @@ CASES = [
             # chunks of 75,000 values: reductions over them go tile by tile (sums of squares fused)
             "b": "random.normal(1, 3, size=(700, 300), chunks=(250, 300), seed=11)",
             "pts": "random.uniform(-1, 1, size=(5000, 2), chunks=(1200, 2), seed=12)",
+            # mirrored and transposed reads of random chunks: map tasks paired, each box made once
+            # the values of PAIRED's generators below (chunking changes no value), chunked otherwise so
+            # that those stay separate, inline nodes
+            "g": "random.random((600, 40), chunks=(300, 20), seed=13)",
+            "sq": "random.normal(0, 1, size=(300, 300), chunks=(150, 300), seed=14)",
         },
         "exprs": {
             "tt": "(t + t.T).sum()",
@@ -149,6 +155,24 @@ CASES[-1]["exprs"].update({
     if not (r in ("std", "var", "mean") and t == "bool")
 })
 
+# Reductions whose map tasks read a random chunk and its mirror (or transpose): Tessera pairs those
+# tasks and makes each box once when the generator is inline, so these spell it out (the same seed
+# and shape, so the same values, as the sources g and sq, which as outputs are materialized) and
+# numpy computes them from the sources.
+G = "random.random((600, 40), chunks=(100, 40), seed=13)"
+S = "random.normal(0, 1, size=(300, 300), chunks=(100, 100), seed=14)"
+PAIRED = {
+    "pair1": "(g * g[::-1, ::-1]).mean()",
+    "pair2": "(g * g[::-1]).sum(axis=0)",
+    "pair3": "(g + g[::-1]).std(ddof=1)",
+    "pair4": "(g[::-1] * g).argmax()",
+    "pair5": "(g * g[::-1]).min()",
+    "pair6": "(sq + sq.T).sum()",
+    "pair7": "(sq * sq.T).max(axis=0)",
+    "pair8": "((sq - sq[::-1, ::-1]) ** 2).sum(axis=(0, 1), keepdims=True)",
+}
+CASES[1]["exprs"].update({n: re.sub(r"\bsq\b", f"({S})", re.sub(r"\bg\b", f"({G})", e)) for n, e in PAIRED.items()})
+
 # Expressions numpy spells differently, or that use what Tessera has not yet.
 SKIP = set()
 NUMPY_ONLY = {
@@ -160,6 +184,7 @@ NUMPY_ONLY = {
     "k1": "(ones((30, 40)) * ones((30, 40))[::-1, ::-1]).mean()",
     "k7": "full((4, 5), 7.0, dtype='float32').mean(axis=0)",
     "rch": "t * 2",
+    **PAIRED,
 }
 
 
