@@ -160,6 +160,8 @@ void k_square_f64(const double *restrict a, double *restrict out, size_t n);
 void k_pair_sums_f64(const double *restrict a, double *restrict out, size_t n);
 /* k_pair_sumsq_f64() : out[i] = a[2i] * a[2i] + a[2i + 1] * a[2i + 1], each operation rounded. */
 void k_pair_sumsq_f64(const double *restrict a, double *restrict out, size_t n);
+/* k_reverse_u64() : out[i] = a[n - 1 - i] (8-byte values: doubles or int64s, copied as bits). */
+void k_reverse_u64(const uint64_t *restrict a, uint64_t *restrict out, size_t n);
 
 #ifdef __cplusplus
 }

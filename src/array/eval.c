@@ -1739,6 +1739,8 @@ static void *eval_view(struct ectx *x, const struct anode *n, const int64_t *sta
 			const int64_t *p = in + base + first * cstr[j];
 			if (step == 1)
 				memcpy(o + off, p, (size_t)len * 8);
+			else if (step == -1) /* x[..., ::-1]: a loop the compiler vectorizes with shuffles */
+				k_reverse_u64((const uint64_t *)p - (len - 1), (uint64_t *)o + off, (size_t)len);
 			else
 				for (int64_t i = 0; i < len; i++)
 					o[off + i] = p[i * step];

@@ -262,6 +262,22 @@ static double ref_pairwise(const double *x, size_t n)
 	return ref_pairwise(x, half) + ref_pairwise(x + half, n - half);
 }
 
+static void test_reverse(void)
+{
+	uint64_t a[37], b[37];
+	for (int i = 0; i < 37; i++)
+		a[i] = (uint64_t)i * 0x9E3779B97F4A7C15ull;
+	for (size_t n = 0; n <= 37; n++) {
+		memset(b, 0xab, sizeof b);
+		k_reverse_u64(a, b, n);
+		bool ok = true;
+		for (size_t i = 0; i < n; i++)
+			ok &= b[i] == a[n - 1 - i];
+		ok &= n == 37 || b[n] == 0xababababababababull; /* nothing past n */
+		CHECK(ok);
+	}
+}
+
 static void test_sum_order(void)
 {
 	/* Values whose sums round, so any other order shows in the bits. */
@@ -636,6 +652,7 @@ const struct test kernels_tests[] = {
 	{ "kernels/rand_integers_stats", test_rand_integers_stats },
 	{ "kernels/sum", test_sum },
 	{ "kernels/sum_order", test_sum_order },
+	{ "kernels/reverse", test_reverse },
 	{ "kernels/moments", test_moments },
 	{ "kernels/min_max", test_min_max },
 	{ "kernels/format", test_format },
