@@ -3,8 +3,8 @@
  * compare: an array against one value, into 0/1 int64s, and one-pass loops
  * of the same kind (squares, sums of pairs and of their squares, a reversed
  * copy). Baseline x86-64 (SSE2) has no vector form of the compare and only
- * two lanes for the others, so each loop is also built for AVX2 (and
- * AVX-512) and chosen at run time:
+ * two lanes for the others, so each loop is also built for AVX-512 and AVX2
+ * and chosen at run time (KERNEL below):
  * in a Monte Carlo count ((x ** 2).sum(axis=1) < 1) they were a third of the
  * work otherwise. Each is one IEEE operation an element, so every build
  * gives the same bits (a sum of two squares is three, each rounded: ISO C
@@ -12,180 +12,53 @@
  */
 #include "kernels.h"
 
-#define LOOP(OP)                                     \
-	for (size_t i = 0; i < n; i++)               \
-		out[i] = a[i] OP b;
-
 #if defined(__x86_64__)
-#pragma GCC push_options
-#pragma GCC target("avx2")
-#pragma GCC optimize("O3")
-static void lt_avx2(const double *restrict a, double b, int64_t *restrict out, size_t n)
-{
-	LOOP(<)
-}
-static void gt_avx2(const double *restrict a, double b, int64_t *restrict out, size_t n)
-{
-	LOOP(>)
-}
-#pragma GCC pop_options
-#endif
+#define X86_VARIANT(isa, name, params, ...)                                     \
+	__attribute__((target(isa), optimize("O3"))) static void name params \
+	{                                                                      \
+		__VA_ARGS__                                                    \
+	}
 
-static int has_avx2(void)
-{
-#if defined(__x86_64__)
-	return __builtin_cpu_supports("avx2");
+/*
+ * KERNEL(k_name, (params), (args), loop): k_name() runs the loop built for
+ * AVX-512 when the CPU has it, else for AVX2, else as baseline code. The
+ * loop is written once; only the instruction set differs.
+ */
+#define KERNEL(kname, params, args, ...)                                              \
+	X86_VARIANT("avx512f", kname##_avx512, params, __VA_ARGS__)                   \
+	X86_VARIANT("avx2", kname##_avx2, params, __VA_ARGS__)                        \
+	void kname params                                                             \
+	{                                                                             \
+		if (__builtin_cpu_supports("avx512f"))                                \
+			kname##_avx512 args;                                          \
+		else if (__builtin_cpu_supports("avx2"))                              \
+			kname##_avx2 args;                                            \
+		else {                                                                \
+			__VA_ARGS__                                                   \
+		}                                                                     \
+	}
 #else
-	return 0;
-#endif
-}
-
-void k_lt_scalar_f64(const double *restrict a, double b, int64_t *restrict out, size_t n)
-{
-#if defined(__x86_64__)
-	if (has_avx2()) {
-		lt_avx2(a, b, out, n);
-		return;
+#define KERNEL(kname, params, args, ...) \
+	void kname params                \
+	{                                \
+		__VA_ARGS__              \
 	}
 #endif
-	LOOP(<)
-}
 
-void k_gt_scalar_f64(const double *restrict a, double b, int64_t *restrict out, size_t n)
-{
-#if defined(__x86_64__)
-	if (has_avx2()) {
-		gt_avx2(a, b, out, n);
-		return;
-	}
-#endif
-	LOOP(>)
-}
+KERNEL(k_lt_scalar_f64, (const double *restrict a, double b, int64_t *restrict out, size_t n), (a, b, out, n),
+       for (size_t i = 0; i < n; i++) out[i] = a[i] < b;)
 
-#define SQUARE_LOOP                          \
-	for (size_t i = 0; i < n; i++)       \
-		out[i] = a[i] * a[i];
-#define PAIRS_LOOP                           \
-	for (size_t i = 0; i < n; i++)       \
-		out[i] = a[2 * i] + a[2 * i + 1];
-#define PAIRSQ_LOOP                                                      \
-	for (size_t i = 0; i < n; i++)                                   \
-		out[i] = a[2 * i] * a[2 * i] + a[2 * i + 1] * a[2 * i + 1];
+KERNEL(k_gt_scalar_f64, (const double *restrict a, double b, int64_t *restrict out, size_t n), (a, b, out, n),
+       for (size_t i = 0; i < n; i++) out[i] = a[i] > b;)
 
-#if defined(__x86_64__)
-#pragma GCC push_options
-#pragma GCC target("avx512f")
-#pragma GCC optimize("O3")
-static void square_avx512(const double *restrict a, double *restrict out, size_t n)
-{
-	SQUARE_LOOP
-}
-static void pairs_avx512(const double *restrict a, double *restrict out, size_t n)
-{
-	PAIRS_LOOP
-}
-static void pairsq_avx512(const double *restrict a, double *restrict out, size_t n)
-{
-	PAIRSQ_LOOP
-}
-#pragma GCC pop_options
-#pragma GCC push_options
-#pragma GCC target("avx2")
-#pragma GCC optimize("O3")
-static void square_avx2(const double *restrict a, double *restrict out, size_t n)
-{
-	SQUARE_LOOP
-}
-static void pairs_avx2(const double *restrict a, double *restrict out, size_t n)
-{
-	PAIRS_LOOP
-}
-static void pairsq_avx2(const double *restrict a, double *restrict out, size_t n)
-{
-	PAIRSQ_LOOP
-}
-#pragma GCC pop_options
-#endif
+KERNEL(k_square_f64, (const double *restrict a, double *restrict out, size_t n), (a, out, n),
+       for (size_t i = 0; i < n; i++) out[i] = a[i] * a[i];)
 
-void k_square_f64(const double *restrict a, double *restrict out, size_t n)
-{
-#if defined(__x86_64__)
-	if (__builtin_cpu_supports("avx512f")) {
-		square_avx512(a, out, n);
-		return;
-	}
-	if (has_avx2()) {
-		square_avx2(a, out, n);
-		return;
-	}
-#endif
-	SQUARE_LOOP
-}
+KERNEL(k_pair_sums_f64, (const double *restrict a, double *restrict out, size_t n), (a, out, n),
+       for (size_t i = 0; i < n; i++) out[i] = a[2 * i] + a[2 * i + 1];)
 
-void k_pair_sums_f64(const double *restrict a, double *restrict out, size_t n)
-{
-#if defined(__x86_64__)
-	if (__builtin_cpu_supports("avx512f")) {
-		pairs_avx512(a, out, n);
-		return;
-	}
-	if (has_avx2()) {
-		pairs_avx2(a, out, n);
-		return;
-	}
-#endif
-	PAIRS_LOOP
-}
+KERNEL(k_pair_sumsq_f64, (const double *restrict a, double *restrict out, size_t n), (a, out, n),
+       for (size_t i = 0; i < n; i++) out[i] = a[2 * i] * a[2 * i] + a[2 * i + 1] * a[2 * i + 1];)
 
-void k_pair_sumsq_f64(const double *restrict a, double *restrict out, size_t n)
-{
-#if defined(__x86_64__)
-	if (__builtin_cpu_supports("avx512f")) {
-		pairsq_avx512(a, out, n);
-		return;
-	}
-	if (has_avx2()) {
-		pairsq_avx2(a, out, n);
-		return;
-	}
-#endif
-	PAIRSQ_LOOP
-}
-
-#define REVERSE_LOOP                         \
-	for (size_t i = 0; i < n; i++)       \
-		out[i] = a[n - 1 - i];
-
-#if defined(__x86_64__)
-#pragma GCC push_options
-#pragma GCC target("avx512f")
-#pragma GCC optimize("O3")
-static void reverse_avx512(const uint64_t *restrict a, uint64_t *restrict out, size_t n)
-{
-	REVERSE_LOOP
-}
-#pragma GCC pop_options
-#pragma GCC push_options
-#pragma GCC target("avx2")
-#pragma GCC optimize("O3")
-static void reverse_avx2(const uint64_t *restrict a, uint64_t *restrict out, size_t n)
-{
-	REVERSE_LOOP
-}
-#pragma GCC pop_options
-#endif
-
-void k_reverse_u64(const uint64_t *restrict a, uint64_t *restrict out, size_t n)
-{
-#if defined(__x86_64__)
-	if (__builtin_cpu_supports("avx512f")) {
-		reverse_avx512(a, out, n);
-		return;
-	}
-	if (has_avx2()) {
-		reverse_avx2(a, out, n);
-		return;
-	}
-#endif
-	REVERSE_LOOP
-}
+KERNEL(k_reverse_u64, (const uint64_t *restrict a, uint64_t *restrict out, size_t n), (a, out, n),
+       for (size_t i = 0; i < n; i++) out[i] = a[n - 1 - i];)
