@@ -172,6 +172,7 @@ struct abuild {
 	struct err *e;
 	uint64_t chunk_bytes;      /* "auto" chunk target */
 	uint64_t mem_limit;        /* the run's memory limit (bytes; 0: unknown): sizes distance tiles */
+	int jobs;                  /* the run's workers (>= 1): bounds what they hold together */
 	const char **notes;        /* lines for --verbose (arena strings; the array is the builder's, xmalloc'ed) */
 	size_t n_notes, notes_cap;
 	/* Resolves a name in an expression to another node's array; NULL (and no

@@ -1318,9 +1318,9 @@ static void red_finalize(const struct anode *r, const struct red_state *s, int64
  * Accumulates the wide values @buf of @r's input over the box (@start,
  * @count, global) into states laid out over the kept axes of the output box
  * that starts at @ostart (global, in the input's axes; reduced axes ignored)
- * with extents @ocount.
+ * with extents @ocount. With @sq, @buf holds the input's base, squared as it
+ * is summed (see red_over_box).
  */
-/* @sq: @buf holds the input's base, to be squared as it is summed (see red_over_box). */
 static void red_accumulate(const struct anode *r, const void *buf, const int64_t *start, const int64_t *count,
 			   const int64_t *ostart, const int64_t *ocount, struct red_state *st, bool sq)
 {
@@ -1833,44 +1833,45 @@ static int run_chunk(struct ectx *x, const struct anode *a, int64_t c, struct op
 	return op_sink_give(out, res, (size_t)cnt * isz, x->e);
 }
 
-/* Each worker's buffers for the boxes of paired map tasks, kept from task to task: fresh ones
- * cost more in page faults and zeroing than generating the values saves. */
-struct leafbufs {
-	void *p[4];
-	size_t cap[4];
+/* Each worker's buffer for the boxes of paired map tasks, kept from task to task: fresh ones
+ * cost more in page faults and zeroing than generating the values saves. Lowering bounds a
+ * pair's boxes together, so one buffer of that size serves every pair. */
+struct leafbuf {
+	void *p;
+	size_t cap;
 };
 static pthread_key_t leaf_key;
 static pthread_once_t leaf_once = PTHREAD_ONCE_INIT;
 
-static void leafbufs_free(void *v)
+static void leafbuf_free(void *v)
 {
-	struct leafbufs *b = v;
-	for (int i = 0; i < 4; i++)
-		free(b->p[i]);
+	struct leafbuf *b = v;
+	free(b->p);
 	free(b);
 }
 
 static void leaf_key_init(void)
 {
-	pthread_key_create(&leaf_key, leafbufs_free);
+	pthread_key_create(&leaf_key, leafbuf_free);
 }
 
-static void *leaf_buf(int i, size_t bytes)
+static void *leaf_buf(size_t bytes)
 {
 	pthread_once(&leaf_once, leaf_key_init);
-	struct leafbufs *b = pthread_getspecific(leaf_key);
+	struct leafbuf *b = pthread_getspecific(leaf_key);
 	if (!b) {
 		b = xcalloc(1, sizeof *b);
 		pthread_setspecific(leaf_key, b);
 	}
-	if (b->cap[i] < bytes) {
-		free(b->p[i]);
-		b->p[i] = xmalloc(bytes);
-		b->cap[i] = bytes;
+	if (b->cap < bytes) {
+		free(b->p);
+		b->p = xmalloc(bytes);
+		b->cap = bytes;
 	}
-	return b->p[i];
+	return b->p;
 }
 
+/* Notes a box for the leaf cache (its values come in cache_fill). */
 static void cache_leaf(void *arg, const struct anode *g, const int64_t *s, const int64_t *c)
 {
 	struct ectx *x = arg;
@@ -1880,14 +1881,25 @@ static void cache_leaf(void *arg, const struct anode *g, const int64_t *s, const
 			return;
 	if (x->n_lc == (int)(sizeof x->lc / sizeof x->lc[0]))
 		return; /* lowering pairs at most that many boxes; a box left out is generated as usual */
-	struct leafcache *l = &x->lc[x->n_lc];
+	struct leafcache *l = &x->lc[x->n_lc++];
 	l->n = g;
 	memcpy(l->start, s, (size_t)g->ndim * 8);
 	memcpy(l->count, c, (size_t)g->ndim * 8);
-	int64_t cnt = box_size(g->ndim, c);
-	l->data = leaf_buf(x->n_lc, (size_t)(cnt ? cnt : 1) * 8);
-	gen_fill(g, s, c, l->data);
-	x->n_lc++;
+}
+
+/* Generates the noted boxes into the worker's buffer, one after another. */
+static void cache_fill(struct ectx *x)
+{
+	size_t total = 0;
+	for (int i = 0; i < x->n_lc; i++)
+		total += (size_t)box_size(x->lc[i].n->ndim, x->lc[i].count) * 8;
+	char *p = leaf_buf(total ? total : 8);
+	for (int i = 0; i < x->n_lc; i++) {
+		struct leafcache *l = &x->lc[i];
+		l->data = p;
+		gen_fill(l->n, l->start, l->count, p);
+		p += (size_t)box_size(l->n->ndim, l->count) * 8;
+	}
 }
 
 static int run_map(struct ectx *x, const struct afam *f, int64_t m, struct op_sink *out)
@@ -1906,12 +1918,19 @@ static int run_map(struct ectx *x, const struct afam *f, int64_t m, struct op_si
 	if (p < 0) {
 		red_over_box(x, r, start, count, start, oc, st);
 	} else if (p > m) {
-		/* this chunk and its partner read the same random boxes: make them once, reduce both here */
+		/* this chunk and its partner read the same random boxes: make them once, reduce both here,
+		 * each into its own partial, merged as the tree would (argmin's ties go by index) */
 		anode_random_leaves(in, start, count, cache_leaf, x);
+		cache_fill(x);
 		red_over_box(x, r, start, count, start, oc, st);
 		int64_t ps[AR_MAX_DIMS], pc[AR_MAX_DIMS];
 		anode_chunk_box(in, p, ps, pc);
-		red_over_box(x, r, ps, pc, ps, oc, st);
+		struct red_state *pst = xmalloc((size_t)n_states * sizeof *pst);
+		red_init(r, pst, n_states);
+		red_over_box(x, r, ps, pc, ps, oc, pst);
+		for (int64_t i = 0; i < n_states; i++)
+			red_merge(r, &st[i], &pst[i]);
+		free(pst);
 		x->n_lc = 0;
 	} /* else: the partner has reduced this chunk; the empty partial stands */
 	if (x->failed) {

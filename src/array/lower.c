@@ -434,8 +434,8 @@ static void merge_common(struct walk *w)
 /* ---- sharing random leaves between the map tasks of a reduction ---- */
 
 #define PAIR_MAX_LEAVES 4
-/* The leaf boxes a paired task holds: at most this, and 1/32 of the memory limit (each worker keeps
- * its buffers for the next pair, so all of them together stay a small part of the limit). */
+/* The leaf boxes a paired task holds: at most this, and 1/8 of the memory limit shared by the
+ * workers (each keeps its buffer for the next pair: together they stay within that eighth). */
 #define PAIR_MAX_BYTES ((int64_t)64 << 20)
 #define PAIR_MAX_MAPS 65536
 
@@ -514,8 +514,9 @@ static void pair_map_leaves(struct abuild *b, struct afam *f)
 	for (int64_t i = 0; i < cap; i++)
 		slot[i] = -1;
 	int64_t *partner = NULL, max_bytes = PAIR_MAX_BYTES, held = 0;
-	if (b->mem_limit && (int64_t)(b->mem_limit / 32) < max_bytes)
-		max_bytes = (int64_t)(b->mem_limit / 32);
+	int64_t share = b->mem_limit ? (int64_t)(b->mem_limit / 8 / (uint64_t)(b->jobs > 0 ? b->jobs : 1)) : max_bytes;
+	if (share < max_bytes)
+		max_bytes = share;
 	struct leafset ls, other;
 	for (int64_t m = 0; m < n; m++) {
 		map_leafset(f, m, &ls);

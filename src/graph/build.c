@@ -1534,6 +1534,7 @@ struct graph *graph_build(struct spec *s, const struct graph_opts *o, struct err
 	b.ab.e = e;
 	b.ab.chunk_bytes = chunk_bytes ? chunk_bytes : (128u << 20);
 	b.ab.mem_limit = mem_limit;
+	b.ab.jobs = o->jobs > 0 ? o->jobs : 1;
 	b.ab.lookup = lookup_array;
 	b.ab.lookup_arg = &b;
 	b.ab.to_array = to_array_cb;

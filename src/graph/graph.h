@@ -92,7 +92,8 @@ struct graph_opts {
 	uint64_t chunk_bytes;           /* "auto" array chunks (0: 128 MiB) */
 	uint64_t mem_limit;             /* 0: unknown; sizes distance tiles and CSV blocks */
 	const char *spill_dir;          /* where stdin and decompressed CSV input are copied (NULL: $TMPDIR or /tmp) */
-	int jobs;                       /* threads for scanning CSV files (0: 1) */
+	int jobs;                       /* the run's workers: threads for scanning CSV files, and what array
+					   tasks may hold together (0: 1) */
 	int out_format;                 /* frame outputs: -1 by the path's extension, else enum table_format */
 };
 

@@ -85,6 +85,7 @@ CASES = [
             # that those stay separate, inline nodes
             "g": "random.random((600, 40), chunks=(300, 20), seed=13)",
             "sq": "random.normal(0, 1, size=(300, 300), chunks=(150, 300), seed=14)",
+            "h": "random.random((40, 600), chunks=(20, 600), seed=15)",
         },
         "exprs": {
             "tt": "(t + t.T).sum()",
@@ -161,6 +162,9 @@ CASES[-1]["exprs"].update({
 # numpy computes them from the sources.
 G = "random.random((600, 40), chunks=(100, 40), seed=13)"
 S = "random.normal(0, 1, size=(300, 300), chunks=(100, 100), seed=14)"
+# column chunks: a chunk's partner holds both later and earlier flat indices, and every product
+# value comes twice, so argmin and argmax must break the tie by index as numpy does
+H = "random.random((40, 600), chunks=(40, 100), seed=15)"
 PAIRED = {
     "pair1": "(g * g[::-1, ::-1]).mean()",
     "pair2": "(g * g[::-1]).sum(axis=0)",
@@ -170,8 +174,11 @@ PAIRED = {
     "pair6": "(sq + sq.T).sum()",
     "pair7": "(sq * sq.T).max(axis=0)",
     "pair8": "((sq - sq[::-1, ::-1]) ** 2).sum(axis=(0, 1), keepdims=True)",
+    "pair9": "(h * h[::-1, ::-1]).argmin()",
+    "pair10": "(h * h[::-1, ::-1]).argmax()",
 }
-CASES[1]["exprs"].update({n: re.sub(r"\bsq\b", f"({S})", re.sub(r"\bg\b", f"({G})", e)) for n, e in PAIRED.items()})
+CASES[1]["exprs"].update({n: re.sub(r"\bh\b", f"({H})", re.sub(r"\bsq\b", f"({S})", re.sub(r"\bg\b", f"({G})", e)))
+                          for n, e in PAIRED.items()})
 
 # Expressions numpy spells differently, or that use what Tessera has not yet.
 SKIP = set()
