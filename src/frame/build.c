@@ -891,7 +891,7 @@ static void agg_schema(struct ctx *c, struct fnode *f)
 	}
 	for (int k = 0; k < f->n_aggs; k++) {
 		const struct agg_spec *s = &f->aggs[k];
-		enum col_type in = s->fn == AGG_SIZE ? COL_INT64 : f->in->types[f->vals[s->col]];
+		enum col_type in = s->fn == AGG_SIZE || s->col < 0 ? COL_INT64 : f->in->types[f->vals[s->col]];
 		f->names[f->n_keys + k] = s->name;
 		f->types[f->n_keys + k] = (enum col_type)agg_result_type(s->fn, in);
 	}
@@ -1209,8 +1209,8 @@ static int describe_node(struct ctx *c, const struct expr *x, struct fnode *in, 
 	 * mean, std, min, the percentiles and max when a number column is. Each column has an aggregate
 	 * per row, AGG_NA (missing) where its kind has no such statistic. */
 	enum { R_COUNT, R_UNIQUE, R_TOP, R_FREQ, R_MEAN, R_STD, R_MIN, R_PCT, R_MAX };
-	int rows[70], ns = 0;
-	double row_q[70];
+	int rows[72], ns = 0; /* count, unique, top, freq, mean, std, min, up to 63 percentiles, max */
+	double row_q[72];
 	rows[ns++] = R_COUNT;
 	if (n_num < nc) {
 		rows[ns++] = R_UNIQUE;
