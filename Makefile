@@ -25,7 +25,10 @@ endif
 
 comma    := ,
 CPPFLAGS += -Isrc -Ikernels -D_GNU_SOURCE
-BASE_CFLAGS := -std=c11 $(OPT) $(WARN) -pthread -MMD -MP $(PKG_CFLAGS)
+# -ffp-contract=off: kernels promise the same bits on every instruction set
+# (each product rounded before a sum); GCC's ISO mode already keeps it, Clang's
+# default would fuse a * b + c where FMA is available.
+BASE_CFLAGS := -std=c11 -ffp-contract=off $(OPT) $(WARN) -pthread -MMD -MP $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -pthread -lm -ldl
 # Tessera runs each BLAS call on one thread (its own workers are the
 # parallelism), so the pthread OpenBLAS's threads, which start when the
