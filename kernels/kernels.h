@@ -160,6 +160,9 @@ void k_square_f64(const double *restrict a, double *restrict out, size_t n);
 void k_pair_sums_f64(const double *restrict a, double *restrict out, size_t n);
 /* k_pair_sumsq_f64() : out[i] = a[2i] * a[2i] + a[2i + 1] * a[2i + 1], each operation rounded. */
 void k_pair_sumsq_f64(const double *restrict a, double *restrict out, size_t n);
+/* k_count_lt_f64() / k_count_gt_f64() : *count = how many a[i] < b (> b); NaN counts as false. */
+void k_count_lt_f64(const double *restrict a, double b, size_t n, int64_t *restrict count);
+void k_count_gt_f64(const double *restrict a, double b, size_t n, int64_t *restrict count);
 /* k_reverse_u64() : out[i] = a[n - 1 - i] (8-byte values: doubles or int64s, copied as bits). */
 void k_reverse_u64(const uint64_t *restrict a, uint64_t *restrict out, size_t n);
 

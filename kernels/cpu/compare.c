@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * compare: an array against one value, into 0/1 int64s, and one-pass loops
- * of the same kind (squares, sums of pairs and of their squares, a reversed
- * copy). Baseline x86-64 (SSE2) has no vector form of the compare and only
+ * of the same kind (squares, sums of pairs and of their squares, counts of
+ * a comparison, a reversed copy). Baseline x86-64 (SSE2) has no vector form of the compare and only
  * two lanes for the others, so each loop is also built for AVX-512 and AVX2
  * and chosen at run time (KERNEL below):
  * in a Monte Carlo count ((x ** 2).sum(axis=1) < 1) they were a third of the
@@ -59,6 +59,12 @@ KERNEL(k_pair_sums_f64, (const double *restrict a, double *restrict out, size_t 
 
 KERNEL(k_pair_sumsq_f64, (const double *restrict a, double *restrict out, size_t n), (a, out, n),
        for (size_t i = 0; i < n; i++) out[i] = a[2 * i] * a[2 * i] + a[2 * i + 1] * a[2 * i + 1];)
+
+KERNEL(k_count_lt_f64, (const double *restrict a, double b, size_t n, int64_t *restrict count), (a, b, n, count),
+       int64_t c = 0; for (size_t i = 0; i < n; i++) c += a[i] < b; *count = c;)
+
+KERNEL(k_count_gt_f64, (const double *restrict a, double b, size_t n, int64_t *restrict count), (a, b, n, count),
+       int64_t c = 0; for (size_t i = 0; i < n; i++) c += a[i] > b; *count = c;)
 
 KERNEL(k_reverse_u64, (const uint64_t *restrict a, uint64_t *restrict out, size_t n), (a, out, n),
        for (size_t i = 0; i < n; i++) out[i] = a[n - 1 - i];)

@@ -1314,16 +1314,24 @@ static void red_finalize(const struct anode *r, const struct red_state *s, int64
 	round_wide(out, n, r->dtype);
 }
 
+/* An operation folded into a reduction (see fold_of). */
+struct fold {
+	enum { FOLD_NONE, FOLD_SQUARE, FOLD_LT, FOLD_GT } kind;
+	double c; /* the constant compared with */
+};
+
 /*
  * Accumulates the wide values @buf of @r's input over the box (@start,
  * @count, global) into states laid out over the kept axes of the output box
  * that starts at @ostart (global, in the input's axes; reduced axes ignored)
- * with extents @ocount. With @sq, @buf holds the input's base, squared as it
- * is summed (see red_over_box).
+ * with extents @ocount. With a @fold, @buf holds the first operand of the
+ * input's last operation instead, and the reduction applies that operation
+ * as it reads (see fold_of).
  */
 static void red_accumulate(const struct anode *r, const void *buf, const int64_t *start, const int64_t *count,
-			   const int64_t *ostart, const int64_t *ocount, struct red_state *st, bool sq)
+			   const int64_t *ostart, const int64_t *ocount, const struct fold *fold, struct red_state *st)
 {
+	bool sq = fold->kind == FOLD_SQUARE;
 	const struct anode *in = r->in[0];
 	int nd = in->ndim;
 	bool is_fl = wide_float(in->dtype);
@@ -1388,8 +1396,15 @@ static void red_accumulate(const struct anode *r, const void *buf, const int64_t
 						neumaier(t, acc);
 					} else if (r->red == RED_SUM) {
 						uint64_t acc = 0;
-						for (int64_t i = 0; i < seg; i++)
-							acc += (uint64_t)sv[i];
+						if (fold->kind == FOLD_LT || fold->kind == FOLD_GT) {
+							int64_t c;
+							(fold->kind == FOLD_LT ? k_count_lt_f64 : k_count_gt_f64)(sd, fold->c,
+														(size_t)seg, &c);
+							acc = (uint64_t)c;
+						} else {
+							for (int64_t i = 0; i < seg; i++)
+								acc += (uint64_t)sv[i];
+						}
 						t->is = (int64_t)((uint64_t)t->is + acc);
 					} else {
 						double acc = 0;
@@ -1524,34 +1539,50 @@ static void red_over_box(struct ectx *x, const struct anode *r, const int64_t *s
 	} while (0)
 
 /*
- * Is @r a float64 sum or mean over its last axis (and maybe others) of
- * x ** 2, x float64 and the same shape, computed in this task? Then red_accumulate squares x as
- * it sums (the same bits: each square is rounded, then summed in the same
- * order), and the squares are never stored.
+ * The last operation of @r's input, folded into the reduction when it is
+ * computed in this task on a float64 operand of the same shape and a
+ * constant, so that its results are never stored:
+ * - a float64 sum or mean over the last axis (and maybe others) of x ** 2:
+ *   x is squared as it is summed (the same bits: each square rounded, then
+ *   summed in the same order);
+ * - a sum over every axis of x < c or x > c: the comparisons are counted.
+ * @return the node whose values the reduction then reads (@r's input when
+ * nothing folds).
  */
-static bool sum_of_squares(const struct anode *r)
+static const struct anode *fold_of(const struct anode *r, struct fold *f)
 {
 	const struct anode *p = r->in[0];
 	int nd = p->ndim;
-	if ((r->red != RED_SUM && r->red != RED_MEAN) || nd < 1 || !(r->axes & (1u << (nd - 1))) || p->fam ||
-	    p->kind != AN_EW || p->ew != EW_POW || p->dtype != DT_FLOAT64 || p->in[0]->dtype != DT_FLOAT64 ||
-	    p->in[1]->kind != AN_SCALAR || p->in[1]->f != 2 || p->in[0]->ndim != nd)
-		return false;
+	f->kind = FOLD_NONE;
+	if (p->fam || p->kind != AN_EW || p->n_in != 2 || p->in[0]->dtype != DT_FLOAT64 || p->in[0]->ndim != nd ||
+	    p->in[1]->kind != AN_SCALAR)
+		return p;
 	for (int k = 0; k < nd; k++)
 		if (p->in[0]->shape[k] != p->shape[k])
-			return false;
-	return true;
+			return p;
+	const struct anode *c = p->in[1];
+	double v = wide_float(c->dtype) ? (c->dtype == DT_FLOAT32 ? (double)(float)c->f : c->f)
+					: (double)wrap_int(c->i, c->dtype);
+	bool last = nd >= 1 && (r->axes & (1u << (nd - 1)));
+	if ((r->red == RED_SUM || r->red == RED_MEAN) && last && p->ew == EW_POW && p->dtype == DT_FLOAT64 && v == 2)
+		f->kind = FOLD_SQUARE;
+	else if (r->red == RED_SUM && (p->ew == EW_LT || p->ew == EW_GT) && p->dtype == DT_BOOL &&
+		 r->axes == (nd ? (1u << nd) - 1 : 0u))
+		f->kind = p->ew == EW_LT ? FOLD_LT : FOLD_GT;
+	f->c = v;
+	return f->kind == FOLD_NONE ? p : p->in[0];
 }
 
 static void red_over_box(struct ectx *x, const struct anode *r, const int64_t *start, const int64_t *count,
 			 const int64_t *ostart, const int64_t *ocount, struct red_state *st)
 {
 	const struct anode *in = r->in[0];
-	bool sq = sum_of_squares(r);
+	struct fold fold;
+	const struct anode *src = fold_of(r, &fold);
 	FOR_TILES(in->ndim, start, count, ts, tc, {
 		size_t mark = scratch_mark(x);
-		const void *buf = eval_node(x, sq ? in->in[0] : in, ts, tc, false);
-		red_accumulate(r, buf, ts, tc, ostart, ocount, st, sq);
+		const void *buf = eval_node(x, src, ts, tc, false);
+		red_accumulate(r, buf, ts, tc, ostart, ocount, &fold, st);
 		scratch_reset(x, mark);
 	});
 }
@@ -1576,8 +1607,10 @@ static void *eval_reduce(struct ectx *x, const struct anode *r, const int64_t *s
 		/* A sum over short trailing runs (a row's few columns): straight
 		 * into the output, no per-element reduction state. */
 		int64_t seg = child_cnt / cnt;
-		bool sq = sum_of_squares(r);
-		const double *in = eval_node(x, sq ? r->in[0]->in[0] : r->in[0], cs, cc, false);
+		struct fold fold;
+		const struct anode *src = fold_of(r, &fold);
+		bool sq = fold.kind == FOLD_SQUARE; /* the only fold of a float sum */
+		const double *in = eval_node(x, src, cs, cc, false);
 		double *out = scratch_alloc(x, (size_t)cnt * 8);
 		if (seg == 2 && r->red == RED_SUM) { /* rows of two: (x ** 2).sum(axis=1) of points */
 			(sq ? k_pair_sumsq_f64 : k_pair_sums_f64)(in, out, (size_t)cnt);

@@ -176,6 +176,12 @@ PAIRED = {
     "pair8": "((sq - sq[::-1, ::-1]) ** 2).sum(axis=(0, 1), keepdims=True)",
     "pair9": "(h * h[::-1, ::-1]).argmin()",
     "pair10": "(h * h[::-1, ::-1]).argmax()",
+    # comparisons counted as they are made (a sum over every axis of x < c or x > c)
+    "cnt1": "(g > 0.5).sum()",
+    "cnt2": "(g[::-1] < 0.25).sum() + (sq > 1).sum()",
+    "cnt3": "(where(g > 0.9, nan, g) < 0.5).sum()",
+    "cnt4": "(g > 0.5).sum(axis=0)",
+    "cnt5": "(sq < -1).sum(keepdims=True)",
 }
 CASES[1]["exprs"].update({n: re.sub(r"\bh\b", f"({H})", re.sub(r"\bsq\b", f"({S})", re.sub(r"\bg\b", f"({G})", e)))
                           for n, e in PAIRED.items()})
