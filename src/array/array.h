@@ -241,12 +241,20 @@ struct anode *array_from_expr(struct abuild *b, const struct doc *d, const char 
 int64_t anode_n_chunks(const struct anode *a);
 /* anode_chunk_box() : the box of chunk @c (C order over the grid) of @a. */
 void anode_chunk_box(const struct anode *a, int64_t c, int64_t *start, int64_t *count);
-/* anode_random_leaves() : calls @fn for each random generator (uniform,
- * normal, integers) that computing @a over the box reads inline, with the
- * box it reads; false when the program also reads a file or a materialized
- * chunk (then it is not worth sharing, and @fn may have been called). */
-bool anode_random_leaves(const struct anode *a, const int64_t *start, const int64_t *count,
-			 void (*fn)(void *arg, const struct anode *g, const int64_t *s, const int64_t *c), void *arg);
+/* The random generator boxes (uniform, normal, integers) a reduction's map
+ * task reads inline: what paired tasks share (see afam.partner). */
+#define AR_PAIR_LEAVES 4
+struct leafset {
+	int n;
+	bool ok; /* false: the program also reads a file or a materialized chunk, or more boxes */
+	struct leafbox {
+		uint32_t id; /* the generator's: boxes sort, compare and hash as bytes (padding zeroed) */
+		int64_t s[AR_MAX_DIMS], c[AR_MAX_DIMS];
+	} e[AR_PAIR_LEAVES];          /* sorted, without repeats */
+	const struct anode *g[AR_PAIR_LEAVES]; /* e[i]'s generator */
+};
+/* afam_map_leafset() : the leaf set of map task @m of reduction family @f. */
+void afam_map_leafset(const struct afam *f, int64_t m, struct leafset *ls);
 /* anode_child_box() : the box of input @k of @n needed to compute @n over a box. */
 void anode_child_box(const struct anode *n, int k, const int64_t *start, const int64_t *count, int64_t *cstart,
 		     int64_t *ccount);

@@ -64,12 +64,9 @@ struct ectx {
 	struct { const struct anode *a; struct vcf_reader *r; } vcfs[4];
 	int n_vcfs;
 	/* random leaf boxes generated ahead, whole, for a paired map task (see afam.partner) */
-	struct leafcache {
-		const struct anode *n;
-		int64_t start[AR_MAX_DIMS], count[AR_MAX_DIMS];
-		void *data; /* the box's values in C order, in the wide type */
-	} lc[4];
-	int n_lc;
+	struct leafset lc;
+	const void *lc_data[AR_PAIR_LEAVES]; /* box i's values in C order, in the wide type */
+	int n_lc;                            /* boxes ready: 0 or lc.n */
 	struct err *e;
 	bool failed;
 };
@@ -240,11 +237,18 @@ static double *as_double(struct ectx *x, const void *buf, bool is_float, int64_t
 
 static void *eval_node(struct ectx *x, const struct anode *n, const int64_t *start, const int64_t *count, bool root);
 
+/* A constant's value as the wide type holds it, as a double. */
+static double scalar_value(const struct anode *n)
+{
+	return wide_float(n->dtype) ? (n->dtype == DT_FLOAT32 ? (double)(float)n->f : n->f)
+				    : (double)wrap_int(n->i, n->dtype);
+}
+
 static void *eval_scalar(struct ectx *x, const struct anode *n, int64_t cnt)
 {
 	if (wide_float(n->dtype)) {
 		double *d = scratch_alloc(x, (size_t)cnt * 8);
-		double v = n->dtype == DT_FLOAT32 ? (double)(float)n->f : n->f;
+		double v = scalar_value(n);
 		for (int64_t i = 0; i < cnt; i++)
 			d[i] = v;
 		return d;
@@ -261,33 +265,34 @@ static void *cached_leaf(struct ectx *x, const struct anode *n, const int64_t *s
 {
 	int nd = n->ndim;
 	for (int i = 0; i < x->n_lc; i++) {
-		const struct leafcache *l = &x->lc[i];
-		bool inside = l->n == n;
+		const struct leafbox *l = &x->lc.e[i];
+		const char *data = x->lc_data[i];
+		bool inside = x->lc.g[i] == n;
 		for (int k = 0; k < nd && inside; k++)
-			inside = start[k] >= l->start[k] && start[k] + count[k] <= l->start[k] + l->count[k];
+			inside = start[k] >= l->s[k] && start[k] + count[k] <= l->s[k] + l->c[k];
 		if (!inside)
 			continue;
 		/* one run of the cached box (the axes after some axis whole, those before it single):
 		 * hand it out in place, as consumers of eval_node() buffers only read them */
 		int t = nd - 1;
-		while (t > 0 && count[t] == l->count[t])
+		while (t > 0 && count[t] == l->c[t])
 			t--;
 		bool run = true;
 		for (int k = 0; k < t; k++)
 			run &= count[k] == 1;
 		int64_t first = 0;
 		for (int k = 0; k < nd; k++)
-			first = first * l->count[k] + (start[k] - l->start[k]);
+			first = first * l->c[k] + (start[k] - l->s[k]);
 		if (run)
-			return (char *)l->data + first * 8;
+			return (char *)data + first * 8;
 		int64_t cnt = box_size(nd, count);
 		char *buf = scratch_alloc(x, (size_t)(cnt ? cnt : 1) * 8);
 		int64_t row = nd ? count[nd - 1] : 1;
 		FOR_ROWS(nd, count, idx, off, {
 			int64_t src = 0;
 			for (int k = 0; k < nd; k++)
-				src = src * l->count[k] + (start[k] - l->start[k] + (k < nd - 1 ? idx[k] : 0));
-			memcpy(buf + off * 8, (const char *)l->data + src * 8, (size_t)row * 8);
+				src = src * l->c[k] + (start[k] - l->s[k] + (k < nd - 1 ? idx[k] : 0));
+			memcpy(buf + off * 8, data + src * 8, (size_t)row * 8);
 		});
 		return buf;
 	}
@@ -1560,9 +1565,7 @@ static const struct anode *fold_of(const struct anode *r, struct fold *f)
 	for (int k = 0; k < nd; k++)
 		if (p->in[0]->shape[k] != p->shape[k])
 			return p;
-	const struct anode *c = p->in[1];
-	double v = wide_float(c->dtype) ? (c->dtype == DT_FLOAT32 ? (double)(float)c->f : c->f)
-					: (double)wrap_int(c->i, c->dtype);
+	double v = scalar_value(p->in[1]);
 	bool last = nd >= 1 && (r->axes & (1u << (nd - 1)));
 	if ((r->red == RED_SUM || r->red == RED_MEAN) && last && p->ew == EW_POW && p->dtype == DT_FLOAT64 && v == 2)
 		f->kind = FOLD_SQUARE;
@@ -1904,35 +1907,20 @@ static void *leaf_buf(size_t bytes)
 	return b->p;
 }
 
-/* Notes a box for the leaf cache (its values come in cache_fill). */
-static void cache_leaf(void *arg, const struct anode *g, const int64_t *s, const int64_t *c)
+/* Generates the random boxes map task @m reads into the worker's buffer, one after another. */
+static void cache_fill(struct ectx *x, const struct afam *f, int64_t m)
 {
-	struct ectx *x = arg;
-	for (int i = 0; i < x->n_lc; i++)
-		if (x->lc[i].n == g && !memcmp(x->lc[i].start, s, (size_t)g->ndim * 8) &&
-		    !memcmp(x->lc[i].count, c, (size_t)g->ndim * 8))
-			return;
-	if (x->n_lc == (int)(sizeof x->lc / sizeof x->lc[0]))
-		return; /* lowering pairs at most that many boxes; a box left out is generated as usual */
-	struct leafcache *l = &x->lc[x->n_lc++];
-	l->n = g;
-	memcpy(l->start, s, (size_t)g->ndim * 8);
-	memcpy(l->count, c, (size_t)g->ndim * 8);
-}
-
-/* Generates the noted boxes into the worker's buffer, one after another. */
-static void cache_fill(struct ectx *x)
-{
+	afam_map_leafset(f, m, &x->lc);
 	size_t total = 0;
-	for (int i = 0; i < x->n_lc; i++)
-		total += (size_t)box_size(x->lc[i].n->ndim, x->lc[i].count) * 8;
+	for (int i = 0; i < x->lc.n; i++)
+		total += (size_t)box_size(x->lc.g[i]->ndim, x->lc.e[i].c) * 8;
 	char *p = leaf_buf(total ? total : 8);
-	for (int i = 0; i < x->n_lc; i++) {
-		struct leafcache *l = &x->lc[i];
-		l->data = p;
-		gen_fill(l->n, l->start, l->count, p);
-		p += (size_t)box_size(l->n->ndim, l->count) * 8;
+	for (int i = 0; i < x->lc.n; i++) {
+		x->lc_data[i] = p;
+		gen_fill(x->lc.g[i], x->lc.e[i].s, x->lc.e[i].c, p);
+		p += (size_t)box_size(x->lc.g[i]->ndim, x->lc.e[i].c) * 8;
 	}
+	x->n_lc = x->lc.n;
 }
 
 static int run_map(struct ectx *x, const struct afam *f, int64_t m, struct op_sink *out)
@@ -1953,8 +1941,7 @@ static int run_map(struct ectx *x, const struct afam *f, int64_t m, struct op_si
 	} else if (p > m) {
 		/* this chunk and its partner read the same random boxes: make them once, reduce both here,
 		 * each into its own partial, merged as the tree would (argmin's ties go by index) */
-		anode_random_leaves(in, start, count, cache_leaf, x);
-		cache_fill(x);
+		cache_fill(x, f, m);
 		red_over_box(x, r, start, count, start, oc, st);
 		int64_t ps[AR_MAX_DIMS], pc[AR_MAX_DIMS];
 		anode_chunk_box(in, p, ps, pc);

@@ -143,8 +143,10 @@ void anode_child_box(const struct anode *n, int k, const int64_t *start, const i
 	}
 }
 
-bool anode_random_leaves(const struct anode *a, const int64_t *start, const int64_t *count,
-			 void (*fn)(void *arg, const struct anode *g, const int64_t *s, const int64_t *c), void *arg)
+/* Calls @fn for each random generator that computing @a over the box reads inline, with the box it
+ * reads; false when the program also reads a file or a materialized chunk. */
+static bool random_leaves(const struct anode *a, const int64_t *start, const int64_t *count,
+			  void (*fn)(void *arg, const struct anode *g, const int64_t *s, const int64_t *c), void *arg)
 {
 	if (a->fam)
 		return false;
@@ -167,7 +169,7 @@ bool anode_random_leaves(const struct anode *a, const int64_t *start, const int6
 	for (int i = 0; i < a->n_in; i++) {
 		int64_t cs[AR_MAX_DIMS], cc[AR_MAX_DIMS];
 		anode_child_box(a, i, start, count, cs, cc);
-		if (!anode_random_leaves(a->in[i], cs, cc, fn, arg))
+		if (!random_leaves(a->in[i], cs, cc, fn, arg))
 			return false;
 	}
 	return true;
@@ -433,21 +435,10 @@ static void merge_common(struct walk *w)
 
 /* ---- sharing random leaves between the map tasks of a reduction ---- */
 
-#define PAIR_MAX_LEAVES 4
 /* The leaf boxes a paired task holds: at most this, and 1/8 of the memory limit shared by the
  * workers (each keeps its buffer for the next pair: together they stay within that eighth). */
 #define PAIR_MAX_BYTES ((int64_t)64 << 20)
 #define PAIR_MAX_MAPS 65536
-
-/* The random leaf boxes of one map task, sorted, without repeats. */
-struct leafset {
-	int n;
-	bool ok;
-	struct leafbox {
-		uint32_t id;
-		int64_t s[AR_MAX_DIMS], c[AR_MAX_DIMS];
-	} e[PAIR_MAX_LEAVES];
-};
 
 static void leafset_add(void *arg, const struct anode *g, const int64_t *s, const int64_t *c)
 {
@@ -462,23 +453,25 @@ static void leafset_add(void *arg, const struct anode *g, const int64_t *s, cons
 		at++;
 	if (at < ls->n && !memcmp(&ls->e[at], &b, sizeof b))
 		return;
-	if (ls->n == PAIR_MAX_LEAVES) {
+	if (ls->n == AR_PAIR_LEAVES) {
 		ls->ok = false;
 		return;
 	}
 	memmove(&ls->e[at + 1], &ls->e[at], (size_t)(ls->n - at) * sizeof b);
+	memmove(&ls->g[at + 1], &ls->g[at], (size_t)(ls->n - at) * sizeof ls->g[0]);
 	memcpy(&ls->e[at], &b, sizeof b); /* padding included: sets compare and hash as bytes */
+	ls->g[at] = g;
 	ls->n++;
 }
 
-static void map_leafset(const struct afam *f, int64_t m, struct leafset *ls)
+void afam_map_leafset(const struct afam *f, int64_t m, struct leafset *ls)
 {
 	const struct anode *in = f->a->in[0];
 	int64_t start[AR_MAX_DIMS], count[AR_MAX_DIMS];
 	anode_chunk_box(in, m, start, count);
 	memset(ls, 0, sizeof *ls);
 	ls->ok = true;
-	ls->ok &= anode_random_leaves(in, start, count, leafset_add, ls);
+	ls->ok &= random_leaves(in, start, count, leafset_add, ls);
 }
 
 /* Do map tasks @a and @b of @f feed the same output chunk (the same kept-axis chunk coordinates)? */
@@ -519,7 +512,7 @@ static void pair_map_leaves(struct abuild *b, struct afam *f)
 		max_bytes = share;
 	struct leafset ls, other;
 	for (int64_t m = 0; m < n; m++) {
-		map_leafset(f, m, &ls);
+		afam_map_leafset(f, m, &ls);
 		int64_t bytes = 0;
 		for (int i = 0; i < ls.n; i++) {
 			int64_t cnt = 8;
@@ -537,7 +530,7 @@ static void pair_map_leaves(struct abuild *b, struct afam *f)
 			}
 			if (slot[at] == INT64_MAX || !same_tree(f, slot[at], m))
 				continue;
-			map_leafset(f, slot[at], &other);
+			afam_map_leafset(f, slot[at], &other);
 			if (other.n != ls.n || memcmp(other.e, ls.e, (size_t)ls.n * sizeof ls.e[0]))
 				continue;
 			if (!partner) {

@@ -1568,36 +1568,23 @@ static void agg_update(struct gb *g, struct agg *a, const struct column *c, int6
 		       m2[gi] += d * (x[i] - mean[gi]); n[gi] = nn);
 		break;
 	}
-	case ST_NUNIQUE: {
-		int64_t *cnt = a->arr[0];
+	case ST_NUNIQUE:
+	case ST_TOP: {
+		/* the distinct (group, value) pairs: nunique counts them per group, top counts each pair */
+		if (a->kind == ST_TOP && !a->set.counted)
+			break; /* another agg of this column keeps the counts */
+		int64_t *cnt = a->kind == ST_NUNIQUE ? a->arr[0] : NULL;
 		if (c->type == COL_STRING) {
 			const uint64_t *off = c->soff + c0;
 			const char *base = c->sdata;
 			LOOP_V(uint64_t id = strtab_intern(&a->strs, base + off[i], (size_t)(off[i + 1] - off[i]));
-			       cnt[gi] += pairset_add(&a->set, gi, id));
+			       bool added = pairset_add(&a->set, gi, id); if (cnt) cnt[gi] += added);
 		} else if (isf) {
 			const double *x = c->f + c0;
-			LOOP_F(x, cnt[gi] += pairset_add(&a->set, gi, canon_f(x[i])));
+			LOOP_F(x, bool added = pairset_add(&a->set, gi, canon_f(x[i])); if (cnt) cnt[gi] += added);
 		} else {
 			const int64_t *x = as_i64(c, c0, m, g->si);
-			LOOP_V(cnt[gi] += pairset_add(&a->set, gi, (uint64_t)x[i]));
-		}
-		break;
-	}
-	case ST_TOP: {
-		if (!a->set.counted)
-			break; /* another agg of this column keeps the counts */
-		if (c->type == COL_STRING) {
-			const uint64_t *off = c->soff + c0;
-			const char *base = c->sdata;
-			LOOP_V(pairset_add(&a->set, gi, strtab_intern(&a->strs, base + off[i],
-								      (size_t)(off[i + 1] - off[i]))));
-		} else if (isf) {
-			const double *x = c->f + c0;
-			LOOP_F(x, pairset_add(&a->set, gi, canon_f(x[i])));
-		} else {
-			const int64_t *x = as_i64(c, c0, m, g->si);
-			LOOP_V(pairset_add(&a->set, gi, (uint64_t)x[i]));
+			LOOP_V(bool added = pairset_add(&a->set, gi, (uint64_t)x[i]); if (cnt) cnt[gi] += added);
 		}
 		break;
 	}
