@@ -7,14 +7,16 @@
  * check), no global state: every function may be called from any thread at
  * once.
  *
- * DESIGN: random numbers are counter based (Philox4x32-10, Salmon et al.,
- * SC'11). Element i of a random array with seed s is a pure function of
- * (s, i, stream): key = {s & 0xffffffff, s >> 32}, counter = {i & 0xffffffff,
- * i >> 32, stream, 0}. So an array filled in one call equals the same array
- * filled chunk by chunk, by any number of threads, or on a GPU that follows
- * the same recipe; a chunk is just the index range [first, first + n).
- * Every draw kind has its own stream so that, with one seed, uniform(),
- * normal() and integers() arrays are independent of each other.
+ * DESIGN: random numbers are counter based (ARS-7: AES rounds with a Weyl
+ * key schedule, Salmon et al., SC'11). Element i of a random array with
+ * seed s is a pure function of (s, i, stream): the 128-bit key is s (high
+ * half 0), the 128-bit counter holds an index derived from i in its low 64
+ * bits and the stream in its high ones. So an array filled in one call
+ * equals the same array filled chunk by chunk, by any number of threads, or
+ * on a GPU that follows the same recipe; a chunk is just the index range
+ * [first, first + n). Every draw kind has its own stream so that, with one
+ * seed, uniform(), normal() and integers() arrays are independent of each
+ * other.
  */
 #ifndef TESSERA_KERNELS_H
 #define TESSERA_KERNELS_H
@@ -29,47 +31,59 @@ extern "C" {
 
 /* ---- Counter-based random numbers (cpu/rng.c) ---- */
 
-/* Counter word 2: which kind of draw a Philox block feeds (see DESIGN). */
+/* Counter word 2 (bits 64-95 of the counter): which kind of draw a block feeds. */
 enum k_rand_stream {
 	K_STREAM_UNIFORM = 0,  /* k_rand_uniform, k_rand_uniform_f32 */
 	K_STREAM_NORMAL = 1,   /* k_rand_normal */
 	K_STREAM_INTEGERS = 2, /* k_rand_integers */
 };
 
-/* k_philox4x32() : one Philox4x32-10 block: @out = the 128-bit bijection of
- * @ctr under @key. Words are little-endian-first as in Random123, so the
- * published known-answer vectors apply as written. @out may alias @ctr. */
-void k_philox4x32(const uint32_t key[2], const uint32_t ctr[4], uint32_t out[4]);
+/* The rounds of the arrays' generator: 5 pass BigCrush (Salmon et al.),
+ * two more are the margin Random123 chose as its default. */
+#define K_ARS_ROUNDS 7
+
+/* k_ars4x32() : one ARS block of @rounds (1 to 10) rounds: @out = the
+ * 128-bit bijection of @ctr under @key. Words are little-endian-first as in
+ * Random123 (word 0 is bits 0-31), so its published known-answer vectors
+ * apply as written. Below, "half 0" of a block is its words 0-1 as a 64-bit
+ * number (word 1 on top), "half 1" its words 2-3. @out may alias @ctr.
+ * k_ars4x32_portable() computes the same in portable C on any CPU, for
+ * tests of the vector paths. */
+void k_ars4x32(int rounds, const uint32_t key[4], const uint32_t ctr[4], uint32_t out[4]);
+void k_ars4x32_portable(int rounds, const uint32_t key[4], const uint32_t ctr[4], uint32_t out[4]);
+
+/* The recipe: key = {seed & 0xffffffff, seed >> 32, 0, 0}, K_ARS_ROUNDS
+ * rounds, counter = {c & 0xffffffff, c >> 32, stream, word3} with c and
+ * word3 as each filler says. */
 
 /* k_rand_uniform() : @out[j] for element index i = @first + j, j < @n, is
  * lo + (hi - lo) * u with u in [0, 1), a multiple of 2^-53 taken from the top
- * 53 bits of a 64-bit word of the block of counter i / 2: (out[0] << 32 |
- * out[1]) for even i, (out[2] << 32 | out[3]) for odd i, so one Philox call
- * makes two doubles (numpy's formula; as in numpy, rounding can yield @hi
- * itself when hi - lo is not exact). @first + @n must not pass 2^64. */
+ * 53 bits of half i & 1 of the block of c = i / 2, word3 0, so one block makes
+ * two doubles (numpy's formula; as in numpy, rounding can yield @hi itself
+ * when hi - lo is not exact). @first + @n must not pass 2^64. */
 void k_rand_uniform(uint64_t seed, uint64_t first, size_t n, double lo, double hi, double *out);
 
 /* k_rand_uniform_f32() : as k_rand_uniform, in float: u is a multiple of
- * 2^-24 from the top 24 bits of block word out[0]. Same stream as the double
- * variant, so the float array is the double one's u rounded down to 24 bits. */
+ * 2^-24 from the top 24 bits of the same half, so the float array is the
+ * double one's u rounded down to 24 bits. */
 void k_rand_uniform_f32(uint64_t seed, uint64_t first, size_t n, float lo, float hi, float *out);
 
 /* k_rand_normal() : mean + sd * z, z standard normal by Box–Muller (cos
- * branch only, so one block per element): u1 in (0, 1] from the top 53 bits
- * of word (out[0] << 32 | out[1]) plus one step (never 0, so log is finite),
- * u2 in [0, 1) from (out[2] << 32 | out[3]); z = sqrt(-2 ln u1) cos(2 pi u2).
+ * branch only, so one block per element, c = i, word3 0): u1 in (0, 1] from
+ * the top 53 bits of half 0 plus one step (never 0, so log is finite), u2 in
+ * [0, 1) from the top 53 bits of half 1; z = sqrt(-2 ln u1) cos(2 pi u2).
  * |z| is at most about 8.57 (u1 = 2^-53). Uses libm's log, cos and sqrt, so a
  * GPU's results may differ in the last bits. */
 void k_rand_normal(uint64_t seed, uint64_t first, size_t n, double mean, double sd, double *out);
 
 /* k_rand_integers() : uniform on [lo, hi), exactly unbiased; requires
  * hi > lo (any span up to 2^64 - 1). Lemire's multiply-shift with rejection:
- * the element's block gives two 64-bit candidates, (out[0] << 32 | out[1]) and
- * (out[2] << 32 | out[3]), tried in that order. A candidate is rejected with
- * probability (2^64 mod span) / 2^64 < span / 2^64, under 2^-34 for spans
- * below 2^30; if both are rejected, the blocks with counter word 3 = 1, 2, ...
- * supply two more candidates each until one is accepted, so the element still
- * depends only on (seed, index). */
+ * the block of c = i, word3 0 gives two 64-bit candidates, half 0 and half 1,
+ * tried in that order. A candidate is rejected with probability
+ * (2^64 mod span) / 2^64 < span / 2^64, under 2^-34 for spans below 2^30; if
+ * both are rejected, the blocks with word3 = 1, 2, ... supply two more
+ * candidates each until one is accepted, so the element still depends only
+ * on (seed, index). */
 void k_rand_integers(uint64_t seed, uint64_t first, size_t n, int64_t lo, int64_t hi, int64_t *out);
 
 /* ---- Reductions (cpu/numeric.c) ---- */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for kernels/: Philox known answers and the fillers' chunk
+ * Unit tests for kernels/: ARS known answers and the fillers' chunk
  * invariance and statistics, numpy-compatible reductions, and numpy's repr
  * of floats (a table checked against numpy 1.24's repr()).
  */
@@ -24,67 +24,82 @@ static double lcg_unit(uint64_t *s)
 	return (double)lcg_next(s) / 9007199254740992.0;
 }
 
-static void test_philox_kat(void)
+static void test_ars_kat(void)
 {
-	/* Random123's kat_vectors, "philox4x32 10" lines: ctr[4] key[2] -> out[4]. */
+	/* Random123's kat_vectors, "ars4x32 10" lines: ctr[4] key[4] -> out[4]. */
 	static const struct {
-		uint32_t ctr[4], key[2], out[4];
+		uint32_t ctr[4], key[4], out[4];
 	} kat[] = {
-		{ { 0, 0, 0, 0 }, { 0, 0 }, { 0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8 } },
-		{ { 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff },
-		  { 0xffffffff, 0xffffffff },
-		  { 0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd } },
+		{ { 0, 0, 0, 0 }, { 0, 0, 0, 0 }, { 0x8d73ee19, 0x506401ef, 0x13c2dbe4, 0x0cbe9c0d } },
 		{ { 0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344 },
-		  { 0xa4093822, 0x299f31d0 },
-		  { 0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1 } },
+		  { 0xa4093822, 0x299f31d0, 0x082efa98, 0xec4e6c89 },
+		  { 0xa516e7d6, 0x8357ad74, 0x5b59b3ec, 0x8763fff3 } },
+		{ { 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff },
+		  { 0xffffffff, 0xffffffff, 0, 0 },
+		  { 0xbb3743b1, 0x9f635551, 0xecbc87fc, 0xa19478a9 } },
 	};
 	for (size_t i = 0; i < sizeof kat / sizeof kat[0]; i++) {
 		uint32_t out[4];
-		k_philox4x32(kat[i].key, kat[i].ctr, out);
+		k_ars4x32(10, kat[i].key, kat[i].ctr, out);
+		CHECK(memcmp(out, kat[i].out, sizeof out) == 0);
+		k_ars4x32_portable(10, kat[i].key, kat[i].ctr, out);
 		CHECK(memcmp(out, kat[i].out, sizeof out) == 0);
 	}
 	/* In place. */
 	uint32_t io[4] = { 0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344 };
-	k_philox4x32(kat[2].key, io, io);
-	CHECK(memcmp(io, kat[2].out, sizeof io) == 0);
+	k_ars4x32(10, kat[1].key, io, io);
+	CHECK(memcmp(io, kat[1].out, sizeof io) == 0);
+	/* Every round count, on arbitrary blocks: the CPU's instructions and the portable rounds agree. */
+	uint64_t s = 7;
+	for (int t = 0; t < 200; t++) {
+		uint32_t key[4], ctr[4], a[4], b[4];
+		for (int w = 0; w < 4; w++)
+			key[w] = (uint32_t)lcg_next(&s), ctr[w] = (uint32_t)lcg_next(&s);
+		int rounds = 1 + t % 10;
+		k_ars4x32(rounds, key, ctr, a);
+		k_ars4x32_portable(rounds, key, ctr, b);
+		CHECK(memcmp(a, b, sizeof a) == 0);
+	}
 }
 
-/* The recipe of kernels.h, element by element, against the bulk fillers. */
+/* Half @h of the recipe's block of counter (c, stream, word3), by the portable rounds. */
+static uint64_t recipe_half(uint64_t seed, uint64_t c, uint32_t stream, uint32_t word3, int h)
+{
+	uint32_t key[4] = { (uint32_t)seed, (uint32_t)(seed >> 32), 0, 0 };
+	uint32_t ctr[4] = { (uint32_t)c, (uint32_t)(c >> 32), stream, word3 }, b[4];
+	k_ars4x32_portable(K_ARS_ROUNDS, key, ctr, b);
+	return (uint64_t)b[2 * h + 1] << 32 | b[2 * h];
+}
+
+/* The recipe of kernels.h, element by element, against the bulk fillers
+ * (whose vector paths cover 16-block groups and the tails after them). */
 static void test_rand_recipe(void)
 {
-	uint64_t seed = 0x0123456789abcdefull, first = 0xfffffff0ull; /* crosses 2^32 */
-	enum { N = 40 };
+	uint64_t seed = 0x0123456789abcdefull;
+	enum { N = 300 };
 	double u[N], z[N];
 	float uf[N];
 	int64_t q[N];
-	k_rand_uniform(seed, first, N, 0.0, 1.0, u);
-	k_rand_uniform_f32(seed, first, N, 0.0f, 1.0f, uf);
-	k_rand_normal(seed, first, N, 0.0, 1.0, z);
-	k_rand_integers(seed, first, N, 0, 1000, q);
-	uint32_t key[2] = { (uint32_t)seed, (uint32_t)(seed >> 32) };
-	for (int j = 0; j < N; j++) {
-		uint64_t i = first + (uint64_t)j;
-		/* uniform doubles: counter i / 2, words 0-1 for even i, 2-3 for odd */
-		uint32_t ctr[4] = { (uint32_t)(i >> 1), (uint32_t)(i >> 33), K_STREAM_UNIFORM, 0 }, b[4];
-		k_philox4x32(key, ctr, b);
-		uint64_t w = (i & 1) ? ((uint64_t)b[2] << 32 | b[3]) : ((uint64_t)b[0] << 32 | b[1]);
-		CHECK(u[j] == (double)(w >> 11) * 0x1p-53);
-		ctr[0] = (uint32_t)i;
-		ctr[1] = (uint32_t)(i >> 32);
-		k_philox4x32(key, ctr, b);
-		CHECK(uf[j] == (float)(b[0] >> 8) * 0x1p-24f);
+	/* an odd first index that crosses 2^32 */
+	for (uint64_t first = 0xffffff71ull; first <= 0xffffff72ull; first++) {
+		k_rand_uniform(seed, first, N, 0.0, 1.0, u);
+		k_rand_uniform_f32(seed, first, N, 0.0f, 1.0f, uf);
+		k_rand_normal(seed, first, N, 0.0, 1.0, z);
+		k_rand_integers(seed, first, N, 0, 1000, q);
+		for (int j = 0; j < N; j++) {
+			uint64_t i = first + (uint64_t)j;
+			uint64_t w = recipe_half(seed, i >> 1, K_STREAM_UNIFORM, 0, (int)(i & 1));
+			CHECK(u[j] == (double)(w >> 11) * 0x1p-53);
+			CHECK(uf[j] == (float)(w >> 40) * 0x1p-24f);
 
-		ctr[2] = K_STREAM_NORMAL;
-		k_philox4x32(key, ctr, b);
-		double u1 = (double)((((uint64_t)b[0] << 32 | b[1]) >> 11) + 1) * 0x1p-53;
-		double u2 = (double)(((uint64_t)b[2] << 32 | b[3]) >> 11) * 0x1p-53;
-		CHECK(z[j] == 0.0 + 1.0 * (sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2)));
+			double u1 = (double)((recipe_half(seed, i, K_STREAM_NORMAL, 0, 0) >> 11) + 1) * 0x1p-53;
+			double u2 = (double)(recipe_half(seed, i, K_STREAM_NORMAL, 0, 1) >> 11) * 0x1p-53;
+			CHECK(z[j] == 0.0 + 1.0 * (sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2)));
 
-		ctr[2] = K_STREAM_INTEGERS;
-		k_philox4x32(key, ctr, b);
-		w = (uint64_t)b[0] << 32 | b[1];
-		/* Span 1000 rejects with probability 616 / 2^64: the first word serves. */
-		CHECK(q[j] == (int64_t)(((unsigned __int128)w * 1000) >> 64));
+			w = recipe_half(seed, i, K_STREAM_INTEGERS, 0, 0);
+			/* Span 1000 rejects with probability 616 / 2^64: the first half serves. */
+			CHECK(q[j] == (int64_t)(((unsigned __int128)w * 1000) >> 64));
+		}
 	}
 }
 
@@ -644,7 +659,7 @@ static void test_compare_scalar(void)
 const struct test kernels_tests[] = {
 	{ "kernels/trig_vs_libm", test_trig },
 	{ "kernels/compare_scalar", test_compare_scalar },
-	{ "kernels/philox_kat", test_philox_kat },
+	{ "kernels/ars_kat", test_ars_kat },
 	{ "kernels/rand_recipe", test_rand_recipe },
 	{ "kernels/rand_chunk_invariance", test_rand_chunk_invariance },
 	{ "kernels/rand_uniform_stats", test_rand_uniform_stats },
