@@ -179,6 +179,12 @@ void k_count_lt_f64(const double *restrict a, double b, size_t n, int64_t *restr
 void k_count_gt_f64(const double *restrict a, double b, size_t n, int64_t *restrict count);
 /* k_reverse_u64() : out[i] = a[n - 1 - i] (8-byte values: doubles or int64s, copied as bits). */
 void k_reverse_u64(const uint64_t *restrict a, uint64_t *restrict out, size_t n);
+/* k_add_f64() / k_sub_f64() / k_mul_f64() / k_div_f64() : out[i] = a[i * sa] OP b[i * sb], for
+ * strides @sa and @sb of 1 or 0 (one value, broadcast), not both 0. @out must not overlap a or b. */
+void k_add_f64(const double *restrict a, int sa, const double *restrict b, int sb, double *restrict out, size_t n);
+void k_sub_f64(const double *restrict a, int sa, const double *restrict b, int sb, double *restrict out, size_t n);
+void k_mul_f64(const double *restrict a, int sa, const double *restrict b, int sb, double *restrict out, size_t n);
+void k_div_f64(const double *restrict a, int sa, const double *restrict b, int sb, double *restrict out, size_t n);
 
 #ifdef __cplusplus
 }

@@ -836,36 +836,34 @@ static int64_t i2(enum ew_op op, int64_t a, int64_t b)
 	}
 }
 
-/* The four arithmetic operators over unit-stride runs or one value, as loops
- * the compiler vectorizes. @return false when this is not such a case. */
-#define ARITH_CASES(OP)                                                   \
-	do {                                                              \
-		if (sa == 1 && sb == 1)                                   \
-			for (int64_t i = 0; i < len; i++)                 \
-				o[i] = a[i] OP b[i];                      \
-		else if (sa == 1 && sb == 0) {                            \
-			double bv = b[0];                                 \
-			for (int64_t i = 0; i < len; i++)                 \
-				o[i] = a[i] OP bv;                        \
-		} else if (sa == 0 && sb == 1) {                          \
-			double av = a[0];                                 \
-			for (int64_t i = 0; i < len; i++)                 \
-				o[i] = av OP b[i];                        \
-		} else                                                    \
-			return false;                                     \
-		return true;                                              \
-	} while (0)
-
+/* The four arithmetic operators over unit-stride runs or one value, by the
+ * kernels built for the CPU's vector width; short runs (rows of two, say)
+ * inline, where a call would cost more than the work. @return false when
+ * this is not such a case. */
 static bool arith_fast(enum ew_op op, const double *restrict a, int64_t sa, const double *restrict b, int64_t sb,
 		       double *restrict o, int64_t len)
 {
-	switch (op) {
-	case EW_ADD: ARITH_CASES(+);
-	case EW_SUB: ARITH_CASES(-);
-	case EW_MUL: ARITH_CASES(*);
-	case EW_DIV: ARITH_CASES(/);
-	default: return false;
+	if ((sa != 0 && sa != 1) || (sb != 0 && sb != 1) || (sa == 0 && sb == 0))
+		return false;
+	if (len < 32) {
+		for (int64_t i = 0; i < len; i++) {
+			double x = a[i * sa], y = b[i * sb];
+			switch (op) {
+			case EW_ADD: o[i] = x + y; break;
+			case EW_SUB: o[i] = x - y; break;
+			case EW_MUL: o[i] = x * y; break;
+			case EW_DIV: o[i] = x / y; break;
+			default: return false;
+			}
+		}
+		return true;
 	}
+	void (*k)(const double *restrict, int, const double *restrict, int, double *restrict, size_t) =
+		op == EW_ADD ? k_add_f64 : op == EW_SUB ? k_sub_f64 : op == EW_MUL ? k_mul_f64 : op == EW_DIV ? k_div_f64 : NULL;
+	if (!k)
+		return false;
+	k(a, (int)sa, b, (int)sb, o, (size_t)len);
+	return true;
 }
 
 /* Strides of a child's box buffer in the parent's box index space (0 where broadcast). */

@@ -293,6 +293,35 @@ static void test_reverse(void)
 	}
 }
 
+/* The arithmetic kernels against the operators written plainly, bit for bit, on every stride pair
+ * and on lengths around the vector widths; nothing past n is written. */
+static void test_arith(void)
+{
+	enum { M = 45 };
+	double a[M], b[M], o[M + 1];
+	uint64_t s = 3;
+	for (int i = 0; i < M; i++)
+		a[i] = lcg_unit(&s) * 10 - 5, b[i] = lcg_unit(&s) * 3 + 0.25;
+	void (*k[4])(const double *restrict, int, const double *restrict, int, double *restrict, size_t) = {
+		k_add_f64, k_sub_f64, k_mul_f64, k_div_f64
+	};
+	static const int strides[3][2] = { { 1, 1 }, { 1, 0 }, { 0, 1 } };
+	for (int op = 0; op < 4; op++)
+		for (int st = 0; st < 3; st++)
+			for (size_t n = 0; n <= M; n += (n < 20 ? 1 : 5)) {
+				int sa = strides[st][0], sb = strides[st][1];
+				o[n] = 12345.0;
+				k[op](a, sa, b, sb, o, n);
+				bool ok = o[n] == 12345.0;
+				for (size_t i = 0; i < n; i++) {
+					double x = a[i * (size_t)sa], y = b[i * (size_t)sb];
+					double want = op == 0 ? x + y : op == 1 ? x - y : op == 2 ? x * y : x / y;
+					ok &= memcmp(&o[i], &want, sizeof want) == 0;
+				}
+				CHECK(ok);
+			}
+}
+
 static void test_sum_order(void)
 {
 	/* Values whose sums round, so any other order shows in the bits. */
@@ -666,6 +695,7 @@ const struct test kernels_tests[] = {
 	{ "kernels/rand_normal_stats", test_rand_normal_stats },
 	{ "kernels/rand_integers_stats", test_rand_integers_stats },
 	{ "kernels/sum", test_sum },
+	{ "kernels/arith", test_arith },
 	{ "kernels/sum_order", test_sum_order },
 	{ "kernels/reverse", test_reverse },
 	{ "kernels/moments", test_moments },
