@@ -72,8 +72,9 @@ void k_rand_uniform_f32(uint64_t seed, uint64_t first, size_t n, float lo, float
  * branch only, so one block per element, c = i, word3 0): u1 in (0, 1] from
  * the top 53 bits of half 0 plus one step (never 0, so log is finite), u2 in
  * [0, 1) from the top 53 bits of half 1; z = sqrt(-2 ln u1) cos(2 pi u2).
- * |z| is at most about 8.57 (u1 = 2^-53). Uses libm's log, cos and sqrt, so a
- * GPU's results may differ in the last bits. */
+ * |z| is at most about 8.57 (u1 = 2^-53). log and cos are k_log_f64 and
+ * k_cos_f64 (libm's on CPUs without AVX2, which may differ in the last bit),
+ * so a GPU's results may differ in the last bits too. */
 void k_rand_normal(uint64_t seed, uint64_t first, size_t n, double mean, double sd, double *out);
 
 /* k_rand_integers() : uniform on [lo, hi), exactly unbiased; requires
@@ -163,6 +164,11 @@ int k_format_float32(float v, char *out, size_t out_len);
  * at run time) for |x| < 2^19 * pi/2; libm beyond that and on other CPUs. */
 void k_cos_f64(const double *restrict x, double *restrict out, size_t n);
 void k_sin_f64(const double *restrict x, double *restrict out, size_t n);
+/* k_log_f64() : the natural log, elementwise over @n values; @out must not
+ * overlap @x. Within 1 ulp of libm, vectorized (AVX-512 or AVX2, the same
+ * bits, chosen at run time) for positive normal x; libm for the rest and on
+ * other CPUs. */
+void k_log_f64(const double *restrict x, double *restrict out, size_t n);
 
 /* k_lt_scalar_f64() / k_gt_scalar_f64() : out[i] = a[i] < b (or >) as 0 or 1;
  * NaN compares false. @out must not overlap @a. */
