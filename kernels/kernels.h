@@ -169,6 +169,10 @@ void k_sin_f64(const double *restrict x, double *restrict out, size_t n);
  * bits, chosen at run time) for positive normal x; libm for the rest and on
  * other CPUs. */
 void k_log_f64(const double *restrict x, double *restrict out, size_t n);
+/* k_exp_f64() : e^x, elementwise over @n values; @out must not overlap @x.
+ * Within 1 ulp of libm, vectorized (AVX-512 or AVX2, the same bits, chosen
+ * at run time) for |x| < 707; libm for the rest and on other CPUs. */
+void k_exp_f64(const double *restrict x, double *restrict out, size_t n);
 
 /* k_lt_scalar_f64() / k_gt_scalar_f64() : out[i] = a[i] < b (or >) as 0 or 1;
  * NaN compares false. @out must not overlap @a. */

@@ -1048,14 +1048,16 @@ static void *eval_ew(struct ectx *x, const struct anode *n, const int64_t *start
 			double f = pow(10.0, (double)-n->gi[0]);
 			for (int64_t i = 0; i < len; i++)
 				oi[off + i] = d2i(nearbyint((double)a[i * s0] / f) * f);
-		} else if (fl_domain && out_fl && s0 == 1 && (op == EW_COS || op == EW_SIN || op == EW_LOG)) {
+		} else if (fl_domain && out_fl && s0 == 1 && (op == EW_COS || op == EW_SIN || op == EW_LOG || op == EW_EXP)) {
 			const double *a = (const double *)in[0] + base[0];
 			if (op == EW_COS)
 				k_cos_f64(a, od + off, (size_t)len);
 			else if (op == EW_SIN)
 				k_sin_f64(a, od + off, (size_t)len);
-			else
+			else if (op == EW_LOG)
 				k_log_f64(a, od + off, (size_t)len);
+			else
+				k_exp_f64(a, od + off, (size_t)len);
 		} else if (fl_domain) {
 			const double *a = (const double *)in[0] + base[0];
 			if (out_fl)

@@ -710,6 +710,36 @@ static void test_log(void)
 	CHECK(y[6] == 0.0 && isinf(y[0]) && y[0] < 0);
 }
 
+static void test_exp(void)
+{
+	enum { N = 20000 };
+	static double x[N], y[N], y1[N];
+	static const double ranges[] = { 1e-12, 1, 40, 1414 }; /* the last also crosses the libm lanes */
+	uint64_t st = 13;
+	for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++) {
+		for (int i = 0; i < N; i++)
+			x[i] = ((double)(lcg_next(&st) >> 11) * 0x1p-53 - 0.5) * ranges[r];
+		k_exp_f64(x, y, N);
+		int64_t worst = 0;
+		for (int i = 0; i < N; i++) {
+			int64_t d = ulp_diff(y[i], exp(x[i]));
+			worst = d > worst ? d : worst;
+		}
+		CHECK(worst <= 1);
+		bool same = true;
+		for (int i = 0; i < 40; i++) {
+			k_exp_f64(x + i, y1, 1);
+			same &= memcmp(&y1[0], &y[i], 8) == 0;
+		}
+		CHECK(same);
+	}
+	double sp[] = { 0.0, -745.0, INFINITY, NAN, 710.0, -INFINITY, 706.99, -706.99 };
+	k_exp_f64(sp, y, 8);
+	for (int i = 0; i < 8; i++)
+		CHECK(isnan(y[i]) == isnan(exp(sp[i])) && (isnan(y[i]) || ulp_diff(y[i], exp(sp[i])) <= 1));
+	CHECK(y[0] == 1.0 && isinf(y[2]) && isinf(y[4]) && y[5] == 0.0);
+}
+
 static void test_compare_scalar(void)
 {
 	enum { N = 1001 };
@@ -742,6 +772,7 @@ const struct test kernels_tests[] = {
 	{ "kernels/sum", test_sum },
 	{ "kernels/arith", test_arith },
 	{ "kernels/log", test_log },
+	{ "kernels/exp", test_exp },
 	{ "kernels/sum_order", test_sum_order },
 	{ "kernels/reverse", test_reverse },
 	{ "kernels/moments", test_moments },
