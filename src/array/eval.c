@@ -31,9 +31,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Elements per tile: 16 KiB of doubles per intermediate, so that a chain's tiles stay near the
- * core (8192 made pi and rm 8-10% slower). Results do not depend on it: reductions sum runs. */
-#define TILE 2048
+/* Elements per tile: 64 KiB of doubles per intermediate. A reduction sums a row of up to TILE
+ * values as one run, which gives numpy's pairwise bits for rows of up to 8192 (kernels.h), so
+ * TILE must not go below that: 2048 made pi and rm 8-10% faster but changed sums over longer
+ * rows by an ulp. */
+#define TILE 8192
 
 struct scratch {
 	char *base;

@@ -284,3 +284,29 @@ import numpy as np
 a = np.arange(200, dtype=np.uint8)
 print(sum((a * i for i in range(10)), np.zeros(200, np.uint8)).sum())")"
 }
+
+@test "sums over rows of up to 8192 values have numpy's bits, whatever the chunking" {
+	numpy_or_skip
+	# numpy sums a contiguous row pairwise in blocks of 128; Tessera sums a row of up to 8192
+	# values as one run in the same order (kernels.h), so the bits agree, not just the digits.
+	spec s.yaml <<Y
+tessera: 1
+nodes:
+  x: random.random((40, 8192), chunks=(40, 8192), seed=4)
+  a: x[:, :5000].sum(axis=1)
+  b: x.sum(axis=1)
+  c: x[:, :2049].mean(axis=-1)
+  d: x.rechunk((7, 8192)).sum(axis=1)
+outputs: {x: "$TMP/x.npy", a: "$TMP/a.npy", b: "$TMP/b.npy", c: "$TMP/c.npy", d: "$TMP/d.npy"}
+Y
+	run -0 "$TESSERA" run "$TMP/s.yaml" -q
+	run -0 /usr/bin/python3 -c "
+import numpy as np
+x = np.load('$TMP/x.npy')
+for name, want in (('a', x[:, :5000].sum(axis=1)), ('b', x.sum(axis=1)), ('c', x[:, :2049].mean(axis=-1)),
+                   ('d', x.sum(axis=1))):
+    got = np.load('$TMP/%s.npy' % name)
+    assert got.tobytes() == want.tobytes(), (name, int((got != want).sum()))
+print('ok')"
+	assert_output ok
+}
