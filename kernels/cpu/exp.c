@@ -45,7 +45,8 @@
 		double y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi);                            \
 		uint64_t yb;                                                                   \
 		__builtin_memcpy(&yb, &y, 8);                                                  \
-		yb += (uint64_t)(int64_t)kd << 52;                                             \
+		/* through int32: AVX2 has no 64-bit integer conversions; |kd| <= 1020 here */ \
+		yb += (uint64_t)(int64_t)(int32_t)kd << 52;                                    \
 		__builtin_memcpy(&out[i], &yb, 8);                                             \
 	}                                                                                      \
 	return bad != 0;

@@ -52,7 +52,8 @@
 		uint64_t big = 0 - (uint64_t)(m > SQRT2);                                      \
 		mb = (b & MANT_MASK) | (HALF_BITS & big) | (ONE_BITS & ~big);                  \
 		__builtin_memcpy(&m, &mb, 8);                                                  \
-		double dk = (double)((int64_t)e - 1023 + (int64_t)(big & 1));                  \
+		/* int32 so that AVX2, which has no 64-bit integer conversions, vectorizes it */ \
+		double dk = (double)((int32_t)(e & 0x7ff) - 1023 + (int32_t)(big & 1));        \
 		double f = m - 1.0;                                                            \
 		double s = f / (2.0 + f);                                                      \
 		double z = s * s, w = z * z;                                                   \

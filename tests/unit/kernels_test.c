@@ -72,7 +72,8 @@ static uint64_t recipe_half(uint64_t seed, uint64_t c, uint32_t stream, uint32_t
 }
 
 /* The recipe of kernels.h, element by element, against the bulk fillers
- * (whose vector paths cover 16-block groups and the tails after them). */
+ * (whose vector paths cover 32-block groups, groups cut by the range, and
+ * the tails after them). */
 static void test_rand_recipe(void)
 {
 	uint64_t seed = 0x0123456789abcdefull;
@@ -82,15 +83,15 @@ static void test_rand_recipe(void)
 	int64_t q[N];
 	/* an odd first index that crosses 2^32 */
 	for (uint64_t first = 0xffffff71ull; first <= 0xffffff72ull; first++) {
-		k_rand_uniform(seed, first, N, 0.0, 1.0, u);
-		k_rand_uniform_f32(seed, first, N, 0.0f, 1.0f, uf);
+		k_rand_uniform(seed, first, N, -1.0, 2.0, u);
+		k_rand_uniform_f32(seed, first, N, -1.0f, 2.0f, uf);
 		k_rand_normal(seed, first, N, 0.0, 1.0, z);
 		k_rand_integers(seed, first, N, 0, 1000, q);
 		for (int j = 0; j < N; j++) {
 			uint64_t i = first + (uint64_t)j;
 			uint64_t w = recipe_half(seed, i >> 1, K_STREAM_UNIFORM, 0, (int)(i & 1));
-			CHECK(u[j] == (double)(w >> 11) * 0x1p-53);
-			CHECK(uf[j] == (float)(w >> 40) * 0x1p-24f);
+			CHECK(u[j] == -1.0 + 3.0 * ((double)(w >> 11) * 0x1p-53));
+			CHECK(uf[j] == -1.0f + 3.0f * ((float)(w >> 40) * 0x1p-24f));
 
 			double u1 = (double)((recipe_half(seed, i, K_STREAM_NORMAL, 0, 0) >> 11) + 1) * 0x1p-53;
 			double u2 = (double)(recipe_half(seed, i, K_STREAM_NORMAL, 0, 1) >> 11) * 0x1p-53;
