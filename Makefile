@@ -67,6 +67,8 @@ LIB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 TEST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRC))
 
 BIN      := $(if $(filter build,$(BUILD)),tessera,$(BUILD)/tessera)
+# Kernels never read errno, and with it sqrt cannot be vectorized.
+$(BUILD)/kernels/%.o: ALL_CFLAGS += -fno-math-errno
 
 .PHONY: all deps-check test test-unit test-cli check-asan check-tsan test-gpu bench bench-sched bench-array bench-distance bench-csv \
         install uninstall clean help demo deps lint-man

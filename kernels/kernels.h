@@ -195,6 +195,12 @@ void k_add_f64(const double *restrict a, int sa, const double *restrict b, int s
 void k_sub_f64(const double *restrict a, int sa, const double *restrict b, int sb, double *restrict out, size_t n);
 void k_mul_f64(const double *restrict a, int sa, const double *restrict b, int sb, double *restrict out, size_t n);
 void k_div_f64(const double *restrict a, int sa, const double *restrict b, int sb, double *restrict out, size_t n);
+/* k_sqrt_f64() / k_abs_f64() / k_floor_f64() / k_ceil_f64() : out[i] = f(a[i]), IEEE exact (sqrt of a
+ * negative is NaN; errno is not set). @out must not overlap @a. */
+void k_sqrt_f64(const double *restrict a, double *restrict out, size_t n);
+void k_abs_f64(const double *restrict a, double *restrict out, size_t n);
+void k_floor_f64(const double *restrict a, double *restrict out, size_t n);
+void k_ceil_f64(const double *restrict a, double *restrict out, size_t n);
 
 #ifdef __cplusplus
 }

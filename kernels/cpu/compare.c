@@ -14,8 +14,8 @@
 #include "kernels.h"
 
 #if defined(__x86_64__)
-#define X86_VARIANT(isa, name, params, ...)                                     \
-	__attribute__((target(isa), optimize("O3"))) static void name params \
+#define X86_VARIANT(isa, name, params, ...)                                                       \
+	__attribute__((target(isa), optimize("O3", "no-trapping-math"))) static void name params \
 	{                                                                      \
 		__VA_ARGS__                                                    \
 	}
@@ -92,3 +92,14 @@ ARITH_KERNEL(k_add_f64, +)
 ARITH_KERNEL(k_sub_f64, -)
 ARITH_KERNEL(k_mul_f64, *)
 ARITH_KERNEL(k_div_f64, /)
+
+/* One IEEE operation an element: vector instructions do each exactly as the scalar ones (floor and
+ * ceil vectorize without trapping math, sqrt without errno: the Makefile builds kernels/ so). */
+KERNEL(k_sqrt_f64, (const double *restrict a, double *restrict out, size_t n), (a, out, n),
+       for (size_t i = 0; i < n; i++) out[i] = __builtin_sqrt(a[i]);)
+KERNEL(k_abs_f64, (const double *restrict a, double *restrict out, size_t n), (a, out, n),
+       for (size_t i = 0; i < n; i++) out[i] = __builtin_fabs(a[i]);)
+KERNEL(k_floor_f64, (const double *restrict a, double *restrict out, size_t n), (a, out, n),
+       for (size_t i = 0; i < n; i++) out[i] = __builtin_floor(a[i]);)
+KERNEL(k_ceil_f64, (const double *restrict a, double *restrict out, size_t n), (a, out, n),
+       for (size_t i = 0; i < n; i++) out[i] = __builtin_ceil(a[i]);)

@@ -1050,6 +1050,11 @@ static void *eval_ew(struct ectx *x, const struct anode *n, const int64_t *start
 			double f = pow(10.0, (double)-n->gi[0]);
 			for (int64_t i = 0; i < len; i++)
 				oi[off + i] = d2i(nearbyint((double)a[i * s0] / f) * f);
+		} else if (fl_domain && out_fl && s0 == 1 && len >= 32 &&
+			   (op == EW_SQRT || op == EW_ABS || op == EW_FLOOR || op == EW_CEIL)) {
+			const double *a = (const double *)in[0] + base[0];
+			(op == EW_SQRT ? k_sqrt_f64 : op == EW_ABS ? k_abs_f64 : op == EW_FLOOR ? k_floor_f64 : k_ceil_f64)(
+				a, od + off, (size_t)len);
 		} else if (fl_domain && out_fl && s0 == 1 && (op == EW_COS || op == EW_SIN || op == EW_LOG || op == EW_EXP)) {
 			const double *a = (const double *)in[0] + base[0];
 			if (op == EW_COS)

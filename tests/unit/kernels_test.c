@@ -326,6 +326,31 @@ static void test_arith(void)
 			}
 }
 
+/* The one-operation unary kernels against libm's, bit for bit, with the awkward values in among
+ * ordinary ones at every position of a vector. */
+static void test_unary(void)
+{
+	enum { M = 45 };
+	double a[M], o[M + 1];
+	static const double odd[] = { -0.0, 0.0, -2.5, 2.5, -1e-310, INFINITY, -INFINITY, NAN, 0x1p52 + 0.5, -3.0 };
+	uint64_t s = 17;
+	for (int i = 0; i < M; i++)
+		a[i] = i % 3 == 0 ? odd[(i / 3) % 10] : lcg_unit(&s) * 200 - 100;
+	void (*k[4])(const double *restrict, double *restrict, size_t) = { k_sqrt_f64, k_abs_f64, k_floor_f64,
+									 k_ceil_f64 };
+	for (int op = 0; op < 4; op++)
+		for (size_t n = 0; n <= M; n++) {
+			o[n] = 12345.0;
+			k[op](a, o, n);
+			bool ok = o[n] == 12345.0;
+			for (size_t i = 0; i < n; i++) {
+				double want = op == 0 ? sqrt(a[i]) : op == 1 ? fabs(a[i]) : op == 2 ? floor(a[i]) : ceil(a[i]);
+				ok &= isnan(want) ? isnan(o[i]) : memcmp(&o[i], &want, sizeof want) == 0;
+			}
+			CHECK(ok);
+		}
+}
+
 static void test_sum_order(void)
 {
 	/* Values whose sums round, so any other order shows in the bits. */
@@ -772,6 +797,7 @@ const struct test kernels_tests[] = {
 	{ "kernels/rand_integers_stats", test_rand_integers_stats },
 	{ "kernels/sum", test_sum },
 	{ "kernels/arith", test_arith },
+	{ "kernels/unary", test_unary },
 	{ "kernels/log", test_log },
 	{ "kernels/exp", test_exp },
 	{ "kernels/sum_order", test_sum_order },
