@@ -845,26 +845,18 @@ static int64_t i2(enum ew_op op, int64_t a, int64_t b)
 static bool arith_fast(enum ew_op op, const double *restrict a, int64_t sa, const double *restrict b, int64_t sb,
 		       double *restrict o, int64_t len)
 {
-	if ((sa != 0 && sa != 1) || (sb != 0 && sb != 1) || (sa == 0 && sb == 0))
-		return false;
-	if (len < 32) {
-		for (int64_t i = 0; i < len; i++) {
-			double x = a[i * sa], y = b[i * sb];
-			switch (op) {
-			case EW_ADD: o[i] = x + y; break;
-			case EW_SUB: o[i] = x - y; break;
-			case EW_MUL: o[i] = x * y; break;
-			case EW_DIV: o[i] = x / y; break;
-			default: return false;
-			}
-		}
-		return true;
-	}
 	void (*k)(const double *restrict, int, const double *restrict, int, double *restrict, size_t) =
 		op == EW_ADD ? k_add_f64 : op == EW_SUB ? k_sub_f64 : op == EW_MUL ? k_mul_f64 : op == EW_DIV ? k_div_f64 : NULL;
-	if (!k)
+	if (!k || (sa != 0 && sa != 1) || (sb != 0 && sb != 1) || (sa == 0 && sb == 0))
 		return false;
-	k(a, (int)sa, b, (int)sb, o, (size_t)len);
+	if (len >= 32) {
+		k(a, (int)sa, b, (int)sb, o, (size_t)len);
+		return true;
+	}
+	for (int64_t i = 0; i < len; i++) {
+		double x = a[i * sa], y = b[i * sb];
+		o[i] = op == EW_ADD ? x + y : op == EW_SUB ? x - y : op == EW_MUL ? x * y : x / y;
+	}
 	return true;
 }
 
