@@ -173,6 +173,9 @@ void k_log_f64(const double *restrict x, double *restrict out, size_t n);
  * Within 1 ulp of libm, vectorized (AVX-512 or AVX2, the same bits, chosen
  * at run time) for |x| < 707; libm for the rest and on other CPUs. */
 void k_exp_f64(const double *restrict x, double *restrict out, size_t n);
+/* k_tanh_f64() : tanh, the same way: within 2 ulp of libm, vectorized for |x| < 353.5 (libm, which
+ * gives +-1, past that and for NaN, and on other CPUs). */
+void k_tanh_f64(const double *restrict x, double *restrict out, size_t n);
 
 /* k_lt_scalar_f64() / k_gt_scalar_f64() : out[i] = a[i] < b (or >) as 0 or 1;
  * NaN compares false. @out must not overlap @a. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * exp: e^x over arrays, vectorized. x = k ln2 + r with k = round(x / ln2)
+ * exp: e^x (and tanh, built on it) over arrays, vectorized. x = k ln2 + r with k = round(x / ln2)
  * and |r| <= ln2/2, ln 2 split in a high part whose products with k are
  * exact and a low part (the classic fdlibm exp's reduction); then
  * e^r = 1 + r + r c / (2 - c) with c = r - r^2 P(r^2), P the minimax
@@ -29,6 +29,22 @@
  * y in [0.7, 1.42]). */
 #define FAST_MAX 707.0
 
+/* e^v for |v| < FAST_MAX, the formula above; inlined into the vector loops. */
+static inline __attribute__((always_inline)) double exp_fast(double v)
+{
+	double kd = __builtin_rint(v * INV_LN2);
+	double hi = v - kd * LN2_HI, lo = kd * LN2_LO;
+	double r = hi - lo, t = r * r;
+	double c = r - t * (P1 + t * (P2 + t * (P3 + t * (P4 + t * P5))));
+	double y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi);
+	uint64_t yb;
+	__builtin_memcpy(&yb, &y, 8);
+	/* through int32: AVX2 has no 64-bit integer conversions; |kd| <= 1020 here */
+	yb += (uint64_t)(int64_t)(int32_t)kd << 52;
+	__builtin_memcpy(&y, &yb, 8);
+	return y;
+}
+
 /* @return non-zero when some lane is out of the fast range (or NaN): those
  * lanes are recomputed with libm. */
 #define EXP_LOOP                                                                               \
@@ -37,17 +53,54 @@
 		double v = x[i];                                                               \
 		bool ok = __builtin_fabs(v) < FAST_MAX;                                        \
 		bad |= !ok;                                                                    \
-		v = ok ? v : 0.0; /* keeps the bit arithmetic below in range */               \
-		double kd = __builtin_rint(v * INV_LN2);                                       \
-		double hi = v - kd * LN2_HI, lo = kd * LN2_LO;                                 \
-		double r = hi - lo, t = r * r;                                                 \
-		double c = r - t * (P1 + t * (P2 + t * (P3 + t * (P4 + t * P5))));             \
-		double y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi);                            \
-		uint64_t yb;                                                                   \
-		__builtin_memcpy(&yb, &y, 8);                                                  \
-		/* through int32: AVX2 has no 64-bit integer conversions; |kd| <= 1020 here */ \
-		yb += (uint64_t)(int64_t)(int32_t)kd << 52;                                    \
-		__builtin_memcpy(&out[i], &yb, 8);                                             \
+		out[i] = exp_fast(ok ? v : 0.0); /* 0: keeps the bit arithmetic in range */   \
+	}                                                                                      \
+	return bad != 0;
+
+/*
+ * tanh: below TANH_SPLIT, x + x^3 P(x^2) with P a minimax fit (Chebyshev,
+ * degree 11 in x^2, fitted with mpmath at 50 digits; its error is under
+ * 4e-18); above, 1 - 2 / (e^(2|x|) + 1), where no digits cancel
+ * ((1 - t) / (1 + t) with t = e^(-2|x|) compounded to 3 ulp). Both are computed for every lane and one is kept. Past
+ * FAST_MAX / 2 (and for NaN) libm serves; tanh is +-1 there anyway.
+ */
+#define TANH_SPLIT 0.625
+#define TH0 6.485163482793113e-06
+#define TH1 -3.12011014257974e-05
+#define TH2 9.257116129556769e-05
+#define TH3 -0.0002375906496055562
+#define TH4 0.0005896606577757043
+#define TH5 -0.0014557754120478055
+#define TH6 0.0035921217511549622
+#define TH7 -0.008863235103240878
+#define TH8 0.021869488519008305
+#define TH9 -0.05396825396789699
+#define TH10 0.13333333333333042
+#define TH11 -0.3333333333333333
+
+#define TANH_LOOP                                                                              \
+	uint64_t bad = 0;                                                                      \
+	for (size_t i = 0; i < n; i++) {                                                       \
+		double v = x[i], ax = __builtin_fabs(v);                                       \
+		bool ok = ax < FAST_MAX / 2;                                                   \
+		bad |= !ok;                                                                    \
+		double u = exp_fast(ok ? 2.0 * ax : 0.0);                                      \
+		double big = 1.0 - 2.0 / (u + 1.0);                                            \
+		double z = v * v;                                                              \
+		double p = TH0;                                                                \
+		p = p * z + TH1;                                                               \
+		p = p * z + TH2;                                                               \
+		p = p * z + TH3;                                                               \
+		p = p * z + TH4;                                                               \
+		p = p * z + TH5;                                                               \
+		p = p * z + TH6;                                                               \
+		p = p * z + TH7;                                                               \
+		p = p * z + TH8;                                                               \
+		p = p * z + TH9;                                                               \
+		p = p * z + TH10;                                                              \
+		p = p * z + TH11;                                                              \
+		double small = v + v * (z * p); /* sign: tanh(-0) is -0 */                    \
+		out[i] = __builtin_copysign(ax < TANH_SPLIT ? small : big, v);                 \
 	}                                                                                      \
 	return bad != 0;
 
@@ -59,6 +112,10 @@ static int exp_avx512(const double *restrict x, double *restrict out, size_t n)
 {
 	EXP_LOOP
 }
+static int tanh_avx512(const double *restrict x, double *restrict out, size_t n)
+{
+	TANH_LOOP
+}
 #pragma GCC pop_options
 
 #pragma GCC push_options
@@ -67,6 +124,10 @@ static int exp_avx512(const double *restrict x, double *restrict out, size_t n)
 static int exp_avx2(const double *restrict x, double *restrict out, size_t n)
 {
 	EXP_LOOP
+}
+static int tanh_avx2(const double *restrict x, double *restrict out, size_t n)
+{
+	TANH_LOOP
 }
 #pragma GCC pop_options
 #endif
@@ -91,4 +152,26 @@ void k_exp_f64(const double *restrict x, double *restrict out, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (!(fabs(x[i]) < FAST_MAX))
 			out[i] = exp(x[i]);
+}
+
+void k_tanh_f64(const double *restrict x, double *restrict out, size_t n)
+{
+	int bad;
+#if defined(__x86_64__)
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"))
+		bad = tanh_avx512(x, out, n);
+	else if (__builtin_cpu_supports("avx2"))
+		bad = tanh_avx2(x, out, n);
+	else
+#endif
+	{
+		for (size_t i = 0; i < n; i++)
+			out[i] = tanh(x[i]);
+		return;
+	}
+	if (!bad)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (!(fabs(x[i]) < FAST_MAX / 2))
+			out[i] = tanh(x[i]);
 }

@@ -673,7 +673,7 @@ static void test_trig(void)
 	uint64_t st = 7;
 	for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++) {
 		for (int i = 0; i < N; i++)
-			x[i] = ((double)(lcg_next(&st) >> 11) * 0x1p-53 * 2 - 1) * ranges[r];
+			x[i] = (lcg_unit(&st) * 2 - 1) * ranges[r];
 		k_cos_f64(x, c, N);
 		k_sin_f64(x, s, N);
 		int64_t worst = 0;
@@ -704,7 +704,7 @@ static void test_log(void)
 	for (int r = 0; r < 3; r++) {
 		for (int i = 0; i < N; i++) {
 			uint64_t b = lcg_next(&st);
-			double u = (double)((b >> 11) + 1) * 0x1p-53;
+			double u = (double)(b + 1) * 0x1p-53; /* lcg_next gives 53 bits: u in (0, 1] */
 			if (r == 0)
 				x[i] = u;
 			else if (r == 1)
@@ -744,7 +744,7 @@ static void test_exp(void)
 	uint64_t st = 13;
 	for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++) {
 		for (int i = 0; i < N; i++)
-			x[i] = ((double)(lcg_next(&st) >> 11) * 0x1p-53 - 0.5) * ranges[r];
+			x[i] = (lcg_unit(&st) - 0.5) * ranges[r];
 		k_exp_f64(x, y, N);
 		int64_t worst = 0;
 		for (int i = 0; i < N; i++) {
@@ -764,6 +764,37 @@ static void test_exp(void)
 	for (int i = 0; i < 8; i++)
 		CHECK(isnan(y[i]) == isnan(exp(sp[i])) && (isnan(y[i]) || ulp_diff(y[i], exp(sp[i])) <= 1));
 	CHECK(y[0] == 1.0 && isinf(y[2]) && isinf(y[4]) && y[5] == 0.0);
+}
+
+static void test_tanh(void)
+{
+	enum { N = 20000 };
+	static double x[N], y[N], y1[N];
+	/* around the split at 0.625, into the exp branch, to where tanh is 1, and past the fast range */
+	static const double ranges[] = { 1e-9, 0.7, 1.3, 25, 800 };
+	uint64_t st = 19;
+	for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++) {
+		for (int i = 0; i < N; i++)
+			x[i] = (lcg_unit(&st) * 2 - 1) * ranges[r];
+		k_tanh_f64(x, y, N);
+		int64_t worst = 0;
+		for (int i = 0; i < N; i++) {
+			int64_t d = ulp_diff(y[i], tanh(x[i]));
+			worst = d > worst ? d : worst;
+		}
+		CHECK(worst <= 2);
+		bool same = true;
+		for (int i = 0; i < 40; i++) {
+			k_tanh_f64(x + i, y1, 1);
+			same &= memcmp(&y1[0], &y[i], 8) == 0;
+		}
+		CHECK(same);
+	}
+	double sp[] = { 0.0, -0.0, INFINITY, -INFINITY, NAN, 0.625, -0.625, 400 };
+	k_tanh_f64(sp, y, 8);
+	for (int i = 0; i < 8; i++)
+		CHECK(isnan(y[i]) == isnan(tanh(sp[i])) && (isnan(y[i]) || ulp_diff(y[i], tanh(sp[i])) <= 2));
+	CHECK(signbit(y[1]) && y[2] == 1.0 && y[3] == -1.0 && y[7] == 1.0);
 }
 
 static void test_compare_scalar(void)
@@ -800,6 +831,7 @@ const struct test kernels_tests[] = {
 	{ "kernels/unary", test_unary },
 	{ "kernels/log", test_log },
 	{ "kernels/exp", test_exp },
+	{ "kernels/tanh", test_tanh },
 	{ "kernels/sum_order", test_sum_order },
 	{ "kernels/reverse", test_reverse },
 	{ "kernels/moments", test_moments },
