@@ -1645,21 +1645,10 @@ int csv_input_open(const char *path, const struct csv_dialect *d, bool header, u
 		 * into ext4 against 0.38-0.42 s into tmpfs here). */
 		data_fd = mem_max ? memfd_create("tessera-csv-copy", MFD_CLOEXEC) : -1;
 		if (data_fd >= 0) {
-			/* tasks open it by its /proc name: without /proc, a file it is */
+			in->in_memory = true;
+			in->mem_fd = data_fd;
 			in->data_path = xasprintf("/proc/self/fd/%d", data_fd);
-			int probe = open(in->data_path, O_RDONLY | O_CLOEXEC);
-			if (probe >= 0) {
-				close(probe);
-				in->in_memory = true;
-				in->mem_fd = data_fd;
-			} else {
-				close(data_fd);
-				data_fd = -1;
-				free(in->data_path);
-				in->data_path = NULL;
-			}
-		}
-		if (data_fd < 0) {
+		} else {
 			in->data_path = xasprintf("%s/csv-XXXXXX", dir);
 			data_fd = mkstemp(in->data_path);
 			if (data_fd < 0) {
