@@ -652,11 +652,8 @@ static int read_csv(struct ctx *c, const struct expr *x, struct fval *v)
 	int rc = 0;
 	for (size_t i = 0; i < ps.n && rc == 0; i++) {
 		struct csv_input *in = alloc(c, sizeof *in);
-		/* copies of stdin or of compressed input stay in memory while all of them together
-		 * fit in a quarter of the limit (the scheduler takes them out of the results' share) */
-		uint64_t held = frame_inputs_held(b), share = b->mem_limit / 4;
-		rc = csv_input_open(ps.v[i].path, &dl, header, bs, b->jobs, b->spill_dir, share > held ? share - held : 0,
-				    at(c, ps.v[i].from->off), in, b->e);
+		rc = csv_input_open(ps.v[i].path, &dl, header, bs, b->jobs, b->spill_dir, at(c, ps.v[i].from->off), in,
+				    b->e);
 		if (rc < 0)
 			break;
 		XGROW(b->inputs, b->inputs_cap, b->n_inputs + 1);
@@ -2662,14 +2659,6 @@ const char *fnode_describe(struct arena *a, const struct fnode *f)
 	if (f->scalar)
 		return arena_printf(a, "a value (%s)", col_type_name(f->types[f->n_cols - 1]));
 	return arena_printf(a, "frame (%d column%s)", f->n_cols, f->n_cols == 1 ? "" : "s");
-}
-
-uint64_t frame_inputs_held(const struct fbuild *b)
-{
-	uint64_t sum = 0;
-	for (size_t i = 0; i < b->n_inputs; i++)
-		sum += b->inputs[i]->mem_bytes;
-	return sum;
 }
 
 void frame_release_inputs(struct fbuild *b)

@@ -170,8 +170,6 @@ const char *fnode_describe(struct arena *a, const struct fnode *f);
 int frame_run(const struct ffam *f, int64_t rel, size_t n_in, const void *const *in_data, const size_t *in_len,
 	      struct op_sink *out, struct err *e);
 
-/* frame_inputs_held() : the bytes of the copies of stdin and decompressed input kept in memory. */
-uint64_t frame_inputs_held(const struct fbuild *b);
 /* frame_release_inputs() : removes the copies of stdin and decompressed input. */
 void frame_release_inputs(struct fbuild *b);
 

@@ -1602,7 +1602,6 @@ struct graph *graph_build(struct spec *s, const struct graph_opts *o, struct err
 		g->n_notes = b.ab.n_notes;
 	}
 	free(b.ab.notes);
-	g->held_bytes = frame_inputs_held(&b.fb);
 	g->inputs = b.fb.inputs;
 	g->n_inputs = b.fb.n_inputs;
 	free(b.fouts);

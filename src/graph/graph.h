@@ -83,8 +83,6 @@ struct graph {
 	const char **notes;          /* shown by --verbose; arena memory */
 	struct csv_input **inputs;   /* CSV inputs of frame nodes (their spill copies go with graph_free) */
 	size_t n_inputs;
-	uint64_t held_bytes;         /* held in memory for the whole run, outside the store: the inputs'
-					copies kept in memory */
 };
 
 /* How to build: everything besides the spec. */

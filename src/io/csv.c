@@ -1298,9 +1298,7 @@ struct stream {
 	const struct csv_dialect *d;
 	bool header;
 	uint64_t bs;
-	int out_fd;          /* the copy: a memfd while in->in_memory, else a file */
-	uint64_t mem_max;    /* the most the copy may hold in memory */
-	const char *spill_dir;
+	int out_fd;
 	uint64_t pos;        /* bytes of plain text so far */
 	struct head h;
 	bool data;           /* the data records have begun (data_start is known) */
@@ -1319,54 +1317,7 @@ static void stream_count(struct stream *s, const char *p, size_t n)
 	s->nl += (int64_t)b;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	for (size_t k = 0; k < n;) {
-		ssize_t w = write(fd, p + k, n - k);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		k += (size_t)w;
-	}
-	return 0;
-}
-
-/* The copy outgrew its share of memory: it moves to a file in the spill folder and goes on there. */
-static int stream_to_file(struct stream *s, struct err *e)
-{
-	struct csv_input *in = s->in;
-	char *path = xasprintf("%s/csv-XXXXXX", s->spill_dir);
-	int fd = mkstemp(path);
-	if (fd < 0) {
-		int rc = err_sys(e, NULL, "%s: cannot create a copy in '%s'", in->path, s->spill_dir);
-		free(path);
-		return rc;
-	}
-	cleanup_add_file(path);
-	char *buf = xmalloc(IO_BUF);
-	int rc = 0;
-	for (uint64_t off = 0; off < s->pos && rc == 0;) {
-		size_t got = 0;
-		if (read_full(s->out_fd, buf, IO_BUF, off, &got) < 0 || got == 0)
-			rc = err_sys(e, NULL, "%s: cannot read back the copy in memory", in->path);
-		else if (write_all(fd, buf, got) < 0)
-			rc = err_sys(e, NULL, "%s: cannot write the copy '%s'", in->path, path);
-		off += got;
-	}
-	free(buf);
-	/* the file is the copy from now on, even on failure, so that release removes it */
-	close(s->out_fd);
-	free(in->data_path);
-	in->data_path = path;
-	in->is_copy = true;
-	in->in_memory = false;
-	in->mem_fd = -1;
-	s->out_fd = fd;
-	return rc;
-}
-
-/* Takes p[0..n) of plain text: the header, quote parity, line counts and cuts, then the copy. */
+/* Takes p[0..n) of plain text: the header, quote parity, line counts and cuts, then the spill copy. */
 static int stream_take(struct stream *s, const char *p, size_t n, struct err *e)
 {
 	size_t i = 0;
@@ -1411,10 +1362,14 @@ static int stream_take(struct stream *s, const char *p, size_t n, struct err *e)
 			}
 		}
 	}
-	if (s->in->in_memory && s->pos + n > s->mem_max && stream_to_file(s, e) < 0)
-		return -1;
-	if (write_all(s->out_fd, p, n) < 0)
-		return err_sys(e, NULL, "%s: cannot write the copy '%s'", s->in->path, s->in->data_path);
+	for (size_t k = 0; k < n;) {
+		ssize_t w = write(s->out_fd, p + k, n - k);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return err_sys(e, NULL, "%s: cannot write the copy '%s'", s->in->path, s->in->data_path);
+		k += (size_t)w;
+	}
 	s->pos += n;
 	return 0;
 }
@@ -1556,10 +1511,9 @@ out:
 /* ---- open ---- */
 
 int csv_input_open(const char *path, const struct csv_dialect *d, bool header, uint64_t blocksize, int jobs,
-		   const char *spill_dir, uint64_t mem_max, struct loc loc, struct csv_input *in, struct err *e)
+		   const char *spill_dir, struct loc loc, struct csv_input *in, struct err *e)
 {
 	memset(in, 0, sizeof *in);
-	in->mem_fd = -1;
 	in->path = xstrdup(path);
 	in->header = header;
 	uint64_t bs = blocksize < MIN_BLOCK ? MIN_BLOCK : blocksize > CSV_MAX_BLOCK ? CSV_MAX_BLOCK : blocksize;
@@ -1640,36 +1594,23 @@ int csv_input_open(const char *path, const struct csv_dialect *d, bool header, u
 		}
 	} else {
 		const char *dir = spill_dir && *spill_dir ? spill_dir : "/tmp";
-		/* In memory first: a file in the spill folder costs the file system's
-		 * allocation, writeback and removal (a 491 MB pipe copy took 0.60-1.08 s
-		 * into ext4 against 0.38-0.42 s into tmpfs here). */
-		data_fd = mem_max ? memfd_create("tessera-csv-copy", MFD_CLOEXEC) : -1;
-		if (data_fd >= 0) {
-			in->in_memory = true;
-			in->mem_fd = data_fd;
-			in->data_path = xasprintf("/proc/self/fd/%d", data_fd);
-		} else {
-			in->data_path = xasprintf("%s/csv-XXXXXX", dir);
-			data_fd = mkstemp(in->data_path);
-			if (data_fd < 0) {
-				rc = err_sys(e, NULL, "%s: cannot create a copy in '%s'", path, dir);
-				free(in->data_path);
-				in->data_path = NULL;
-				goto out;
-			}
-			in->is_copy = true;
-			cleanup_add_file(in->data_path);
+		in->data_path = xasprintf("%s/csv-XXXXXX", dir);
+		data_fd = mkstemp(in->data_path);
+		if (data_fd < 0) {
+			rc = err_sys(e, NULL, "%s: cannot create a copy in '%s'", path, dir);
+			free(in->data_path);
+			in->data_path = NULL;
+			goto out;
 		}
+		in->is_copy = true;
+		cleanup_add_file(in->data_path);
 		if (regular)
 			raw_n = 0; /* read from the start again (the magic was read with pread) */
-		struct stream s = {.in = in, .d = d, .header = header, .bs = bs, .out_fd = data_fd,
-				   .mem_max = mem_max, .spill_dir = dir, .cuts = &cuts};
+		struct stream s = {.in = in, .d = d, .header = header, .bs = bs, .out_fd = data_fd, .cuts = &cuts};
 		rc = stream_copy(&s, fd, raw, raw_n, e);
-		data_fd = s.out_fd; /* a move to a file changes it */
 		if (rc < 0)
 			goto out;
 		in->size = s.pos;
-		in->mem_bytes = in->in_memory ? in->size : 0;
 		h = s.h;
 		if (!h.done && header)
 			cuts.n = 0;
@@ -1694,7 +1635,7 @@ int csv_input_open(const char *path, const struct csv_dialect *d, bool header, u
 	}
 	if ((rc = read_names(data_fd, &h, d, header, in, e)) < 0)
 		goto out;
-	if (!in->is_copy && !in->in_memory) { /* read in place: cut it now (a stream was cut as it came) */
+	if (!in->is_copy) {
 		in->data_start = header ? h.end : h.bom;
 		int64_t start_lines = header ? h.lines : 0;
 		if ((rc = scan_plain(data_fd, in, d, bs, jobs, start_lines, &cuts, e)) < 0)
@@ -1727,7 +1668,7 @@ out:
 	free(cuts.line);
 	if (fd > 0)
 		close(fd);
-	if (data_fd > 0 && !(in->in_memory && data_fd == in->mem_fd)) /* the memfd is the copy: kept open */
+	if (data_fd > 0)
 		close(data_fd);
 	if (rc < 0)
 		csv_input_release(in);
@@ -1742,8 +1683,6 @@ void csv_input_release(struct csv_input *in)
 		unlink(in->data_path);
 		cleanup_forget(in->data_path);
 	}
-	if (in->in_memory && in->mem_fd >= 0)
-		close(in->mem_fd);
 	free(in->path);
 	free(in->data_path);
 	for (int j = 0; j < in->n_cols && in->names; j++)

@@ -81,12 +81,8 @@ enum csv_compression { CSV_PLAIN, CSV_GZIP, CSV_ZSTD };
 
 struct csv_input {
 	char *path;               /* as the user wrote it ("-": stdin) */
-	char *data_path;          /* the plain text tasks read: @path, the copy in the spill folder, or the
-				     /proc name of the copy kept in memory */
-	bool is_copy;             /* @data_path is a file of ours: csv_input_release() removes it */
-	bool in_memory;           /* the copy is a memfd, @mem_fd, open until csv_input_release() */
-	int mem_fd;
-	uint64_t mem_bytes;       /* bytes the copy in memory holds (0 when there is none) */
+	char *data_path;          /* the plain text tasks read: @path, or the copy in the spill folder */
+	bool is_copy;             /* @data_path is ours: csv_input_release() removes it */
 	enum csv_compression compression;
 	uint64_t size;            /* bytes of plain text */
 	int n_cols;               /* fields of the first record */
@@ -104,9 +100,8 @@ struct csv_input {
 
 /*
  * csv_input_open() : opens @path (a file, or "-" for stdin) and cuts it into
- * blocks of about @blocksize bytes (at most CSV_MAX_BLOCK). The copy of
- * stdin or of decompressed input is kept in memory while it is at most
- * @mem_max bytes, and moved to a file in @spill_dir when it grows past that. @jobs threads scan a plain
+ * blocks of about @blocksize bytes (at most CSV_MAX_BLOCK). @spill_dir takes
+ * the copy of stdin or of decompressed input. @jobs threads scan a plain
  * file. @header: the first record names the columns. Errors (ERR_RUN, or
  * ERR_SPEC located at @loc for a file that cannot be opened): no such file,
  * an unterminated quote at the end of the input (named by its line), an
@@ -114,7 +109,7 @@ struct csv_input {
  * header, a corrupt gzip/zstd stream.
  */
 int csv_input_open(const char *path, const struct csv_dialect *d, bool header, uint64_t blocksize, int jobs,
-		   const char *spill_dir, uint64_t mem_max, struct loc loc, struct csv_input *in, struct err *e);
+		   const char *spill_dir, struct loc loc, struct csv_input *in, struct err *e);
 void csv_input_release(struct csv_input *in);
 
 /*

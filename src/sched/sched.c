@@ -427,11 +427,10 @@ int sched_run(const struct graph *g, const struct plan *p, const struct sched_op
 
 	/* The limit is the process's: with array tasks, which work inside it,
 	 * results get what is left after the program itself (libraries, BLAS
-	 * buffers, stacks: about 16 MiB), the running tasks (each worker
-	 * holds one) and the input copies kept in memory, and at least a
-	 * quarter of it. Shell tasks work in their own processes. */
+	 * buffers, stacks: about 16 MiB) and the running tasks (each worker
+	 * holds one), and at least a quarter of it. Shell tasks work in their
+	 * own processes. */
 	uint64_t reserve = g->task_work_max ? (16u << 20) + (uint64_t)g->task_work_max * (uint64_t)o->jobs : 0;
-	reserve += g->held_bytes;
 	if (reserve > o->mem_limit / 4 * 3)
 		reserve = o->mem_limit / 4 * 3;
 	struct store_opts so = { o->mem_limit - reserve, o->spill_dir, 1 };

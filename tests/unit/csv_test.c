@@ -15,7 +15,6 @@
 #include "util/err.h"
 #include "util/xalloc.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
@@ -555,27 +554,12 @@ static void test_column_parse(void)
 
 /* ---- inputs ---- */
 
-/* How much of a copy may stay in memory in open_input(): 0 puts every copy in a file. */
-static uint64_t copy_mem_max;
-
 static int open_input(const char *path, bool header, uint64_t bs, int jobs, const char *dir, struct csv_input *in,
 		      struct err *e)
 {
 	err_init(e);
 	struct loc loc = {"spec.yaml", 3, 5};
-	return csv_input_open(path, &comma, header, bs, jobs, dir, copy_mem_max, loc, in, e);
-}
-
-/* Whether @dir holds nothing (a copy left behind would show). */
-static bool dir_empty_but(const char *dir, int n_kept)
-{
-	DIR *d = opendir(dir);
-	int n = 0;
-	for (struct dirent *de; d && (de = readdir(d));)
-		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
-	if (d)
-		closedir(d);
-	return n == n_kept;
+	return csv_input_open(path, &comma, header, bs, jobs, dir, loc, in, e);
 }
 
 static void test_input_small(void)
@@ -809,25 +793,6 @@ static void test_input_blocks(void)
 	csv_input_release(&in);
 	CHECK(access(copy, F_OK) != 0); /* the copy is gone */
 	free(copy);
-	/* the copy in memory: no file at all, the same blocks */
-	copy_mem_max = (uint64_t)n + 1;
-	CHECK(open_input(gz, true, 1, 2, dir, &in, &e) == 0);
-	CHECK(in.in_memory && !in.is_copy && in.mem_bytes == n && in.size == n);
-	CHECK(!strncmp(in.data_path, "/proc/self/fd/", 14));
-	CHECK(dir_empty_but(dir, 2)); /* big.csv and the gzip file */
-	check_blocks(&in, text, rows);
-	CHECK(in.n_blocks == n_blocks && !memcmp(offs, in.block_off, (size_t)(n_blocks + 1) * sizeof *offs));
-	csv_input_release(&in);
-	/* past its share of memory, the copy moves to a file part way through: the same blocks */
-	copy_mem_max = 300000;
-	CHECK(open_input(gz, true, 1, 2, dir, &in, &e) == 0);
-	CHECK(!in.in_memory && in.is_copy && in.mem_bytes == 0 && in.size == n);
-	CHECK(dir_empty_but(dir, 3));
-	check_blocks(&in, text, rows);
-	CHECK(in.n_blocks == n_blocks && !memcmp(offs, in.block_off, (size_t)(n_blocks + 1) * sizeof *offs));
-	csv_input_release(&in);
-	CHECK(dir_empty_but(dir, 2));
-	copy_mem_max = 0;
 
 	/* zstd, two frames */
 	size_t zcap = ZSTD_compressBound(n) + 64;
