@@ -176,6 +176,9 @@ void k_exp_f64(const double *restrict x, double *restrict out, size_t n);
 /* k_tanh_f64() : tanh, the same way: within 2 ulp of libm, vectorized for |x| < 353.5 (libm, which
  * gives +-1, past that and for NaN, and on other CPUs). */
 void k_tanh_f64(const double *restrict x, double *restrict out, size_t n);
+/* k_cosh_f64() / k_sinh_f64() : the same way, within 2 ulp of libm, vectorized for |x| < 707. */
+void k_cosh_f64(const double *restrict x, double *restrict out, size_t n);
+void k_sinh_f64(const double *restrict x, double *restrict out, size_t n);
 
 /* k_lt_scalar_f64() / k_gt_scalar_f64() : out[i] = a[i] < b (or >) as 0 or 1;
  * NaN compares false. @out must not overlap @a. */

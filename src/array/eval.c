@@ -1048,7 +1048,8 @@ static void *eval_ew(struct ectx *x, const struct anode *n, const int64_t *start
 			(op == EW_SQRT ? k_sqrt_f64 : op == EW_ABS ? k_abs_f64 : op == EW_FLOOR ? k_floor_f64 : k_ceil_f64)(
 				a, od + off, (size_t)len);
 		} else if (fl_domain && out_fl && s0 == 1 &&
-			   (op == EW_COS || op == EW_SIN || op == EW_LOG || op == EW_EXP || op == EW_TANH)) {
+			   (op == EW_COS || op == EW_SIN || op == EW_LOG || op == EW_EXP || op == EW_TANH ||
+			    op == EW_SINH || op == EW_COSH)) {
 			const double *a = (const double *)in[0] + base[0];
 			if (op == EW_COS)
 				k_cos_f64(a, od + off, (size_t)len);
@@ -1058,8 +1059,12 @@ static void *eval_ew(struct ectx *x, const struct anode *n, const int64_t *start
 				k_log_f64(a, od + off, (size_t)len);
 			else if (op == EW_EXP)
 				k_exp_f64(a, od + off, (size_t)len);
-			else
+			else if (op == EW_TANH)
 				k_tanh_f64(a, od + off, (size_t)len);
+			else if (op == EW_SINH)
+				k_sinh_f64(a, od + off, (size_t)len);
+			else
+				k_cosh_f64(a, od + off, (size_t)len);
 		} else if (fl_domain) {
 			const double *a = (const double *)in[0] + base[0];
 			if (out_fl)

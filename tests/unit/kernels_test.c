@@ -797,6 +797,41 @@ static void test_tanh(void)
 	CHECK(signbit(y[1]) && y[2] == 1.0 && y[3] == -1.0 && y[7] == 1.0);
 }
 
+static void test_sinh_cosh(void)
+{
+	enum { N = 20000 };
+	static double x[N], y[N], y1[N];
+	static const double ranges[] = { 1e-9, 0.7, 1.3, 25, 720 }; /* the last crosses the libm lanes */
+	uint64_t st = 23;
+	for (int f = 0; f < 2; f++)
+		for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++) {
+			for (int i = 0; i < N; i++)
+				x[i] = (lcg_unit(&st) * 2 - 1) * ranges[r];
+			(f ? k_cosh_f64 : k_sinh_f64)(x, y, N);
+			int64_t worst = 0;
+			for (int i = 0; i < N; i++) {
+				int64_t d = ulp_diff(y[i], f ? cosh(x[i]) : sinh(x[i]));
+				worst = d > worst ? d : worst;
+			}
+			CHECK(worst <= 2);
+			bool same = true;
+			for (int i = 0; i < 40; i++) {
+				(f ? k_cosh_f64 : k_sinh_f64)(x + i, y1, 1);
+				same &= memcmp(&y1[0], &y[i], 8) == 0;
+			}
+			CHECK(same);
+		}
+	double sp[] = { 0.0, -0.0, INFINITY, -INFINITY, NAN, 0.625, -0.625, 710 };
+	double c[8];
+	k_sinh_f64(sp, y, 8);
+	k_cosh_f64(sp, c, 8);
+	for (int i = 0; i < 8; i++) {
+		CHECK(isnan(y[i]) == isnan(sinh(sp[i])) && (isnan(y[i]) || ulp_diff(y[i], sinh(sp[i])) <= 2));
+		CHECK(isnan(c[i]) == isnan(cosh(sp[i])) && (isnan(c[i]) || ulp_diff(c[i], cosh(sp[i])) <= 2));
+	}
+	CHECK(signbit(y[1]) && c[0] == 1.0 && isinf(c[3]) && c[3] > 0);
+}
+
 static void test_compare_scalar(void)
 {
 	enum { N = 1001 };
@@ -832,6 +867,7 @@ const struct test kernels_tests[] = {
 	{ "kernels/log", test_log },
 	{ "kernels/exp", test_exp },
 	{ "kernels/tanh", test_tanh },
+	{ "kernels/sinh_cosh", test_sinh_cosh },
 	{ "kernels/sum_order", test_sum_order },
 	{ "kernels/reverse", test_reverse },
 	{ "kernels/moments", test_moments },
