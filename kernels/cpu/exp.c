@@ -6,13 +6,14 @@
  * e^r = 1 + r + r c / (2 - c) with c = r - r^2 P(r^2), P the minimax
  * polynomial of that exp, and 2^k goes straight into the exponent bits.
  * One formula for every lane, no branches, so the compiler vectorizes the
- * loop; it is built for AVX-512 and for AVX2 and chosen at run time, and
- * both give the same bits (no fused multiply-add is written, and ISO C mode
- * keeps the compiler from fusing). Where the result would be subnormal,
+ * loop; vmath.h builds it for AVX-512 and for AVX2, which give the same
+ * bits (no fused multiply-add is written, and ISO C mode keeps the
+ * compiler from fusing). Where the result would be subnormal,
  * overflow or is not finite (|x| >= 707), and on other CPUs, libm serves.
  * Within 1 ulp of libm (a unit test checks it).
  */
 #include "kernels.h"
+#include "vmath.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -151,81 +152,23 @@ static inline __attribute__((always_inline)) double exp_fast(double v)
 	}                                                                                      \
 	return bad != 0;
 
-#if defined(__x86_64__)
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq")
-#pragma GCC optimize("O3", "no-trapping-math")
-static int exp_avx512(const double *restrict x, double *restrict out, size_t n)
+/* The lanes the loops leave to libm: |x| past the fast range, and NaN. */
+static inline bool past_fast(double v)
 {
-	EXP_LOOP
+	return !(fabs(v) < FAST_MAX);
 }
-static int tanh_avx512(const double *restrict x, double *restrict out, size_t n)
-{
-	TANH_LOOP
-}
-static int cosh_avx512(const double *restrict x, double *restrict out, size_t n)
-{
-	COSH_LOOP
-}
-static int sinh_avx512(const double *restrict x, double *restrict out, size_t n)
-{
-	SINH_LOOP
-}
-#pragma GCC pop_options
 
-#pragma GCC push_options
-#pragma GCC target("avx2")
-#pragma GCC optimize("O3", "no-trapping-math")
-static int exp_avx2(const double *restrict x, double *restrict out, size_t n)
+static inline bool past_fast_half(double v)
 {
-	EXP_LOOP
+	return !(fabs(v) < FAST_MAX / 2);
 }
-static int tanh_avx2(const double *restrict x, double *restrict out, size_t n)
-{
-	TANH_LOOP
-}
-static int cosh_avx2(const double *restrict x, double *restrict out, size_t n)
-{
-	COSH_LOOP
-}
-static int sinh_avx2(const double *restrict x, double *restrict out, size_t n)
-{
-	SINH_LOOP
-}
-#pragma GCC pop_options
-#endif
 
-/* k_NAME_f64(): the loop for this CPU, then libm for the lanes it could not serve (|x| >= LIMIT, NaN). */
-#if defined(__x86_64__)
-#define DISPATCH(name, libm, limit)                                                            \
-	void k_##name##_f64(const double *restrict x, double *restrict out, size_t n)          \
-	{                                                                                      \
-		int bad;                                                                       \
-		if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"))   \
-			bad = name##_avx512(x, out, n);                                        \
-		else if (__builtin_cpu_supports("avx2"))                                       \
-			bad = name##_avx2(x, out, n);                                          \
-		else {                                                                         \
-			for (size_t i = 0; i < n; i++)                                         \
-				out[i] = libm(x[i]);                                           \
-			return;                                                                \
-		}                                                                              \
-		if (!bad)                                                                      \
-			return;                                                                \
-		for (size_t i = 0; i < n; i++)                                                 \
-			if (!(fabs(x[i]) < (limit)))                                           \
-				out[i] = libm(x[i]);                                           \
-	}
-#else
-#define DISPATCH(name, libm, limit)                                                            \
-	void k_##name##_f64(const double *restrict x, double *restrict out, size_t n)          \
-	{                                                                                      \
-		for (size_t i = 0; i < n; i++)                                                 \
-			out[i] = libm(x[i]);                                                   \
-	}
-#endif
+VMATH_BUILDS(exp, EXP_LOOP)
+VMATH_BUILDS(tanh, TANH_LOOP)
+VMATH_BUILDS(cosh, COSH_LOOP)
+VMATH_BUILDS(sinh, SINH_LOOP)
 
-DISPATCH(exp, exp, FAST_MAX)
-DISPATCH(tanh, tanh, FAST_MAX / 2)
-DISPATCH(cosh, cosh, FAST_MAX)
-DISPATCH(sinh, sinh, FAST_MAX)
+VMATH_DISPATCH(exp, exp, past_fast)
+VMATH_DISPATCH(tanh, tanh, past_fast_half)
+VMATH_DISPATCH(cosh, cosh, past_fast)
+VMATH_DISPATCH(sinh, sinh, past_fast)

@@ -6,13 +6,14 @@
  * R the minimax polynomial of the classic fdlibm log (its coefficients and
  * its split of ln 2 in a high part whose products with k are exact and a low
  * part). One formula for every lane, no branches, so the compiler vectorizes
- * the loop; it is built for AVX-512 and for AVX2 and chosen at run time, and
- * both give the same bits (no fused multiply-add is written, and ISO C mode
- * keeps the compiler from fusing). Zero, negative, subnormal, infinite and
+ * the loop; vmath.h builds it for AVX-512 and for AVX2, which give the same
+ * bits (no fused multiply-add is written, and ISO C mode keeps the compiler
+ * from fusing). Zero, negative, subnormal, infinite and
  * NaN inputs, and other CPUs, use libm. Within 1 ulp of libm (a unit test
  * checks it over millions of values).
  */
 #include "kernels.h"
+#include "vmath.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -64,47 +65,13 @@
 	}                                                                                      \
 	return bad != 0;
 
-#if defined(__x86_64__)
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq")
-#pragma GCC optimize("O3", "no-trapping-math")
-static int log_avx512(const double *restrict x, double *restrict out, size_t n)
+/* The lanes the loop leaves to libm: zero, negative, subnormal, infinite, NaN (its own test). */
+static inline bool not_normal_positive(double v)
 {
-	LOG_LOOP
+	uint64_t b;
+	__builtin_memcpy(&b, &v, 8);
+	return (b >> 52) - 1 >= 0x7fe;
 }
-#pragma GCC pop_options
 
-#pragma GCC push_options
-#pragma GCC target("avx2")
-#pragma GCC optimize("O3", "no-trapping-math")
-static int log_avx2(const double *restrict x, double *restrict out, size_t n)
-{
-	LOG_LOOP
-}
-#pragma GCC pop_options
-#endif
-
-void k_log_f64(const double *restrict x, double *restrict out, size_t n)
-{
-	int bad;
-#if defined(__x86_64__)
-	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"))
-		bad = log_avx512(x, out, n);
-	else if (__builtin_cpu_supports("avx2"))
-		bad = log_avx2(x, out, n);
-	else
-#endif
-	{
-		for (size_t i = 0; i < n; i++)
-			out[i] = log(x[i]);
-		return;
-	}
-	if (!bad)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		uint64_t b;
-		__builtin_memcpy(&b, &x[i], 8);
-		if ((b >> 52) - 1 >= 0x7fe)
-			out[i] = log(x[i]);
-	}
-}
+VMATH_BUILDS(log, LOG_LOOP)
+VMATH_DISPATCH(log, log, not_normal_positive)
