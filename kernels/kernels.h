@@ -51,6 +51,10 @@ enum k_rand_stream {
  * tests of the vector paths. */
 void k_ars4x32(int rounds, const uint32_t key[4], const uint32_t ctr[4], uint32_t out[4]);
 void k_ars4x32_portable(int rounds, const uint32_t key[4], const uint32_t ctr[4], uint32_t out[4]);
+/* k_rand_cap_isa() : for tests only: the fillers take at most path @level from now on (0 the
+ * portable round, 1 AES-NI, 2 VAES with AVX-512; the CPU may allow less) so that every path can be
+ * compared on one machine. @return the path now in effect. Not for use while fillers run. */
+int k_rand_cap_isa(int level);
 
 /* The recipe: key = {seed & 0xffffffff, seed >> 32, 0, 0}, K_ARS_ROUNDS
  * rounds, counter = {c & 0xffffffff, c >> 32, stream, word3} with c and

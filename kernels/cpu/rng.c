@@ -278,16 +278,31 @@ static int aes_support(void)
 	return level;
 }
 
+/* The highest path the fillers may take (k_rand_cap_isa(), for tests): AES_VAES512 unless capped. */
+static _Atomic int aes_cap = AES_VAES512;
+
 static bool have_aesni(void)
 {
-	return aes_support() >= AES_NI;
+	return aes_support() >= AES_NI && atomic_load_explicit(&aes_cap, memory_order_relaxed) >= AES_NI;
 }
 
 static bool have_vaes512(void)
 {
-	return aes_support() == AES_VAES512;
+	return aes_support() == AES_VAES512 && atomic_load_explicit(&aes_cap, memory_order_relaxed) >= AES_VAES512;
 }
 #endif
+
+int k_rand_cap_isa(int level)
+{
+#if defined(__x86_64__)
+	static const int as_aes[3] = { AES_NONE, AES_NI, AES_VAES512 };
+	atomic_store_explicit(&aes_cap, as_aes[level < 0 ? 0 : level > 2 ? 2 : level], memory_order_relaxed);
+	return have_vaes512() ? 2 : have_aesni() ? 1 : 0;
+#else
+	(void)level;
+	return 0;
+#endif
+}
 
 /* The fastest run this CPU has. */
 static ars_run_fn pick_run(void)

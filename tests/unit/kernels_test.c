@@ -81,8 +81,12 @@ static void test_rand_recipe(void)
 	double u[N], z[N];
 	float uf[N];
 	int64_t q[N];
-	/* an odd first index that crosses 2^32 */
+	/* every path this CPU has (VAES, AES-NI, the portable round), and an odd first index that
+	 * crosses 2^32 */
+	for (int isa = 2; isa >= 0; isa--)
 	for (uint64_t first = 0xffffff71ull; first <= 0xffffff72ull; first++) {
+		int got = k_rand_cap_isa(isa);
+		CHECK(got <= isa);
 		k_rand_uniform(seed, first, N, -1.0, 2.0, u);
 		k_rand_uniform_f32(seed, first, N, -1.0f, 2.0f, uf);
 		k_rand_normal(seed, first, N, 0.0, 1.0, z);
@@ -105,6 +109,7 @@ static void test_rand_recipe(void)
 			CHECK(q[j] == (int64_t)(((unsigned __int128)w * 1000) >> 64));
 		}
 	}
+	k_rand_cap_isa(2);
 }
 
 /* Runs @call_piece for consecutive pieces [at_, at_ + len_) of [0, N) of
