@@ -46,6 +46,16 @@ static inline __attribute__((always_inline)) double exp_fast(double v)
 	return y;
 }
 
+/* v + v z P(z), z = v^2, P by Horner from the highest of its @n coefficients @c: the odd series of
+ * tanh and sinh below their splits (unrolled where it is inlined, as @n is a constant there). */
+static inline __attribute__((always_inline)) double odd_series(double v, const double *c, int n)
+{
+	double z = v * v, p = c[0];
+	for (int k = 1; k < n; k++)
+		p = p * z + c[k];
+	return v + v * (z * p);
+}
+
 /* @return non-zero when some lane is out of the fast range (or NaN): those
  * lanes are recomputed with libm. */
 #define EXP_LOOP                                                                               \
@@ -66,18 +76,20 @@ static inline __attribute__((always_inline)) double exp_fast(double v)
  * FAST_MAX / 2 (and for NaN) libm serves; tanh is +-1 there anyway.
  */
 #define TANH_SPLIT 0.625
-#define TH0 6.485163482793113e-06
-#define TH1 -3.12011014257974e-05
-#define TH2 9.257116129556769e-05
-#define TH3 -0.0002375906496055562
-#define TH4 0.0005896606577757043
-#define TH5 -0.0014557754120478055
-#define TH6 0.0035921217511549622
-#define TH7 -0.008863235103240878
-#define TH8 0.021869488519008305
-#define TH9 -0.05396825396789699
-#define TH10 0.13333333333333042
-#define TH11 -0.3333333333333333
+static const double TANH_C[12] = {
+	6.485163482793113e-06,
+	-3.12011014257974e-05,
+	9.257116129556769e-05,
+	-0.0002375906496055562,
+	0.0005896606577757043,
+	-0.0014557754120478055,
+	0.0035921217511549622,
+	-0.008863235103240878,
+	0.021869488519008305,
+	-0.05396825396789699,
+	0.13333333333333042,
+	-0.3333333333333333,
+};
 
 #define TANH_LOOP                                                                              \
 	uint64_t bad = 0;                                                                      \
@@ -87,20 +99,7 @@ static inline __attribute__((always_inline)) double exp_fast(double v)
 		bad |= !ok;                                                                    \
 		double u = exp_fast(ok ? 2.0 * ax : 0.0);                                      \
 		double big = 1.0 - 2.0 / (u + 1.0);                                            \
-		double z = v * v;                                                              \
-		double p = TH0;                                                                \
-		p = p * z + TH1;                                                               \
-		p = p * z + TH2;                                                               \
-		p = p * z + TH3;                                                               \
-		p = p * z + TH4;                                                               \
-		p = p * z + TH5;                                                               \
-		p = p * z + TH6;                                                               \
-		p = p * z + TH7;                                                               \
-		p = p * z + TH8;                                                               \
-		p = p * z + TH9;                                                               \
-		p = p * z + TH10;                                                              \
-		p = p * z + TH11;                                                              \
-		double small = v + v * (z * p); /* sign: tanh(-0) is -0 */                    \
+		double small = odd_series(v, TANH_C, 12); /* sign: tanh(-0) is -0 */          \
 		out[i] = __builtin_copysign(ax < TANH_SPLIT ? small : big, v);                 \
 	}                                                                                      \
 	return bad != 0;
@@ -112,13 +111,15 @@ static inline __attribute__((always_inline)) double exp_fast(double v)
  * least 1.87 and 1/u at most 0.54. Past FAST_MAX (and for NaN) libm serves.
  */
 #define SINH_SPLIT 0.625
-#define SH0 7.685695063321702e-13
-#define SH1 1.6058836717591534e-10
-#define SH2 2.505210893728216e-08
-#define SH3 2.7557319223231262e-06
-#define SH4 0.00019841269841270332
-#define SH5 0.008333333333333333
-#define SH6 0.16666666666666666
+static const double SINH_C[7] = {
+	7.685695063321702e-13,
+	1.6058836717591534e-10,
+	2.505210893728216e-08,
+	2.7557319223231262e-06,
+	0.00019841269841270332,
+	0.008333333333333333,
+	0.16666666666666666,
+};
 
 #define COSH_LOOP                                                                              \
 	uint64_t bad = 0;                                                                      \
@@ -139,15 +140,7 @@ static inline __attribute__((always_inline)) double exp_fast(double v)
 		bad |= !ok;                                                                    \
 		double u = exp_fast(ok ? ax : 0.0);                                            \
 		double big = 0.5 * (u - 1.0 / u);                                              \
-		double z = v * v;                                                              \
-		double q = SH0;                                                                \
-		q = q * z + SH1;                                                               \
-		q = q * z + SH2;                                                               \
-		q = q * z + SH3;                                                               \
-		q = q * z + SH4;                                                               \
-		q = q * z + SH5;                                                               \
-		q = q * z + SH6;                                                               \
-		double small = v + v * (z * q);                                                \
+		double small = odd_series(v, SINH_C, 7);                                       \
 		out[i] = __builtin_copysign(ax < SINH_SPLIT ? small : big, v);                 \
 	}                                                                                      \
 	return bad != 0;

@@ -699,10 +699,47 @@ static void test_trig(void)
 	CHECK(signbit(s[1])); /* sin(-0) is -0 */
 }
 
+typedef void (*vec_fn)(const double *restrict, double *restrict, size_t);
+
+/* The most units in the last place by which @k over x[0..n) (into y) differs from @libm. */
+static int64_t worst_ulp(vec_fn k, double (*libm)(double), const double *x, double *y, size_t n)
+{
+	k(x, y, n);
+	int64_t worst = 0;
+	for (size_t i = 0; i < n; i++) {
+		int64_t d = ulp_diff(y[i], libm(x[i]));
+		worst = d > worst ? d : worst;
+	}
+	return worst;
+}
+
+/* Whether each of the first 40 values of @y, @k over @x, comes out the same computed alone: a
+ * value does not depend on where it sits in the call (vector body or scalar tail). */
+static bool same_alone(vec_fn k, const double *x, const double *y)
+{
+	bool same = true;
+	for (int i = 0; i < 40; i++) {
+		double y1;
+		k(x + i, &y1, 1);
+		same &= memcmp(&y1, &y[i], 8) == 0;
+	}
+	return same;
+}
+
+/* Whether @k gives libm's NaNs and otherwise stays within @max_ulp of it on the @n values @sp (into y). */
+static bool specials_agree(vec_fn k, double (*libm)(double), const double *sp, double *y, size_t n, int64_t max_ulp)
+{
+	k(sp, y, n);
+	bool ok = true;
+	for (size_t i = 0; i < n; i++)
+		ok &= isnan(y[i]) == isnan(libm(sp[i])) && (isnan(y[i]) || ulp_diff(y[i], libm(sp[i])) <= max_ulp);
+	return ok;
+}
+
 static void test_log(void)
 {
 	enum { N = 20000 };
-	static double x[N], y[N], y1[N];
+	static double x[N], y[N];
 	uint64_t st = 11;
 	/* (0, 1] as the normal filler feeds it, near 1 (cancellation), and random bit patterns
 	 * over every normal exponent */
@@ -719,121 +756,57 @@ static void test_log(void)
 				memcpy(&x[i], &b, 8);
 			}
 		}
-		k_log_f64(x, y, N);
-		int64_t worst = 0;
-		for (int i = 0; i < N; i++) {
-			int64_t d = ulp_diff(y[i], log(x[i]));
-			worst = d > worst ? d : worst;
-		}
-		CHECK(worst <= 1);
-		/* a value does not depend on where it sits in the call (vector body or scalar tail) */
-		bool same = true;
-		for (int i = 0; i < 40; i++) {
-			k_log_f64(x + i, y1, 1);
-			same &= memcmp(&y1[0], &y[i], 8) == 0;
-		}
-		CHECK(same);
+		CHECK(worst_ulp(k_log_f64, log, x, y, N) <= 1);
+		CHECK(same_alone(k_log_f64, x, y));
 	}
 	double sp[] = { 0.0, -0.0, -1.0, INFINITY, NAN, 1e-310, 1.0, 0x1p-1022 };
-	k_log_f64(sp, y, 8);
-	for (int i = 0; i < 8; i++)
-		CHECK(isnan(y[i]) == isnan(log(sp[i])) && (isnan(y[i]) || ulp_diff(y[i], log(sp[i])) <= 1));
+	CHECK(specials_agree(k_log_f64, log, sp, y, 8, 1));
 	CHECK(y[6] == 0.0 && isinf(y[0]) && y[0] < 0);
+}
+
+/* @k against @libm within @max_ulp on x uniform over (-range / 2, range / 2) for each of @ranges (the
+ * first @n_ranges), @scale 1, or over (-range, range), @scale 2. */
+static void check_ranges(vec_fn k, double (*libm)(double), const double *ranges, size_t n_ranges, double scale,
+			 uint64_t seed, int64_t max_ulp)
+{
+	enum { N = 20000 };
+	static double x[N], y[N];
+	uint64_t st = seed;
+	for (size_t r = 0; r < n_ranges; r++) {
+		for (int i = 0; i < N; i++)
+			x[i] = (lcg_unit(&st) * scale - scale / 2) * ranges[r];
+		CHECK(worst_ulp(k, libm, x, y, N) <= max_ulp);
+		CHECK(same_alone(k, x, y));
+	}
 }
 
 static void test_exp(void)
 {
-	enum { N = 20000 };
-	static double x[N], y[N], y1[N];
 	static const double ranges[] = { 1e-12, 1, 40, 1414 }; /* the last also crosses the libm lanes */
-	uint64_t st = 13;
-	for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++) {
-		for (int i = 0; i < N; i++)
-			x[i] = (lcg_unit(&st) - 0.5) * ranges[r];
-		k_exp_f64(x, y, N);
-		int64_t worst = 0;
-		for (int i = 0; i < N; i++) {
-			int64_t d = ulp_diff(y[i], exp(x[i]));
-			worst = d > worst ? d : worst;
-		}
-		CHECK(worst <= 1);
-		bool same = true;
-		for (int i = 0; i < 40; i++) {
-			k_exp_f64(x + i, y1, 1);
-			same &= memcmp(&y1[0], &y[i], 8) == 0;
-		}
-		CHECK(same);
-	}
-	double sp[] = { 0.0, -745.0, INFINITY, NAN, 710.0, -INFINITY, 706.99, -706.99 };
-	k_exp_f64(sp, y, 8);
-	for (int i = 0; i < 8; i++)
-		CHECK(isnan(y[i]) == isnan(exp(sp[i])) && (isnan(y[i]) || ulp_diff(y[i], exp(sp[i])) <= 1));
+	check_ranges(k_exp_f64, exp, ranges, 4, 1, 13, 1);
+	double sp[] = { 0.0, -745.0, INFINITY, NAN, 710.0, -INFINITY, 706.99, -706.99 }, y[8];
+	CHECK(specials_agree(k_exp_f64, exp, sp, y, 8, 1));
 	CHECK(y[0] == 1.0 && isinf(y[2]) && isinf(y[4]) && y[5] == 0.0);
 }
 
 static void test_tanh(void)
 {
-	enum { N = 20000 };
-	static double x[N], y[N], y1[N];
 	/* around the split at 0.625, into the exp branch, to where tanh is 1, and past the fast range */
 	static const double ranges[] = { 1e-9, 0.7, 1.3, 25, 800 };
-	uint64_t st = 19;
-	for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++) {
-		for (int i = 0; i < N; i++)
-			x[i] = (lcg_unit(&st) * 2 - 1) * ranges[r];
-		k_tanh_f64(x, y, N);
-		int64_t worst = 0;
-		for (int i = 0; i < N; i++) {
-			int64_t d = ulp_diff(y[i], tanh(x[i]));
-			worst = d > worst ? d : worst;
-		}
-		CHECK(worst <= 2);
-		bool same = true;
-		for (int i = 0; i < 40; i++) {
-			k_tanh_f64(x + i, y1, 1);
-			same &= memcmp(&y1[0], &y[i], 8) == 0;
-		}
-		CHECK(same);
-	}
-	double sp[] = { 0.0, -0.0, INFINITY, -INFINITY, NAN, 0.625, -0.625, 400 };
-	k_tanh_f64(sp, y, 8);
-	for (int i = 0; i < 8; i++)
-		CHECK(isnan(y[i]) == isnan(tanh(sp[i])) && (isnan(y[i]) || ulp_diff(y[i], tanh(sp[i])) <= 2));
+	check_ranges(k_tanh_f64, tanh, ranges, 5, 2, 19, 2);
+	double sp[] = { 0.0, -0.0, INFINITY, -INFINITY, NAN, 0.625, -0.625, 400 }, y[8];
+	CHECK(specials_agree(k_tanh_f64, tanh, sp, y, 8, 2));
 	CHECK(signbit(y[1]) && y[2] == 1.0 && y[3] == -1.0 && y[7] == 1.0);
 }
 
 static void test_sinh_cosh(void)
 {
-	enum { N = 20000 };
-	static double x[N], y[N], y1[N];
 	static const double ranges[] = { 1e-9, 0.7, 1.3, 25, 720 }; /* the last crosses the libm lanes */
-	uint64_t st = 23;
-	for (int f = 0; f < 2; f++)
-		for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++) {
-			for (int i = 0; i < N; i++)
-				x[i] = (lcg_unit(&st) * 2 - 1) * ranges[r];
-			(f ? k_cosh_f64 : k_sinh_f64)(x, y, N);
-			int64_t worst = 0;
-			for (int i = 0; i < N; i++) {
-				int64_t d = ulp_diff(y[i], f ? cosh(x[i]) : sinh(x[i]));
-				worst = d > worst ? d : worst;
-			}
-			CHECK(worst <= 2);
-			bool same = true;
-			for (int i = 0; i < 40; i++) {
-				(f ? k_cosh_f64 : k_sinh_f64)(x + i, y1, 1);
-				same &= memcmp(&y1[0], &y[i], 8) == 0;
-			}
-			CHECK(same);
-		}
-	double sp[] = { 0.0, -0.0, INFINITY, -INFINITY, NAN, 0.625, -0.625, 710 };
-	double c[8];
-	k_sinh_f64(sp, y, 8);
-	k_cosh_f64(sp, c, 8);
-	for (int i = 0; i < 8; i++) {
-		CHECK(isnan(y[i]) == isnan(sinh(sp[i])) && (isnan(y[i]) || ulp_diff(y[i], sinh(sp[i])) <= 2));
-		CHECK(isnan(c[i]) == isnan(cosh(sp[i])) && (isnan(c[i]) || ulp_diff(c[i], cosh(sp[i])) <= 2));
-	}
+	check_ranges(k_sinh_f64, sinh, ranges, 5, 2, 23, 2);
+	check_ranges(k_cosh_f64, cosh, ranges, 5, 2, 29, 2);
+	double sp[] = { 0.0, -0.0, INFINITY, -INFINITY, NAN, 0.625, -0.625, 710 }, y[8], c[8];
+	CHECK(specials_agree(k_sinh_f64, sinh, sp, y, 8, 2));
+	CHECK(specials_agree(k_cosh_f64, cosh, sp, c, 8, 2));
 	CHECK(signbit(y[1]) && c[0] == 1.0 && isinf(c[3]) && c[3] > 0);
 }
 
