@@ -75,6 +75,60 @@ struct ectx {
 	bool failed;
 };
 
+/*
+ * Each worker's buffers, kept from task to task: fresh ones cost more in page
+ * faults and zeroing (and, for blocks glibc maps, an munmap with its TLB
+ * shootdown) than short tasks spend computing.
+ * - leaf: the boxes of paired map tasks. Lowering bounds a pair's boxes
+ *   together, so one buffer of that size serves every pair.
+ * - scratch: a task's first scratch block, kept only while small, so that an
+ *   idle worker never sits on much memory.
+ */
+struct workbufs {
+	void *leaf;
+	size_t leaf_cap;
+	char *scratch;
+	size_t scratch_cap;
+};
+#define SCRATCH_KEEP_MAX (4u << 20)
+static pthread_key_t work_key;
+static pthread_once_t work_once = PTHREAD_ONCE_INIT;
+
+static void workbufs_free(void *v)
+{
+	struct workbufs *b = v;
+	free(b->leaf);
+	free(b->scratch);
+	free(b);
+}
+
+static void work_key_init(void)
+{
+	pthread_key_create(&work_key, workbufs_free);
+}
+
+static struct workbufs *workbufs(void)
+{
+	pthread_once(&work_once, work_key_init);
+	struct workbufs *b = pthread_getspecific(work_key);
+	if (!b) {
+		b = xcalloc(1, sizeof *b);
+		pthread_setspecific(work_key, b);
+	}
+	return b;
+}
+
+static void *leaf_buf(size_t bytes)
+{
+	struct workbufs *b = workbufs();
+	if (b->leaf_cap < bytes) {
+		free(b->leaf);
+		b->leaf = xmalloc(bytes);
+		b->leaf_cap = bytes;
+	}
+	return b->leaf;
+}
+
 static void *scratch_alloc(struct ectx *x, size_t size)
 {
 	struct scratch *s = &x->sc;
@@ -89,7 +143,15 @@ static void *scratch_alloc(struct ectx *x, size_t size)
 		size_t cap = s->cap ? s->cap * 2 : (1u << 20);
 		while (cap < size + 64)
 			cap *= 2;
-		s->base = xmalloc(cap);
+		struct workbufs *w = workbufs();
+		if (!s->base && w->scratch && w->scratch_cap >= cap) {
+			s->base = w->scratch; /* the worker's kept block */
+			cap = w->scratch_cap;
+			w->scratch = NULL;
+			w->scratch_cap = 0;
+		} else {
+			s->base = xmalloc(cap);
+		}
 		s->cap = cap;
 		s->used = 64; /* room for the block link */
 	}
@@ -117,7 +179,14 @@ static void scratch_release(struct ectx *x)
 		free(b);
 		b = n;
 	}
-	free(x->sc.base);
+	struct workbufs *w = workbufs();
+	if (x->sc.base && x->sc.cap <= SCRATCH_KEEP_MAX && x->sc.cap > w->scratch_cap) {
+		free(w->scratch);
+		w->scratch = x->sc.base;
+		w->scratch_cap = x->sc.cap;
+	} else {
+		free(x->sc.base);
+	}
 	memset(&x->sc, 0, sizeof x->sc);
 }
 
@@ -1878,44 +1947,6 @@ static int run_chunk(struct ectx *x, const struct anode *a, int64_t c, struct op
 		return -1;
 	}
 	return op_sink_give(out, res, (size_t)cnt * isz, x->e);
-}
-
-/* Each worker's buffer for the boxes of paired map tasks, kept from task to task: fresh ones
- * cost more in page faults and zeroing than generating the values saves. Lowering bounds a
- * pair's boxes together, so one buffer of that size serves every pair. */
-struct leafbuf {
-	void *p;
-	size_t cap;
-};
-static pthread_key_t leaf_key;
-static pthread_once_t leaf_once = PTHREAD_ONCE_INIT;
-
-static void leafbuf_free(void *v)
-{
-	struct leafbuf *b = v;
-	free(b->p);
-	free(b);
-}
-
-static void leaf_key_init(void)
-{
-	pthread_key_create(&leaf_key, leafbuf_free);
-}
-
-static void *leaf_buf(size_t bytes)
-{
-	pthread_once(&leaf_once, leaf_key_init);
-	struct leafbuf *b = pthread_getspecific(leaf_key);
-	if (!b) {
-		b = xcalloc(1, sizeof *b);
-		pthread_setspecific(leaf_key, b);
-	}
-	if (b->cap < bytes) {
-		free(b->p);
-		b->p = xmalloc(bytes);
-		b->cap = bytes;
-	}
-	return b->p;
 }
 
 /* Generates the random boxes map task @m reads into the worker's buffer, one after another. */
