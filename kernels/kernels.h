@@ -102,6 +102,9 @@ void k_rand_integers(uint64_t seed, uint64_t first, size_t n, int64_t lo, int64_
 double k_sum_f64(const double *x, size_t n);
 /* k_sumsq_f64() : k_sum_f64 of the squares x[i] * x[i] (each rounded), without storing them. */
 double k_sumsq_f64(const double *x, size_t n);
+/* k_sumprod_f64() : k_sum_f64 of the products x[i] * y[i * step] (each rounded), without
+ * storing them; @step is 1 or -1 (y read backwards from y[0]). */
+double k_sumprod_f64(const double *x, const double *y, long step, size_t n);
 
 /* k_sum_f32_as_f64() : as k_sum_f64 over floats widened to double
  * (np.sum(x, dtype=np.float64) for n <= 8192). */

@@ -56,6 +56,34 @@ ALWAYS_INLINE double leaf_body(const double *x, size_t n, bool sq)
 
 typedef double (*leaf_fn)(const double *x, size_t n);
 
+/* A leaf of products x[i] * y[i * step], each rounded, in leaf_body's order. */
+ALWAYS_INLINE double leaf_prod_body(const double *x, const double *y, size_t n, long step)
+{
+	double r[ACC];
+	for (int j = 0; j < ACC; j++)
+		r[j] = x[j] * y[j * step];
+	size_t i = ACC;
+	for (; i + ACC <= n; i += ACC)
+		for (int j = 0; j < ACC; j++)
+			r[j] += x[i + j] * y[(long)(i + j) * step];
+	double s = combine8(r);
+	for (; i < n; i++)
+		s += x[i] * y[(long)i * step];
+	return s;
+}
+
+typedef double (*leaf_prod_fn)(const double *x, const double *y, size_t n);
+
+static double leaf_prod(const double *x, const double *y, size_t n)
+{
+	return leaf_prod_body(x, y, n, 1);
+}
+
+static double leaf_prod_rev(const double *x, const double *y, size_t n)
+{
+	return leaf_prod_body(x, y, n, -1);
+}
+
 static double leaf_plain(const double *x, size_t n)
 {
 	return leaf_body(x, n, false);
@@ -78,6 +106,16 @@ static double leaf_plain_avx512(const double *x, size_t n)
 static double leaf_sq_avx512(const double *x, size_t n)
 {
 	return leaf_body(x, n, true);
+}
+
+static double leaf_prod_avx512(const double *x, const double *y, size_t n)
+{
+	return leaf_prod_body(x, y, n, 1);
+}
+
+static double leaf_prod_rev_avx512(const double *x, const double *y, size_t n)
+{
+	return leaf_prod_body(x, y, n, -1);
 }
 #pragma GCC pop_options
 #endif
@@ -104,6 +142,34 @@ static leaf_fn pick_leaf(bool sq)
 		return sq ? leaf_sq_avx512 : leaf_plain_avx512;
 #endif
 	return sq ? leaf_sq : leaf_plain;
+}
+
+/* pairwise() over the products x[i] * y[i * step]: the same splits, so the same bits as
+ * k_sum_f64 of the stored products. */
+static double pairwise_prod(const double *x, const double *y, long step, size_t n, leaf_prod_fn leaf)
+{
+	if (n < ACC) {
+		double s = 0.0;
+		for (size_t i = 0; i < n; i++)
+			s += x[i] * y[(long)i * step];
+		return s;
+	}
+	if (n <= PW_BLOCK)
+		return leaf(x, y, n);
+	size_t half = n / 2;
+	half -= half % ACC;
+	return pairwise_prod(x, y, step, half, leaf) +
+	       pairwise_prod(x + half, y + (long)half * step, step, n - half, leaf);
+}
+
+double k_sumprod_f64(const double *x, const double *y, long step, size_t n)
+{
+	leaf_prod_fn leaf = step == 1 ? leaf_prod : leaf_prod_rev;
+#if defined(__x86_64__)
+	if (__builtin_cpu_supports("avx512f"))
+		leaf = step == 1 ? leaf_prod_avx512 : leaf_prod_rev_avx512;
+#endif
+	return 0.0 + pairwise_prod(x, y, step, n, leaf);
 }
 
 static double pairwise_f64(const double *x, size_t n)

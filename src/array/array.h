@@ -253,6 +253,9 @@ struct leafset {
 	} e[AR_PAIR_LEAVES];          /* sorted, without repeats */
 	const struct anode *g[AR_PAIR_LEAVES]; /* e[i]'s generator */
 };
+/* anode_leafset() : the random boxes computing @a over the box reads inline (ok false: more
+ * than random values and constants, or too many boxes). */
+void anode_leafset(const struct anode *a, const int64_t *start, const int64_t *count, struct leafset *ls);
 /* afam_map_leafset() : the leaf set of map task @m of reduction family @f. */
 void afam_map_leafset(const struct afam *f, int64_t m, struct leafset *ls);
 /* anode_child_box() : the box of input @k of @n needed to compute @n over a box. */

@@ -1401,9 +1401,58 @@ static void red_finalize(const struct anode *r, const struct red_state *s, int64
 
 /* An operation folded into a reduction (see fold_of). */
 struct fold {
-	enum { FOLD_NONE, FOLD_SQUARE, FOLD_LT, FOLD_GT } kind;
-	double c; /* the constant compared with */
+	enum { FOLD_NONE, FOLD_SQUARE, FOLD_MUL, FOLD_LT, FOLD_GT } kind;
+	double c;               /* the constant compared with */
+	const struct anode *b;  /* FOLD_MUL: the second factor */
+	const double *bp;       /* ... its value at the box's flat index i is bp[i * bstep] */
+	int64_t bstep;          /* 1 or -1 */
 };
+
+/*
+ * A run of @len values at flat offset @off of the box, summed under the fold
+ * (a plain, squared or product sum), in exactly the order the plain sum of
+ * the stored values would take: @short_inline for the callers that add runs
+ * under 16 values one by one.
+ */
+static double fold_run_sum(const struct fold *f, const double *d, int64_t off, int64_t len, bool short_inline)
+{
+	const double *a = d + off;
+	if (short_inline && len < 16) {
+		double acc = 0;
+		for (int64_t i = 0; i < len; i++)
+			acc += f->kind == FOLD_SQUARE ? a[i] * a[i]
+			       : f->kind == FOLD_MUL  ? a[i] * f->bp[(off + i) * f->bstep]
+						      : a[i];
+		return acc;
+	}
+	if (f->kind == FOLD_SQUARE)
+		return k_sumsq_f64(a, (size_t)len);
+	if (f->kind == FOLD_MUL)
+		return k_sumprod_f64(a, f->bp + off * f->bstep, (long)f->bstep, (size_t)len);
+	return k_sum_f64(a, (size_t)len);
+}
+
+/*
+ * The runs a float sum or mean sends to its states, noted instead of added,
+ * so that they can be added later in another order of tiles (see
+ * pair_streamed): adding a run's sum is all such a reduction does.
+ */
+struct journal {
+	int64_t n, cap;
+	struct jrun {
+		int64_t state;
+		double sum, count;
+	} *e;
+};
+
+static void journal_add(struct journal *j, int64_t state, double sum, double count)
+{
+	if (j->n == j->cap) {
+		j->cap = j->cap ? 2 * j->cap : 256;
+		j->e = xrealloc(j->e, (size_t)j->cap * sizeof *j->e);
+	}
+	j->e[j->n++] = (struct jrun){ state, sum, count };
+}
 
 /*
  * Accumulates the wide values @buf of @r's input over the box (@start,
@@ -1411,12 +1460,13 @@ struct fold {
  * that starts at @ostart (global, in the input's axes; reduced axes ignored)
  * with extents @ocount. With a @fold, @buf holds the first operand of the
  * input's last operation instead, and the reduction applies that operation
- * as it reads (see fold_of).
+ * as it reads (see fold_of). With a journal @jr (float sums and means over
+ * the last axis only), the runs are noted there and @st is left as it is.
  */
 static void red_accumulate(const struct anode *r, const void *buf, const int64_t *start, const int64_t *count,
-			   const int64_t *ostart, const int64_t *ocount, const struct fold *fold, struct red_state *st)
+			   const int64_t *ostart, const int64_t *ocount, const struct fold *fold, struct red_state *st,
+			   struct journal *jr)
 {
-	bool sq = fold->kind == FOLD_SQUARE;
 	const struct anode *in = r->in[0];
 	int nd = in->ndim;
 	bool is_fl = wide_float(in->dtype);
@@ -1472,12 +1522,11 @@ static void red_accumulate(const struct anode *r, const void *buf, const int64_t
 				switch (r->red) {
 				case RED_SUM: case RED_MEAN:
 					if (is_fl) {
-						double acc = 0;
-						if (seg >= 16)
-							acc = sq ? k_sumsq_f64(sd, (size_t)seg) : k_sum_f64(sd, (size_t)seg);
-						else
-							for (int64_t i = 0; i < seg; i++)
-								acc += sq ? sd[i] * sd[i] : sd[i];
+						double acc = fold_run_sum(fold, d, o * seg, seg, true);
+						if (jr) {
+							journal_add(jr, so0 + o, acc, (double)seg);
+							break;
+						}
 						neumaier(t, acc);
 					} else if (r->red == RED_SUM) {
 						uint64_t acc = 0;
@@ -1555,7 +1604,12 @@ static void red_accumulate(const struct anode *r, const void *buf, const int64_t
 		}
 		if (last_reduced && is_fl && (r->red == RED_SUM || r->red == RED_MEAN)) {
 			/* A run into one state: pairwise-sum it, then compensate across runs. */
-			neumaier(&st[so], sq ? k_sumsq_f64(d + off, (size_t)len) : k_sum_f64(d + off, (size_t)len));
+			double acc = fold_run_sum(fold, d, off, len, false);
+			if (jr) {
+				journal_add(jr, so, acc, (double)len);
+				continue;
+			}
+			neumaier(&st[so], acc);
 			if (r->red == RED_MEAN)
 				st[so].n += (double)len;
 			continue;
@@ -1630,6 +1684,10 @@ static void red_over_box(struct ectx *x, const struct anode *r, const int64_t *s
  * - a float64 sum or mean over the last axis (and maybe others) of x ** 2:
  *   x is squared as it is summed (the same bits: each square rounded, then
  *   summed in the same order);
+ * - a float64 sum or mean over the last axis of x * y, with x and y float64
+ *   of the product's shape: the products are summed as they are made (each
+ *   rounded, summed in the same order), and y, when it is x[::-1, ::-1]-like
+ *   (every axis reversed), is read backwards where it lies (fold_operand);
  * - a sum over every axis of x < c or x > c: the comparisons are counted.
  * @return the node whose values the reduction then reads (@r's input when
  * nothing folds).
@@ -1638,15 +1696,28 @@ static const struct anode *fold_of(const struct anode *r, struct fold *f)
 {
 	const struct anode *p = r->in[0];
 	int nd = p->ndim;
+	memset(f, 0, sizeof *f);
 	f->kind = FOLD_NONE;
-	if (p->fam || p->kind != AN_EW || p->n_in != 2 || p->in[0]->dtype != DT_FLOAT64 || p->in[0]->ndim != nd ||
-	    p->in[1]->kind != AN_SCALAR)
+	if (p->fam || p->kind != AN_EW || p->n_in != 2 || p->in[0]->dtype != DT_FLOAT64 || p->in[0]->ndim != nd)
 		return p;
 	for (int k = 0; k < nd; k++)
 		if (p->in[0]->shape[k] != p->shape[k])
 			return p;
-	double v = scalar_value(p->in[1]);
 	bool last = nd >= 1 && (r->axes & (1u << (nd - 1)));
+	if (p->in[1]->kind != AN_SCALAR) {
+		const struct anode *b = p->in[1];
+		bool same = b->dtype == DT_FLOAT64 && b->ndim == nd;
+		for (int k = 0; k < nd && same; k++)
+			same = b->shape[k] == p->shape[k];
+		if ((r->red == RED_SUM || r->red == RED_MEAN) && last && p->ew == EW_MUL && p->dtype == DT_FLOAT64 &&
+		    same) {
+			f->kind = FOLD_MUL;
+			f->b = b;
+			return p->in[0];
+		}
+		return p;
+	}
+	double v = scalar_value(p->in[1]);
 	if ((r->red == RED_SUM || r->red == RED_MEAN) && last && p->ew == EW_POW && p->dtype == DT_FLOAT64 && v == 2)
 		f->kind = FOLD_SQUARE;
 	else if (r->red == RED_SUM && (p->ew == EW_LT || p->ew == EW_GT) && p->dtype == DT_BOOL &&
@@ -1654,6 +1725,37 @@ static const struct anode *fold_of(const struct anode *r, struct fold *f)
 		f->kind = p->ew == EW_LT ? FOLD_LT : FOLD_GT;
 	f->c = v;
 	return f->kind == FOLD_NONE ? p : p->in[0];
+}
+
+/*
+ * Evaluates a FOLD_MUL's second factor over the box (in the product's axes,
+ * which are its own). A view that reverses every axis it keeps at more than
+ * one element, without new, dropped or listed axes (x[::-1, ::-1]), is the
+ * reverse of its input's box in flat order: that box is read backwards in
+ * place instead of being copied out reversed.
+ */
+static void fold_operand(struct ectx *x, struct fold *f, const int64_t *start, const int64_t *count)
+{
+	if (f->kind != FOLD_MUL)
+		return;
+	const struct anode *v = f->b;
+	int nd = v->ndim;
+	bool flip = v->kind == AN_VIEW && !v->fam && v->vlist_axis < 0 && v->in[0]->ndim == nd;
+	bool any = false;
+	for (int k = 0; k < nd && flip; k++) {
+		flip = v->vsrc[k] == k && (v->vstep[k] == -1 || count[k] == 1);
+		any |= count[k] > 1;
+	}
+	if (flip && any) {
+		int64_t cs[AR_MAX_DIMS], cc[AR_MAX_DIMS];
+		anode_child_box(v, 0, start, count, cs, cc);
+		const double *in = eval_node(x, v->in[0], cs, cc, false);
+		f->bp = in + box_size(nd, count) - 1;
+		f->bstep = -1;
+		return;
+	}
+	f->bp = eval_node(x, v, start, count, false);
+	f->bstep = 1;
 }
 
 static void red_over_box(struct ectx *x, const struct anode *r, const int64_t *start, const int64_t *count,
@@ -1665,7 +1767,8 @@ static void red_over_box(struct ectx *x, const struct anode *r, const int64_t *s
 	FOR_TILES(in->ndim, start, count, ts, tc, {
 		size_t mark = scratch_mark(x);
 		const void *buf = eval_node(x, src, ts, tc, false);
-		red_accumulate(r, buf, ts, tc, ostart, ocount, &fold, st);
+		fold_operand(x, &fold, ts, tc);
+		red_accumulate(r, buf, ts, tc, ostart, ocount, &fold, st, NULL);
 		scratch_reset(x, mark);
 	});
 }
@@ -1692,24 +1795,22 @@ static void *eval_reduce(struct ectx *x, const struct anode *r, const int64_t *s
 		int64_t seg = child_cnt / cnt;
 		struct fold fold;
 		const struct anode *src = fold_of(r, &fold);
-		bool sq = fold.kind == FOLD_SQUARE; /* the only fold of a float sum */
+		bool sq = fold.kind == FOLD_SQUARE;
 		const double *in = eval_node(x, src, cs, cc, false);
+		fold_operand(x, &fold, cs, cc);
 		double *out = scratch_alloc(x, (size_t)cnt * 8);
 		if (seg == 2 && r->red == RED_SUM) { /* rows of two: (x ** 2).sum(axis=1) of points */
-			(sq ? k_pair_sumsq_f64 : k_pair_sums_f64)(in, out, (size_t)cnt);
+			if (fold.kind == FOLD_MUL)
+				for (int64_t o = 0; o < cnt; o++)
+					out[o] = in[2 * o] * fold.bp[2 * o * fold.bstep] +
+						 in[2 * o + 1] * fold.bp[(2 * o + 1) * fold.bstep];
+			else
+				(sq ? k_pair_sumsq_f64 : k_pair_sums_f64)(in, out, (size_t)cnt);
 			round_wide(out, cnt, r->dtype);
 			return out;
 		}
 		for (int64_t o = 0; o < cnt; o++) {
-			const double *p = in + o * seg;
-			double acc;
-			if (seg >= 16) {
-				acc = sq ? k_sumsq_f64(p, (size_t)seg) : k_sum_f64(p, (size_t)seg);
-			} else {
-				acc = 0;
-				for (int64_t i = 0; i < seg; i++)
-					acc += sq ? p[i] * p[i] : p[i];
-			}
+			double acc = fold_run_sum(&fold, in, o * seg, seg, true);
 			out[o] = r->red == RED_MEAN ? (seg ? acc / (double)seg : NAN) : acc;
 		}
 		round_wide(out, cnt, r->dtype);
@@ -1949,20 +2050,149 @@ static int run_chunk(struct ectx *x, const struct anode *a, int64_t c, struct op
 	return op_sink_give(out, res, (size_t)cnt * isz, x->e);
 }
 
-/* Generates the random boxes map task @m reads into the worker's buffer, one after another. */
-static void cache_fill(struct ectx *x, const struct afam *f, int64_t m)
+static size_t leafset_bytes(const struct leafset *ls)
 {
-	afam_map_leafset(f, m, &x->lc);
 	size_t total = 0;
-	for (int i = 0; i < x->lc.n; i++)
-		total += (size_t)box_size(x->lc.g[i]->ndim, x->lc.e[i].c) * 8;
-	char *p = leaf_buf(total ? total : 8);
+	for (int i = 0; i < ls->n; i++)
+		total += (size_t)box_size(ls->g[i]->ndim, ls->e[i].c) * 8;
+	return total;
+}
+
+/* Generates the boxes of @ls into @p (room for leafset_bytes()), one after another, as the
+ * boxes eval_gen() reads from. */
+static void cache_fill(struct ectx *x, const struct leafset *ls, char *p)
+{
+	if (ls != &x->lc)
+		x->lc = *ls;
 	for (int i = 0; i < x->lc.n; i++) {
 		x->lc_data[i] = p;
 		gen_fill(x->lc.g[i], x->lc.e[i].s, x->lc.e[i].c, p);
 		p += (size_t)box_size(x->lc.g[i]->ndim, x->lc.e[i].c) * 8;
 	}
 	x->n_lc = x->lc.n;
+}
+
+struct tiles {
+	int64_t n, cap;
+	int64_t (*s)[AR_MAX_DIMS], (*c)[AR_MAX_DIMS];
+};
+
+/* The tiles red_over_box() visits over a box, in its order. */
+static void tiles_of(int nd, const int64_t *start, const int64_t *count, struct tiles *t)
+{
+	memset(t, 0, sizeof *t);
+	FOR_TILES(nd, start, count, ts, tc, {
+		if (t->n == t->cap) {
+			t->cap = t->cap ? 2 * t->cap : 64;
+			t->s = xrealloc(t->s, (size_t)t->cap * sizeof *t->s);
+			t->c = xrealloc(t->c, (size_t)t->cap * sizeof *t->c);
+		}
+		memcpy(t->s[t->n], ts, sizeof *t->s);
+		memcpy(t->c[t->n], tc, sizeof *t->c);
+		t->n++;
+	});
+}
+
+/*
+ * Reduces paired chunks @m and @p (boxes ms/mc, ps/pc) tile by tile in step,
+ * when tile k of m reads the very random boxes that tile T-1-k of p reads,
+ * as mirrors do in (x * x[::-1, ::-1]).sum(). Each step generates those
+ * values once, into regions that stay in cache, and computes both tiles
+ * from them; generating the chunks' whole boxes first cost more in memory
+ * traffic than the generating. m's tiles reduce as they come, in their usual
+ * order. p's come last first, so what they add waits and is added at the
+ * end in p's usual order: the bits are those of reducing each chunk alone.
+ * What waits is the runs' sums (a journal) for float sums and means over
+ * the last axis, else the tiles' values (a stash). @budget: the bytes
+ * lowering allowed the pair. @return false, with nothing done, when the
+ * tiles do not pair up so or what waits would not fit.
+ */
+static bool pair_streamed(struct ectx *x, const struct anode *r, const int64_t *ms, const int64_t *mc,
+			  const int64_t *ps, const int64_t *pc, const int64_t *oc, struct red_state *st,
+			  struct red_state *pst, size_t budget)
+{
+	const struct anode *in = r->in[0];
+	int nd = in->ndim;
+	bool journaled = (r->red == RED_SUM || r->red == RED_MEAN) && wide_float(in->dtype) && nd >= 1 &&
+			 (r->axes & (1u << (nd - 1)));
+	struct tiles tm, tp;
+	tiles_of(nd, ms, mc, &tm);
+	tiles_of(nd, ps, pc, &tp);
+	bool ok = tm.n == tp.n && tm.n > 0;
+	size_t wait_bytes = 0, region = 0;
+	struct leafset a, b;
+	for (int64_t k = 0; ok && k < tm.n; k++) {
+		anode_leafset(in, tm.s[k], tm.c[k], &a);
+		anode_leafset(in, tp.s[tm.n - 1 - k], tp.c[tm.n - 1 - k], &b);
+		ok = a.ok && b.ok && a.n == b.n && !memcmp(a.e, b.e, (size_t)a.n * sizeof a.e[0]);
+		size_t rb = leafset_bytes(&a);
+		region = rb > region ? rb : region;
+		int64_t cnt = box_size(nd, tp.c[k]);
+		/* a journal holds at most one run per row of the tile */
+		wait_bytes += journaled ? (size_t)(cnt / (tp.c[k][nd - 1] ? tp.c[k][nd - 1] : 1)) * sizeof(struct jrun)
+					: (size_t)cnt * 8;
+	}
+	ok = ok && wait_bytes + region <= budget;
+	if (ok) {
+		struct fold fold;
+		const struct anode *src = fold_of(r, &fold);
+		struct journal jr = { 0 };
+		char *stash = NULL, *cache;
+		size_t *at = NULL; /* the stash: p's tile k's values at at[k] */
+		if (journaled) {
+			cache = leaf_buf(region ? region : 8);
+		} else {
+			stash = leaf_buf(wait_bytes + region);
+			cache = stash + wait_bytes;
+			at = xmalloc((size_t)tp.n * sizeof *at);
+			for (int64_t k = 0, off = 0; k < tp.n; k++) {
+				at[k] = (size_t)off;
+				off += box_size(nd, tp.c[k]) * 8;
+			}
+		}
+		int64_t *jfrom = journaled ? xmalloc((size_t)(tp.n + 1) * sizeof *jfrom) : NULL;
+		for (int64_t k = 0; k < tm.n && !x->failed; k++) {
+			int64_t q = tm.n - 1 - k;
+			anode_leafset(in, tm.s[k], tm.c[k], &a);
+			cache_fill(x, &a, cache);
+			size_t mark = scratch_mark(x);
+			const void *buf = eval_node(x, src, tm.s[k], tm.c[k], false);
+			fold_operand(x, &fold, tm.s[k], tm.c[k]);
+			red_accumulate(r, buf, tm.s[k], tm.c[k], ms, oc, &fold, st, NULL);
+			buf = eval_node(x, src, tp.s[q], tp.c[q], false);
+			if (journaled) {
+				fold_operand(x, &fold, tp.s[q], tp.c[q]);
+				jfrom[q] = jr.n;
+				red_accumulate(r, buf, tp.s[q], tp.c[q], ps, oc, &fold, pst, &jr);
+			} else {
+				memcpy(stash + at[q], buf, (size_t)box_size(nd, tp.c[q]) * 8);
+			}
+			scratch_reset(x, mark);
+		}
+		x->n_lc = 0;
+		if (journaled && !x->failed) {
+			/* tile q's runs are entries jfrom[q] up to the next tile's start */
+			for (int64_t q = 0; q < tp.n; q++) {
+				int64_t end = q == 0 ? jr.n : jfrom[q - 1];
+				for (int64_t e = jfrom[q]; e < end; e++) {
+					struct red_state *t = &pst[jr.e[e].state];
+					neumaier(t, jr.e[e].sum);
+					if (r->red == RED_MEAN)
+						t->n += jr.e[e].count;
+				}
+			}
+		}
+		for (int64_t k = 0; !journaled && k < tp.n && !x->failed; k++)
+			red_accumulate(r, stash + at[k], tp.s[k], tp.c[k], ps, oc, &fold, pst, NULL);
+		free(jr.e);
+		free(jfrom);
+		free(at);
+	}
+	free(tm.s);
+	free(tm.c);
+	free(tp.s);
+	free(tp.c);
+	return ok;
 }
 
 static int run_map(struct ectx *x, const struct afam *f, int64_t m, struct op_sink *out)
@@ -1983,13 +2213,18 @@ static int run_map(struct ectx *x, const struct afam *f, int64_t m, struct op_si
 	} else if (p > m) {
 		/* this chunk and its partner read the same random boxes: make them once, reduce both here,
 		 * each into its own partial, merged as the tree would (argmin's ties go by index) */
-		cache_fill(x, f, m);
-		red_over_box(x, r, start, count, start, oc, st);
 		int64_t ps[AR_MAX_DIMS], pc[AR_MAX_DIMS];
 		anode_chunk_box(in, p, ps, pc);
 		struct red_state *pst = xmalloc((size_t)n_states * sizeof *pst);
 		red_init(r, pst, n_states);
-		red_over_box(x, r, ps, pc, ps, oc, pst);
+		afam_map_leafset(f, m, &x->lc);
+		size_t bytes = leafset_bytes(&x->lc);
+		if (!pair_streamed(x, r, start, count, ps, pc, oc, st, pst, bytes)) {
+			afam_map_leafset(f, m, &x->lc);
+			cache_fill(x, &x->lc, leaf_buf(bytes ? bytes : 8));
+			red_over_box(x, r, start, count, start, oc, st);
+			red_over_box(x, r, ps, pc, ps, oc, pst);
+		}
 		for (int64_t i = 0; i < n_states; i++)
 			red_merge(r, &st[i], &pst[i]);
 		free(pst);

@@ -464,14 +464,19 @@ static void leafset_add(void *arg, const struct anode *g, const int64_t *s, cons
 	ls->n++;
 }
 
+void anode_leafset(const struct anode *a, const int64_t *start, const int64_t *count, struct leafset *ls)
+{
+	memset(ls, 0, sizeof *ls);
+	ls->ok = true;
+	ls->ok &= random_leaves(a, start, count, leafset_add, ls);
+}
+
 void afam_map_leafset(const struct afam *f, int64_t m, struct leafset *ls)
 {
 	const struct anode *in = f->a->in[0];
 	int64_t start[AR_MAX_DIMS], count[AR_MAX_DIMS];
 	anode_chunk_box(in, m, start, count);
-	memset(ls, 0, sizeof *ls);
-	ls->ok = true;
-	ls->ok &= random_leaves(in, start, count, leafset_add, ls);
+	anode_leafset(in, start, count, ls);
 }
 
 /* Do map tasks @a and @b of @f feed the same output chunk (the same kept-axis chunk coordinates)? */

@@ -310,3 +310,51 @@ for name, want in (('a', x[:, :5000].sum(axis=1)), ('b', x.sum(axis=1)), ('c', x
 print('ok')"
 	assert_output ok
 }
+
+@test "a chunk and its mirror, reduced together, give the bits of each reduced alone" {
+	numpy_or_skip
+	# (x * x[::-1, ::-1]) reads the same random values in a chunk and in its mirror, so the two
+	# are reduced in one task, tile by tile (x: tiles of 256 rows pair up) or from whole boxes
+	# (y: tiles of 327 rows do not); at -m 2M the boxes do not fit and each chunk is reduced
+	# alone. Every way must give the same bits, and numpy's values.
+	spec s.yaml <<Y
+tessera: 1
+nodes:
+  x: random.random((4096, 64), chunks=(1024, 32), seed=5)
+  y: random.random((4000, 50), chunks=(1000, 25), seed=6)
+  a: (x * x[::-1, ::-1]).sum()
+  b: (x * x[::-1, ::-1]).mean(axis=1)
+  c: (x[::-1, ::-1] * x).std()
+  d: (x * x[::-1, ::-1] - 0.5).max()
+  e: ((x * x[::-1, ::-1]) < 0.2).sum()
+  f: (y * y[::-1, ::-1]).sum()
+  g: (x * x[::-1, ::-1]).mean()
+outputs: {a: a.npy, b: b.npy, c: c.npy, d: d.npy, e: e.npy, f: f.npy, g: g.npy}
+Y
+	spec xy.yaml <<Y
+tessera: 1
+nodes:
+  x: random.random((4096, 64), chunks=(1024, 32), seed=5)
+  y: random.random((4000, 50), chunks=(1000, 25), seed=6)
+outputs: {x: x.npy, y: y.npy}
+Y
+	mkdir "$TMP/paired" "$TMP/alone"
+	(cd "$TMP/paired" && "$TESSERA" run ../s.yaml -q -j2) || fail "paired run failed"
+	(cd "$TMP/alone" && "$TESSERA" run ../s.yaml -q -j2 -m 2M) || fail "run at -m 2M failed"
+	(cd "$TMP" && "$TESSERA" run xy.yaml -q) || fail "writing x and y failed"
+	for n in a b c d e f g; do
+		cmp "$TMP/paired/$n.npy" "$TMP/alone/$n.npy" || fail "$n differs between paired and alone"
+	done
+	run -0 /usr/bin/python3 -c "
+import numpy as np
+x, y = np.load('$TMP/x.npy'), np.load('$TMP/y.npy')
+p, q = x * x[::-1, ::-1], y * y[::-1, ::-1]
+want = dict(a=p.sum(), b=p.mean(axis=1), c=p.std(), d=(p - 0.5).max(), e=(p < 0.2).sum(), f=q.sum(), g=p.mean())
+for n, w in want.items():
+    got = np.load('$TMP/paired/%s.npy' % n)
+    assert got.shape == np.shape(w) and np.allclose(got, w, rtol=1e-13, atol=0), (n, got, w)
+    if n in 'de':
+        assert got == w, (n, got, w)
+print('ok')"
+	assert_output ok
+}

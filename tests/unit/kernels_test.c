@@ -367,14 +367,31 @@ static void test_sum_order(void)
 		x[i] = ((double)(st >> 11) * 0x1p-53 - 0.3) * (i % 5 ? 1.0 : 1e7);
 		x2[i] = x[i] * x[i];
 	}
-	bool same = true;
+	/* products of x with y forwards and backwards, as stored products would sum */
+	double *y = malloc(M * sizeof *y), *xy = malloc(M * sizeof *xy), *xr = malloc(M * sizeof *xr);
+	for (size_t i = 0; i < M; i++) {
+		st = st * 6364136223846793005ull + 1442695040888963407ull;
+		y[i] = (double)(st >> 11) * 0x1p-50 - 3.0;
+	}
+	bool same = true, prod = true;
 	for (size_t n = 0; n <= M; n += n < 300 ? 1 : 37) {
 		same &= k_sum_f64(x, n) == 0.0 + ref_pairwise(x, n);
 		same &= k_sumsq_f64(x, n) == 0.0 + ref_pairwise(x2, n);
+		for (size_t i = 0; i < n; i++) {
+			xy[i] = x[i] * y[i];
+			xr[i] = x[i] * y[n - 1 - i];
+		}
+		double f = k_sumprod_f64(x, y, 1, n), b = n ? k_sumprod_f64(x, y + n - 1, -1, n) : 0.0;
+		double wf = 0.0 + ref_pairwise(xy, n), wb = 0.0 + ref_pairwise(xr, n);
+		prod &= !memcmp(&f, &wf, sizeof f) && !memcmp(&b, &wb, sizeof b);
 	}
 	CHECK(same);
+	CHECK(prod);
 	free(x);
 	free(x2);
+	free(y);
+	free(xy);
+	free(xr);
 }
 
 static void test_sum(void)
