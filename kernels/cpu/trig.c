@@ -41,20 +41,26 @@
 #define C6 -1.13596475577881948265e-11
 
 /*
- * cos(x - shift * pi/2): shift 0 is cos, 3 (one quadrant back) is sin.
+ * cos(x - SHIFT * pi/2): SHIFT 0 is cos, 3 (one quadrant back) is sin, a
+ * constant, so that cos skips what only sin needs.
  * Every step is an IEEE operation or an explicit fused multiply-add, so
  * the AVX-512 and the AVX2+FMA builds give the same bits. The quadrant
  * comes out of kd's bits (adding 1.5 * 2^52 puts the integer in the low
  * mantissa bits, two's complement included), and the choice of polynomial
  * and the sign are bit operations, so the whole body is straight-line
- * vector code. @return non-zero when some x is out of the reduction's
- * range (or not finite): those lanes are recomputed with libm.
+ * vector code. The range check keeps the largest |x| as bits (an integer
+ * maximum, one instruction; NaN's bits are above every finite value's).
+ * @return non-zero when some x is out of the reduction's range (or not
+ * finite): those lanes are recomputed with libm.
  */
-#define TRIG_LOOP                                                                              \
-	uint64_t bad = 0;                                                                      \
+#define TRIG_LOOP(SHIFT)                                                                       \
+	uint64_t top = 0;                                                                      \
 	for (size_t i = 0; i < n; i++) {                                                       \
 		double v = x[i];                                                               \
-		bad |= !(__builtin_fabs(v) < REDUCE_MAX);                                      \
+		uint64_t vb;                                                                   \
+		__builtin_memcpy(&vb, &v, 8);                                                  \
+		vb &= ~(1ull << 63);                                                           \
+		top = vb > top ? vb : top;                                                     \
 		double kd = __builtin_rint(v * INV_PIO2);                                      \
 		double r = __builtin_fma(-kd, PIO2_1, v);                                      \
 		r = __builtin_fma(-kd, PIO2_2, r);                                             \
@@ -63,7 +69,7 @@
 		double kb = kd + 0x1.8p52;                                                     \
 		uint64_t q;                                                                    \
 		__builtin_memcpy(&q, &kb, 8);                                                  \
-		q += shift;                                                                    \
+		q += (SHIFT);                                                                  \
 		double z = r * r;                                                              \
 		double p = __builtin_fma(z, S6, S5);                                           \
 		p = __builtin_fma(z, p, S4);                                                   \
@@ -78,7 +84,8 @@
 		pc = __builtin_fma(z, pc, C1);                                                 \
 		double hz = 0.5 * z, w = 1.0 - hz;                                             \
 		double c = w + __builtin_fma(z, z * pc, (1.0 - w) - hz);                       \
-		s = v == 0.0 ? v : s; /* sin(-0.0) is -0.0 */                                  \
+		if ((SHIFT) != 0)                                                              \
+			s = v == 0.0 ? v : s; /* sin(-0.0) is -0.0 */                          \
 		uint64_t sb, cb;                                                               \
 		__builtin_memcpy(&sb, &s, 8);                                                  \
 		__builtin_memcpy(&cb, &c, 8);                                                  \
@@ -87,24 +94,36 @@
 		rb ^= ((q + 1) & 2) << 62;             /* quadrants 1, 2: negated */          \
 		__builtin_memcpy(&out[i], &rb, 8);                                             \
 	}                                                                                      \
-	return bad != 0;
+	double big;                                                                            \
+	__builtin_memcpy(&big, &top, 8);                                                       \
+	return !(big < REDUCE_MAX);
 
 #if defined(__x86_64__)
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512dq,fma")
 #pragma GCC optimize("O3", "no-trapping-math")
-static int trig_avx512(const double *restrict x, double *restrict out, size_t n, uint64_t shift)
+static int cos_avx512(const double *restrict x, double *restrict out, size_t n)
 {
-	TRIG_LOOP
+	TRIG_LOOP(0)
+}
+
+static int sin_avx512(const double *restrict x, double *restrict out, size_t n)
+{
+	TRIG_LOOP(3)
 }
 #pragma GCC pop_options
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #pragma GCC optimize("O3", "no-trapping-math")
-static int trig_avx2(const double *restrict x, double *restrict out, size_t n, uint64_t shift)
+static int cos_avx2(const double *restrict x, double *restrict out, size_t n)
 {
-	TRIG_LOOP
+	TRIG_LOOP(0)
+}
+
+static int sin_avx2(const double *restrict x, double *restrict out, size_t n)
+{
+	TRIG_LOOP(3)
 }
 #pragma GCC pop_options
 #endif
@@ -114,9 +133,9 @@ static void trig(const double *restrict x, double *restrict out, size_t n, int s
 	int bad;
 #if defined(__x86_64__)
 	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"))
-		bad = trig_avx512(x, out, n, sine ? 3 : 0);
+		bad = (sine ? sin_avx512 : cos_avx512)(x, out, n);
 	else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-		bad = trig_avx2(x, out, n, sine ? 3 : 0);
+		bad = (sine ? sin_avx2 : cos_avx2)(x, out, n);
 	else
 #endif
 	{
