@@ -1300,6 +1300,7 @@ static int run_agg(struct tctx *t, const struct ffam *m, int64_t rel, size_t n_i
 {
 	const struct fnode *f = m->f;
 	struct gb *g = gb_of(f);
+	gb_set_sketch_budget(g, m->sketch_budget);
 	int rc = 0;
 	struct buf b;
 	buf_init(&b);

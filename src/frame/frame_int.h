@@ -172,6 +172,7 @@ struct ffam {
 	int n_levels;
 	int64_t level_n[16], level_first[16];
 	int split_every;
+	uint64_t sketch_budget;    /* AGG: bytes a task's quantile sketches may take (0: no bound) */
 	int64_t n_tasks, n_chunks;
 	int64_t first_task;
 	int64_t work_bytes;

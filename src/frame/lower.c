@@ -272,6 +272,17 @@ static struct ffam *lower_node(struct lctx *l, struct fnode *f)
 		if ((fnode_is_materialized(src) && !lower_node(l, src)) || lower_extras(l, f->in) < 0)
 			return NULL;
 		struct ffam *m = new_fam(l, FF_AGG, f, f->label);
+		bool sketches = false;
+		for (int i = 0; i < f->n_aggs; i++)
+			sketches |= f->aggs[i].fn == AGG_MEDIAN || f->aggs[i].fn == AGG_QUANTILE;
+		if (sketches && l->b->mem_limit) {
+			/* A combine holds split_every partials and makes one, on each worker at
+			 * once: each partial's sketches get a share of half the limit. Four
+			 * partials a combine keep the share from getting small. */
+			m->split_every = 4;
+			uint64_t jobs = l->b->jobs > 0 ? (uint64_t)l->b->jobs : 1;
+			m->sketch_budget = l->b->mem_limit / 2 / (jobs * (uint64_t)(m->split_every + 1));
+		}
 		set_chain(l, m, f->in);
 		int *need = xcalloc((size_t)(f->in->n_cols ? f->in->n_cols : 1), sizeof *need);
 		for (int k = 0; k < f->n_keys; k++)

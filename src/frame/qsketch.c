@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * qsketch: exact quantiles of small groups, a KLL sketch past QSK_EXACT values
+ * qsketch: exact quantiles of small groups, a KLL sketch past 2k values
  * (see qsketch.h for the design and the error bound).
  *
  * Layout: the items of all levels sit in one array, the top level first and
@@ -102,18 +102,23 @@ static void sort_doubles(double *v, size_t n)
 	insertion_sort(v, n);
 }
 
-/* Capacity of the level @depth below the top. */
-static uint32_t level_cap(uint32_t depth)
+static uint32_t k_of(const struct qsketch *s)
 {
-	double c = QSK_K * pow(2.0 / 3.0, (double)depth);
+	return s->k ? s->k : QSK_K;
+}
+
+/* Capacity of the level @depth below the top, under top capacity @k. */
+static uint32_t level_cap(uint32_t k, uint32_t depth)
+{
+	double c = k * pow(2.0 / 3.0, (double)depth);
 	return c > QSK_MIN_CAP ? (uint32_t)c : QSK_MIN_CAP;
 }
 
-static uint32_t total_cap(uint32_t n_lv)
+static uint32_t total_cap(uint32_t k, uint32_t n_lv)
 {
 	uint32_t t = 0;
 	for (uint32_t d = 0; d < n_lv; d++)
-		t += level_cap(d);
+		t += level_cap(k, d);
 	return t;
 }
 
@@ -192,9 +197,10 @@ static void compact(struct qsketch *s, uint32_t h)
 
 void qsk_compress_(struct qsketch *s)
 {
+	uint32_t k = k_of(s);
 	if (!s->len) {
-		if (s->n_it <= QSK_EXACT) {
-			s->room = QSK_EXACT;
+		if (s->n_it <= 2 * k) {
+			s->room = 2 * k;
 			return;
 		}
 		s->len = xcalloc(QSK_MAX_LEVELS, sizeof *s->len);
@@ -202,12 +208,12 @@ void qsk_compress_(struct qsketch *s)
 		s->n_lv = 1;
 	}
 	for (;;) {
-		s->room = total_cap(s->n_lv);
+		s->room = total_cap(k, s->n_lv);
 		if (s->n_it <= s->room)
 			return;
 		/* the lowest level over its capacity (one is, since the total is) */
 		uint32_t h = 0;
-		while (h < s->n_lv && s->len[h] <= level_cap(s->n_lv - 1 - h))
+		while (h < s->n_lv && s->len[h] <= level_cap(k, s->n_lv - 1 - h))
 			h++;
 		if (h == s->n_lv || (h + 1 == s->n_lv && s->n_lv == QSK_MAX_LEVELS))
 			return; /* cannot happen below 2^60 values */
@@ -215,11 +221,23 @@ void qsk_compress_(struct qsketch *s)
 	}
 }
 
+void qsk_set_k(struct qsketch *s, uint32_t k)
+{
+	if (k < QSK_K_MIN)
+		k = QSK_K_MIN;
+	if (k >= k_of(s))
+		return;
+	s->k = k;
+	if (s->n_it)
+		qsk_compress_(s);
+}
+
 /* ---- merging ---- */
 
 /* A sketch to merge in: in memory, or in its byte form (unaligned words). */
 struct qsrc {
 	uint64_t n, coin;
+	uint32_t k;                    /* its top capacity */
 	double lo, hi;
 	uint32_t n_lv;                 /* 1: exact */
 	uint32_t len[QSK_MAX_LEVELS];
@@ -244,6 +262,8 @@ static void merge_src(struct qsketch *s, const struct qsrc *o)
 {
 	if (o->n == 0)
 		return;
+	if (o->k < k_of(s))
+		s->k = o->k; /* the smaller sketch bounds the merged one */
 	uint64_t mix = s->coin ^ (o->coin * 0xd6e8feb86659fd93ull);
 	s->coin = splitmix(&mix);
 	if (s->n == 0) {
@@ -302,7 +322,7 @@ static void merge_src(struct qsketch *s, const struct qsrc *o)
 
 void qsk_merge(struct qsketch *s, const struct qsketch *o)
 {
-	struct qsrc src = { .n = o->n, .coin = o->coin, .lo = o->lo, .hi = o->hi, .n_lv = 1,
+	struct qsrc src = { .n = o->n, .coin = o->coin, .k = k_of(o), .lo = o->lo, .hi = o->hi, .n_lv = 1,
 			    .items = (const unsigned char *)o->it };
 	if (o->len) {
 		src.n_lv = o->n_lv;
@@ -322,8 +342,8 @@ void qsk_merge(struct qsketch *s, const struct qsketch *o)
 }
 
 /* ---- byte form ----
- * exact:  n | QSK_EXACT_BIT, coin, the n values
- * sketch: n, coin, lo, hi, n_lv, n_lv level sizes (level 0 first), the items (top level first)
+ * exact:  n | QSK_EXACT_BIT, coin, k, the n values
+ * sketch: n, coin, lo, hi, n_lv, k, n_lv level sizes (level 0 first), the items (top level first)
  */
 
 static void put_w(struct buf *b, uint64_t v)
@@ -336,6 +356,7 @@ void qsk_serialize(const struct qsketch *s, struct buf *out)
 	if (!s->len) {
 		put_w(out, s->n | QSK_EXACT_BIT);
 		put_w(out, s->coin);
+		put_w(out, k_of(s));
 		buf_append(out, s->it ? (const void *)s->it : "", (size_t)s->n_it * 8);
 		return;
 	}
@@ -347,6 +368,7 @@ void qsk_serialize(const struct qsketch *s, struct buf *out)
 	put_w(out, lo);
 	put_w(out, hi);
 	put_w(out, s->n_lv);
+	put_w(out, k_of(s));
 	for (uint32_t h = 0; h < s->n_lv; h++)
 		put_w(out, s->len[h]);
 	buf_append(out, s->it, (size_t)s->n_it * 8);
@@ -355,19 +377,20 @@ void qsk_serialize(const struct qsketch *s, struct buf *out)
 /* Parses the sketch at @p into @o; the bytes used, 0 when malformed. */
 static size_t parse(const unsigned char *p, size_t len, struct qsrc *o, int check)
 {
-	if (len < 16)
+	if (len < 24)
 		return 0;
 	uint64_t w0 = ld64(p);
 	memset(o, 0, offsetof(struct qsrc, len));
 	o->coin = ld64(p + 8);
 	if (w0 & QSK_EXACT_BIT) {
-		uint64_t n = w0 & ~QSK_EXACT_BIT;
-		if (n > QSK_EXACT || n > (len - 16) / 8)
+		uint64_t n = w0 & ~QSK_EXACT_BIT, k = ld64(p + 16);
+		if (k < QSK_K_MIN || k > QSK_K || n > 2 * k || n > (len - 24) / 8)
 			return 0;
 		o->n = n;
+		o->k = (uint32_t)k;
 		o->n_lv = 1;
 		o->len[0] = (uint32_t)n;
-		o->items = p + 16;
+		o->items = p + 24;
 		for (uint64_t i = 0; i < n; i++) {
 			double v = ldf(o->items + 8 * i);
 			if (check && v != v)
@@ -377,17 +400,18 @@ static size_t parse(const unsigned char *p, size_t len, struct qsrc *o, int chec
 			if (i == 0 || v > o->hi)
 				o->hi = v;
 		}
-		return 16 + (size_t)n * 8;
+		return 24 + (size_t)n * 8;
 	}
-	if (len < 40)
+	if (len < 48)
 		return 0;
 	o->n = w0;
 	o->lo = ldf(p + 16);
 	o->hi = ldf(p + 24);
-	uint64_t nl = ld64(p + 32);
-	if (nl < 2 || nl > QSK_MAX_LEVELS || nl > (len - 40) / 8)
+	uint64_t nl = ld64(p + 32), k = ld64(p + 40);
+	if (nl < 2 || nl > QSK_MAX_LEVELS || nl > (len - 48) / 8 || k < QSK_K_MIN || k > QSK_K)
 		return 0;
-	size_t pos = 40;
+	o->k = (uint32_t)k;
+	size_t pos = 48;
 	unsigned __int128 weight = 0;
 	uint64_t n_it = 0;
 	for (uint64_t h = 0; h < nl; h++, pos += 8) {
@@ -399,7 +423,7 @@ static size_t parse(const unsigned char *p, size_t len, struct qsrc *o, int chec
 		weight += (unsigned __int128)l << h;
 	}
 	o->n_lv = (uint32_t)nl;
-	if (weight != o->n || o->n <= QSK_EXACT || n_it > (len - pos) / 8)
+	if (weight != o->n || o->n <= 2 * k || n_it > (len - pos) / 8)
 		return 0;
 	o->items = p + pos;
 	if (check) {
@@ -408,11 +432,11 @@ static size_t parse(const unsigned char *p, size_t len, struct qsrc *o, int chec
 		/* levels above 0 sorted, every item within [lo, hi] */
 		uint64_t i = 0;
 		for (uint64_t h = nl; h-- > 0;) {
-			for (uint64_t k = 0; k < o->len[h]; k++, i++) {
+			for (uint64_t j = 0; j < o->len[h]; j++, i++) {
 				double v = ldf(o->items + 8 * i);
 				if (!(v >= o->lo && v <= o->hi))
 					return 0;
-				if (h > 0 && k > 0 && v < ldf(o->items + 8 * (i - 1)))
+				if (h > 0 && j > 0 && v < ldf(o->items + 8 * (i - 1)))
 					return 0;
 			}
 		}

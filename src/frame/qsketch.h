@@ -5,7 +5,7 @@
  * percentiles, so those run in the aggregation's map/combine/final tree
  * like a sum does, on data of any size.
  *
- * Up to QSK_EXACT values the sketch keeps every value and answers exactly,
+ * Up to 2k values the sketch keeps every value and answers exactly,
  * with pandas' linear interpolation between the two nearest values. Past
  * that it is a KLL sketch (Karnin, Lang and Liberty, "Optimal quantile
  * approximation in streams", 2016), written from the paper: levels of
@@ -14,11 +14,13 @@
  * lowest level over its own capacity is compacted: sorted, cut into pairs,
  * one item of each pair (the first or the second, by a coin flip for the
  * whole level) moves up a level with twice the weight, the other is
- * dropped. The top level has capacity QSK_K, each level below 2/3 of the
- * one above (at least 8), so a sketch holds at most about 3 QSK_K items
- * (48 KiB) whatever it has seen; an exact one holds at most QSK_EXACT
- * (32 KiB), so keeping small groups exact costs no more than sketching
- * them. Merging concatenates level by level, then compacts the same way.
+ * dropped. The top level has capacity k, each level below 2/3 of the one
+ * above (at least 8), so a sketch holds at most about 3k items (48 KiB at
+ * the default k = QSK_K) whatever it has seen; an exact one holds at most
+ * 2k (32 KiB), so keeping small groups exact costs no more than sketching
+ * them. Merging concatenates level by level, then compacts the same way,
+ * under the smaller k of the two. A caller that holds many sketches lowers
+ * k (qsk_set_k) to stay within memory: the error grows as 1/k.
  *
  * Error: a compaction at level h moves the rank of any value by at most
  * 2^h, up or down with equal chance, independently of the other
@@ -26,8 +28,8 @@
  * error of a quantile (the distance between the rank the answer has in the
  * data and q (n - 1)) has a standard deviation of about 0.03% of n, and was
  * at most 0.07% in 200 trials (random, skewed, sorted and repetitive data,
- * one sketch or a hundred merged, n from 4097 to 10^7). The documented
- * bound is 1% of n, many deviations away; tests/unit/table_test.c and
+ * one sketch or a hundred merged, n from 4097 to 10^7); at the smallest k,
+ * QSK_K_MIN = 256, eight times that. The documented bound is 1% of n; tests/unit/table_test.c and
  * tests/frame/crosscheck.py check it on a million values. The smallest and
  * largest values are kept exactly, so q = 0 and q = 1 are exact.
  *
@@ -46,8 +48,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define QSK_EXACT 4096      /* values kept exactly */
-#define QSK_K 2048          /* the top level's capacity */
+#define QSK_K 2048          /* the top level's capacity k, by default (values kept exactly: 2k) */
+#define QSK_K_MIN 256       /* the smallest k qsk_set_k() gives */
+#define QSK_EXACT (2 * QSK_K)
 #define QSK_MAX_LEVELS 60   /* 2^60 items' worth: never reached */
 
 struct qsketch {
@@ -57,6 +60,7 @@ struct qsketch {
 			 * value is an item of level 0, it[0 .. n_it)) */
 	uint32_t n_it, cap;
 	uint32_t n_lv;  /* levels when len != NULL */
+	uint32_t k;     /* the top level's capacity; 0: QSK_K */
 	uint32_t room;  /* items the levels may hold together; 0: not computed yet */
 	uint64_t n;     /* values added: the items' total weight */
 	uint64_t coin;  /* splitmix64 state of the coin flips */
@@ -96,7 +100,11 @@ static inline void qsk_add(struct qsketch *s, double v)
 		qsk_compress_(s);
 }
 
-/* qsk_merge() : adds everything @o has seen to @s (@o is unchanged). */
+/* qsk_set_k() : lowers the sketch's top capacity to @k (at least QSK_K_MIN), compacting
+ * what it holds to fit; a larger @k than it has is ignored. */
+void qsk_set_k(struct qsketch *s, uint32_t k);
+
+/* qsk_merge() : adds everything @o has seen to @s (@o is unchanged; @s takes the smaller k). */
 void qsk_merge(struct qsketch *s, const struct qsketch *o);
 
 /* qsk_serialize() : appends the sketch's byte form (8-byte words) to @out. */

@@ -914,6 +914,9 @@ struct gb {
 	struct agg *aggs;
 	enum col_type *vtype;
 	uint64_t sig;        /* the arguments, hashed: partials must agree */
+	uint64_t qs_budget;  /* bytes the quantile sketches may take together (0: no bound) */
+	uint32_t qs_k;       /* the sketches' top capacity (gb_fit_sketches): QSK_K or less */
+	int n_qs;            /* sketch arrays (quantile aggregates with their own state) */
 	int64_t n_groups, gcap;
 	uint64_t *ghash;     /* gcap */
 	uint64_t **kenc;     /* per key: gcap words, or gcap + 1 offsets into kbytes for strings */
@@ -1145,6 +1148,8 @@ static void gb_grow_groups(struct gb *g, int64_t need)
 		if (a->kind == ST_QUANT && a->share == i) {
 			a->qs = xrealloc(a->qs, c * sizeof *a->qs);
 			memset(a->qs + old, 0, (c - (size_t)old) * sizeof *a->qs);
+			for (size_t x = (size_t)old; x < c && g->qs_k < QSK_K; x++)
+				a->qs[x].k = g->qs_k; /* new groups start at the capacity the others were cut to */
 		}
 	}
 	g->gcap = cap;
@@ -1311,6 +1316,9 @@ struct gb *gb_new(int n_keys, const enum col_type *key_types, const char *const 
 	g->enc = xmalloc(GB_CHUNK * sizeof *g->enc * (size_t)(n_keys ? n_keys : 1));
 	g->si = xmalloc(GB_CHUNK * sizeof *g->si);
 	g->sf = xmalloc(GB_CHUNK * sizeof *g->sf);
+	g->qs_k = QSK_K;
+	for (int i = 0; i < n_aggs; i++)
+		g->n_qs += g->aggs[i].kind == ST_QUANT && g->aggs[i].share == i;
 	gb_grow_groups(g, 64);
 	gb_rehash(g, 128);
 	g->sig = gb_signature(g);
@@ -1602,6 +1610,38 @@ static void agg_update(struct gb *g, struct agg *a, const struct column *c, int6
 	}
 }
 
+/*
+ * Keeps the sketches within qs_budget: a sketch holds at most about 3k
+ * items of 8 bytes, so n_groups * n_qs * 24k bytes bounds them all; k is
+ * halved (every sketch compacted to it) until that fits, down to
+ * QSK_K_MIN. O(1) unless k changes, which happens at most three times.
+ */
+static void gb_fit_sketches(struct gb *g)
+{
+	if (!g->qs_budget || !g->n_qs)
+		return;
+	uint64_t per_k = (uint64_t)g->n_groups * (uint64_t)g->n_qs * 24;
+	uint32_t k = g->qs_k;
+	while (k > QSK_K_MIN && per_k * k > g->qs_budget)
+		k /= 2;
+	if (k == g->qs_k)
+		return;
+	g->qs_k = k;
+	for (int i = 0; i < g->n_aggs; i++) {
+		struct agg *a = &g->aggs[i];
+		if (a->kind != ST_QUANT || a->share != i)
+			continue;
+		for (int64_t x = 0; x < g->gcap; x++)
+			qsk_set_k(&a->qs[x], k);
+	}
+}
+
+void gb_set_sketch_budget(struct gb *g, uint64_t bytes)
+{
+	g->qs_budget = bytes;
+	gb_fit_sketches(g);
+}
+
 void gb_update(struct gb *g, const struct column *keys, const struct column *vals, int64_t n, int64_t row_base)
 {
 	struct kview kv[g->n_keys ? g->n_keys : 1];
@@ -1668,6 +1708,7 @@ void gb_update(struct gb *g, const struct column *keys, const struct column *val
 			const struct column *c = a->kind == ST_SIZE || a->kind == ST_NONE ? NULL : &vals[a->spec.col];
 			agg_update(g, a, c, c0, m, row_base + c0);
 		}
+		gb_fit_sketches(g);
 	}
 }
 
@@ -1977,6 +2018,7 @@ int gb_merge(struct gb *g, const void *bytes, size_t len, struct err *e)
 		free(p->qs);
 	}
 	free(gmap);
+	gb_fit_sketches(g);
 	return 0;
 }
 

@@ -166,6 +166,11 @@ void gb_free(struct gb *g);
 /* gb_update() : adds the rows of @keys (n_keys columns) and @vals (n_vals
  * columns), all of @n rows; @row_base is the global index of row 0. */
 void gb_update(struct gb *g, const struct column *keys, const struct column *vals, int64_t n, int64_t row_base);
+/* gb_set_sketch_budget() : bounds the memory of the quantile sketches (median,
+ * quantile, describe's percentiles) to about @bytes together, by lowering
+ * their capacity as groups come (down to QSK_K_MIN: past that, many groups
+ * take more); 0: no bound. */
+void gb_set_sketch_budget(struct gb *g, uint64_t bytes);
 /* gb_n_groups() : groups so far. */
 int64_t gb_n_groups(const struct gb *g);
 /* gb_serialize() : appends the partial to @out. */
