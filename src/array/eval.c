@@ -1740,7 +1740,8 @@ static void fold_operand(struct ectx *x, struct fold *f, const int64_t *start, c
 		return;
 	const struct anode *v = f->b;
 	int nd = v->ndim;
-	bool flip = v->kind == AN_VIEW && !v->fam && v->vlist_axis < 0 && v->in[0]->ndim == nd;
+	bool flip = v->kind == AN_VIEW && !v->fam && v->vlist_axis < 0 && v->in[0]->ndim == nd &&
+		    box_size(nd, count) > 0;
 	bool any = false;
 	for (int k = 0; k < nd && flip; k++) {
 		flip = v->vsrc[k] == k && (v->vstep[k] == -1 || count[k] == 1);

@@ -135,6 +135,14 @@ void qsk_seed(struct qsketch *s, uint64_t seed)
 		s->coin = seed;
 }
 
+/* The room the item array needs at most: the items the levels may hold, and
+ * half again for a compaction's surviving half (at most half of level 0,
+ * which is at most the whole). */
+static uint32_t cap_bound(const struct qsketch *s)
+{
+	return s->room + s->room / 2 + 8;
+}
+
 void qsk_grow_(struct qsketch *s, uint32_t need)
 {
 	if (need <= s->cap)
@@ -142,8 +150,36 @@ void qsk_grow_(struct qsketch *s, uint32_t need)
 	uint32_t c = s->cap ? s->cap : 8;
 	while (c < need)
 		c = c > UINT32_MAX / 2 ? UINT32_MAX : c * 2;
+	/* doubling past what the sketch can use would hold memory a budget does not count */
+	if (s->room && need <= cap_bound(s) && c > cap_bound(s))
+		c = cap_bound(s);
 	s->it = xrealloc(s->it, (size_t)c * sizeof *s->it);
 	s->cap = c;
+}
+
+/* Gives back item room past cap_bound() (after a merge or a smaller k), by a
+ * copy: shrinking in place would leave the tail as a fragment that the next
+ * merge's larger scratch array cannot use, which raised peak RSS by 10%. */
+static void fit_cap(struct qsketch *s)
+{
+	uint32_t b = cap_bound(s);
+	if (b < s->n_it)
+		b = s->n_it;
+	if (s->room && s->cap > b) {
+		double *it = xmalloc((size_t)b * sizeof *it);
+		memcpy(it, s->it, (size_t)s->n_it * sizeof *it);
+		free(s->it);
+		s->it = it;
+		s->cap = b;
+	}
+}
+
+size_t qsk_bound_bytes(uint32_t k)
+{
+	/* room: 2k exact, or the levels' capacities (3k, plus 8 for each of the few
+	 * levels at the minimum capacity); items: room * 1.5 + 8; and the level sizes */
+	uint64_t room = 3 * (uint64_t)k + 8 * 16;
+	return (size_t)((room + room / 2 + 8) * 8 + QSK_MAX_LEVELS * sizeof(uint32_t));
 }
 
 /* Where level @h starts in s->it. */
@@ -228,8 +264,10 @@ void qsk_set_k(struct qsketch *s, uint32_t k)
 	if (k >= k_of(s))
 		return;
 	s->k = k;
-	if (s->n_it)
+	if (s->n_it) {
 		qsk_compress_(s);
+		fit_cap(s);
+	}
 }
 
 /* ---- merging ---- */
@@ -283,6 +321,7 @@ static void merge_src(struct qsketch *s, const struct qsrc *o)
 		s->n_it += on;
 		s->n += o->n;
 		qsk_compress_(s);
+		fit_cap(s);
 		return;
 	}
 	if (!s->len) {
@@ -318,6 +357,7 @@ static void merge_src(struct qsketch *s, const struct qsrc *o)
 	memcpy(s->len, len, sizeof len);
 	s->n += o->n;
 	qsk_compress_(s);
+	fit_cap(s);
 }
 
 void qsk_merge(struct qsketch *s, const struct qsketch *o)

@@ -104,6 +104,9 @@ static inline void qsk_add(struct qsketch *s, double v)
  * what it holds to fit; a larger @k than it has is ignored. */
 void qsk_set_k(struct qsketch *s, uint32_t k);
 
+/* qsk_bound_bytes() : the most memory a sketch of top capacity @k holds, whatever it has seen. */
+size_t qsk_bound_bytes(uint32_t k);
+
 /* qsk_merge() : adds everything @o has seen to @s (@o is unchanged; @s takes the smaller k). */
 void qsk_merge(struct qsketch *s, const struct qsketch *o);
 

@@ -1611,18 +1611,18 @@ static void agg_update(struct gb *g, struct agg *a, const struct column *c, int6
 }
 
 /*
- * Keeps the sketches within qs_budget: a sketch holds at most about 3k
- * items of 8 bytes, so n_groups * n_qs * 24k bytes bounds them all; k is
- * halved (every sketch compacted to it) until that fits, down to
- * QSK_K_MIN. O(1) unless k changes, which happens at most three times.
+ * Keeps the sketches within qs_budget: n_groups * n_qs sketches of at most
+ * qsk_bound_bytes(k) each; k is halved (every sketch compacted to it, its
+ * spare room given back) until that fits, down to QSK_K_MIN. O(1) unless k
+ * changes, which happens at most three times.
  */
 static void gb_fit_sketches(struct gb *g)
 {
 	if (!g->qs_budget || !g->n_qs)
 		return;
-	uint64_t per_k = (uint64_t)g->n_groups * (uint64_t)g->n_qs * 24;
+	uint64_t n = (uint64_t)g->n_groups * (uint64_t)g->n_qs;
 	uint32_t k = g->qs_k;
-	while (k > QSK_K_MIN && per_k * k > g->qs_budget)
+	while (k > QSK_K_MIN && n * qsk_bound_bytes(k) > g->qs_budget)
 		k /= 2;
 	if (k == g->qs_k)
 		return;

@@ -1050,6 +1050,18 @@ static void test_qsketch(void)
 	qsk_add(&s, 1e9);
 	CHECK(!qsk_exact(&s) && s.n == QSK_EXACT + 1 && s.n_it <= QSK_K + 1);
 	CHECK(qsk_quantile(&s, 1, QSK_SERIES) == 1e9 && qsk_quantile(&s, 0, QSK_SERIES) == -1);
+	/* a smaller k gives the room back: 4000 values kept exactly, then cut to QSK_K_MIN */
+	{
+		struct qsketch c = { 0 };
+		for (int i = 0; i < 4000; i++)
+			qsk_add(&c, (double)((i * 7919) % 4000));
+		qsk_set_k(&c, QSK_K_MIN);
+		CHECK(!qsk_exact(&c) && c.n == 4000 && c.cap * 8 <= qsk_bound_bytes(QSK_K_MIN));
+		for (int i = 0; i < 100000; i++)
+			qsk_add(&c, (double)i);
+		CHECK(c.cap * 8 <= qsk_bound_bytes(QSK_K_MIN));
+		qsk_release(&c);
+	}
 	/* a sketch's bytes: every truncation refused, damage refused or harmless */
 	for (int i = 0; i < 9000; i++)
 		qsk_add(&s, (double)((i * 7919) % 9000));
@@ -1103,7 +1115,7 @@ static void test_qsketch(void)
 					qsk_set_k(&one, kk);
 				qsk_add(&one, data[i]);
 			}
-			CHECK(one.n == N && one.n_it <= 3 * kk);
+			CHECK(one.n == N && one.n_it <= 3 * kk && one.cap * 8 <= qsk_bound_bytes(kk));
 			/* partials, merged 8 at a time from their bytes */
 			int n_cur = PARTS;
 			struct qsketch *cur = calloc(PARTS, sizeof *cur);
@@ -1131,7 +1143,7 @@ static void test_qsketch(void)
 				cur = next;
 				n_cur = n_next;
 			}
-			CHECK(cur[0].n == N && cur[0].n_it <= 3 * kk);
+			CHECK(cur[0].n == N && cur[0].n_it <= 3 * kk && cur[0].cap * 8 <= qsk_bound_bytes(kk));
 			for (int i = 0; i < 11; i++) {
 				double a = qsk_quantile(&one, qs[i], QSK_SERIES), b = qsk_quantile(&cur[0], qs[i], QSK_GROUPBY);
 				CHECK(rank_error(sorted, N, a, qs[i]) <= 0.01 * N);
