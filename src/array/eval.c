@@ -90,7 +90,7 @@ struct workbufs {
 	char *scratch;
 	size_t scratch_cap;
 };
-#define SCRATCH_KEEP_MAX (4u << 20)
+#define SCRATCH_KEEP_MAX (1u << 20) /* the first block's size: larger ones are rare */
 static pthread_key_t work_key;
 static pthread_once_t work_once = PTHREAD_ONCE_INIT;
 
