@@ -2218,11 +2218,11 @@ static int run_map(struct ectx *x, const struct afam *f, int64_t m, struct op_si
 		anode_chunk_box(in, p, ps, pc);
 		struct red_state *pst = xmalloc((size_t)n_states * sizeof *pst);
 		red_init(r, pst, n_states);
-		afam_map_leafset(f, m, &x->lc);
-		size_t bytes = leafset_bytes(&x->lc);
+		struct leafset ls;
+		afam_map_leafset(f, m, &ls);
+		size_t bytes = leafset_bytes(&ls);
 		if (!pair_streamed(x, r, start, count, ps, pc, oc, st, pst, bytes)) {
-			afam_map_leafset(f, m, &x->lc);
-			cache_fill(x, &x->lc, leaf_buf(bytes ? bytes : 8));
+			cache_fill(x, &ls, leaf_buf(bytes ? bytes : 8));
 			red_over_box(x, r, start, count, start, oc, st);
 			red_over_box(x, r, ps, pc, ps, oc, pst);
 		}
