@@ -2121,12 +2121,13 @@ static bool pair_streamed(struct ectx *x, const struct anode *r, const int64_t *
 	tiles_of(nd, ps, pc, &tp);
 	bool ok = tm.n == tp.n && tm.n > 0;
 	size_t wait_bytes = 0, region = 0;
-	struct leafset a, b;
+	struct leafset b, *sets = xmalloc((size_t)(tm.n ? tm.n : 1) * sizeof *sets); /* step k's boxes */
 	for (int64_t k = 0; ok && k < tm.n; k++) {
-		anode_leafset(in, tm.s[k], tm.c[k], &a);
+		struct leafset *a = &sets[k];
+		anode_leafset(in, tm.s[k], tm.c[k], a);
 		anode_leafset(in, tp.s[tm.n - 1 - k], tp.c[tm.n - 1 - k], &b);
-		ok = a.ok && b.ok && a.n == b.n && !memcmp(a.e, b.e, (size_t)a.n * sizeof a.e[0]);
-		size_t rb = leafset_bytes(&a);
+		ok = a->ok && b.ok && a->n == b.n && !memcmp(a->e, b.e, (size_t)a->n * sizeof a->e[0]);
+		size_t rb = leafset_bytes(a);
 		region = rb > region ? rb : region;
 		int64_t cnt = box_size(nd, tp.c[k]);
 		/* a journal holds at most one run per row of the tile */
@@ -2154,8 +2155,7 @@ static bool pair_streamed(struct ectx *x, const struct anode *r, const int64_t *
 		int64_t *jfrom = journaled ? xmalloc((size_t)(tp.n + 1) * sizeof *jfrom) : NULL;
 		for (int64_t k = 0; k < tm.n && !x->failed; k++) {
 			int64_t q = tm.n - 1 - k;
-			anode_leafset(in, tm.s[k], tm.c[k], &a);
-			cache_fill(x, &a, cache);
+			cache_fill(x, &sets[k], cache);
 			size_t mark = scratch_mark(x);
 			const void *buf = eval_node(x, src, tm.s[k], tm.c[k], false);
 			fold_operand(x, &fold, tm.s[k], tm.c[k]);
@@ -2189,6 +2189,7 @@ static bool pair_streamed(struct ectx *x, const struct anode *r, const int64_t *
 		free(jfrom);
 		free(at);
 	}
+	free(sets);
 	free(tm.s);
 	free(tm.c);
 	free(tp.s);

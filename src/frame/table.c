@@ -27,7 +27,7 @@
  * partial's groups onto ours and combines states by kind (first/last by
  * global row index, moments by Chan's formula, sketches by qsk_merge), so
  * any merge order gives the same result up to float rounding (and the
- * sketch's error bound, for quantiles of groups past QSK_EXACT values).
+ * sketch's error bound, for quantiles of groups past 2k values).
  */
 #include "frame/table.h"
 #include "frame/qsketch.h"

@@ -146,13 +146,14 @@ struct agg_spec {
  * float sums are compensated (Neumaier); std/var merge by Chan's formula.
  * median and quantile keep a quantile sketch per group (frame/qsketch.h),
  * one per value column however many quantiles of it are asked for: exact
- * (as pandas computes it) while a group has at most QSK_EXACT values, within 1%
- * of the values' count in rank past that, in bounded memory.
+ * (as pandas computes it) while a group has at most 2k values (QSK_EXACT, or
+ * fewer when gb_set_sketch_budget() lowers k), within 1% of the values'
+ * count in rank past that, in bounded memory.
  *
  * A partial aggregate travels through the store as bytes (gb_serialize) and
  * is merged into another (gb_merge); partials may be merged in any order
  * and grouping, with identical results up to float rounding (and, for
- * quantiles of groups past QSK_EXACT values, within the sketch's error bound;
+ * quantiles of groups past 2k values, within the sketch's error bound;
  * a fixed order gives a fixed result).
  */
 struct gb;
