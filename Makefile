@@ -20,7 +20,9 @@ MISSING  := $(strip $(foreach p,$(PKGS),$(if $(shell pkg-config --exists $(word 
 PKG_NAMES := $(foreach p,$(PKGS),$(word 1,$(subst :, ,$(p))))
 ifeq ($(MISSING),)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKG_NAMES))
-PKG_LIBS   := $(shell pkg-config --libs $(PKG_NAMES))
+# OpenBLAS is not linked: src/util/blas.c loads it at run time (see blas.h for why).
+BLAS_LIBS  := $(shell pkg-config --libs openblas)
+PKG_LIBS   := $(filter-out $(BLAS_LIBS),$(shell pkg-config --libs $(PKG_NAMES)))
 endif
 
 comma    := ,
@@ -30,17 +32,9 @@ CPPFLAGS += -Isrc -Ikernels -D_GNU_SOURCE
 # default would fuse a * b + c where FMA is available.
 BASE_CFLAGS := -std=c11 -ffp-contract=off $(OPT) $(WARN) -pthread -MMD -MP $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -pthread -lm -ldl
-# Tessera runs each BLAS call on one thread (its own workers are the
-# parallelism), so the pthread OpenBLAS's threads, which start when the
-# library loads and spin in sched_yield for a while, only take CPU from the
-# workers. Where Debian's serial build is installed (libopenblas0-serial),
-# the run path makes the loader pick it; elsewhere the default one loads.
-# Debian builds that flavour with locking around its buffer pool (its
-# blas_memory_alloc takes a spin lock), so concurrent calls from the
-# workers are safe. Expanded when a recipe runs, so `make deps all` sees
-# what deps installed.
-BLAS_SERIAL_DIR := /usr/lib/$(shell $(CC) -print-multiarch 2>/dev/null)/openblas-serial
-LDLIBS   += $(if $(wildcard $(BLAS_SERIAL_DIR)/libopenblas.so.0),-Wl$(comma)-rpath$(comma)$(BLAS_SERIAL_DIR))
+# The pthread flavour of Debian's OpenBLAS, which src/util/blas.c loads first.
+BLAS_DIR := /usr/lib/$(shell $(CC) -print-multiarch 2>/dev/null)/openblas-pthread
+$(BUILD)/src/util/blas.o: CPPFLAGS += -DTESSERA_BLAS_DIR='"$(BLAS_DIR)"'
 
 SRC      := $(shell find src kernels/cpu -name '*.c' 2>/dev/null | LC_ALL=C sort)
 LIB_SRC  := $(filter-out src/main.c,$(SRC))
@@ -152,7 +146,7 @@ deps:
 	@if [ -n "$(MISSING)" ] || ! command -v bats >/dev/null || ! command -v groff >/dev/null; then \
 	  echo "installing: $(MISSING) bats bats-assert bats-support sqlite3 groff-base python3"; \
 	  $(if $(shell [ `id -u` = 0 ] || echo sudo),sudo) apt-get update -qq && \
-	  $(if $(shell [ `id -u` = 0 ] || echo sudo),sudo) apt-get install -y -qq $(DEB_PKGS) bats bats-assert bats-support sqlite3 groff-base python3 python3-numpy python3-scipy python3-pandas zstd pkg-config libopenblas0-serial; \
+	  $(if $(shell [ `id -u` = 0 ] || echo sudo),sudo) apt-get install -y -qq $(DEB_PKGS) bats bats-assert bats-support sqlite3 groff-base python3 python3-numpy python3-scipy python3-pandas zstd pkg-config libopenblas0-pthread; \
 	fi
 
 test-unit: all

@@ -4,6 +4,7 @@
  * prints errors and chooses the exit status.
  */
 #include "cmd/cmd.h"
+#include "util/blas.h"
 #include "util/cleanup.h"
 #include "util/text.h"
 
@@ -25,6 +26,7 @@ static const struct cmd cmds[] = {
 
 int main(int argc, char **argv)
 {
+	blas_init(); /* before any thread exists */
 	/* Chunk buffers come and go by the megabyte on every worker: give them
 	 * back to the system when freed, instead of letting glibc raise its
 	 * mmap threshold and keep them in per-thread heaps (that doubled the

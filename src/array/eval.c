@@ -2239,15 +2239,6 @@ static int run_map(struct ectx *x, const struct afam *f, int64_t m, struct op_si
 	return op_sink_give(out, st, (size_t)n_states * sizeof *st, x->e);
 }
 
-/* The workers are the parallelism: each BLAS call runs on one thread, or
- * OpenBLAS's own threads would oversubscribe the cores. */
-static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
-
-static void blas_single_thread(void)
-{
-	openblas_set_num_threads(1);
-}
-
 /* One block product A[i, k] @ B[k, j] into a partial block (wide values). */
 static int run_matmul_block(struct ectx *x, const struct afam *f, int64_t m, struct op_sink *out)
 {
@@ -2273,7 +2264,6 @@ static int run_matmul_block(struct ectx *x, const struct afam *f, int64_t m, str
 		nb *= bcount[d];
 	}
 	size_t n = (size_t)(nb * rows * cols > 0 ? nb * rows * cols : 1);
-	pthread_once(&blas_once, blas_single_thread);
 	bool fl = wide_float(c->dtype);
 	const double *da = fl ? as_double(x, pa, wide_float(a->dtype), box_size(nd, ac)) : NULL;
 	const double *db = fl ? as_double(x, pb, wide_float(b->dtype), box_size(nd, bc)) : NULL;
@@ -2689,7 +2679,6 @@ int array_run(const struct afam *f, int64_t rel, size_t n_in, const int64_t *in_
 	      const void *const *in_data, const size_t *in_len, struct op_sink *out, struct err *e)
 {
 	struct ectx x;
-	pthread_once(&blas_once, blas_single_thread);
 	memset(&x, 0, sizeof x);
 	x.f = f;
 	x.n_in = n_in;

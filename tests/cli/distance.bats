@@ -187,3 +187,23 @@ from scipy.spatial.distance import jensenshannon as js
 print(repr(js([1, 2, 3], [4, 0, 1])), js([1, 2, 3], [0, 0, 0]))")
 	[ "$want" = "0.5114370585943717 nan" ]
 }
+
+@test "CPU distances do not depend on the number of workers (BLAS called from many threads at once)" {
+	# Debian's serial OpenBLAS gave wrong GEMM results with 16 workers on 16 cores; src/util/blas.c
+	# loads the pthread build with one BLAS thread. Many workers, even on few cores, must give the bytes of one.
+	spec w.yaml <<-EOF
+	tessera: 1
+	nodes:
+	  x: 'where(random.random((300, 2000), seed=2) < 0.05, nan, random.normal(size=(300, 2000), seed=1))'
+	  a: pairwise_distance(x, metric="correlation")
+	  b: pairwise_distance(x, metric="euclidean")
+	  c: pairwise_distance(x[:, :1000], metric="cosine")
+	outputs: {a: "$TMP/a.npy", b: "$TMP/b.npy", c: "$TMP/c.npy"}
+	EOF
+	run -0 "$TESSERA" run "$TMP/w.yaml" -q -j 1 --chunk-size 256K
+	for f in a b c; do mv "$TMP/$f.npy" "$TMP/$f.1.npy"; done
+	for k in 1 2 3; do
+		run -0 "$TESSERA" run "$TMP/w.yaml" -q -j 16 --chunk-size 256K
+		for f in a b c; do cmp "$TMP/$f.npy" "$TMP/$f.1.npy"; done
+	done
+}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The unit-test runner: every group's table, one line per test, then "N passed, N failed". */
 #include "test.h"
+#include "util/blas.h"
 
 #include <stdlib.h>
 
@@ -13,6 +14,7 @@ static const struct test *const groups[] = { util_tests, spec_tests, graph_tests
 
 int main(int argc, char **argv)
 {
+	blas_init();
 	const char *only = argc > 1 ? argv[1] : NULL;
 	int passed = 0, failed = 0;
 	for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
