@@ -994,7 +994,8 @@ static void fold_reduce(struct anode *r, struct anode *in)
 			n *= (double)in->shape[k];
 	bool fl = dtype_is_float(in->dtype);
 	int64_t iv = in->gi[0], i = 0;
-	bool nan_red = r->red == RED_NANSUM || r->red == RED_NANMEAN || r->red == RED_NANMIN || r->red == RED_NANMAX;
+	bool nan_red = r->red == RED_NANSUM || r->red == RED_NANMEAN || r->red == RED_NANMIN || r->red == RED_NANMAX ||
+		       r->red == RED_NANVAR || r->red == RED_NANSTD;
 	if (fl && (isnan(v) || isinf(v)) && (nan_red || r->red == RED_VAR || r->red == RED_STD))
 		return; /* leave the rare cases to the general code */
 	switch (r->red) {
@@ -1011,7 +1012,7 @@ static void fold_reduce(struct anode *r, struct anode *in)
 	case RED_MEAN: case RED_NANMEAN:
 		f = n > 0 ? (fl ? v : (double)iv) : NAN;
 		break;
-	case RED_VAR: case RED_STD:
+	case RED_VAR: case RED_STD: case RED_NANVAR: case RED_NANSTD:
 		f = n - r->ddof > 0 ? 0 : NAN;
 		break;
 	case RED_MIN: case RED_MAX: case RED_NANMIN: case RED_NANMAX:
@@ -1074,7 +1075,7 @@ static bool reduce(struct ctx *c, const struct bound *bd, uint32_t off, struct v
 	case RED_SUM: case RED_NANSUM: case RED_PROD:
 		r->dtype = dtype_is_float(it) ? it : DT_INT64;
 		break;
-	case RED_MEAN: case RED_NANMEAN: case RED_STD: case RED_VAR:
+	case RED_MEAN: case RED_NANMEAN: case RED_STD: case RED_VAR: case RED_NANSTD: case RED_NANVAR:
 		r->dtype = dtype_is_float(it) ? it : DT_FLOAT64;
 		break;
 	case RED_MIN: case RED_MAX: case RED_NANMIN: case RED_NANMAX:
@@ -1819,13 +1820,24 @@ static bool pdist(struct ctx *c, const struct bound *bd, bool cd, uint32_t off, 
 				    m == K_DIST_SEUCLIDEAN ? "V" : "w", sh, nf);
 		}
 	} else if (m == K_DIST_SEUCLIDEAN) {
-		/* scipy's default V: the variance of each feature over all rows, ddof=1 */
+		/* scipy's default V: the variance of each feature, ddof=1, here over the rows that have it
+		 * (missing values are skipped, as in the distances; scipy has no missing values) */
 		struct anode *all = cd ? rows_of_both(c, x, y, off) : x;
 		if (!all)
 			return false;
+		if (!dtype_is_float(all->dtype) && all->dtype != DT_BOOL && r->missing == PD_MISSING_AUTO) {
+			struct val zv = { .k = V_FLOAT, .off = off, .f = 0.0 }, nv = { .k = V_FLOAT, .off = off, .f = NAN };
+			struct anode *lt_in[2] = { all, scalar_node(c, &zv) };
+			struct anode *neg = make_ew(c, EW_LT, lt_in, 2, off, "<");
+			if (!neg)
+				return false;
+			struct anode *w_in[3] = { neg, scalar_node(c, &nv), all };
+			if (!(all = make_ew(c, EW_WHERE, w_in, 3, off, "where")))
+				return false;
+		}
 		const char *nm[] = { "a", "axis", "ddof" };
 		struct val vs[] = { arr_val(all, off), int_val(0, off), int_val(1, off) };
-		if (!(w = call_named(c, "var", off, 3, nm, vs)))
+		if (!(w = call_named(c, "nanvar", off, 3, nm, vs)))
 			return false;
 	}
 	if (w && m == K_DIST_SEUCLIDEAN) {

@@ -1229,6 +1229,10 @@ static inline void red_one(const struct anode *r, struct red_state *s, double d,
 		neumaier(s, is_fl ? d : (double)v);
 		s->n += 1;
 		break;
+	case RED_NANVAR: case RED_NANSTD:
+		if (is_fl && isnan(d))
+			return;
+		/* fall through */
 	case RED_VAR: case RED_STD: {
 		double x = is_fl ? d : (double)v;
 		s->n += 1;
@@ -1304,7 +1308,7 @@ static void red_merge(const struct anode *r, struct red_state *a, const struct r
 		neumaier(a, b->c);
 		a->n += b->n;
 		break;
-	case RED_VAR: case RED_STD: {
+	case RED_VAR: case RED_STD: case RED_NANVAR: case RED_NANSTD: {
 		if (b->n == 0)
 			break;
 		if (a->n == 0) {
@@ -1376,10 +1380,10 @@ static void red_finalize(const struct anode *r, const struct red_state *s, int64
 		case RED_MEAN: case RED_NANMEAN:
 			d[i] = t->n > 0 ? (t->s + t->c) / t->n : NAN;
 			break;
-		case RED_VAR: case RED_STD: {
+		case RED_VAR: case RED_STD: case RED_NANVAR: case RED_NANSTD: {
 			double dof = t->n - r->ddof;
 			double var = dof > 0 ? t->m2 / dof : NAN;
-			d[i] = r->red == RED_STD ? sqrt(var) : var;
+			d[i] = r->red == RED_STD || r->red == RED_NANSTD ? sqrt(var) : var;
 			break;
 		}
 		case RED_MIN: case RED_MAX: case RED_NANMIN: case RED_NANMAX:
@@ -2477,8 +2481,23 @@ static void pdist_load(struct ectx *x, const struct anode *d, bool same, const i
 	else
 		pdist_rows(x, d, d->in[1], bs, bc, rb);
 	*w = NULL;
-	if (d->weighted)
-		*w = as_double(x, eval_node(x, d->in[2], &as[1], &ac[1], false), wide_float(d->in[2]->dtype), ac[1]);
+	if (!d->weighted)
+		return;
+	const double *v = as_double(x, eval_node(x, d->in[2], &as[1], &ac[1], false), wide_float(d->in[2]->dtype), ac[1]);
+	/* Weight 0 leaves a feature out, in every engine alike, for a NaN weight and for seuclidean's
+	 * 1 / V of a feature whose variance is 0 or undefined (every row that has the feature has the
+	 * same value there; scipy's 0/0 would make every distance NaN). */
+	bool seu = d->metric == K_DIST_SEUCLIDEAN;
+	int64_t k = 0;
+	while (k < ac[1] && v[k] == v[k] && !(seu && isinf(v[k])))
+		k++;
+	if (k < ac[1]) {
+		double *c = scratch_alloc(x, (size_t)ac[1] * 8);
+		for (int64_t f = 0; f < ac[1]; f++)
+			c[f] = v[f] == v[f] && !(seu && isinf(v[f])) ? v[f] : 0.0;
+		v = c;
+	}
+	*w = v;
 }
 
 /* A map task on the GPU: every group of the tile fed to one device job, read group by group. */

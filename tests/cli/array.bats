@@ -358,3 +358,30 @@ for n, w in want.items():
 print('ok')"
 	assert_output ok
 }
+
+@test "nanvar and nanstd skip NaN as numpy's do, over any axes, across chunks" {
+	numpy_or_skip
+	spec s.yaml <<Y
+tessera: 1
+nodes:
+  x: 'where(random.random((301, 47), seed=3) < 0.2, nan, random.normal(size=(301, 47), seed=4))'
+  v0: nanvar(x, axis=0, ddof=1)
+  v1: x.nanvar(axis=1)
+  s: nanstd(x, ddof=2)
+  c: 'where(arange(47) < 46, nan, x[:, :1]).nanvar(axis=1, ddof=1)'
+outputs: {x: "$TMP/x.npy", v0: "$TMP/v0.npy", v1: "$TMP/v1.npy", s: "$TMP/s.npy", c: "$TMP/c.npy"}
+Y
+	run -0 "$TESSERA" run "$TMP/s.yaml" -q --chunk-size 8K
+	run -0 /usr/bin/python3 -c "
+import numpy as np, warnings
+warnings.simplefilter('ignore')
+x = np.load('$TMP/x.npy')
+assert np.isnan(x).sum() > 2000
+assert np.allclose(np.load('$TMP/v0.npy'), np.nanvar(x, axis=0, ddof=1), rtol=1e-13, atol=0)
+assert np.allclose(np.load('$TMP/v1.npy'), np.nanvar(x, axis=1), rtol=1e-13, atol=0)
+assert np.allclose(np.load('$TMP/s.npy'), np.nanstd(x, ddof=2), rtol=1e-13, atol=0)
+c = np.load('$TMP/c.npy')
+assert np.isnan(c).all() and c.shape == (301,), c  # one value per row: ddof=1 leaves 0/0
+print('ok')"
+	assert_output ok
+}

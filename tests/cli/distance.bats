@@ -188,6 +188,38 @@ print(repr(js([1, 2, 3], [4, 0, 1])), js([1, 2, 3], [0, 0, 0]))")
 	[ "$want" = "0.5114370585943717 nan" ]
 }
 
+@test "seuclidean's default V skips missing values; a feature of variance 0 or fewer than 2 values is left out" {
+	/usr/bin/python3 -c "import numpy" 2>/dev/null || skip "numpy is not installed"
+	# float64 with NaN, and int8 genotypes with -1 for a missing call: V is each feature's variance over
+	# the rows that have it (ddof=1); column 1 is constant, column 3 has one value, both weigh nothing
+	printf '1,2,3,nan,4\n2,2,nan,nan,0\n5,2,2,7,2\n0,2,1,nan,7\n3,2,0,nan,1\n' > "$TMP/s.csv"
+	run -0 "$TESSERA" distance --metric seuclidean --condensed "$TMP/s.csv"
+	got=$(echo "$output" | tr '\n' ' ')
+	run -0 /usr/bin/python3 - "$got" <<-'PYEOF'
+	import sys, numpy as np
+	x = np.array([[1, 2, 3, np.nan, 4], [2, 2, np.nan, np.nan, 0], [5, 2, 2, 7, 2], [0, 2, 1, np.nan, 7], [3, 2, 0, np.nan, 1]])
+	v = np.nanvar(x, axis=0, ddof=1)
+	want = []
+	for i in range(5):
+	    for j in range(i + 1, 5):
+	        m = ~np.isnan(x[i]) & ~np.isnan(x[j]) & (v > 0)
+	        want.append(np.sqrt((((x[i] - x[j]) ** 2)[m] / v[m]).sum()))
+	got = [float(t) for t in sys.argv[1].split()]
+	assert np.allclose(got, want, rtol=1e-13, atol=0), (got, want)
+	PYEOF
+	# the same values as int8 with -1 for missing (shifted by 1 so that none is negative)
+	spec g.yaml <<-EOF
+	tessera: 1
+	nodes:
+	  x: load("$TMP/s.csv")
+	  g: 'where(isnan(x), -1, x + 1).astype("int8")'
+	  d: pairwise_distance(g, metric="seuclidean", output="condensed")
+	outputs: {d: "-"}
+	EOF
+	run -0 "$TESSERA" run "$TMP/g.yaml" -q
+	[ "$(echo "$output" | awk '{ printf "%.12g ", $1 }')" = "$(echo "$got" | awk '{ for (i = 1; i <= NF; i++) printf "%.12g ", $i }')" ]
+}
+
 @test "CPU distances do not depend on the number of workers (BLAS called from many threads at once)" {
 	# Debian's serial OpenBLAS gave wrong GEMM results with 16 workers on 16 cores; src/util/blas.c
 	# loads the pthread build with one BLAS thread. Many workers, even on few cores, must give the bytes of one.
