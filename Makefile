@@ -20,7 +20,8 @@ MISSING  := $(strip $(foreach p,$(PKGS),$(if $(shell pkg-config --exists $(word 
 PKG_NAMES := $(foreach p,$(PKGS),$(word 1,$(subst :, ,$(p))))
 ifeq ($(MISSING),)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKG_NAMES))
-# OpenBLAS is not linked: src/util/blas.c loads it at run time (see blas.h for why).
+# OpenBLAS is not linked: src/util/blas.c loads it at run time (see blas.h for why);
+# only the test stand-in for the CUDA plugin links it.
 BLAS_LIBS  := $(shell pkg-config --libs openblas)
 PKG_LIBS   := $(filter-out $(BLAS_LIBS),$(shell pkg-config --libs $(PKG_NAMES)))
 endif
@@ -61,13 +62,14 @@ LIB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 TEST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRC))
 
 BIN      := $(if $(filter build,$(BUILD)),tessera,$(BUILD)/tessera)
+EMU_LIB  := $(BUILD)/libtessera-cuda-emu.so
 # Kernels never read errno, and with it sqrt cannot be vectorized.
 $(BUILD)/kernels/%.o: ALL_CFLAGS += -fno-math-errno
 
 .PHONY: all deps-check test test-unit test-cli check-asan check-tsan test-gpu bench bench-sched bench-array bench-distance bench-csv \
         install uninstall clean help demo deps lint-man
 
-all: deps-check $(BIN) $(BUILD)/unit-tests
+all: deps-check $(BIN) $(BUILD)/unit-tests $(EMU_LIB)
 
 deps-check:
 ifneq ($(MISSING),)
@@ -141,6 +143,14 @@ $(CUDA_LIB): $(CUDA_OBJ) kernels/cuda/tcu.map
 	  -Xlinker -z,defs -o $@ $(CUDA_OBJ) -ldl -lpthread
 
 -include $(CUDA_OBJ:.o=.d)
+
+# A stand-in for the CUDA plugin that runs its engines on the CPU (tests/gpu/emu_plugin.c), so the
+# tests exercise device="gpu" end to end on machines without a GPU (TESSERA_CUDA_LIB=...).
+$(EMU_LIB): tests/gpu/emu_plugin.c $(BUILD)/FLAGS
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fPIC -shared -o $@ $< $(LDLIBS) $(BLAS_LIBS)
+
+-include $(BUILD)/libtessera-cuda-emu.d
 
 deps:
 	@if [ -n "$(MISSING)" ] || ! command -v bats >/dev/null || ! command -v groff >/dev/null; then \

@@ -137,6 +137,23 @@ struct dg_job {
 	double *acc, *opa, *opb, *col, *ra, *rb;
 };
 
+/* dg_job_setup() : job @J's shape for metric @o on @na x @nb pairs (@same: a diagonal tile), on
+ * the tiled kernel when @tiled, else on the metric's engine; its buffers are the caller's to set. */
+static inline void dg_job_setup(struct dg_job *J, const struct k_dist_opts *o, long long na, long long nb, int same,
+				int tiled)
+{
+	memset(J, 0, sizeof *J);
+	J->metric = (int)o->metric;
+	J->p = o->p;
+	J->fam = tiled ? DG_TILED : dg_family(J->metric, o->p);
+	J->na = na;
+	J->nb = nb;
+	J->np = na * nb;
+	J->same = same && na == nb;
+	J->weighted = o->weighted && o->metric != K_DIST_JENSENSHANNON;
+	J->P = dg_piece_len(na, nb, J->same);
+}
+
 /* One piece on the device: rows packed (element (r, f) at r * n + f). */
 struct dg_piece {
 	const void *a, *b; /* b: NULL on a diagonal tile */

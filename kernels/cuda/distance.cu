@@ -463,15 +463,7 @@ static struct tcu_dist_job *dist_begin(const struct k_dist_opts *o, int64_t na, 
 		return NULL;
 	}
 	struct dg_job *J = &j->J;
-	J->metric = (int)o->metric;
-	J->p = o->p;
-	J->fam = plug.blas && !plug.force_tiled ? dg_family(J->metric, o->p) : DG_TILED;
-	J->na = na;
-	J->nb = nb;
-	J->np = (long long)na * nb;
-	J->same = same && na == nb;
-	J->weighted = o->weighted && o->metric != K_DIST_JENSENSHANNON;
-	J->P = dg_piece_len(na, nb, J->same);
+	dg_job_setup(J, o, na, nb, same, !plug.blas || plug.force_tiled);
 	j->n_stats = kdm_n_stats(J->metric);
 	struct dg_sizes z = dg_sizes_of(J->fam, na, nb, J->P);
 	size_t stage = dg_stage_bytes(na, nb, J->P, J->same);

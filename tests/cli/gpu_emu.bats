@@ -1,0 +1,84 @@
+#!/usr/bin/env bats
+# device="gpu" end to end without a GPU: tessera loads the CPU stand-in for
+# the CUDA plugin (tests/gpu/emu_plugin.c, built by make as
+# build/libtessera-cuda-emu.so) through TESSERA_CUDA_LIB. Everything of the
+# GPU path but the CUDA mechanics runs: the GPU map tasks, each tile's job
+# fed group by group, the pieces a feed is cut into, both engines' arithmetic
+# (dist_gemm.h, and dist_tile.h with TESSERA_CUDA_TILED=1) and the mirror of
+# a diagonal tile. Their distances must equal the CPU's to 1e-12 (relative;
+# absolute near 0), NaN where the CPU has NaN. tests/gpu/run.sh does the
+# same on a real GPU.
+
+load helpers
+
+# use_emu: point tessera at the stand-in, beside the binary under test (build-asan/ too) or in build/
+use_emu() {
+	EMU=$(dirname "$TESSERA")/libtessera-cuda-emu.so
+	[ -e "$EMU" ] || EMU=$(dirname "$TESSERA")/build/libtessera-cuda-emu.so
+	[ -e "$EMU" ] || fail "the CUDA stand-in is not built ($EMU): make builds it"
+	export TESSERA_CUDA_LIB=$EMU
+}
+
+# data NAME EXPR: $TMP/NAME.npy from an array expression
+data() {
+	printf 'tessera: 1\nnodes:\n  x: %s\noutputs: {x: "%s"}\n' "'$2'" "$TMP/$1.npy" > "$TMP/gen.yaml"
+	run -0 "$TESSERA" run "$TMP/gen.yaml" -q
+}
+
+# compare DATA ARGS...: pairwise_distance(x, ARGS) on the GPU stand-in (both engines) against the CPU
+compare() {
+	local d=$1
+	shift
+	for args in "$@"; do
+		for dev in cpu gpu tiled; do
+			local device=$dev env=()
+			[ $dev = tiled ] && device=gpu env=(TESSERA_CUDA_TILED=1)
+			printf 'tessera: 1\nnodes:\n  x: load("%s")\n  w: load("%s")\n  d: %s\noutputs: {d: "%s"}\n' \
+				"$TMP/$d.npy" "$TMP/w_$d.npy" "'pairwise_distance(x, $args, device=\"$device\")'" \
+				"$TMP/$dev.npy" > "$TMP/d.yaml"
+			run -0 env "${env[@]}" "$TESSERA" run "$TMP/d.yaml" -q --chunk-size 256K -j 3
+		done
+		run -0 /usr/bin/python3 - "$TMP" "$args" <<-'EOF'
+		import sys, numpy as np
+		t, args = sys.argv[1], sys.argv[2]
+		c = np.load(t + "/cpu.npy")
+		for eng in ("gpu", "tiled"):
+		    g = np.load(t + "/" + eng + ".npy")
+		    assert g.shape == c.shape, (eng, args, g.shape, c.shape)
+		    assert (np.isnan(g) == np.isnan(c)).all(), (eng, args, "NaN where the CPU has none, or the reverse")
+		    m = ~np.isnan(c)
+		    err = np.abs(g[m] - c[m]) / np.maximum(np.abs(c[m]), 1.0)
+		    assert err.max(initial=0) <= 1e-12, (eng, args, err.max())
+		print("ok", args)
+		EOF
+	done
+}
+
+ALL=('metric="braycurtis"' 'metric="canberra"' 'metric="chebyshev"' 'metric="cityblock"'
+	'metric="correlation"' 'metric="cosine"' 'metric="dice"' 'metric="euclidean"' 'metric="hamming"'
+	'metric="jaccard"' 'metric="jensenshannon"' 'metric="minkowski", p=3' 'metric="minkowski", p=2'
+	'metric="rogerstanimoto"' 'metric="russellrao"' 'metric="seuclidean"' 'metric="sokalsneath"'
+	'metric="sqeuclidean"' 'metric="yule"' 'metric="euclidean", w=w' 'metric="cosine", w=w'
+	'metric="correlation", w=w' 'metric="yule", w=w' 'metric="chebyshev", w=w')
+
+@test "device=gpu through the CUDA stand-in: every metric on float64 with NaN equals the CPU" {
+	/usr/bin/python3 -c "import numpy" 2>/dev/null || skip "numpy is not installed"
+	use_emu
+	# 150 x 700: several row tiles and feature groups at --chunk-size 256K; zeros and missing values;
+	# feature 5 constant and feature 7 present in row 0 alone (seuclidean's default V: 0 and undefined)
+	data f 'where(arange(700) == 5, 0.5, where((arange(700) == 7) & (arange(150)[:, None] > 0), nan, where(random.random((150, 700), seed=2) < 0.05, nan, where(random.random((150, 700), seed=8) < 0.3, 0.0, random.random((150, 700), seed=1)))))'
+	data w_f 'random.uniform(0.5, 2.0, size=(700,), seed=9)'
+	compare f "${ALL[@]}"
+	# the stand-in says what it is
+	run -0 "$TESSERA" run "$TMP/d.yaml" -v
+	assert_output --partial "on the GPU, CPU emulation of the CUDA plugin"
+}
+
+@test "device=gpu through the CUDA stand-in: int8 genotypes with missing calls equal the CPU" {
+	/usr/bin/python3 -c "import numpy" 2>/dev/null || skip "numpy is not installed"
+	use_emu
+	data g 'where(random.random((130, 900), seed=4) < 0.05, -1, random.integers(0, 3, size=(130, 900), seed=3)).astype("int8")'
+	data w_g 'random.uniform(0.5, 2.0, size=(900,), seed=9)'
+	compare g 'metric="euclidean"' 'metric="cityblock"' 'metric="correlation"' 'metric="cosine"' \
+		'metric="seuclidean"' 'metric="jaccard"' 'metric="hamming"' 'metric="euclidean", w=w'
+}
