@@ -171,6 +171,23 @@ static void scratch_reset(struct ectx *x, size_t mark)
 		x->sc.used = mark;
 }
 
+/* Every scratch buffer of the task is dead: the blocks outgrown so far go, the biggest (current) one
+ * is reused from its start. For loops that read a large box per step: scratch_reset() cannot rewind
+ * past a growth (buffers in the old blocks could be live), so each step would map fresh memory. */
+static void scratch_reset_all(struct ectx *x)
+{
+	struct scratch *s = &x->sc;
+	struct scratch_block *b = s->old;
+	while (b) {
+		struct scratch_block *n = b->next;
+		free(b);
+		b = n;
+	}
+	s->old = NULL;
+	if (s->base)
+		s->used = 64;
+}
+
 static void scratch_release(struct ectx *x)
 {
 	struct scratch_block *b = x->sc.old;
@@ -2518,7 +2535,8 @@ static int pdist_map_gpu(struct ectx *x, const struct anode *d, bool same, const
 		if (hi <= f0 || lo >= f1)
 			continue;
 		int64_t gas[2] = { as[0], lo }, gac[2] = { ac[0], hi - lo }, gbs[2] = { bs[0], lo }, gbc[2] = { bc[0], hi - lo };
-		size_t mark = scratch_mark(x);
+		/* the last group's rows were packed by dist_feed: nothing in scratch is live */
+		scratch_reset_all(x);
 		struct k_dist_rows ra, rb;
 		const double *w;
 		pdist_load(x, d, same, gas, gac, gbs, gbc, &ra, &rb, &w);
@@ -2527,7 +2545,6 @@ static int pdist_map_gpu(struct ectx *x, const struct anode *d, bool same, const
 			gpu->dist_end(job, NULL, tmp, sizeof tmp);
 			return x->failed ? -1 : err_run(x->e, NULL, "GPU: %s", why);
 		}
-		scratch_reset(x, mark);
 	}
 	if (gpu->dist_end(job, st, why, sizeof why) < 0)
 		return err_run(x->e, NULL, "GPU: %s", why);
