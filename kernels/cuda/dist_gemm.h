@@ -743,6 +743,21 @@ static inline int dg_pack_rows(const struct k_dist_rows *x, long long rows, long
 	return miss;
 }
 
+/* The piece's weights (from @f0 of @w; NULL: unweighted, each 1) into the staging buffer, and their sum. */
+static inline void dg_pack_weights(const double *w, long long f0, long long n, struct dg_layout L, void *buf,
+				   const void *dev, struct dg_piece *pc)
+{
+	pc->wsum = 0;
+	if (w) {
+		memcpy((char *)buf + L.w, w + f0, (size_t)n * 8);
+		pc->w = (const double *)(const void *)((const char *)dev + L.w);
+		for (long long f = 0; f < n; f++)
+			pc->wsum += w[f0 + f];
+	} else {
+		pc->wsum = (double)n;
+	}
+}
+
 /*
  * dg_pack() : features [f0, f0 + n) of @a, @b (not on a diagonal tile) and
  * their weights @w (NULL: unweighted; indexed from f0) into @buf as laid out
@@ -764,15 +779,46 @@ static inline void dg_pack(const struct k_dist_rows *a, const struct k_dist_rows
 		pc->b_i8 = b->type == K_DIST_I8;
 		pc->miss |= dg_pack_rows(b, b->rows, f0, n, h + L.b);
 	}
-	pc->wsum = 0;
-	if (w) {
-		memcpy(h + L.w, w + f0, (size_t)n * 8);
-		pc->w = (const double *)(const void *)(d + L.w);
-		for (long long f = 0; f < n; f++)
-			pc->wsum += w[f0 + f];
+	dg_pack_weights(w, f0, n, L, buf, dev, pc);
+}
+
+/* dg_scan_rows() : whether one of @count packed values at @p is missing (NaN; negative for int8). */
+static inline int dg_scan_rows(const void *p, int i8, long long count)
+{
+	int miss = 0;
+	if (i8) {
+		const signed char *v = (const signed char *)p;
+		for (long long k = 0; k < count; k++)
+			miss |= v[k] < 0;
 	} else {
-		pc->wsum = (double)n;
+		const double *v = (const double *)p;
+		for (long long k = 0; k < count; k++)
+			miss |= v[k] != v[k];
 	}
+	return miss;
+}
+
+/*
+ * dg_staged() : @pc for a piece of @n features whose rows the caller has
+ * already read into @buf as laid out by @L (a's rows at L.a, b's at L.b
+ * unless @same, each row n values): its missing values noted, its weights
+ * @w (from f0; NULL: unweighted) added. Pointers into @dev as for dg_pack.
+ */
+static inline void dg_staged(long long na, long long nb, int a_i8, int b_i8, int same, const double *w, long long f0,
+			     long long n, struct dg_layout L, void *buf, const void *dev, struct dg_piece *pc)
+{
+	memset(pc, 0, sizeof *pc);
+	const char *h = (const char *)buf, *d = (const char *)dev;
+	pc->n = n;
+	pc->a = d + L.a;
+	pc->a_i8 = a_i8;
+	pc->miss = dg_scan_rows(h + L.a, a_i8, na * n);
+	if (!same) {
+		pc->b = d + L.b;
+		pc->b_i8 = b_i8;
+		pc->miss |= dg_scan_rows(h + L.b, b_i8, nb * n);
+	}
+	dg_pack_weights(w, f0, n, L, buf, dev, pc);
 }
 
 #endif

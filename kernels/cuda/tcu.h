@@ -30,9 +30,18 @@
 extern "C" {
 #endif
 
-#define TCU_ABI 1
+#define TCU_ABI 2
 
 struct tcu_dist_job;
+
+/* Rows the caller reads straight into the plugin's staging buffer (tcu_api.dist_feed_read). */
+struct tcu_reader {
+	enum k_dist_elem type_a, type_b; /* b's unused on a diagonal tile */
+	/* read() : features [f0, f0 + n) of every row of side @side (0: a, 1: b) into @dst, row r
+	 * at element r * n. 0, or -1 when the read failed (the caller keeps its reason). */
+	int (*read)(void *ctx, int side, int64_t f0, int64_t n, void *dst);
+	void *ctx;
+};
 
 struct tcu_api {
 	int abi; /* TCU_ABI */
@@ -48,6 +57,10 @@ struct tcu_api {
 	 * o->weighted). The host buffers may be reused as soon as this returns. */
 	int (*dist_feed)(struct tcu_dist_job *j, const struct k_dist_rows *a, const struct k_dist_rows *b, int64_t nf,
 			 const double *w, char *err, size_t err_len);
+	/* tcu_api.dist_feed_read() : dist_feed, with features [0, nf) read by @rd straight into the
+	 * pinned staging buffer, piece by piece: one copy less than rows packed from the caller's memory. */
+	int (*dist_feed_read)(struct tcu_dist_job *j, int64_t nf, const struct tcu_reader *rd, const double *w,
+			      char *err, size_t err_len);
 	/* tcu_api.dist_end() : the job's statistics into @stats (host, n_stats * na * nb
 	 * doubles, as k_dist_map leaves them), and the job freed, whatever happens. */
 	int (*dist_end)(struct tcu_dist_job *j, double *stats, char *err, size_t err_len);

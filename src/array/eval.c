@@ -2487,6 +2487,28 @@ static struct k_dist_opts pdist_opts(const struct anode *d)
 	return (struct k_dist_opts){ .metric = (enum k_dist_metric)d->metric, .p = d->p, .weighted = d->weighted };
 }
 
+/* The weights of features [f0, f0 + n) (NULL: unweighted). Weight 0 leaves a feature out, in every
+ * engine alike, for a NaN weight and for seuclidean's 1 / V of a feature whose variance is 0 or
+ * undefined (every row that has the feature has the same value there; scipy's 0/0 would make every
+ * distance NaN). */
+static const double *pdist_weights(struct ectx *x, const struct anode *d, int64_t f0, int64_t n)
+{
+	if (!d->weighted)
+		return NULL;
+	const double *v = as_double(x, eval_node(x, d->in[2], &f0, &n, false), wide_float(d->in[2]->dtype), n);
+	bool seu = d->metric == K_DIST_SEUCLIDEAN;
+	int64_t k = 0;
+	while (k < n && v[k] == v[k] && !(seu && isinf(v[k])))
+		k++;
+	if (k < n) {
+		double *c = scratch_alloc(x, (size_t)n * 8);
+		for (int64_t f = 0; f < n; f++)
+			c[f] = v[f] == v[f] && !(seu && isinf(v[f])) ? v[f] : 0.0;
+		v = c;
+	}
+	return v;
+}
+
 /* The rows of tile (i, j) and their weights over features [as[1], as[1] + ac[1]). */
 static void pdist_load(struct ectx *x, const struct anode *d, bool same, const int64_t *as, const int64_t *ac,
 		       const int64_t *bs, const int64_t *bc, struct k_dist_rows *ra, struct k_dist_rows *rb,
@@ -2497,27 +2519,36 @@ static void pdist_load(struct ectx *x, const struct anode *d, bool same, const i
 		*rb = *ra;
 	else
 		pdist_rows(x, d, d->in[1], bs, bc, rb);
-	*w = NULL;
-	if (!d->weighted)
-		return;
-	const double *v = as_double(x, eval_node(x, d->in[2], &as[1], &ac[1], false), wide_float(d->in[2]->dtype), ac[1]);
-	/* Weight 0 leaves a feature out, in every engine alike, for a NaN weight and for seuclidean's
-	 * 1 / V of a feature whose variance is 0 or undefined (every row that has the feature has the
-	 * same value there; scipy's 0/0 would make every distance NaN). */
-	bool seu = d->metric == K_DIST_SEUCLIDEAN;
-	int64_t k = 0;
-	while (k < ac[1] && v[k] == v[k] && !(seu && isinf(v[k])))
-		k++;
-	if (k < ac[1]) {
-		double *c = scratch_alloc(x, (size_t)ac[1] * 8);
-		for (int64_t f = 0; f < ac[1]; f++)
-			c[f] = v[f] == v[f] && !(seu && isinf(v[f])) ? v[f] : 0.0;
-		v = c;
-	}
-	*w = v;
+	*w = pdist_weights(x, d, as[1], ac[1]);
 }
 
-/* A map task on the GPU: every group of the tile fed to one device job, read group by group. */
+/* A tile's rows read from .npy files straight into the GPU plugin's staging buffer (tcu_reader). */
+struct pdist_reader {
+	struct ectx *x;
+	const struct anode *in[2];
+	int64_t row0[2], rows[2]; /* the tile's rows on each side */
+	int64_t f0;		  /* its first feature */
+};
+
+static int pdist_read(void *ctx, int side, int64_t f0, int64_t n, void *dst)
+{
+	struct pdist_reader *p = ctx;
+	int64_t start[2] = { p->row0[side], p->f0 + f0 }, count[2] = { p->rows[side], n };
+	return read_npy(p->x, p->in[side], start, count, dst) ? 0 : -1;
+}
+
+/* Whether input @n is a .npy file whose elements are the kernels' (float64, or int8 when @i8). */
+static bool pdist_readable(const struct anode *n, bool i8)
+{
+	return n->kind == AN_NPY && !n->fam && n->ndim == 2 && n->npy.dtype == (i8 ? DT_INT8 : DT_FLOAT64);
+}
+
+/*
+ * A map task on the GPU: every feature of the tile fed to one device job. Rows
+ * in .npy files of the kernels' element type are read by the plugin's
+ * callback straight into its pinned staging buffer, piece by piece; other
+ * inputs are evaluated group by group and packed from there (a copy more).
+ */
 static int pdist_map_gpu(struct ectx *x, const struct anode *d, bool same, const int64_t *as, const int64_t *ac,
 			 const int64_t *bs, const int64_t *bc, double *st)
 {
@@ -2530,6 +2561,20 @@ static int pdist_map_gpu(struct ectx *x, const struct anode *d, bool same, const
 	if (!job)
 		return err_run(x->e, NULL, "GPU: %s", why);
 	int64_t f0 = as[1], f1 = as[1] + ac[1];
+	bool neg = d->missing == PD_MISSING_AUTO, i8[2];
+	for (int k = 0; k < 2; k++)
+		i8[k] = d->in[k]->dtype == DT_INT8 && neg;
+	if (pdist_readable(d->in[0], i8[0]) && (same || pdist_readable(d->in[1], i8[1]))) {
+		struct pdist_reader pr = { x, { d->in[0], d->in[1] }, { as[0], bs[0] }, { ac[0], bc[0] }, f0 };
+		struct tcu_reader rd = { i8[0] ? K_DIST_I8 : K_DIST_F64, i8[1] ? K_DIST_I8 : K_DIST_F64, pdist_read, &pr };
+		const double *w = pdist_weights(x, d, f0, f1 - f0);
+		if (x->failed || gpu->dist_feed_read(job, f1 - f0, &rd, w, why, sizeof why) < 0) {
+			char tmp[256];
+			gpu->dist_end(job, NULL, tmp, sizeof tmp);
+			return x->failed ? -1 : err_run(x->e, NULL, "GPU: %s", why);
+		}
+		f1 = f0; /* fed: no groups left */
+	}
 	for (int64_t g = 0; g < d->groups.n; g++) {
 		int64_t lo = d->groups.bounds[g], hi = d->groups.bounds[g + 1];
 		if (hi <= f0 || lo >= f1)

@@ -69,6 +69,19 @@ ALL=('metric="braycurtis"' 'metric="canberra"' 'metric="chebyshev"' 'metric="cit
 	data f 'where(arange(700) == 5, 0.5, where((arange(700) == 7) & (arange(150)[:, None] > 0), nan, where(random.random((150, 700), seed=2) < 0.05, nan, where(random.random((150, 700), seed=8) < 0.3, 0.0, random.random((150, 700), seed=1)))))'
 	data w_f 'random.uniform(0.5, 2.0, size=(700,), seed=9)'
 	compare f "${ALL[@]}"
+	# inputs that are not a .npy file (a slice, an expression) are evaluated and packed group by group
+	# instead of read straight into the staging buffer
+	for dev in cpu gpu; do
+		printf 'tessera: 1\nnodes:\n  x: load("%s")\n  d: %s\noutputs: {d: "%s"}\n' "$TMP/f.npy" \
+			"'cdist(x[:70], x[70:] + 1, metric=\"correlation\", device=\"$dev\")'" "$TMP/$dev.npy" > "$TMP/c.yaml"
+		run -0 "$TESSERA" run "$TMP/c.yaml" -q --chunk-size 256K
+	done
+	run -0 /usr/bin/python3 -c "
+import numpy as np
+c, g = np.load('$TMP/cpu.npy'), np.load('$TMP/gpu.npy')
+assert c.shape == (70, 80) and np.allclose(g, c, rtol=1e-12, atol=1e-12, equal_nan=True)
+print('ok')"
+	assert_output ok
 	# the stand-in says what it is
 	run -0 "$TESSERA" run "$TMP/d.yaml" -v
 	assert_output --partial "on the GPU, CPU emulation of the CUDA plugin"
@@ -81,6 +94,12 @@ ALL=('metric="braycurtis"' 'metric="canberra"' 'metric="chebyshev"' 'metric="cit
 	data w_g 'random.uniform(0.5, 2.0, size=(900,), seed=9)'
 	compare g 'metric="euclidean"' 'metric="cityblock"' 'metric="correlation"' 'metric="cosine"' \
 		'metric="seuclidean"' 'metric="jaccard"' 'metric="hamming"' 'metric="euclidean", w=w'
+	# more features than a piece holds (8192): a job takes several pieces, read at their offsets
+	data l 'where(random.random((40, 8500), seed=5) < 0.05, -1, random.integers(0, 3, size=(40, 8500), seed=6)).astype("int8")'
+	data w_l 'random.uniform(0.5, 2.0, size=(8500,), seed=9)'
+	compare l 'metric="euclidean"' 'metric="correlation"' 'metric="cityblock", w=w'
+	data l 'where(random.random((40, 8500), seed=5) < 0.05, nan, random.normal(size=(40, 8500), seed=6))'
+	compare l 'metric="euclidean"' 'metric="canberra"'
 }
 
 @test "device=auto keeps a small problem on the CPU and sends a large one to the GPU, and -v says why" {
