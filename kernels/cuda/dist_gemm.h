@@ -94,10 +94,12 @@ struct dg_sizes {
 };
 
 /* dg_piece_len() : features per piece for a tile of @na x @nb rows: its raw
- * rows take about DG_STAGE_BYTES as doubles; a multiple of 32 in [32, 8192]. */
-DT_INLINE long long dg_piece_len(long long na, long long nb, int same)
+ * rows take about @stage bytes (0: DG_STAGE_BYTES) as doubles; a multiple of
+ * 32 in [32, 8192]. */
+DT_INLINE long long dg_piece_len(long long na, long long nb, int same, size_t stage)
 {
-	long long rows = na + (same ? 0 : nb), p = (long long)(DG_STAGE_BYTES / 8) / (rows > 0 ? rows : 1);
+	long long rows = na + (same ? 0 : nb);
+	long long p = (long long)((stage ? stage : DG_STAGE_BYTES) / 8) / (rows > 0 ? rows : 1);
 	p = p < 32 ? 32 : p > 8192 ? 8192 : p;
 	return p / 32 * 32;
 }
@@ -138,9 +140,10 @@ struct dg_job {
 };
 
 /* dg_job_setup() : job @J's shape for metric @o on @na x @nb pairs (@same: a diagonal tile), on
- * the tiled kernel when @tiled, else on the metric's engine; its buffers are the caller's to set. */
+ * the tiled kernel when @tiled, else on the metric's engine, with pieces sized for @stage bytes of
+ * staging (0: the default); its buffers are the caller's to set. */
 static inline void dg_job_setup(struct dg_job *J, const struct k_dist_opts *o, long long na, long long nb, int same,
-				int tiled)
+				int tiled, size_t stage)
 {
 	memset(J, 0, sizeof *J);
 	J->metric = (int)o->metric;
@@ -151,7 +154,7 @@ static inline void dg_job_setup(struct dg_job *J, const struct k_dist_opts *o, l
 	J->np = na * nb;
 	J->same = same && na == nb;
 	J->weighted = o->weighted && o->metric != K_DIST_JENSENSHANNON;
-	J->P = dg_piece_len(na, nb, J->same);
+	J->P = dg_piece_len(na, nb, J->same, stage);
 }
 
 /* One piece on the device: rows packed (element (r, f) at r * n + f). */

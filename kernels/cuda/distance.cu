@@ -448,8 +448,8 @@ static int op_tiled(void *ctx, const struct dt_args *t)
 
 static const struct dg_ops cuda_ops = { op_apply, op_gemm, op_syrk, op_tiled };
 
-static struct tcu_dist_job *dist_begin(const struct k_dist_opts *o, int64_t na, int64_t nb, bool same, char *err,
-				       size_t len)
+static struct tcu_dist_job *dist_begin(const struct k_dist_opts *o, int64_t na, int64_t nb, bool same, size_t stage_hint,
+				       char *err, size_t len)
 {
 	if (probe(err, len) <= 0)
 		return NULL;
@@ -463,7 +463,7 @@ static struct tcu_dist_job *dist_begin(const struct k_dist_opts *o, int64_t na, 
 		return NULL;
 	}
 	struct dg_job *J = &j->J;
-	dg_job_setup(J, o, na, nb, same, !plug.blas || plug.force_tiled);
+	dg_job_setup(J, o, na, nb, same, !plug.blas || plug.force_tiled, stage_hint);
 	j->n_stats = kdm_n_stats(J->metric);
 	struct dg_sizes z = dg_sizes_of(J->fam, na, nb, J->P);
 	size_t stage = dg_stage_bytes(na, nb, J->P, J->same);

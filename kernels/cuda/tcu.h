@@ -30,7 +30,7 @@
 extern "C" {
 #endif
 
-#define TCU_ABI 2
+#define TCU_ABI 3
 
 struct tcu_dist_job;
 
@@ -50,9 +50,11 @@ struct tcu_api {
 	/* tcu_api.device_name() : "NVIDIA H100 80GB HBM3 (sm_90, 80 GiB)" of device 0. */
 	void (*device_name)(char *buf, size_t len);
 	/* tcu_api.dist_begin() : a job for @na x @nb pairs (@same: a diagonal tile, a and b
-	 * will be the same rows). NULL and @err when the device has no room. */
+	 * will be the same rows), staging its pieces in two pinned buffers of about @stage bytes
+	 * each (0: 32 MiB; each piece takes at least 32 features). NULL and @err when the device
+	 * has no room. */
 	struct tcu_dist_job *(*dist_begin)(const struct k_dist_opts *o, int64_t na, int64_t nb, bool same,
-					    char *err, size_t err_len);
+					    size_t stage, char *err, size_t err_len);
 	/* tcu_api.dist_feed() : adds features [0, nf) of @a and @b (@w: their weights when
 	 * o->weighted). The host buffers may be reused as soon as this returns. */
 	int (*dist_feed)(struct tcu_dist_job *j, const struct k_dist_rows *a, const struct k_dist_rows *b, int64_t nf,

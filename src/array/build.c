@@ -1950,6 +1950,11 @@ static bool pdist(struct ctx *c, const struct bound *bd, bool cd, uint32_t off, 
 	}
 	if (rb < 16)
 		rb = 16;
+	/* a GPU job stages its pieces in two pinned buffers, which the CUDA plugin keeps for the next job:
+	 * together an eighth of the limit at most, and 32 MiB each at most (the plugin's default) */
+	r->gpu_stage = 32u << 20;
+	if (c->b->mem_limit && c->b->mem_limit / (16u * (uint64_t)(c->b->jobs > 0 ? c->b->jobs : 1)) < r->gpu_stage)
+		r->gpu_stage = c->b->mem_limit / (16u * (uint64_t)(c->b->jobs > 0 ? c->b->jobs : 1));
 	r->tiles[0] = split_even(c, x->shape[0], rb);
 	r->tiles[1] = cd ? split_even(c, y->shape[0], rb) : r->tiles[0];
 	int64_t t0 = r->tiles[0].bounds[1], t1 = r->tiles[1].bounds[1];

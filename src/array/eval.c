@@ -2557,7 +2557,7 @@ static int pdist_map_gpu(struct ectx *x, const struct anode *d, bool same, const
 	if (!gpu)
 		return err_run(x->e, NULL, "the GPU is gone: %s", why);
 	struct k_dist_opts o = pdist_opts(d);
-	struct tcu_dist_job *job = gpu->dist_begin(&o, ac[0], bc[0], same, why, sizeof why);
+	struct tcu_dist_job *job = gpu->dist_begin(&o, ac[0], bc[0], same, (size_t)d->gpu_stage, why, sizeof why);
 	if (!job)
 		return err_run(x->e, NULL, "GPU: %s", why);
 	int64_t f0 = as[1], f1 = as[1] + ac[1];

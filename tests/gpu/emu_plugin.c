@@ -65,8 +65,8 @@ static void job_free(struct tcu_dist_job *j)
 	free(j);
 }
 
-static struct tcu_dist_job *dist_begin(const struct k_dist_opts *o, int64_t na, int64_t nb, bool same, char *err,
-				       size_t len)
+static struct tcu_dist_job *dist_begin(const struct k_dist_opts *o, int64_t na, int64_t nb, bool same, size_t stage,
+				       char *err, size_t len)
 {
 	if (!o || (unsigned)o->metric >= K_DIST_N || na < 0 || nb < 0) {
 		snprintf(err, len, "dist_begin: bad arguments");
@@ -79,7 +79,7 @@ static struct tcu_dist_job *dist_begin(const struct k_dist_opts *o, int64_t na, 
 	}
 	const char *t = getenv("TESSERA_CUDA_TILED");
 	struct dg_job *J = &j->J;
-	dg_job_setup(J, o, na, nb, same, t && *t && strcmp(t, "0") != 0);
+	dg_job_setup(J, o, na, nb, same, t && *t && strcmp(t, "0") != 0, stage);
 	j->n_stats = kdm_n_stats(J->metric);
 	struct dg_sizes z = dg_sizes_of(J->fam, na, nb, J->P);
 	J->st = calloc((size_t)(J->np * j->n_stats + 1), sizeof(double)); /* the plugin zeroes it */

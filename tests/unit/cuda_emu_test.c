@@ -516,12 +516,15 @@ static void test_gemm_translation(void)
 /* Sizes and layouts the plugin allocates by. */
 static void test_sizes(void)
 {
-	CHECK(dg_piece_len(2048, 2048, false) == 1024);
-	CHECK(dg_piece_len(2048, 2048, true) == 2048);
-	CHECK(dg_piece_len(1, 1, false) == 8192);
-	CHECK(dg_piece_len(1 << 20, 1 << 20, false) == 32);
+	CHECK(dg_piece_len(2048, 2048, false, 0) == 1024);
+	CHECK(dg_piece_len(2048, 2048, true, 0) == 2048);
+	CHECK(dg_piece_len(1, 1, false, 0) == 8192);
+	CHECK(dg_piece_len(1 << 20, 1 << 20, false, 0) == 32);
+	/* a smaller staging budget (a tight --memory-limit): shorter pieces, never under 32 features */
+	CHECK(dg_piece_len(2048, 2048, false, 4u << 20) == 128);
+	CHECK(dg_piece_len(2048, 2048, false, 1024) == 32);
 	for (long long na = 1; na < 5000; na += 777) {
-		long long P = dg_piece_len(na, na + 3, false);
+		long long P = dg_piece_len(na, na + 3, false, 0);
 		CHECK(P % 32 == 0 && P >= 32 && P <= 8192);
 		struct dg_layout L = dg_layout_of(na, na + 3, P, 1, 0, false, 1);
 		CHECK(L.a == 0 && L.b % 256 == 0 && L.w % 256 == 0 && L.b >= (size_t)(na * P) && L.w >= L.b);
