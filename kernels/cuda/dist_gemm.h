@@ -824,4 +824,62 @@ static inline void dg_staged(long long na, long long nb, int a_i8, int b_i8, int
 	dg_pack_weights(w, f0, n, L, buf, dev, pc);
 }
 
+/* Where a feed's rows come from: rows in memory (@a, and @b unless the job is a diagonal tile), or
+ * a reader called once a piece for each side (tcu.h's tcu_reader). */
+struct dg_source {
+	const struct k_dist_rows *a, *b;
+	int (*read)(void *ctx, int side, int64_t f0, int64_t n, void *dst);
+	void *ctx;
+	int a_i8, b_i8;
+};
+
+/* dg_source_rows() : rows @a and @b in memory as job @J's source of @nf features; -1 when they do
+ * not fit the job. */
+static inline int dg_source_rows(const struct dg_job *J, const struct k_dist_rows *a, const struct k_dist_rows *b,
+				 long long nf, struct dg_source *s)
+{
+	memset(s, 0, sizeof *s);
+	if (a->rows != J->na || (!J->same && b->rows != J->nb) || a->ld < nf || (!J->same && b->ld < nf))
+		return -1;
+	s->a = a;
+	s->b = b;
+	s->a_i8 = a->type == K_DIST_I8;
+	s->b_i8 = !J->same && b->type == K_DIST_I8;
+	return 0;
+}
+
+/* dg_source_reader() : a reader of elements @a_i8 / @b_i8 (int8, else double) as job @J's source. */
+static inline void dg_source_reader(const struct dg_job *J, int (*read)(void *, int, int64_t, int64_t, void *),
+				    void *ctx, int a_i8, int b_i8, struct dg_source *s)
+{
+	memset(s, 0, sizeof *s);
+	s->read = read;
+	s->ctx = ctx;
+	s->a_i8 = a_i8;
+	s->b_i8 = !J->same && b_i8;
+}
+
+/* dg_source_layout() : the staging layout of a piece of @n features of @src (@weighted: with weights). */
+static inline struct dg_layout dg_source_layout(const struct dg_job *J, const struct dg_source *src, long long n,
+						int weighted)
+{
+	return dg_layout_of(J->na, J->nb, n, src->a_i8, src->b_i8, J->same, weighted);
+}
+
+/* dg_stage() : features [f0, f0 + n) of @src and their weights @w (NULL: unweighted) staged in @buf
+ * as @L lays them out, @pc pointing into @dev. @return 0, or -1 when the reader failed. */
+static inline int dg_stage(const struct dg_job *J, const struct dg_source *src, const double *w, long long f0,
+			   long long n, struct dg_layout L, void *buf, const void *dev, struct dg_piece *pc)
+{
+	if (src->a) {
+		dg_pack(src->a, src->b, J->same, w, f0, n, L, buf, dev, pc);
+		return 0;
+	}
+	char *h = (char *)buf;
+	if (src->read(src->ctx, 0, f0, n, h + L.a) < 0 || (!J->same && src->read(src->ctx, 1, f0, n, h + L.b) < 0))
+		return -1;
+	dg_staged(J->na, J->nb, src->a_i8, src->b_i8, J->same, w, f0, n, L, buf, dev, pc);
+	return 0;
+}
+
 #endif

@@ -543,29 +543,16 @@ static int job_fail(struct tcu_dist_job *j, char *err, size_t len)
 	return -1;
 }
 
-/* The pieces of one feed: rows packed from @a and @b, or read by @rd into the staging buffer. */
-static int feed(struct tcu_dist_job *j, const struct k_dist_rows *a, const struct k_dist_rows *b,
-		const struct tcu_reader *rd, int64_t nf, const double *w, char *err, size_t len)
+/* The pieces of one feed, staged from @src into the pinned buffers. */
+static int feed(struct tcu_dist_job *j, const struct dg_source *src, int64_t nf, const double *w, char *err,
+		size_t len)
 {
-	if (!j)
-		return -1;
-	if (j->failed)
-		return job_fail(j, err, len);
 	struct dg_job *J = &j->J;
 	struct rig *r = j->r;
-	if (nf <= 0 || J->np <= 0)
-		return 0;
-	if (a && (a->rows != J->na || (!J->same && b->rows != J->nb) || a->ld < nf || (!J->same && b->ld < nf))) {
-		snprintf(j->why, sizeof j->why, "dist_feed: rows %lld x %lld (ld %lld, %lld) for a job of %lld x %lld",
-			 (long long)a->rows, (long long)b->rows, (long long)a->ld, (long long)b->ld, J->na, J->nb);
-		return job_fail(j, err, len);
-	}
 	if (cudaSetDevice(r->dev) != cudaSuccess) {
 		snprintf(j->why, sizeof j->why, "cudaSetDevice(%d) failed", r->dev);
 		return job_fail(j, err, len);
 	}
-	int a_i8 = a ? a->type == K_DIST_I8 : rd->type_a == K_DIST_I8;
-	int b_i8 = J->same ? 0 : a ? b->type == K_DIST_I8 : rd->type_b == K_DIST_I8;
 	const double *wf = J->weighted ? w : NULL;
 	for (int64_t f0 = 0; f0 < nf;) {
 		long long n = nf - f0 < J->P ? nf - f0 : J->P;
@@ -576,18 +563,11 @@ static int feed(struct tcu_dist_job *j, const struct k_dist_rows *a, const struc
 			op_fail(j, "piece computation", cudaGetErrorString(e));
 			return job_fail(j, err, len);
 		}
-		struct dg_layout L = dg_layout_of(J->na, J->nb, n, a_i8, b_i8, J->same, wf != NULL);
+		struct dg_layout L = dg_source_layout(J, src, n, wf != NULL);
 		struct dg_piece pc;
-		if (a) {
-			dg_pack(a, b, J->same, wf, f0, n, L, r->pin[s], r->raw[s], &pc);
-		} else {
-			char *pin = (char *)r->pin[s];
-			if (rd->read(rd->ctx, 0, f0, n, pin + L.a) < 0 ||
-			    (!J->same && rd->read(rd->ctx, 1, f0, n, pin + L.b) < 0)) {
-				snprintf(j->why, sizeof j->why, "reading the rows failed");
-				return job_fail(j, err, len);
-			}
-			dg_staged(J->na, J->nb, a_i8, b_i8, J->same, wf, f0, n, L, pin, r->raw[s], &pc);
+		if (dg_stage(J, src, wf, f0, n, L, r->pin[s], r->raw[s], &pc) < 0) {
+			snprintf(j->why, sizeof j->why, "reading the rows failed");
+			return job_fail(j, err, len);
 		}
 		if ((e = cudaMemcpyAsync(r->raw[s], r->pin[s], L.bytes, cudaMemcpyHostToDevice, r->xs)) != cudaSuccess ||
 		    (e = cudaEventRecord(r->copied[s], r->xs)) != cudaSuccess ||
@@ -609,13 +589,33 @@ static int feed(struct tcu_dist_job *j, const struct k_dist_rows *a, const struc
 static int dist_feed(struct tcu_dist_job *j, const struct k_dist_rows *a, const struct k_dist_rows *b, int64_t nf,
 		     const double *w, char *err, size_t len)
 {
-	return feed(j, a, b, NULL, nf, w, err, len);
+	if (!j)
+		return -1;
+	if (j->failed)
+		return job_fail(j, err, len);
+	if (nf <= 0 || j->J.np <= 0)
+		return 0;
+	struct dg_source src;
+	if (dg_source_rows(&j->J, a, b, nf, &src) < 0) {
+		snprintf(j->why, sizeof j->why, "dist_feed: rows %lld x %lld (ld %lld, %lld) for a job of %lld x %lld",
+			 (long long)a->rows, (long long)b->rows, (long long)a->ld, (long long)b->ld, j->J.na, j->J.nb);
+		return job_fail(j, err, len);
+	}
+	return feed(j, &src, nf, w, err, len);
 }
 
 static int dist_feed_read(struct tcu_dist_job *j, int64_t nf, const struct tcu_reader *rd, const double *w, char *err,
 			  size_t len)
 {
-	return feed(j, NULL, NULL, rd, nf, w, err, len);
+	if (!j)
+		return -1;
+	if (j->failed)
+		return job_fail(j, err, len);
+	if (nf <= 0 || j->J.np <= 0)
+		return 0;
+	struct dg_source src;
+	dg_source_reader(&j->J, rd->read, rd->ctx, rd->type_a == K_DIST_I8, rd->type_b == K_DIST_I8, &src);
+	return feed(j, &src, nf, w, err, len);
 }
 
 static int dist_end(struct tcu_dist_job *j, double *stats, char *err, size_t len)

@@ -1717,6 +1717,7 @@ static const char *metric_canonical(const char *name)
 static bool pdist(struct ctx *c, const struct bound *bd, bool cd, uint32_t off, struct val *out)
 {
 	const char *fn = cd ? "cdist" : "pairwise_distance";
+	int jobs = c->b->jobs > 0 ? c->b->jobs : 1; /* the run's workers */
 	struct anode *x, *y;
 	if (!as_array(c, &bd->vals[0], &x, cd ? "XA" : "x"))
 		return false;
@@ -1787,13 +1788,12 @@ static bool pdist(struct ctx *c, const struct bound *bd, bool cd, uint32_t off, 
 		 * the CPU's work. Measured on an H100 with 16 cores: 4000 x 4000 pairs x 20000 features,
 		 * 1.13 s on the GPU and 0.90 s on the CPU; 12000 x 12000 x 20000, 3.5 s and 6.7 s. */
 		double work = (double)x->shape[0] * (double)(cd ? y->shape[0] : x->shape[0]) * (double)x->shape[1];
-		double enough = AUTO_GPU_WORK * (c->b->jobs > 0 ? c->b->jobs : 1);
+		double enough = AUTO_GPU_WORK * jobs;
 		if (r->device == PD_AUTO && work < enough)
 			snprintf(why, sizeof why,
 				 "%" PRId64 " x %" PRId64 " pairs x %" PRId64 " features is too small for a GPU to pay off "
 				 "with %d workers (under %.3g)",
-				 x->shape[0], cd ? y->shape[0] : x->shape[0], x->shape[1], c->b->jobs > 0 ? c->b->jobs : 1,
-				 enough);
+				 x->shape[0], cd ? y->shape[0] : x->shape[0], x->shape[1], jobs, enough);
 		const struct tcu_api *gpu = r->device == PD_CPU || why[0] ? NULL : dev_cuda(why, sizeof why);
 		if (!gpu && r->device == PD_GPU) {
 			const struct val *dv = arg(bd, "device");
@@ -1953,8 +1953,8 @@ static bool pdist(struct ctx *c, const struct bound *bd, bool cd, uint32_t off, 
 	/* a GPU job stages its pieces in two pinned buffers, which the CUDA plugin keeps for the next job:
 	 * together an eighth of the limit at most, and 32 MiB each at most (the plugin's default) */
 	r->gpu_stage = 32u << 20;
-	if (c->b->mem_limit && c->b->mem_limit / (16u * (uint64_t)(c->b->jobs > 0 ? c->b->jobs : 1)) < r->gpu_stage)
-		r->gpu_stage = c->b->mem_limit / (16u * (uint64_t)(c->b->jobs > 0 ? c->b->jobs : 1));
+	if (c->b->mem_limit && c->b->mem_limit / (16u * (uint64_t)jobs) < r->gpu_stage)
+		r->gpu_stage = c->b->mem_limit / (16u * (uint64_t)jobs);
 	r->tiles[0] = split_even(c, x->shape[0], rb);
 	r->tiles[1] = cd ? split_even(c, y->shape[0], rb) : r->tiles[0];
 	int64_t t0 = r->tiles[0].bounds[1], t1 = r->tiles[1].bounds[1];

@@ -2568,32 +2568,31 @@ static int pdist_map_gpu(struct ectx *x, const struct anode *d, bool same, const
 		struct pdist_reader pr = { x, { d->in[0], d->in[1] }, { as[0], bs[0] }, { ac[0], bc[0] }, f0 };
 		struct tcu_reader rd = { i8[0] ? K_DIST_I8 : K_DIST_F64, i8[1] ? K_DIST_I8 : K_DIST_F64, pdist_read, &pr };
 		const double *w = pdist_weights(x, d, f0, f1 - f0);
-		if (x->failed || gpu->dist_feed_read(job, f1 - f0, &rd, w, why, sizeof why) < 0) {
-			char tmp[256];
-			gpu->dist_end(job, NULL, tmp, sizeof tmp);
-			return x->failed ? -1 : err_run(x->e, NULL, "GPU: %s", why);
-		}
-		f1 = f0; /* fed: no groups left */
-	}
-	for (int64_t g = 0; g < d->groups.n; g++) {
-		int64_t lo = d->groups.bounds[g], hi = d->groups.bounds[g + 1];
-		if (hi <= f0 || lo >= f1)
-			continue;
-		int64_t gas[2] = { as[0], lo }, gac[2] = { ac[0], hi - lo }, gbs[2] = { bs[0], lo }, gbc[2] = { bc[0], hi - lo };
-		/* the last group's rows were packed by dist_feed: nothing in scratch is live */
-		scratch_reset_all(x);
-		struct k_dist_rows ra, rb;
-		const double *w;
-		pdist_load(x, d, same, gas, gac, gbs, gbc, &ra, &rb, &w);
-		if (x->failed || gpu->dist_feed(job, &ra, &rb, hi - lo, w, why, sizeof why) < 0) {
-			char tmp[256];
-			gpu->dist_end(job, NULL, tmp, sizeof tmp);
-			return x->failed ? -1 : err_run(x->e, NULL, "GPU: %s", why);
+		if (x->failed || gpu->dist_feed_read(job, f1 - f0, &rd, w, why, sizeof why) < 0)
+			goto fail;
+	} else {
+		for (int64_t g = 0; g < d->groups.n; g++) {
+			int64_t lo = d->groups.bounds[g], hi = d->groups.bounds[g + 1];
+			if (hi <= f0 || lo >= f1)
+				continue;
+			int64_t gas[2] = { as[0], lo }, gac[2] = { ac[0], hi - lo };
+			int64_t gbs[2] = { bs[0], lo }, gbc[2] = { bc[0], hi - lo };
+			/* the last group's rows were packed by dist_feed: nothing in scratch is live */
+			scratch_reset_all(x);
+			struct k_dist_rows ra, rb;
+			const double *w;
+			pdist_load(x, d, same, gas, gac, gbs, gbc, &ra, &rb, &w);
+			if (x->failed || gpu->dist_feed(job, &ra, &rb, hi - lo, w, why, sizeof why) < 0)
+				goto fail;
 		}
 	}
 	if (gpu->dist_end(job, st, why, sizeof why) < 0)
 		return err_run(x->e, NULL, "GPU: %s", why);
 	return 0;
+fail:;
+	char tmp[256];
+	gpu->dist_end(job, NULL, tmp, sizeof tmp);
+	return x->failed ? -1 : err_run(x->e, NULL, "GPU: %s", why);
 }
 
 /* A map task: the statistics of one tile over one group of features. */

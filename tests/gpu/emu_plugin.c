@@ -98,46 +98,27 @@ static struct tcu_dist_job *dist_begin(const struct k_dist_opts *o, int64_t na, 
 	return j;
 }
 
-/* The pieces of one feed, as distance.cu cuts and stages them: packed from @a and @b, or read by @rd. */
-static int feed(struct tcu_dist_job *j, const struct k_dist_rows *a, const struct k_dist_rows *b,
-		const struct tcu_reader *rd, int64_t nf, const double *w, char *err, size_t len)
+/* The pieces of one feed, cut and staged from @src as distance.cu does. */
+static int feed(struct tcu_dist_job *j, const struct dg_source *src, int64_t nf, const double *w, char *err,
+		size_t len)
 {
 	struct dg_job *J = &j->J;
-	if (nf <= 0 || J->np <= 0)
-		return 0;
-	if (a && (a->rows != J->na || (!J->same && b->rows != J->nb) || a->ld < nf || (!J->same && b->ld < nf))) {
-		snprintf(err, len, "dist_feed: rows %lld x %lld for a job of %lld x %lld", (long long)a->rows,
-			 (long long)b->rows, J->na, J->nb);
-		return -1;
-	}
-	int a_i8 = a ? a->type == K_DIST_I8 : rd->type_a == K_DIST_I8;
-	int b_i8 = J->same ? 0 : a ? b->type == K_DIST_I8 : rd->type_b == K_DIST_I8;
 	const double *wf = J->weighted ? w : NULL;
 	for (int64_t f0 = 0; f0 < nf;) {
 		long long n = nf - f0 < J->P ? nf - f0 : J->P;
-		struct dg_layout L = dg_layout_of(J->na, J->nb, n, a_i8, b_i8, J->same, wf != NULL);
+		struct dg_layout L = dg_source_layout(J, src, n, wf != NULL);
 		/* a staging buffer as the device's would be: what no one packed is garbage */
-		size_t nd = (L.bytes + 7) / 8;
-		double *buf = poisoned((long long)nd);
+		double *buf = poisoned((long long)((L.bytes + 7) / 8));
 		if (!buf) {
 			snprintf(err, len, "out of memory");
 			return -1;
 		}
 		struct dg_piece pc;
-		int rc = 0;
-		if (a) {
-			dg_pack(a, b, J->same, wf, f0, n, L, buf, buf, &pc);
-		} else if (rd->read(rd->ctx, 0, f0, n, (char *)buf + L.a) < 0 ||
-			   (!J->same && rd->read(rd->ctx, 1, f0, n, (char *)buf + L.b) < 0)) {
+		int rc = dg_stage(J, src, wf, f0, n, L, buf, buf, &pc);
+		if (rc < 0)
 			snprintf(err, len, "reading the rows failed");
-			rc = -1;
-		} else {
-			dg_staged(J->na, J->nb, a_i8, b_i8, J->same, wf, f0, n, L, buf, buf, &pc);
-		}
-		if (rc == 0 && dg_piece(&emu_ops, &j->e, J, &pc) < 0) {
+		else if ((rc = dg_piece(&emu_ops, &j->e, J, &pc)) < 0)
 			snprintf(err, len, "dg_piece failed");
-			rc = -1;
-		}
 		free(buf);
 		if (rc < 0)
 			return -1;
@@ -149,13 +130,25 @@ static int feed(struct tcu_dist_job *j, const struct k_dist_rows *a, const struc
 static int dist_feed(struct tcu_dist_job *j, const struct k_dist_rows *a, const struct k_dist_rows *b, int64_t nf,
 		     const double *w, char *err, size_t len)
 {
-	return feed(j, a, b, NULL, nf, w, err, len);
+	struct dg_source src;
+	if (nf <= 0 || j->J.np <= 0)
+		return 0;
+	if (dg_source_rows(&j->J, a, b, nf, &src) < 0) {
+		snprintf(err, len, "dist_feed: rows %lld x %lld for a job of %lld x %lld", (long long)a->rows,
+			 (long long)b->rows, j->J.na, j->J.nb);
+		return -1;
+	}
+	return feed(j, &src, nf, w, err, len);
 }
 
 static int dist_feed_read(struct tcu_dist_job *j, int64_t nf, const struct tcu_reader *rd, const double *w, char *err,
 			  size_t len)
 {
-	return feed(j, NULL, NULL, rd, nf, w, err, len);
+	struct dg_source src;
+	if (nf <= 0 || j->J.np <= 0)
+		return 0;
+	dg_source_reader(&j->J, rd->read, rd->ctx, rd->type_a == K_DIST_I8, rd->type_b == K_DIST_I8, &src);
+	return feed(j, &src, nf, w, err, len);
 }
 
 static int dist_end(struct tcu_dist_job *j, double *stats, char *err, size_t len)
