@@ -77,7 +77,7 @@ void k_rand_uniform_f32(uint64_t seed, uint64_t first, size_t n, float lo, float
  * the top 53 bits of half 0 plus one step (never 0, so log is finite), u2 in
  * [0, 1) from the top 53 bits of half 1; z = sqrt(-2 ln u1) cos(2 pi u2).
  * |z| is at most about 8.57 (u1 = 2^-53). log and cos are k_log_f64 and
- * k_cos_f64 (libm's on CPUs without AVX2, which may differ in the last bit),
+ * k_cos_f64_fixed (libm's on CPUs without AVX2, which may differ in the last bit),
  * so a GPU's results may differ in the last bits too. */
 void k_rand_normal(uint64_t seed, uint64_t first, size_t n, double mean, double sd, double *out);
 
@@ -168,9 +168,14 @@ int k_format_float32(float v, char *out, size_t out_len);
 
 /* k_cos_f64() / k_sin_f64() : elementwise over @n values; @out must not
  * overlap @x. Within 2 ulp of libm, vectorized (AVX-512 or AVX2+FMA, chosen
- * at run time) for |x| < 2^19 * pi/2; libm beyond that and on other CPUs. */
+ * at run time) for |x| < 2^19 * pi/2; libm beyond that and on other CPUs.
+ * Blocks of values within [-1, 1] take a faster path whose last bit may
+ * differ, so a value's result can depend on its neighbours.
+ * k_cos_f64_fixed() : k_cos_f64 with every value on the one general path,
+ * so a result depends on its value alone. */
 void k_cos_f64(const double *restrict x, double *restrict out, size_t n);
 void k_sin_f64(const double *restrict x, double *restrict out, size_t n);
+void k_cos_f64_fixed(const double *restrict x, double *restrict out, size_t n);
 /* k_log_f64() : the natural log, elementwise over @n values; @out must not
  * overlap @x. Within 1 ulp of libm, vectorized (AVX-512 or AVX2, the same
  * bits, chosen at run time) for positive normal x; libm for the rest and on

@@ -512,7 +512,7 @@ void k_rand_normal(uint64_t seed, uint64_t first, size_t n, double mean, double 
 		normal_prep(w, m, u1, angle);
 		/* the vector kernels: libm's log and cos cost 20 ns a value */
 		k_log_f64(u1, lg, m);
-		k_cos_f64(angle, c, m);
+		k_cos_f64_fixed(angle, c, m);
 		normal_finish(lg, c, m, mean, sd, out + done);
 	}
 }
