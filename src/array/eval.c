@@ -963,8 +963,124 @@ static void child_strides(const struct anode *n, int k, const int64_t *ccount, c
 	}
 }
 
+/* One row of @n's operation on float64 values into float64 results: @a
+ * with stride @sa, and for a binary operation @b with stride @sb. */
+static void ew_row_f64(const struct anode *n, const double *a, int64_t sa, const double *b, int64_t sb,
+		       double *restrict o, int64_t len)
+{
+	enum ew_op op = n->ew;
+	if (n->n_in == 2) {
+		if (arith_fast(op, a, sa, b, sb, o, len))
+			;
+		else if (op == EW_POW && sb == 0 && b[0] == 2 && sa == 1)
+			k_square_f64(a, o, (size_t)len);
+		else if (op == EW_POW && sb == 0 && b[0] == 2)
+			for (int64_t i = 0; i < len; i++)
+				o[i] = a[i * sa] * a[i * sa];
+		else
+			for (int64_t i = 0; i < len; i++)
+				o[i] = f2(op, a[i * sa], b[i * sb]);
+		return;
+	}
+	if (sa == 1 && len >= 32 && (op == EW_SQRT || op == EW_ABS || op == EW_FLOOR || op == EW_CEIL)) {
+		(op == EW_SQRT ? k_sqrt_f64 : op == EW_ABS ? k_abs_f64 : op == EW_FLOOR ? k_floor_f64 : k_ceil_f64)(
+			a, o, (size_t)len);
+		return;
+	}
+	void (*k)(const double *restrict, double *restrict, size_t) =
+		op == EW_COS ? k_cos_f64 : op == EW_SIN ? k_sin_f64 : op == EW_LOG ? k_log_f64 : op == EW_EXP ? k_exp_f64
+		: op == EW_TANH ? k_tanh_f64 : op == EW_SINH ? k_sinh_f64 : op == EW_COSH ? k_cosh_f64 : NULL;
+	if (sa == 1 && k) {
+		k(a, o, (size_t)len);
+		return;
+	}
+	for (int64_t i = 0; i < len; i++)
+		o[i] = f1(op, a[i * sa]);
+}
+
+/*
+ * Chains of float64 operations, each on the one array below it and
+ * constants (a * 2 + 1, sqrt(x / n) - 1), in a tile: the links run one
+ * CHAIN_BLOCK of values at a time, which stays in the first-level cache,
+ * instead of one tile at a time, which does not; only the chain's result
+ * is written to the tile's buffer. Each value gets the same operations,
+ * so the same bits (cos and sin may take their other path: see trig.c).
+ */
+#define CHAIN_MAX 16
+#define CHAIN_BLOCK 512
+
+/* @n's array operand when @n can be a link (the other operands constants,
+ * nothing broadcast), else -1. */
+static int chain_operand(const struct anode *n)
+{
+	if (n->kind != AN_EW || n->dtype != DT_FLOAT64 || n->ew == EW_WHERE || n->ew == EW_CLIP ||
+	    n->ew == EW_CAST || (n->ew == EW_ROUND && n->gi[0]))
+		return -1;
+	int a = -1;
+	for (int k = 0; k < n->n_in; k++) {
+		if (n->in[k]->kind == AN_SCALAR)
+			continue;
+		if (a >= 0)
+			return -1;
+		a = k;
+	}
+	if (a < 0)
+		return -1;
+	const struct anode *c = n->in[a];
+	if (c->dtype != DT_FLOAT64 || c->ndim != n->ndim)
+		return -1;
+	for (int j = 0; j < n->ndim; j++)
+		if (c->shape[j] != n->shape[j])
+			return -1;
+	return a;
+}
+
+/* @n's values over the box through the chain that ends at @n; NULL when
+ * @n does not end a chain of two or more links. */
+static void *eval_chain(struct ectx *x, const struct anode *n, const int64_t *start, const int64_t *count)
+{
+	const struct anode *link[CHAIN_MAX];
+	int side[CHAIN_MAX], nl = 0;
+	const struct anode *c = n;
+	int a;
+	/* links below the first must be computed here: not another task's result */
+	while (nl < CHAIN_MAX && (nl == 0 || !c->fam) && (a = chain_operand(c)) >= 0) {
+		link[nl] = c;
+		side[nl++] = a;
+		c = c->in[a];
+	}
+	if (nl < 2)
+		return NULL;
+	int64_t cnt = box_size(n->ndim, count);
+	/* nothing is broadcast: every link's box is @n's */
+	const double *base = eval_node(x, c, start, count, false);
+	double *out = scratch_alloc(x, (size_t)(cnt ? cnt : 1) * 8);
+	double *tmp = scratch_alloc(x, 2 * CHAIN_BLOCK * sizeof *tmp);
+	double consts[CHAIN_MAX];
+	for (int i = 0; i < nl; i++)
+		consts[i] = link[i]->n_in == 2 ? scalar_value(link[i]->in[1 - side[i]]) : 0;
+	for (int64_t off = 0; off < cnt; off += CHAIN_BLOCK) {
+		int64_t len = cnt - off < CHAIN_BLOCK ? cnt - off : CHAIN_BLOCK;
+		const double *src = base + off;
+		for (int i = nl - 1; i >= 0; i--) {
+			double *dst = i == 0 ? out + off : tmp + (i & 1) * CHAIN_BLOCK;
+			if (link[i]->n_in == 1)
+				ew_row_f64(link[i], src, 1, NULL, 0, dst, len);
+			else if (side[i] == 0)
+				ew_row_f64(link[i], src, 1, &consts[i], 0, dst, len);
+			else
+				ew_row_f64(link[i], &consts[i], 0, src, 1, dst, len);
+			src = dst;
+		}
+	}
+	return out;
+}
+
 static void *eval_ew(struct ectx *x, const struct anode *n, const int64_t *start, const int64_t *count)
 {
+	void *chained = eval_chain(x, n, start, count);
+	if (chained)
+		return chained;
 	int nd = n->ndim;
 	int64_t cnt = box_size(nd, count);
 	const void *in[3];
@@ -1062,17 +1178,7 @@ static void *eval_ew(struct ectx *x, const struct anode *n, const int64_t *start
 		} else if (n->n_in == 2 && fl_domain) {
 			const double *a = (const double *)in[0] + base[0], *b = (const double *)in[1] + base[1];
 			if (out_fl) {
-				double *o = od + off;
-				if (arith_fast(op, a, s0, b, s1, o, len))
-					;
-				else if (op == EW_POW && s1 == 0 && b[0] == 2 && s0 == 1)
-					k_square_f64(a, od + off, (size_t)len);
-				else if (op == EW_POW && s1 == 0 && b[0] == 2)
-					for (int64_t i = 0; i < len; i++)
-						od[off + i] = a[i * s0] * a[i * s0];
-				else
-					for (int64_t i = 0; i < len; i++)
-						od[off + i] = f2(op, a[i * s0], b[i * s1]);
+				ew_row_f64(n, a, s0, b, s1, od + off, len);
 			} else if (op == EW_LT && s1 == 0 && s0 == 1) {
 				k_lt_scalar_f64(a, b[0], oi + off, (size_t)len);
 			} else if (op == EW_GT && s1 == 0 && s0 == 1) {
@@ -1128,37 +1234,12 @@ static void *eval_ew(struct ectx *x, const struct anode *n, const int64_t *start
 			double f = pow(10.0, (double)-n->gi[0]);
 			for (int64_t i = 0; i < len; i++)
 				oi[off + i] = d2i(nearbyint((double)a[i * s0] / f) * f);
-		} else if (fl_domain && out_fl && s0 == 1 && len >= 32 &&
-			   (op == EW_SQRT || op == EW_ABS || op == EW_FLOOR || op == EW_CEIL)) {
-			const double *a = (const double *)in[0] + base[0];
-			(op == EW_SQRT ? k_sqrt_f64 : op == EW_ABS ? k_abs_f64 : op == EW_FLOOR ? k_floor_f64 : k_ceil_f64)(
-				a, od + off, (size_t)len);
-		} else if (fl_domain && out_fl && s0 == 1 &&
-			   (op == EW_COS || op == EW_SIN || op == EW_LOG || op == EW_EXP || op == EW_TANH ||
-			    op == EW_SINH || op == EW_COSH)) {
-			const double *a = (const double *)in[0] + base[0];
-			if (op == EW_COS)
-				k_cos_f64(a, od + off, (size_t)len);
-			else if (op == EW_SIN)
-				k_sin_f64(a, od + off, (size_t)len);
-			else if (op == EW_LOG)
-				k_log_f64(a, od + off, (size_t)len);
-			else if (op == EW_EXP)
-				k_exp_f64(a, od + off, (size_t)len);
-			else if (op == EW_TANH)
-				k_tanh_f64(a, od + off, (size_t)len);
-			else if (op == EW_SINH)
-				k_sinh_f64(a, od + off, (size_t)len);
-			else
-				k_cosh_f64(a, od + off, (size_t)len);
+		} else if (fl_domain && out_fl) {
+			ew_row_f64(n, (const double *)in[0] + base[0], s0, NULL, 0, od + off, len);
 		} else if (fl_domain) {
 			const double *a = (const double *)in[0] + base[0];
-			if (out_fl)
-				for (int64_t i = 0; i < len; i++)
-					od[off + i] = f1(op, a[i * s0]);
-			else
-				for (int64_t i = 0; i < len; i++)
-					oi[off + i] = (int64_t)f1(op, a[i * s0]);
+			for (int64_t i = 0; i < len; i++)
+				oi[off + i] = (int64_t)f1(op, a[i * s0]);
 		} else {
 			const int64_t *a = (const int64_t *)in[0] + base[0];
 			enum dtype t = n->in[0]->dtype;
