@@ -15,7 +15,7 @@ static const char usage_run[] =
 	"\n"
 	"Runs the pipeline in SPEC (YAML or JSON; - for stdin) and writes its outputs.\n"
 	"With TARGETs (NAME or NAME[K]) only what they need runs; a target with no\n"
-	"output in the spec is written to stdout.\n"
+	"output in the spec is written to stdout (an array as text, as an output \"-\").\n"
 	"\n"
 	"  -j, --jobs N            worker threads (default: $TESSERA_JOBS, else the number of cores)\n"
 	"  -m, --memory-limit SIZE bytes of results held in memory, e.g. 512M, 4GiB (default:\n"
@@ -214,7 +214,8 @@ int cmd_load(const struct spec_args *a, struct loaded *l, struct err *e)
 		return -1;
 	struct graph_opts go = { .o_overrides = a->outs, .n_overrides = a->n_outs, .chunk_bytes = a->chunk_bytes,
 				 .mem_limit = a->run.mem_limit, .spill_dir = a->run.spill_dir, .jobs = a->run.jobs,
-				 .out_format = a->out_format };
+				 .out_format = a->out_format, .targets = (const char *const *)a->targets,
+				 .n_targets = a->n_targets };
 	if (!(l->g = graph_build(&l->spec, &go, e)))
 		return -1;
 	if (plan_make(&l->plan, l->g, a->targets, a->n_targets, e) < 0)

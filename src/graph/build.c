@@ -943,6 +943,11 @@ static int lower_arrays(struct builder *b, const char *const *o_overrides, size_
 		if (idx >= 0 && b->info[idx].arr)
 			b->info[idx].arr->is_output = true;
 	}
+	for (size_t i = 0; i < b->o->n_targets; i++) {
+		int64_t idx = strchr(b->o->targets[i], '[') ? -1 : output_node(b, b->o->targets[i]);
+		if (idx >= 0 && b->info[idx].arr)
+			b->info[idx].arr->is_output = true;
+	}
 	for (size_t n = 0; n < g->n_nodes; n++) {
 		struct anode *a = b->info[n].arr;
 		if (!a)
@@ -1587,6 +1592,21 @@ struct graph *graph_build(struct spec *s, const struct graph_opts *o, struct err
 			e->code = ERR_USAGE;
 			goto fail;
 		}
+	}
+	/* A whole array that is a target and that no output writes prints to "-" (as text, so at
+	 * most 2-d: plan_make() turns down the rest). */
+	for (size_t i = 0; i < o->n_targets; i++) {
+		const char *t = o->targets[i];
+		int64_t idx = strchr(t, '[') ? -1 : graph_find_node(g, t);
+		if (idx < 0 || g->nodes[idx].gen != GEN_ARRAY || !g->nodes[idx].array || g->nodes[idx].array->ndim > 2)
+			continue;
+		bool written = false;
+		for (size_t k = 0; k < g->n_outputs && !written; k++)
+			written = !strcmp(g->outputs[k].node_name, g->nodes[idx].name) &&
+				  g->outputs[k].n_tasks == g->nodes[idx].n_members;
+		struct loc none = { "-o", 0, 0 };
+		if (!written && add_output(&b, t, "-", none, none, &out_cap) < 0)
+			goto fail;
 	}
 	/* Outputs were grown with xrealloc: move them into the arena. */
 	outs_heap = g->outputs;

@@ -95,6 +95,9 @@ struct graph_opts {
 	int jobs;                       /* the run's workers: threads for scanning CSV files, and what array
 					   tasks may hold together (0: 1) */
 	int out_format;                 /* frame outputs: -1 by the path's extension, else enum table_format */
+	const char *const *targets;     /* the run's TARGETs: a whole array among them that no output
+					   writes is materialized and printed to "-" */
+	size_t n_targets;
 };
 
 /*

@@ -41,14 +41,40 @@ int plan_make(struct plan *p, const struct graph *g, const char *const *targets,
 				goto fail;
 			}
 			if (rc < 0) {
-				err_usage(e, "bad target '%s'", targets[i]);
+				/* NAME[K] of an array whose chunks fused into their users */
+				int64_t ni = o.node_name ? graph_find_node(g, o.node_name) : -1;
+				if (ni >= 0 && g->nodes[ni].array)
+					err_usage(e, "target '%s': an array target takes the whole array '%s'", targets[i],
+						  o.node_name);
+				else
+					err_usage(e, "bad target '%s'", targets[i]);
 				goto fail;
 			}
 			/* A target that is a listed output goes where the spec says; else to stdout. */
 			o.path = "-";
+			bool listed = false;
 			for (size_t k = 0; k < g->n_outputs; k++)
-				if (g->outputs[k].task_first == o.task_first && g->outputs[k].n_tasks == o.n_tasks)
+				if (g->outputs[k].task_first == o.task_first && g->outputs[k].n_tasks == o.n_tasks) {
 					o = g->outputs[k];
+					listed = true;
+				}
+			/* an array printed as an output to "-" would be: never its raw chunks */
+			int64_t ni = listed ? -1 : graph_find_node(g, o.node_name);
+			const struct gnode *gn = ni >= 0 ? &g->nodes[ni] : NULL;
+			if (gn && gn->gen == GEN_ARRAY && gn->array) {
+				if (o.n_tasks != gn->n_members) {
+					err_usage(e, "target '%s': an array target takes the whole array '%s'", targets[i],
+						  o.node_name);
+					goto fail;
+				}
+				if (gn->array->ndim > 2) {
+					err_usage(e, "target '%s': a %d-d array can only be written to a .npy file (-o %s=PATH.npy)",
+						  targets[i], gn->array->ndim, o.node_name);
+					goto fail;
+				}
+				o.array = gn->array;
+				o.format = OUT_ARRAY_TEXT;
+			}
 			add_root(p, &o, &roots, &n_roots, &cap);
 		}
 	} else if (g->n_outputs) {

@@ -427,3 +427,21 @@ for name, w in sorted(want.items()):
 print('ok')"
 	assert_output ok
 }
+
+@test "an array target that is not an output prints as text, like an output to -" {
+	spec s.yaml <<'Y'
+tessera: 1
+nodes:
+  x: arange(6, chunks=3).reshape((2, 3)) * 1.5
+  s: x.sum()
+  c: ones((2, 3, 4), chunks=(1, 3, 4))
+Y
+	run -0 "$TESSERA" run "$TMP/s.yaml" s -q
+	assert_output "22.5"
+	run -0 "$TESSERA" run "$TMP/s.yaml" x -q
+	assert_output "$(printf '0.0,1.5,3.0\n4.5,6.0,7.5')"
+	run -2 "$TESSERA" run "$TMP/s.yaml" c -q
+	assert_output "tessera: target 'c': a 3-d array can only be written to a .npy file (-o c=PATH.npy)"
+	run -2 "$TESSERA" run "$TMP/s.yaml" 'x[0]' -q
+	assert_output "tessera: target 'x[0]': an array target takes the whole array 'x'"
+}
