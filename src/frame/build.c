@@ -2106,6 +2106,26 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 		}
 		return frame_val(v, x, f);
 	}
+	if (!strcmp(m, "reset_index")) {
+		/* Tessera keeps no row labels: a grouped result already has its keys as columns (what
+		 * pandas' reset_index() makes of them), and drop=True drops labels there are none of. */
+		static const char *const kws[] = { "drop", NULL };
+		if (check_args(c, x, "reset_index", 0, kws) < 0)
+			return -1;
+		const struct expr *d = kwarg(x, "drop");
+		bool drop = false;
+		if (d && const_bool(c, d, "drop", &drop) < 0)
+			return -1;
+		const struct fnode *g = in;
+		while (g->kind == FN_SORT || g->kind == FN_HEAD || g->kind == FN_FILTER)
+			g = g->in;
+		if (!drop && !(g->kind == FN_AGG && (g->n_keys > 0 || g->n_stack > 0)))
+			return fail(c, x, "reset_index() would add pandas' row labels as a column, and Tessera keeps "
+					  "none: use reset_index(drop=True)");
+		*v = *obj;
+		v->x = x;
+		return 0;
+	}
 	if (!strcmp(m, "describe")) {
 		int *cols = alloc(c, (size_t)(in->n_cols ? in->n_cols : 1) * sizeof *cols);
 		for (int k = 0; k < in->n_cols; k++)
@@ -2115,7 +2135,8 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 	if (array_method(c, x, m) < 0)
 		return -1;
 	return fail(c, x, "a frame has no method '%s' (groupby, assign, head, tail, sort_values, nlargest, nsmallest, "
-			  "dropna, fillna, rename, drop, drop_duplicates, merge, describe; columns have sum, mean, ...)", m);
+			  "dropna, fillna, rename, drop, drop_duplicates, merge, describe, reset_index; columns have sum, "
+			  "mean, ...)", m);
 }
 
 static int col_method(struct ctx *c, const struct expr *x, struct cexpr *col, const char *m, struct fval *v)

@@ -549,3 +549,13 @@ PY
 	[ "$stderr" = "tessera: expression:1:1: to_numpy() is spelled to_array() here" ]
 	assert_no_spill
 }
+
+@test "reset_index(): accepted where it changes nothing, an error where pandas would add row labels" {
+	W="$BATS_TEST_DIRNAME/../../examples/data/weather.csv"
+	run -0 "$TESSERA" csv 'df.groupby("weather").wind.max().reset_index()' "$W"
+	assert_output "$("$TESSERA" csv 'df.groupby("weather").wind.max()' "$W")"
+	run -3 "$TESSERA" csv 'df[df.wind > 9].reset_index()' "$W"
+	assert_output "tessera: expression:1:1: reset_index() would add pandas' row labels as a column, and Tessera keeps none: use reset_index(drop=True)"
+	run -3 "$TESSERA" csv 'df.reset_index(inplace=True)' "$W"
+	assert_output --partial "reset_index() has no keyword 'inplace'"
+}

@@ -162,6 +162,12 @@ weather_cases = [
      lambda d: d.groupby(["location", "weather"]).size().reset_index(name="size")),
     ('df.groupby("weather")[["wind", "temp_max"]].sum()', lambda d: d.groupby("weather")[["wind", "temp_max"]].sum()),
     ('df.head(3)', lambda d: d.head(3)),
+    # reset_index(): a grouped result already has its keys as columns; drop=True anywhere
+    ('df.groupby("location").temp_max.quantile(0.9).reset_index()',
+     lambda d: d.groupby("location").temp_max.quantile(0.9).reset_index()),
+    ('df.groupby("weather")[["wind", "temp_max"]].sum().head(3).reset_index()',
+     lambda d: d.groupby("weather")[["wind", "temp_max"]].sum().head(3).reset_index()),
+    ('df[df.wind > 9].reset_index(drop=True)', lambda d: d[d.wind > 9].reset_index(drop=True)),
     ('df[df.wind.between(3, 3.5)].drop(columns=["weather"])',
      lambda d: d[d.wind.between(3, 3.5)].drop(columns=["weather"])),
     ('df.rename(columns=dict(temp_max="hi"))[["date", "hi"]].head(2)',
