@@ -1438,13 +1438,29 @@ static int group_agg(struct ctx *c, const struct expr *x, struct fval *g, const 
 
 /* ---- frame methods ---- */
 
+/* A grouped result with one value column after its keys (groupby(k).col.mean(), size(),
+ * value_counts()), maybe sorted, cut or filtered since: what pandas makes a Series. */
+static bool series_like(const struct fnode *f)
+{
+	int n_cols = f->n_cols;
+	while (f->kind == FN_SORT || f->kind == FN_HEAD || f->kind == FN_FILTER)
+		f = f->in;
+	return f->kind == FN_AGG && f->n_keys > 0 && n_cols == f->n_keys + 1;
+}
+
+/* @by NULL: by the last column (series_like()). */
 static int sort_node(struct ctx *c, const struct expr *x, struct fnode *in, const struct expr *by,
 		     const struct expr *ascending, int64_t limit, bool desc_default, struct fval *v)
 {
 	struct fnode *f = new_node(c, FN_SORT, in, x, "sort");
 	same_schema(c, f, in);
-	if (col_list(c, by, in, &f->by, &f->n_by) < 0)
+	if (!by) { /* a series-like result: by its one value column */
+		f->n_by = 1;
+		f->by = alloc(c, sizeof *f->by);
+		f->by[0] = in->n_cols - 1;
+	} else if (col_list(c, by, in, &f->by, &f->n_by) < 0) {
 		return -1;
+	}
 	f->asc = alloc(c, (size_t)f->n_by * sizeof *f->asc);
 	for (int k = 0; k < f->n_by; k++)
 		f->asc[k] = !desc_default;
@@ -1956,8 +1972,9 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 		if (check_args(c, x, "sort_values", 1, kws) < 0)
 			return -1;
 		const struct expr *by = arg(x, 0, "by");
-		if (!by)
-			return fail(c, x, "sort_values() needs by=");
+		if (!by && !series_like(in))
+			return fail(c, x, "sort_values() needs by= (it is optional only on a grouped result "
+					  "with one value column, as on a pandas Series)");
 		const struct expr *na = kwarg(x, "na_position");
 		if (na && (na->kind != EX_STR || strcmp(na->str, "last")))
 			return fail(c, na, "only na_position=\"last\" is supported");
@@ -2139,8 +2156,61 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 			  "mean, ...)", m);
 }
 
+/* A column alone as a one-column frame, named as pandas names the Series ("value" when it has no
+ * name). NULL and the error on failure. */
+static struct fnode *column_frame(struct ctx *c, const struct expr *x, struct cexpr *col)
+{
+	struct fnode *src = NULL;
+	int k = 0;
+	if (column_source(c, x, col, &src, &k) < 0)
+		return NULL;
+	struct fnode *f = new_node(c, FN_SELECT, src, x, "column");
+	f->n_cols = 1;
+	f->names = alloc(c, sizeof *f->names);
+	f->types = alloc(c, sizeof *f->types);
+	f->src_col = alloc(c, sizeof *f->src_col);
+	const char *name = series_name(col);
+	f->names[0] = name ? name : src->names[k];
+	f->types[0] = src->types[k];
+	f->src_col[0] = k;
+	return f;
+}
+
 static int col_method(struct ctx *c, const struct expr *x, struct cexpr *col, const char *m, struct fval *v)
 {
+	/* row methods of a Series: the column as a one-column frame (sorted by itself) */
+	if (!strcmp(m, "head") || !strcmp(m, "tail") || !strcmp(m, "sort_values") || !strcmp(m, "nlargest") ||
+	    !strcmp(m, "nsmallest") || !strcmp(m, "dropna") || !strcmp(m, "drop_duplicates")) {
+		if (!col->frame)
+			return fail(c, x, "%s() of a constant", m);
+		struct fnode *f = column_frame(c, x, col);
+		if (!f)
+			return -1;
+		if (!strcmp(m, "nlargest") || !strcmp(m, "nsmallest")) {
+			static const char *const kws[] = { "n", "keep", NULL };
+			if (check_args(c, x, m, 1, kws) < 0)
+				return -1;
+			const struct expr *a = arg(x, 0, "n");
+			int64_t n = 5; /* pandas' default */
+			if (a && const_int(c, a, "n", &n) < 0)
+				return -1;
+			if (n < 0)
+				return fail(c, a, "n must be >= 0");
+			return sort_node(c, x, f, NULL, NULL, n, !strcmp(m, "nlargest"), v);
+		}
+		if (!strcmp(m, "sort_values")) {
+			static const char *const kws[] = { "ascending", "kind", "na_position", NULL };
+			if (check_args(c, x, "sort_values", 0, kws) < 0)
+				return -1;
+			const struct expr *na = kwarg(x, "na_position");
+			if (na && (na->kind != EX_STR || strcmp(na->str, "last")))
+				return fail(c, na, "only na_position=\"last\" is supported");
+			return sort_node(c, x, f, NULL, kwarg(x, "ascending"), -1, false, v);
+		}
+		struct fval fv;
+		frame_val(&fv, x, f);
+		return frame_method(c, x, &fv, m, v);
+	}
 	if (!strcmp(m, "quantile"))
 		return column_quantile(c, x, col, v);
 	if (!strcmp(m, "describe")) {
@@ -2626,22 +2696,7 @@ static struct fnode *build_frame(struct ctx *c, const struct expr *x, bool *seri
 		return NULL;
 	if (v.kind == FV_COL) {
 		*series = true;
-		/* a column alone is a one-column frame, named as pandas names the Series ("value" when it
-		 * has no name) */
-		struct fnode *src = NULL;
-		int k = 0;
-		if (column_source(c, x, v.c, &src, &k) < 0)
-			return NULL;
-		struct fnode *f = new_node(c, FN_SELECT, src, x, "column");
-		f->n_cols = 1;
-		f->names = alloc(c, sizeof *f->names);
-		f->types = alloc(c, sizeof *f->types);
-		f->src_col = alloc(c, sizeof *f->src_col);
-		const char *name = series_name(v.c);
-		f->names[0] = name ? name : src->names[k];
-		f->types[0] = src->types[k];
-		f->src_col[0] = k;
-		return f;
+		return column_frame(c, x, v.c);
 	}
 	if (v.kind == FV_GROUPBY || v.kind == FV_GCOL) {
 		fail(c, x, "a groupby needs an aggregate: .agg(...), .sum(), .size(), ...");

@@ -1197,10 +1197,44 @@ static int64_t merge_order(struct tctx *t, const struct table *ts, size_t n, int
 	return total;
 }
 
+/* The first @k rows of sort_order(), for @k well below the row count: a bounded max-heap of the
+ * best @k seen, then those sorted (n log k, not n log n, and no n-row index to sort). */
+static int64_t *top_order(struct tctx *t, const struct table *tb, int n_by, const int *by, const bool *asc,
+			  int64_t k)
+{
+	struct sort_ctx s = { tb, n_by, by, asc };
+	int64_t *heap = talloc(t, (size_t)(k ? k : 1) * sizeof *heap), h = 0;
+	for (int64_t r = 0; r < tb->n_rows && k > 0; r++) {
+		if (h == k && sort_cmp(&r, &heap[0], &s) >= 0)
+			continue; /* after the worst kept: out */
+		int64_t i;
+		if (h < k) { /* sift up from the end */
+			for (i = h++; i > 0 && sort_cmp(&heap[(i - 1) / 2], &r, &s) < 0; i = (i - 1) / 2)
+				heap[i] = heap[(i - 1) / 2];
+		} else { /* replace the root, sift down */
+			for (i = 0;;) {
+				int64_t c = 2 * i + 1;
+				if (c >= h)
+					break;
+				if (c + 1 < h && sort_cmp(&heap[c + 1], &heap[c], &s) > 0)
+					c++;
+				if (sort_cmp(&heap[c], &r, &s) <= 0)
+					break;
+				heap[i] = heap[c];
+				i = c;
+			}
+		}
+		heap[i] = r;
+	}
+	qsort_r(heap, (size_t)h, sizeof *heap, sort_cmp, &s);
+	return heap;
+}
+
 static void sort_table(struct tctx *t, struct table *tb, int n_by, const int *by, const bool *asc, int64_t limit)
 {
 	int64_t n = tb->n_rows;
-	int64_t *idx = sort_order(t, tb, n_by, by, asc);
+	bool few = limit >= 0 && limit < n / 4;
+	int64_t *idx = few ? top_order(t, tb, n_by, by, asc, limit) : sort_order(t, tb, n_by, by, asc);
 	if (limit >= 0 && limit < n)
 		n = limit;
 	struct table out;
@@ -1457,7 +1491,8 @@ static void concat_tables(struct tctx *t, const struct table *ts, size_t n, stru
 static int emit_sorted(struct tctx *t, struct table *tb, int n_by, const int *by, const bool *asc, int64_t limit,
 		       struct op_sink *out)
 {
-	int64_t *idx = sort_order(t, tb, n_by, by, asc);
+	bool few = limit >= 0 && limit < tb->n_rows / 4;
+	int64_t *idx = few ? top_order(t, tb, n_by, by, asc, limit) : sort_order(t, tb, n_by, by, asc);
 	int64_t n = limit >= 0 && limit < tb->n_rows ? limit : tb->n_rows;
 	struct buf b;
 	buf_init(&b);
@@ -1792,7 +1827,10 @@ int frame_run(const struct ffam *m, int64_t rel, size_t n_in, const void *const 
 		struct table tb;
 		rc = run_chain(&t, m, rel, n_in ? in_data[0] : NULL, n_in ? in_len[0] : 0, &tb);
 		if (rc == 0) {
-			first_rows(&t, &tb, m->limit, m->from_end);
+			if (m->topk)
+				sort_table(&t, &tb, m->topk->n_by, m->topk->by, m->topk->asc, m->limit);
+			else
+				first_rows(&t, &tb, m->limit, m->from_end);
 			if (m->count)
 				rc = op_sink_write(out, &tb.n_rows, sizeof tb.n_rows, e);
 			else

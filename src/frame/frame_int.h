@@ -162,6 +162,8 @@ struct ffam {
 	enum table_format fmt;
 	int64_t limit;             /* PARTS: at most this many rows per partition (-1: all) */
 	bool from_end;             /* PARTS: the last @limit rows rather than the first */
+	const struct fnode *topk;  /* PARTS: an FN_SORT with a limit: each partition's @limit first rows in
+				      its order (nlargest and sort-then-head: the whole task sorts only those) */
 	bool *want, *value;        /* READ sources: fields to split out / to convert, per field (n_fields) */
 	struct ffam *input;        /* WHOLE: the family whose chunks it gathers */
 	int n_inputs;              /* CONCAT: the families whose chunks it passes on, in order */

@@ -367,7 +367,11 @@ static struct ffam *lower_node(struct lctx *l, struct fnode *f)
 		return m;
 	}
 	/* sort, head, outer merge: one task over every row of the input */
-	struct ffam *input = rows_of(l, f->in, f->kind == FN_HEAD ? f->limit : -1, f->kind == FN_HEAD && f->from_end);
+	bool top = f->kind == FN_SORT && f->limit >= 0;
+	struct ffam *input = rows_of(l, f->in, f->kind == FN_HEAD || top ? f->limit : -1, f->kind == FN_HEAD && f->from_end);
+	/* a sort's first n rows are among each partition's first n in its order */
+	if (input && top && input->kind == FF_PARTS && input->f == f->in && input->limit == f->limit)
+		input->topk = f;
 	if (!input || (f->kind == FN_MERGE && !lower_node(l, f->other)))
 		return NULL;
 	struct ffam *m = new_fam(l, FF_WHOLE, f, f->label);

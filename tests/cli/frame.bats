@@ -559,3 +559,41 @@ PY
 	run -3 "$TESSERA" csv 'df.reset_index(inplace=True)' "$W"
 	assert_output --partial "reset_index() has no keyword 'inplace'"
 }
+
+@test "nlargest, nsmallest and sort-then-head over many partitions, with ties, against pandas" {
+	pandas_or_skip
+	# Each partition keeps its own first n rows in the sort's order (a bounded heap), and one task
+	# sorts those: the first n of the stable sort of the whole file, ties in file order, as pandas'
+	# keep="first" and kind="stable" give them.
+	/usr/bin/python3 -c "
+import random
+random.seed(5)
+with open('$TMP/t.csv', 'w') as f:
+    f.write('id,k,v,s\n')
+    for i in range(60000):
+        f.write('%d,%d,%.3f,%s\n' % (i, random.randrange(7), random.randrange(500) / 8, random.choice('abcde')))
+"
+	while IFS='|' read -r e p; do
+		"$TESSERA" csv --blocksize 64KiB "$e" "$TMP/t.csv" > "$TMP/got.csv"
+		run -0 /usr/bin/python3 -c "
+import pandas as pd, sys
+df = pd.read_csv('$TMP/t.csv')
+want = eval(sys.argv[1])
+want = want.to_frame() if isinstance(want, pd.Series) else want
+got = pd.read_csv('$TMP/got.csv')
+assert list(got.columns) == list(want.columns), (list(got.columns), list(want.columns))
+assert got.values.tolist() == want.values.tolist(), (sys.argv[1], got, want)
+print('ok')" "$p"
+		assert_output ok
+	done <<'E'
+df.nlargest(5, "k")|df.nlargest(5, "k")
+df.nsmallest(9, ["k", "v"])|df.nsmallest(9, ["k", "v"])
+df.v.nlargest(4)|df.v.nlargest(4)
+df.sort_values(["s", "v"], ascending=[False, True]).head(6)|df.sort_values(["s", "v"], ascending=[False, True], kind="stable").head(6)
+df[df.k > 2].sort_values("v").head(3)|df[df.k > 2].sort_values("v", kind="stable").head(3)
+df.k.sort_values(ascending=False).head(2)|df.k.sort_values(ascending=False, kind="stable").head(2)
+E
+	# more than one partition, or this tests nothing
+	run -0 "$TESSERA" check <(printf 'tessera: 1\nnodes:\n  df: read_csv("%s", blocksize="64KiB")\n  t: df.nlargest(5, "k")\noutputs: {t: "-"}\n' "$TMP/t.csv")
+	[[ "$output" =~ tasks:\ *([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -gt 10 ]
+}
