@@ -2123,6 +2123,37 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 		}
 		return frame_val(v, x, f);
 	}
+	if (!strcmp(m, "round")) {
+		/* pandas' DataFrame.round: every float column; a grouped result's keys are its index there,
+		 * so they stay as they are */
+		static const char *const kws[] = { "decimals", NULL };
+		if (check_args(c, x, "round", 1, kws) < 0)
+			return -1;
+		const struct expr *dg = arg(x, 0, "decimals");
+		const struct fnode *g = in;
+		while (g->kind == FN_SORT || g->kind == FN_HEAD || g->kind == FN_FILTER)
+			g = g->in;
+		int keys = g->kind == FN_AGG ? g->n_keys : 0;
+		struct fnode *f = new_node(c, FN_ASSIGN, in, x, "round");
+		f->n_cols = in->n_cols;
+		f->names = alloc(c, (size_t)(in->n_cols ? in->n_cols : 1) * sizeof *f->names);
+		f->types = alloc(c, (size_t)(in->n_cols ? in->n_cols : 1) * sizeof *f->types);
+		f->src_col = alloc(c, (size_t)(in->n_cols ? in->n_cols : 1) * sizeof *f->src_col);
+		f->cx = alloc(c, (size_t)(in->n_cols ? in->n_cols : 1) * sizeof *f->cx);
+		for (int k = 0; k < in->n_cols; k++) {
+			f->names[k] = in->names[k];
+			f->types[k] = in->types[k];
+			f->src_col[k] = k;
+			if (k < keys || in->types[k] != COL_FLOAT64)
+				continue;
+			struct fval cv;
+			if (col_fn(c, x, CF_ROUND, cx_col(c, in, k, x), dg, &cv) < 0)
+				return -1;
+			f->src_col[k] = -1;
+			f->cx[k] = cv.c;
+		}
+		return frame_val(v, x, f);
+	}
 	if (!strcmp(m, "reset_index")) {
 		/* Tessera keeps no row labels: a grouped result already has its keys as columns (what
 		 * pandas' reset_index() makes of them), and drop=True drops labels there are none of. */
@@ -2152,8 +2183,8 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 	if (array_method(c, x, m) < 0)
 		return -1;
 	return fail(c, x, "a frame has no method '%s' (groupby, assign, head, tail, sort_values, nlargest, nsmallest, "
-			  "dropna, fillna, rename, drop, drop_duplicates, merge, describe, reset_index; columns have sum, "
-			  "mean, ...)", m);
+			  "dropna, fillna, rename, drop, drop_duplicates, merge, describe, round, reset_index; columns "
+			  "have sum, mean, ...)", m);
 }
 
 /* A column alone as a one-column frame, named as pandas names the Series ("value" when it has no

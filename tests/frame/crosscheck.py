@@ -168,6 +168,10 @@ weather_cases = [
     ('df.groupby("weather")[["wind", "temp_max"]].sum().head(3).reset_index()',
      lambda d: d.groupby("weather")[["wind", "temp_max"]].sum().head(3).reset_index()),
     ('df[df.wind > 9].reset_index(drop=True)', lambda d: d[d.wind > 9].reset_index(drop=True)),
+    # DataFrame.round: float columns, not a grouped result's keys
+    ('df.groupby("weather").wind.mean().round(2)', lambda d: d.groupby("weather").wind.mean().round(2)),
+    ('df[df.wind > 7].round(0)', lambda d: d[d.wind > 7].round(0)),
+    ('df.describe().round(1)', lambda d: d.describe().round(1).reset_index()),
     # Series row methods (Tessera writes the values, pandas' row labels aside); sort_values()
     # without by on a Series-like grouped result
     ('df.wind.head(4)', lambda d: d.wind.head(4).to_frame()),
