@@ -597,3 +597,33 @@ E
 	run -0 "$TESSERA" check <(printf 'tessera: 1\nnodes:\n  df: read_csv("%s", blocksize="64KiB")\n  t: df.nlargest(5, "k")\noutputs: {t: "-"}\n' "$TMP/t.csv")
 	[[ "$output" =~ tasks:\ *([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -gt 10 ]
 }
+
+@test "sorts by one number, date or bool column (radix): missing last, -0.0 equal to 0.0, ties in file order" {
+	pandas_or_skip
+	/usr/bin/python3 -c "
+import random
+random.seed(9)
+fs = ['', 'NaN', '-0.0', '0.0', '0', '-1e300', '1e300', 'inf', '-inf', '2.5', '-2.5', '3', '-7.25', '1e-310', '-1e-310']
+with open('$TMP/r.csv', 'w') as f:
+    f.write('id,f,i,d,b\n')
+    for n in range(3000):
+        i = random.choice(['', str(random.randrange(-5, 5)), str(random.choice([-2**63, 2**63 - 1, 0]))])
+        d = random.choice(['', '2020-01-0%d' % random.randrange(1, 10), '1969-12-31', '2100-02-28'])
+        f.write('%d,%s,%s,%s,%s\n' % (n, random.choice(fs), i, d, random.choice(['True', 'False'])))
+"
+	for by in f i d b; do
+		for asc in True False; do
+			for bs in 64MiB 64KiB; do
+				"$TESSERA" csv --blocksize $bs "df.sort_values(\"$by\", ascending=$asc)" "$TMP/r.csv" > "$TMP/got.csv"
+				run -0 /usr/bin/python3 -c "
+import pandas as pd
+df = pd.read_csv('$TMP/r.csv', parse_dates=['d'], converters={'i': lambda v: int(v) if v else None})
+want = df.sort_values('$by', ascending=$asc, kind='stable', na_position='last').id.tolist()
+got = pd.read_csv('$TMP/got.csv').id.tolist()
+assert got == want, ('$by', $asc, '$bs', [(g, w) for g, w in zip(got, want) if g != w][:5])
+print('ok')"
+				assert_output ok
+			done
+		done
+	done
+}
