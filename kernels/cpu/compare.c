@@ -12,10 +12,11 @@
  * mode keeps the compiler from fusing them).
  */
 #include "kernels.h"
+#include "isa.h"
 
 #if defined(__x86_64__)
 #define X86_VARIANT(isa, name, params, ...)                                                       \
-	__attribute__((target(isa), optimize("O3", "no-trapping-math"))) static void name params \
+	__attribute__((target(isa) K_ATTR_OPT("O3", "no-trapping-math"))) static void name params \
 	{                                                                      \
 		__VA_ARGS__                                                    \
 	}

@@ -53,6 +53,7 @@
 
 #include "distance.h"
 #include "dist_math.h"
+#include "isa.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -1220,13 +1221,13 @@ static void bits_emit(const struct bits_job *j, int64_t r, int64_t s, uint64_t t
 	}
 
 #if defined(__x86_64__)
-__attribute__((target("avx512f,avx512vpopcntdq,popcnt"), optimize("O3"))) static void
+__attribute__((target("avx512f,avx512vpopcntdq,popcnt") K_ATTR_OPT("O3"))) static void
 bits_pairs_vpopcnt(const struct bits_job *j)
 {
 	BITS_PAIRS_BODY
 }
 
-__attribute__((target("popcnt"), optimize("O3"))) static void bits_pairs_popcnt(const struct bits_job *j)
+__attribute__((target("popcnt") K_ATTR_OPT("O3"))) static void bits_pairs_popcnt(const struct bits_job *j)
 {
 	BITS_PAIRS_BODY
 }
@@ -2068,9 +2069,8 @@ void k_dist_map(const struct k_dist_opts *o, const struct k_dist_rows *a, const 
  */
 
 #if DIST_TEMPLATE == 1
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,fma")
-#pragma GCC optimize("O3", "no-trapping-math", "fp-contract=fast")
+K_ISA_BEGIN("avx512f,avx512dq,avx512bw,avx512vl,fma")
+K_REGION_OPT("O3", "no-trapping-math", "fp-contract=fast")
 #define FN(x) x##_avx512
 #define VN 8 /* doubles per vector */
 #define TR 4 /* tile: rows of A */
@@ -2101,9 +2101,8 @@ typedef __mmask8 vm_avx512;
 #define V_MMAX(acc, m, x) _mm512_mask_max_pd(acc, m, x, acc)	    /* NaN x leaves acc */
 
 #elif DIST_TEMPLATE == 2
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#pragma GCC optimize("O3", "no-trapping-math", "fp-contract=fast")
+K_ISA_BEGIN("avx2,fma")
+K_REGION_OPT("O3", "no-trapping-math", "fp-contract=fast")
 #define FN(x) x##_avx2
 #define VN 4
 #define TR 2
@@ -2145,8 +2144,7 @@ static inline double hmax_avx2(__m256d v)
 #define V_MMAX(acc, m, x) _mm256_max_pd(_mm256_and_pd(m, x), acc)	      /* x >= 0 or NaN */
 
 #else
-#pragma GCC push_options
-#pragma GCC optimize("O3", "no-trapping-math", "fp-contract=fast")
+K_OPT_BEGIN("O3", "no-trapping-math", "fp-contract=fast")
 #define FN(x) x##_portable
 #define VN 1
 #define TR 2
@@ -2473,6 +2471,10 @@ static void FN(pow_pairs)(const struct row_job *j)
 #undef V_MADD
 #undef V_MFMA
 #undef V_MMAX
-#pragma GCC pop_options
+#if DIST_TEMPLATE == 1 || DIST_TEMPLATE == 2
+K_ISA_END
+#else
+K_OPT_END
+#endif
 
 #endif /* DIST_TEMPLATE */

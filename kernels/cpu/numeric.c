@@ -13,6 +13,7 @@
  * allocates or keeps state.
  */
 #include "kernels.h"
+#include "isa.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -95,9 +96,8 @@ static double leaf_sq(const double *x, size_t n)
 }
 
 #if defined(__x86_64__)
-#pragma GCC push_options
-#pragma GCC target("avx512f")
-#pragma GCC optimize("O3")
+K_ISA_BEGIN("avx512f")
+K_REGION_OPT("O3")
 static double leaf_plain_avx512(const double *x, size_t n)
 {
 	return leaf_body(x, n, false);
@@ -117,7 +117,7 @@ static double leaf_prod_rev_avx512(const double *x, const double *y, size_t n)
 {
 	return leaf_prod_body(x, y, n, -1);
 }
-#pragma GCC pop_options
+K_ISA_END
 #endif
 
 static double pairwise(const double *x, size_t n, bool sq, leaf_fn leaf)

@@ -26,6 +26,7 @@
  * state between calls.
  */
 #include "kernels.h"
+#include "isa.h"
 
 #include <math.h>
 #include <stdatomic.h>
@@ -468,9 +469,8 @@ void k_rand_uniform_f32(uint64_t seed, uint64_t first, size_t n, float lo, float
 		out[j] = mean + sd * (sqrt(-2.0 * lg[j]) * c[j]);
 
 #if defined(__x86_64__)
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq")
-#pragma GCC optimize("O3", "no-trapping-math")
+K_ISA_BEGIN("avx512f,avx512dq")
+K_REGION_OPT("O3", "no-trapping-math")
 static void normal_prep_avx512(const uint64_t *restrict w, size_t m, double *restrict u1, double *restrict angle)
 {
 	NORMAL_PREP_LOOP
@@ -488,7 +488,7 @@ static void normal_finish_avx512(const double *restrict lg, const double *restri
 		_mm512_mask_storeu_pd(out + j, k, _mm512_add_pd(vmean, _mm512_mul_pd(vsd, z)));
 	}
 }
-#pragma GCC pop_options
+K_ISA_END
 #endif
 
 static void normal_prep(const uint64_t *restrict w, size_t m, double *restrict u1, double *restrict angle)

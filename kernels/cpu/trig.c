@@ -26,6 +26,7 @@
  * fusing any others.
  */
 #include "kernels.h"
+#include "isa.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -209,9 +210,8 @@
 static _Thread_local int cos_hint = 1, sin_hint = 1;
 
 #if defined(__x86_64__)
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq,fma")
-#pragma GCC optimize("O3", "no-trapping-math")
+K_ISA_BEGIN("avx512f,avx512dq,fma")
+K_REGION_OPT("O3", "no-trapping-math")
 static uint64_t cos_small_avx512(const double *restrict x, double *restrict out, size_t n)
 {
 	SMALL_LOOP(0)
@@ -241,11 +241,10 @@ static uint64_t sin_avx512(const double *restrict x, double *restrict out, size_
 {
 	SPLIT(sin_small_avx512, sin_long_avx512, sin_hint)
 }
-#pragma GCC pop_options
+K_ISA_END
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#pragma GCC optimize("O3", "no-trapping-math")
+K_ISA_BEGIN("avx2,fma")
+K_REGION_OPT("O3", "no-trapping-math")
 static uint64_t cos_small_avx2(const double *restrict x, double *restrict out, size_t n)
 {
 	SMALL_LOOP(0)
@@ -275,7 +274,7 @@ static uint64_t sin_avx2(const double *restrict x, double *restrict out, size_t 
 {
 	SPLIT(sin_small_avx2, sin_long_avx2, sin_hint)
 }
-#pragma GCC pop_options
+K_ISA_END
 #endif
 
 /* @fixed: every value by the long path, so that a value's result never

@@ -11,6 +11,8 @@
 #ifndef TESSERA_KERNELS_VMATH_H
 #define TESSERA_KERNELS_VMATH_H
 
+#include "isa.h"
+
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,12 +20,12 @@
 #if defined(__x86_64__)
 /* Attributes, not pragmas: GCC 12 drops functions defined after a _Pragma in a macro. */
 #define VMATH_BUILDS(name, LOOP)                                                                       \
-	__attribute__((target("avx512f,avx512dq"), optimize("O3", "no-trapping-math"))) static int     \
+	__attribute__((target("avx512f,avx512dq") K_ATTR_OPT("O3", "no-trapping-math"))) static int     \
 	name##_avx512(const double *restrict x, double *restrict out, size_t n)                        \
 	{                                                                                              \
 		LOOP                                                                                   \
 	}                                                                                              \
-	__attribute__((target("avx2"), optimize("O3", "no-trapping-math"))) static int                 \
+	__attribute__((target("avx2") K_ATTR_OPT("O3", "no-trapping-math"))) static int                 \
 	name##_avx2(const double *restrict x, double *restrict out, size_t n)                          \
 	{                                                                                              \
 		LOOP                                                                                   \
