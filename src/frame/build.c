@@ -1338,7 +1338,38 @@ static int group_agg(struct ctx *c, const struct expr *x, struct fval *g, const 
 		sel = all;
 	}
 	int fn = agg_fn_parse(method);
-	if (!strcmp(method, "agg") || !strcmp(method, "aggregate")) {
+	const struct expr *d = x->n == 1 && (!strcmp(method, "agg") || !strcmp(method, "aggregate")) ? x->items[0] : NULL;
+	bool dict_call = d && d->kind == EX_CALL && d->a->kind == EX_NAME && !strcmp(d->a->str, "dict") &&
+			 d->n == 0;
+	bool dict_lit = d && d->kind == EX_LIST && d->n > 0;
+	for (size_t i = 0; dict_lit && i < d->n; i++)
+		dict_lit = d->items[i]->kind == EX_TUPLE && d->items[i]->n == 2;
+	if (!x->n_kw && (dict_call || dict_lit)) {
+		/* agg({"column": "function", ...}) or agg(dict(column="function")): a column of the
+		 * function's values named as the column, as pandas names them */
+		size_t n = dict_call ? d->n_kw : d->n;
+		for (size_t i = 0; i < n; i++) {
+			const struct expr *key = dict_call ? NULL : d->items[i]->items[0];
+			const struct expr *fv = dict_call ? d->kw_vals[i] : d->items[i]->items[1];
+			const char *cn = dict_call ? d->kw_names[i] : NULL, *fnn = NULL;
+			if (key && const_str(c, key, "a column name", &cn) < 0)
+				return -1;
+			if (fv->kind == EX_LIST || fv->kind == EX_TUPLE)
+				return fail(c, fv, "agg({...}) takes one function per column here (pandas would make "
+						   "two header rows); for several, use name=(\"column\", \"function\")");
+			if (const_str(c, fv, "an aggregate", &fnn) < 0)
+				return -1;
+			int col = col_or_fail(c, key ? key : fv, in, cn);
+			if (col < 0)
+				return -1;
+			int af = agg_fn_parse(fnn);
+			if (af < 0)
+				return fail(c, fv, "unknown aggregate '%s' (sum, mean, median, quantile, min, max, count, "
+						   "size, std, var, first, last, nunique)", fnn);
+			if (agg_add(c, fv, f, (enum agg_fn)af, col, cn, 1) < 0)
+				return -1;
+		}
+	} else if (!strcmp(method, "agg") || !strcmp(method, "aggregate")) {
 		if (x->n_kw) {
 			if (x->n)
 				return fail(c, x->items[0], "agg() takes either name=(column, function) keywords or functions");

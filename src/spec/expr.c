@@ -26,7 +26,7 @@
 
 enum tok_kind {
 	TK_END, TK_INT, TK_FLOAT, TK_STR, TK_NAME, TK_OP,
-	TK_LPAREN, TK_RPAREN, TK_LBRACK, TK_RBRACK,
+	TK_LPAREN, TK_RPAREN, TK_LBRACK, TK_RBRACK, TK_LBRACE, TK_RBRACE,
 	TK_COMMA, TK_COLON, TK_DOT, TK_ELLIPSIS, TK_ASSIGN
 };
 
@@ -80,7 +80,8 @@ static const struct punct {
 	{ "@", TK_OP, OPX_MATMUL }, { "<", TK_OP, OPX_LT }, { ">", TK_OP, OPX_GT },
 	{ "&", TK_OP, OPX_AND }, { "|", TK_OP, OPX_OR }, { "^", TK_OP, OPX_XOR },
 	{ "~", TK_OP, OPX_INVERT }, { "(", TK_LPAREN, 0 }, { ")", TK_RPAREN, 0 },
-	{ "[", TK_LBRACK, 0 }, { "]", TK_RBRACK, 0 }, { ",", TK_COMMA, 0 },
+	{ "[", TK_LBRACK, 0 }, { "]", TK_RBRACK, 0 }, { "{", TK_LBRACE, 0 }, { "}", TK_RBRACE, 0 },
+	{ ",", TK_COMMA, 0 },
 	{ ":", TK_COLON, 0 }, { ".", TK_DOT, 0 }, { "=", TK_ASSIGN, 0 },
 };
 
@@ -417,14 +418,14 @@ static int advance(struct parser *p)
 
 static bool is_closer(enum tok_kind k)
 {
-	return k == TK_RPAREN || k == TK_RBRACK;
+	return k == TK_RPAREN || k == TK_RBRACK || k == TK_RBRACE;
 }
 
 static bool starts_expr(const struct tok *t)
 {
 	switch (t->kind) {
 	case TK_INT: case TK_FLOAT: case TK_STR: case TK_NAME:
-	case TK_LPAREN: case TK_LBRACK: case TK_ELLIPSIS:
+	case TK_LPAREN: case TK_LBRACK: case TK_LBRACE: case TK_ELLIPSIS:
 		return true;
 	case TK_OP:
 		return t->op == OPX_SUB || t->op == OPX_ADD || t->op == OPX_INVERT;
@@ -628,6 +629,52 @@ static struct expr *parse_list(struct parser *p)
 	return finish(p, l, off);
 }
 
+/* {k: v, ...}: a list of (k, v) tuples, the form a YAML mapping takes in a spec, so that both
+ * spellings of a mapping (agg({"a": "sum"}), dtype=...) reach the ops alike. */
+static struct expr *parse_dict(struct parser *p)
+{
+	uint32_t off = p->cur.off;
+	size_t base = p->n_stack;
+
+	if (enter(p, off, '}') < 0 || advance(p) < 0)
+		return NULL;
+	while (p->cur.kind != TK_RBRACE) {
+		uint32_t koff = p->cur.off;
+		size_t pair = p->n_stack;
+		struct expr *k = parse_expr(p, 0);
+		if (!k)
+			return NULL;
+		if (p->cur.kind != TK_COLON) {
+			syntax_error(p, p->cur.off, "expected ':' after a key of '{...}'");
+			return NULL;
+		}
+		if (advance(p) < 0)
+			return NULL;
+		struct expr *v = parse_expr(p, 0);
+		if (!v)
+			return NULL;
+		push(p, NULL, 0, k);
+		push(p, NULL, 0, v);
+		struct expr *t = node(p, EX_TUPLE, koff);
+		take_items(p, t, pair);
+		if (!(t = finish(p, t, koff)))
+			return NULL;
+		push(p, NULL, 0, t);
+		if (p->cur.kind == TK_COMMA) {
+			if (advance(p) < 0)
+				return NULL;
+		} else if (p->cur.kind != TK_RBRACE) {
+			return unexpected(p);
+		}
+	}
+	if (advance(p) < 0)
+		return NULL;
+	leave(p, '}');
+	struct expr *l = node(p, EX_LIST, off);
+	take_items(p, l, base);
+	return finish(p, l, off);
+}
+
 static struct expr *parse_atom(struct parser *p)
 {
 	struct tok t = p->cur;
@@ -638,6 +685,8 @@ static struct expr *parse_atom(struct parser *p)
 		return parse_group(p);
 	case TK_LBRACK:
 		return parse_list(p);
+	case TK_LBRACE:
+		return parse_dict(p);
 	case TK_INT: case TK_FLOAT: case TK_STR: case TK_ELLIPSIS: case TK_NAME:
 		break;
 	default:

@@ -627,3 +627,17 @@ print('ok')"
 		done
 	done
 }
+
+@test "agg({...}) and agg(dict(...)): located errors for a list of functions, a bad column, a bad function" {
+	W="$BATS_TEST_DIRNAME/../../examples/data/weather.csv"
+	run -0 "$TESSERA" csv 'df.groupby("weather").agg({"wind": "max"}).head(1)' "$W"
+	assert_output "$(printf 'weather,wind\ndrizzle,6.9')"
+	run -3 "$TESSERA" csv 'df.groupby("weather").agg({"wind": ["mean", "max"]})' "$W"
+	assert_output "tessera: expression:1:36: agg({...}) takes one function per column here (pandas would make two header rows); for several, use name=(\"column\", \"function\")"
+	run -3 "$TESSERA" csv 'df.groupby("weather").agg({"wnd": "mean"})' "$W"
+	assert_output "tessera: expression:1:28: no column 'wnd' (did you mean 'wind'?)"
+	run -3 "$TESSERA" csv 'df.groupby("weather").agg(dict(wind="avg"))' "$W"
+	assert_output --partial "tessera: expression:1:37: unknown aggregate 'avg'"
+	run -3 "$TESSERA" csv 'df.groupby("weather").agg({"wind" "max"})' "$W"
+	assert_output "tessera: expression:1:35: expected ':' after a key of '{...}'"
+}

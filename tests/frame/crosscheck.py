@@ -168,6 +168,11 @@ weather_cases = [
     ('df.groupby("weather")[["wind", "temp_max"]].sum().head(3).reset_index()',
      lambda d: d.groupby("weather")[["wind", "temp_max"]].sum().head(3).reset_index()),
     ('df[df.wind > 9].reset_index(drop=True)', lambda d: d[d.wind > 9].reset_index(drop=True)),
+    # agg with a mapping: one column per entry, named as its column
+    ('df.groupby("weather").agg({"wind": "mean", "temp_max": "max", "date": "count"})',
+     lambda d: d.groupby("weather").agg({"wind": "mean", "temp_max": "max", "date": "count"})),
+    ('df.groupby(["location", "weather"]).agg(dict(precipitation="sum", temp_min="median"))',
+     lambda d: d.groupby(["location", "weather"]).agg(dict(precipitation="sum", temp_min="median"))),
     # DataFrame.round: float columns, not a grouped result's keys
     ('df.groupby("weather").wind.mean().round(2)', lambda d: d.groupby("weather").wind.mean().round(2)),
     ('df[df.wind > 7].round(0)', lambda d: d[d.wind > 7].round(0)),

@@ -185,6 +185,10 @@ static void test_expr_tuples_lists(void)
 	PARSES("(a, b,)", "(tuple a b)");
 	PARSES("((a, b), (c,), ())", "(tuple (tuple a b) (tuple c) (tuple))");
 	PARSES("[]", "(list)");
+	/* a mapping is a list of (key, value) tuples, as a YAML mapping arrives */
+	PARSES("{}", "(list)");
+	PARSES("{\"a\": \"sum\", \"b\": [1, 2],}", "(list (tuple \"a\" \"sum\") (tuple \"b\" (list 1 2)))");
+	PARSES("f({1: x + 1})", "(call f (list (tuple 1 (+ x 1))))");
 	PARSES("[a]", "(list a)");
 	PARSES("[a,]", "(list a)");
 	PARSES("[(a), (a,), [a]]", "(list a (tuple a) (list a))");
@@ -396,7 +400,10 @@ static void test_expr_errors(void)
 	FAILS("a # note", 2, "unknown character '#' (comments are not allowed in expressions)");
 	FAILS("!a", 0, "unknown character '!' (did you mean '~' or '!='?)");
 	FAILS("a;", 1, "unknown character ';'");
-	FAILS("{1: 2}", 0, "unknown character '{'");
+	FAILS("{1 2}", 3, "expected ':' after a key of '{...}'");
+	FAILS("{1: 2", 5, "unexpected end of expression (missing '}'?)");
+	FAILS("{1: 2]", 5, "unexpected ']' (missing '}'?)");
+	FAILS("{1: 2 3: 4}", 6, "unexpected '3' (missing ','?)");
 	FAILS("x \xc3\xa9", 2, "unknown character '\xc3\xa9'");
 	FAILS("x \xff", 2, "unknown character '\\xff'");
 	FAILS("x\x01", 1, "unknown character '\\x01'");
