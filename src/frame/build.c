@@ -64,7 +64,11 @@ static int fail(struct ctx *c, const struct expr *x, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	return err_at(c->b->e, at(c, x ? x->off : 0), "%s", msg);
+	uint32_t off = x ? x->off : 0;
+	/* a method call's error points at the method's name, not at the start of its object */
+	if (x && x->kind == EX_CALL && x->a && x->a->kind == EX_ATTR && x->a->str)
+		off = x->a->off + x->a->len - (uint32_t)strlen(x->a->str);
+	return err_at(c->b->e, at(c, off), "%s", msg);
 }
 
 static void *alloc(struct ctx *c, size_t n)

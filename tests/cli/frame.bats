@@ -139,7 +139,7 @@ EOF
 	run -3 --separate-stderr "$TESSERA" csv 'df.describe(percentiles=[0.5, 2])' "$TMP/q.csv"
 	[ "$stderr" = "tessera: expression:1:31: a percentile must be between 0 and 1, not 2 (a fraction: 0.9 for 90%)" ]
 	run -3 --separate-stderr "$TESSERA" csv 'df.k.median()' "$TMP/q.csv"
-	[ "$stderr" = "tessera: expression:1:1: median of column 'k' (string) is not defined" ]
+	[ "$stderr" = "tessera: expression:1:6: median of column 'k' (string) is not defined" ]
 	assert_no_spill
 }
 
@@ -546,7 +546,7 @@ PY
 	run -3 --separate-stderr "$TESSERA" csv 'df[["a"]].to_array(chunks=2)' "$TMP/s.csv"
 	[[ "$stderr" == "tessera: expression:1:20: to_array() takes no arguments"* ]] || { echo "$stderr"; return 1; }
 	run -3 --separate-stderr "$TESSERA" csv 'df.a.to_numpy()' "$TMP/s.csv"
-	[ "$stderr" = "tessera: expression:1:1: to_numpy() is spelled to_array() here" ]
+	[ "$stderr" = "tessera: expression:1:6: to_numpy() is spelled to_array() here" ]
 	assert_no_spill
 }
 
@@ -555,7 +555,7 @@ PY
 	run -0 "$TESSERA" csv 'df.groupby("weather").wind.max().reset_index()' "$W"
 	assert_output "$("$TESSERA" csv 'df.groupby("weather").wind.max()' "$W")"
 	run -3 "$TESSERA" csv 'df[df.wind > 9].reset_index()' "$W"
-	assert_output "tessera: expression:1:1: reset_index() would add pandas' row labels as a column, and Tessera keeps none: use reset_index(drop=True)"
+	assert_output "tessera: expression:1:17: reset_index() would add pandas' row labels as a column, and Tessera keeps none: use reset_index(drop=True)"
 	run -3 "$TESSERA" csv 'df.reset_index(inplace=True)' "$W"
 	assert_output --partial "reset_index() has no keyword 'inplace'"
 }
