@@ -5,6 +5,7 @@
  * back. See sched.h for the policy.
  */
 #include "sched/sched_int.h"
+#include "util/arena.h"
 #include "util/cleanup.h"
 #include "util/text.h"
 #include "util/xalloc.h"
@@ -433,6 +434,10 @@ int sched_run(const struct graph *g, const struct plan *p, const struct sched_op
 	uint64_t reserve = g->task_work_max ? (16u << 20) + (uint64_t)g->task_work_max * (uint64_t)o->jobs : 0;
 	if (reserve > o->mem_limit / 4 * 3)
 		reserve = o->mem_limit / 4 * 3;
+	/* A worker keeps its tasks' arena blocks for its next task (fresh pages cost a fault and
+	 * the kernel's zeroing each) within its share of that reserve, held while it runs anyway. */
+	uint64_t keep = reserve > (16u << 20) ? (reserve - (16u << 20)) / (uint64_t)(o->jobs > 0 ? o->jobs : 1) : 0;
+	arena_cache_limit((size_t)(keep < (256u << 20) ? keep : (256u << 20)));
 	struct store_opts so = { o->mem_limit - reserve, o->spill_dir, 1 };
 	r.rc.store = store_new(&so, nt, e);
 	if (!r.rc.store)
@@ -586,7 +591,9 @@ out:
 	}
 	sig_set_wake(NULL, NULL);
 	if (r.x)
-		r.x->vt->free(r.x);
+		r.x->vt->free(r.x); /* the workers exit: their kept blocks go */
+	arena_cache_limit(0);
+	arena_cache_trim();
 	if (r.outs) {
 		close_outputs(&r, rc == 0, e);
 		if (rc == 0 && err_set(e))

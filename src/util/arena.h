@@ -24,4 +24,11 @@ char *arena_strdup(struct arena *a, const char *s);
 char *arena_strndup(struct arena *a, const char *s, size_t n);
 char *arena_printf(struct arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* arena_cache_limit() : blocks of 1 MiB or more of released arenas are kept,
+ * up to @per_thread bytes in each thread, for that thread's next arenas
+ * (0, the default: none are); a thread's are freed when it exits.
+ * arena_cache_trim() : frees the calling thread's kept blocks now. */
+void arena_cache_limit(size_t per_thread);
+void arena_cache_trim(void);
+
 #endif
