@@ -209,71 +209,42 @@
 
 static _Thread_local int cos_hint = 1, sin_hint = 1;
 
+/* The six functions of one instruction set: each path alone, and the two by blocks. */
+#define TRIG_FNS(isa)                                                                          \
+	static uint64_t cos_small_##isa(const double *restrict x, double *restrict out, size_t n) \
+	{                                                                                      \
+		SMALL_LOOP(0)                                                                  \
+	}                                                                                      \
+	static uint64_t sin_small_##isa(const double *restrict x, double *restrict out, size_t n) \
+	{                                                                                      \
+		SMALL_LOOP(1)                                                                  \
+	}                                                                                      \
+	static uint64_t cos_long_##isa(const double *restrict x, double *restrict out, size_t n) \
+	{                                                                                      \
+		TRIG_LOOP(0)                                                                   \
+	}                                                                                      \
+	static uint64_t sin_long_##isa(const double *restrict x, double *restrict out, size_t n) \
+	{                                                                                      \
+		TRIG_LOOP(3)                                                                   \
+	}                                                                                      \
+	static uint64_t cos_##isa(const double *restrict x, double *restrict out, size_t n)   \
+	{                                                                                      \
+		SPLIT(cos_small_##isa, cos_long_##isa, cos_hint)                               \
+	}                                                                                      \
+	static uint64_t sin_##isa(const double *restrict x, double *restrict out, size_t n)   \
+	{                                                                                      \
+		SPLIT(sin_small_##isa, sin_long_##isa, sin_hint)                               \
+	}
+
 #if defined(__x86_64__)
 K_ISA_BEGIN("avx512f,avx512dq,fma")
 K_REGION_OPT("O3", "no-trapping-math")
-static uint64_t cos_small_avx512(const double *restrict x, double *restrict out, size_t n)
-{
-	SMALL_LOOP(0)
-}
-
-static uint64_t sin_small_avx512(const double *restrict x, double *restrict out, size_t n)
-{
-	SMALL_LOOP(1)
-}
-
-static uint64_t cos_long_avx512(const double *restrict x, double *restrict out, size_t n)
-{
-	TRIG_LOOP(0)
-}
-
-static uint64_t sin_long_avx512(const double *restrict x, double *restrict out, size_t n)
-{
-	TRIG_LOOP(3)
-}
-
-static uint64_t cos_avx512(const double *restrict x, double *restrict out, size_t n)
-{
-	SPLIT(cos_small_avx512, cos_long_avx512, cos_hint)
-}
-
-static uint64_t sin_avx512(const double *restrict x, double *restrict out, size_t n)
-{
-	SPLIT(sin_small_avx512, sin_long_avx512, sin_hint)
-}
+TRIG_FNS(avx512)
 K_ISA_END
 
 K_ISA_BEGIN("avx2,fma")
 K_REGION_OPT("O3", "no-trapping-math")
-static uint64_t cos_small_avx2(const double *restrict x, double *restrict out, size_t n)
-{
-	SMALL_LOOP(0)
-}
-
-static uint64_t sin_small_avx2(const double *restrict x, double *restrict out, size_t n)
-{
-	SMALL_LOOP(1)
-}
-
-static uint64_t cos_long_avx2(const double *restrict x, double *restrict out, size_t n)
-{
-	TRIG_LOOP(0)
-}
-
-static uint64_t sin_long_avx2(const double *restrict x, double *restrict out, size_t n)
-{
-	TRIG_LOOP(3)
-}
-
-static uint64_t cos_avx2(const double *restrict x, double *restrict out, size_t n)
-{
-	SPLIT(cos_small_avx2, cos_long_avx2, cos_hint)
-}
-
-static uint64_t sin_avx2(const double *restrict x, double *restrict out, size_t n)
-{
-	SPLIT(sin_small_avx2, sin_long_avx2, sin_hint)
-}
+TRIG_FNS(avx2)
 K_ISA_END
 #endif
 

@@ -1316,6 +1316,21 @@ static int group_quantiles(struct ctx *c, const struct expr *x, struct fnode *f,
 	return frame_val(v, x, f);
 }
 
+/* Aggregate @fnn of column @cn of @in into @f, named @name; errors point at @col_at (a missing
+ * column) or @fn_at (an unknown function). */
+static int agg_named(struct ctx *c, const struct expr *col_at, const struct expr *fn_at, struct fnode *f,
+		     const struct fnode *in, const char *cn, const char *fnn, const char *name)
+{
+	int col = col_or_fail(c, col_at, in, cn);
+	if (col < 0)
+		return -1;
+	int af = agg_fn_parse(fnn);
+	if (af < 0)
+		return fail(c, fn_at, "unknown aggregate '%s' (sum, mean, median, quantile, min, max, count, size, std, "
+				      "var, first, last, nunique)", fnn);
+	return agg_add(c, fn_at, f, (enum agg_fn)af, col, name, 1);
+}
+
 /* g.agg(...) / g.col.fn() / g.fn(): the aggregate node of groupby value @g. */
 static int group_agg(struct ctx *c, const struct expr *x, struct fval *g, const char *method, struct fval *v)
 {
@@ -1361,16 +1376,8 @@ static int group_agg(struct ctx *c, const struct expr *x, struct fval *g, const 
 			if (fv->kind == EX_LIST || fv->kind == EX_TUPLE)
 				return fail(c, fv, "agg({...}) takes one function per column here (pandas would make "
 						   "two header rows); for several, use name=(\"column\", \"function\")");
-			if (const_str(c, fv, "an aggregate", &fnn) < 0)
-				return -1;
-			int col = col_or_fail(c, key ? key : fv, in, cn);
-			if (col < 0)
-				return -1;
-			int af = agg_fn_parse(fnn);
-			if (af < 0)
-				return fail(c, fv, "unknown aggregate '%s' (sum, mean, median, quantile, min, max, count, "
-						   "size, std, var, first, last, nunique)", fnn);
-			if (agg_add(c, fv, f, (enum agg_fn)af, col, cn, 1) < 0)
+			if (const_str(c, fv, "an aggregate", &fnn) < 0 ||
+			    agg_named(c, key ? key : fv, fv, f, in, cn, fnn, cn) < 0)
 				return -1;
 		}
 	} else if (!strcmp(method, "agg") || !strcmp(method, "aggregate")) {
@@ -1390,14 +1397,7 @@ static int group_agg(struct ctx *c, const struct expr *x, struct fval *g, const 
 					cn = p->items[0]->str;
 					fnn = p->items[1]->str;
 				}
-				int col = col_or_fail(c, p, in, cn);
-				if (col < 0)
-					return -1;
-				int af = agg_fn_parse(fnn);
-				if (af < 0)
-					return fail(c, p, "unknown aggregate '%s' (sum, mean, median, quantile, min, max, count, "
-							  "size, std, var, first, last, nunique)", fnn);
-				if (agg_add(c, p, f, (enum agg_fn)af, col, x->kw_names[i], 1) < 0)
+				if (agg_named(c, p, p, f, in, cn, fnn, x->kw_names[i]) < 0)
 					return -1;
 			}
 		} else {

@@ -58,7 +58,8 @@ int plan_make(struct plan *p, const struct graph *g, const char *const *targets,
 					o = g->outputs[k];
 					listed = true;
 				}
-			/* an array printed as an output to "-" would be: never its raw chunks */
+			/* a whole array of at most 2-d is listed (graph_build() adds it, to "-"): the
+			 * rest, never printed as raw chunks, are turned down */
 			int64_t ni = listed ? -1 : graph_find_node(g, o.node_name);
 			const struct gnode *gn = ni >= 0 ? &g->nodes[ni] : NULL;
 			if (gn && gn->gen == GEN_ARRAY && gn->array) {
@@ -72,8 +73,6 @@ int plan_make(struct plan *p, const struct graph *g, const char *const *targets,
 						  targets[i], gn->array->ndim, o.node_name);
 					goto fail;
 				}
-				o.array = gn->array;
-				o.format = OUT_ARRAY_TEXT;
 			}
 			add_root(p, &o, &roots, &n_roots, &cap);
 		}
