@@ -71,7 +71,7 @@ Y
 tessera: 1
 nodes:
   blob: {foreach: {i: "0..200"}, run: "head -c 2000000 /dev/urandom; sleep 0.05"}
-  slow: {in: [blob], run: "touch $TMP/started; sleep 30; cat {in} | wc -c"}
+  slow: {in: [blob], run: "touch $TMP/started; sleep 29.731; cat {in} | wc -c"}
 outputs: {slow: "-"}
 Y
 	"$TESSERA" run "$TMP/s.yaml" --memory-limit 4M -j 2 > "$TMP/out" 2> "$TMP/err" &
@@ -87,7 +87,8 @@ Y
 	[ "$status" -eq 130 ]
 	[ "$(cat "$TMP/err")" = "tessera: interrupted by SIGINT" ]
 	assert_no_spill
-	! pgrep -f "sleep 30" >/dev/null
+	# a duration no one else uses: a "sleep 300" elsewhere on the machine must not fail this
+	! pgrep -f "sleep 29[.]731" >/dev/null
 }
 
 @test "SIGTERM also cleans up and exits 143" {
