@@ -1473,14 +1473,21 @@ static int group_agg(struct ctx *c, const struct expr *x, struct fval *g, const 
 
 /* ---- frame methods ---- */
 
+/* The aggregate @f's rows come from, through sorts, heads and filters (which keep pandas' index
+ * and so a grouped result's keys), or NULL. */
+static const struct fnode *agg_below(const struct fnode *f)
+{
+	while (f->kind == FN_SORT || f->kind == FN_HEAD || f->kind == FN_FILTER)
+		f = f->in;
+	return f->kind == FN_AGG ? f : NULL;
+}
+
 /* A grouped result with one value column after its keys (groupby(k).col.mean(), size(),
  * value_counts()), maybe sorted, cut or filtered since: what pandas makes a Series. */
 static bool series_like(const struct fnode *f)
 {
-	int n_cols = f->n_cols;
-	while (f->kind == FN_SORT || f->kind == FN_HEAD || f->kind == FN_FILTER)
-		f = f->in;
-	return f->kind == FN_AGG && f->n_keys > 0 && n_cols == f->n_keys + 1;
+	const struct fnode *g = agg_below(f);
+	return g && g->n_keys > 0 && f->n_cols == g->n_keys + 1;
 }
 
 /* @by NULL: by the last column (series_like()). */
@@ -2165,10 +2172,8 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 		if (check_args(c, x, "round", 1, kws) < 0)
 			return -1;
 		const struct expr *dg = arg(x, 0, "decimals");
-		const struct fnode *g = in;
-		while (g->kind == FN_SORT || g->kind == FN_HEAD || g->kind == FN_FILTER)
-			g = g->in;
-		int keys = g->kind == FN_AGG ? g->n_keys : 0;
+		const struct fnode *g = agg_below(in);
+		int keys = g ? g->n_keys : 0;
 		struct fnode *f = new_node(c, FN_ASSIGN, in, x, "round");
 		f->n_cols = in->n_cols;
 		f->names = alloc(c, (size_t)(in->n_cols ? in->n_cols : 1) * sizeof *f->names);
@@ -2199,10 +2204,8 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 		bool drop = false;
 		if (d && const_bool(c, d, "drop", &drop) < 0)
 			return -1;
-		const struct fnode *g = in;
-		while (g->kind == FN_SORT || g->kind == FN_HEAD || g->kind == FN_FILTER)
-			g = g->in;
-		if (!drop && !(g->kind == FN_AGG && (g->n_keys > 0 || g->n_stack > 0)))
+		const struct fnode *g = agg_below(in);
+		if (!drop && !(g && (g->n_keys > 0 || g->n_stack > 0)))
 			return fail(c, x, "reset_index() would add pandas' row labels as a column, and Tessera keeps "
 					  "none: use reset_index(drop=True)");
 		*v = *obj;

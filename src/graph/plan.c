@@ -20,6 +20,12 @@ static void add_root(struct plan *p, const struct goutput *o, struct goutput **r
 	(*roots)[(*n)++] = *o;
 }
 
+/* A target naming one chunk (NAME[K]) of an array, which is printed whole or not at all. */
+static void not_whole(struct err *e, const char *target, const char *name)
+{
+	err_usage(e, "target '%s': an array target takes the whole array '%s'", target, name);
+}
+
 int plan_make(struct plan *p, const struct graph *g, const char *const *targets, size_t n_targets,
 	      struct err *e)
 {
@@ -44,8 +50,7 @@ int plan_make(struct plan *p, const struct graph *g, const char *const *targets,
 				/* NAME[K] of an array whose chunks fused into their users */
 				int64_t ni = o.node_name ? graph_find_node(g, o.node_name) : -1;
 				if (ni >= 0 && g->nodes[ni].array)
-					err_usage(e, "target '%s': an array target takes the whole array '%s'", targets[i],
-						  o.node_name);
+					not_whole(e, targets[i], o.node_name);
 				else
 					err_usage(e, "bad target '%s'", targets[i]);
 				goto fail;
@@ -64,8 +69,7 @@ int plan_make(struct plan *p, const struct graph *g, const char *const *targets,
 			const struct gnode *gn = ni >= 0 ? &g->nodes[ni] : NULL;
 			if (gn && gn->gen == GEN_ARRAY && gn->array) {
 				if (o.n_tasks != gn->n_members) {
-					err_usage(e, "target '%s': an array target takes the whole array '%s'", targets[i],
-						  o.node_name);
+					not_whole(e, targets[i], o.node_name);
 					goto fail;
 				}
 				if (gn->array->ndim > 2) {

@@ -602,6 +602,29 @@ static struct expr *parse_group(struct parser *p)
 	return finish(p, t, off);
 }
 
+/* After an item of a bracket: a ',' (taken) or the closing @closer (left for close_items()). */
+static int item_sep(struct parser *p, enum tok_kind closer)
+{
+	if (p->cur.kind == TK_COMMA)
+		return advance(p);
+	if (p->cur.kind != closer) {
+		unexpected(p);
+		return -1;
+	}
+	return 0;
+}
+
+/* Takes the bracket's closer and makes its node of @kind from the items above @base. */
+static struct expr *close_items(struct parser *p, char closer, enum expr_kind kind, uint32_t off, size_t base)
+{
+	if (advance(p) < 0)
+		return NULL;
+	leave(p, closer);
+	struct expr *x = node(p, kind, off);
+	take_items(p, x, base);
+	return finish(p, x, off);
+}
+
 static struct expr *parse_list(struct parser *p)
 {
 	uint32_t off = p->cur.off;
@@ -614,19 +637,10 @@ static struct expr *parse_list(struct parser *p)
 		if (!x)
 			return NULL;
 		push(p, NULL, 0, x);
-		if (p->cur.kind == TK_COMMA) {
-			if (advance(p) < 0)
-				return NULL;
-		} else if (p->cur.kind != TK_RBRACK) {
-			return unexpected(p);
-		}
+		if (item_sep(p, TK_RBRACK) < 0)
+			return NULL;
 	}
-	if (advance(p) < 0)
-		return NULL;
-	leave(p, ']');
-	struct expr *l = node(p, EX_LIST, off);
-	take_items(p, l, base);
-	return finish(p, l, off);
+	return close_items(p, ']', EX_LIST, off, base);
 }
 
 /* {k: v, ...}: a list of (k, v) tuples, the form a YAML mapping takes in a spec, so that both
@@ -660,19 +674,10 @@ static struct expr *parse_dict(struct parser *p)
 		if (!(t = finish(p, t, koff)))
 			return NULL;
 		push(p, NULL, 0, t);
-		if (p->cur.kind == TK_COMMA) {
-			if (advance(p) < 0)
-				return NULL;
-		} else if (p->cur.kind != TK_RBRACE) {
-			return unexpected(p);
-		}
+		if (item_sep(p, TK_RBRACE) < 0)
+			return NULL;
 	}
-	if (advance(p) < 0)
-		return NULL;
-	leave(p, '}');
-	struct expr *l = node(p, EX_LIST, off);
-	take_items(p, l, base);
-	return finish(p, l, off);
+	return close_items(p, '}', EX_LIST, off, base);
 }
 
 static struct expr *parse_atom(struct parser *p)
