@@ -25,13 +25,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-enum fv_kind { FV_CONST, FV_LIST, FV_FRAME, FV_COL, FV_GROUPBY, FV_GCOL, FV_STRACC, FV_SHAPE, FV_DICT };
+enum fv_kind { FV_CONST, FV_LIST, FV_FRAME, FV_COL, FV_GROUPBY, FV_GCOL, FV_STRACC, FV_DTACC, FV_SHAPE, FV_DICT };
 
 struct fval {
 	enum fv_kind kind;
 	const struct expr *x;
 	struct fnode *f;       /* FRAME, GROUPBY and GCOL (the grouped frame), SHAPE */
-	struct cexpr *c;       /* COL, CONST, STRACC */
+	struct cexpr *c;       /* COL, CONST, STRACC, DTACC */
 	size_t n;              /* LIST, DICT */
 	struct fval *items;
 	const char **keys;     /* DICT */
@@ -68,6 +68,9 @@ static int fail(struct ctx *c, const struct expr *x, const char *fmt, ...)
 	/* a method call's error points at the method's name, not at the start of its object */
 	if (x && x->kind == EX_CALL && x->a && x->a->kind == EX_ATTR && x->a->str)
 		off = x->a->off + x->a->len - (uint32_t)strlen(x->a->str);
+	/* and an attribute's at its name */
+	if (x && x->kind == EX_ATTR && x->str)
+		off = x->off + x->len - (uint32_t)strlen(x->str);
 	return err_at(c->b->e, at(c, off), "%s", msg);
 }
 
@@ -837,6 +840,14 @@ static int col_fn(struct ctx *c, const struct expr *x, enum cx_fn fn, struct cex
 
 /* ---- aggregate nodes ---- */
 
+/* A group key computed from a Series is a column named HIDDEN_KEY + its Series name (see group_keys()). */
+#define HIDDEN_KEY '\x01'
+
+static const char *key_name(const char *col)
+{
+	return col[0] == HIDDEN_KEY ? col + 1 : col;
+}
+
 static struct fnode *agg_node(struct ctx *c, const struct expr *x, struct fnode *in, int n_keys, const int *keys)
 {
 	struct fnode *f = new_node(c, FN_AGG, in, x, n_keys ? "groupby" : "reduce");
@@ -872,9 +883,15 @@ static int agg_add(struct ctx *c, const struct expr *x, struct fnode *f, enum ag
 			f->vals[f->n_vals++] = col;
 		}
 	}
-	for (int k = 0; k < f->n_keys; k++)
-		if (!strcmp(f->in->names[f->keys[k]], name))
-			return fail(c, x, "an aggregate named '%s' would repeat a key column", name);
+	for (int k = 0; k < f->n_keys; k++) {
+		const char *key = f->in->names[f->keys[k]];
+		if (strcmp(key_name(key), name))
+			continue;
+		if (key != key_name(key))
+			return fail(c, x, "the computed group key and an aggregate are both named '%s' (pandas' "
+					  "reset_index() refuses that too): name the key with .rename(\"...\")", name);
+		return fail(c, x, "an aggregate named '%s' would repeat a key column", name);
+	}
 	for (int k = 0; k < f->n_aggs; k++)
 		if (!strcmp(f->aggs[k].name, name))
 			return fail(c, x, "two aggregates named '%s'", name);
@@ -890,7 +907,7 @@ static void agg_schema(struct ctx *c, struct fnode *f)
 	f->names = alloc(c, (size_t)n * sizeof *f->names);
 	f->types = alloc(c, (size_t)n * sizeof *f->types);
 	for (int k = 0; k < f->n_keys; k++) {
-		f->names[k] = f->in->names[f->keys[k]];
+		f->names[k] = key_name(f->in->names[f->keys[k]]);
 		f->types[k] = f->in->types[f->keys[k]];
 	}
 	for (int k = 0; k < f->n_aggs; k++) {
@@ -953,6 +970,8 @@ static int column_source(struct ctx *c, const struct expr *x, struct cexpr *col,
  */
 static const char *series_name(const struct cexpr *e)
 {
+	if (e->name)
+		return e->name;
 	switch (e->kind) {
 	case CX_COL:
 		return e->frame->names[e->col];
@@ -1922,6 +1941,147 @@ static int array_method(struct ctx *c, const struct expr *x, const char *m)
 	return 0;
 }
 
+/* The index in @f of column @col of @anc when @f's rows are some of @anc's (filtered, sorted, cut) and
+ * carry that column unchanged; -1 otherwise. */
+static int col_through(const struct fnode *f, const struct fnode *anc, int col)
+{
+	if (f == anc)
+		return col;
+	switch (f->kind) {
+	case FN_FILTER:
+	case FN_DROPNA:
+	case FN_SORT:
+	case FN_HEAD:
+		return col_through(f->in, anc, col);
+	case FN_SELECT:
+	case FN_ASSIGN:
+	case FN_FILLNA: {
+		int k = col_through(f->in, anc, col);
+		for (int j = 0; k >= 0 && j < f->n_cols; j++)
+			if (f->src_col[j] == k && !(f->cx && f->cx[j]))
+				return j;
+		return -1;
+	}
+	default:
+		return -1;
+	}
+}
+
+/* @e over the columns of @in, where it reads a frame that @in's rows come from: pandas aligns such a
+ * Series by row label, which is the same row here (df[mask].groupby(df.key)). *ok false when some
+ * column does not reach @in unchanged. */
+static struct cexpr *rebase_cx(struct ctx *c, const struct cexpr *e, struct fnode *in, bool *ok)
+{
+	if (!e)
+		return NULL;
+	struct cexpr *r = alloc(c, sizeof *r);
+	*r = *e;
+	if (e->frame)
+		r->frame = in;
+	if (e->kind == CX_COL && (r->col = col_through(in, e->frame, e->col)) < 0)
+		*ok = false;
+	if (e->kind == CX_ROWID)
+		*ok = false;
+	r->a = rebase_cx(c, e->a, in, ok);
+	r->b = rebase_cx(c, e->b, in, ok);
+	if (e->n_list) {
+		r->list = alloc(c, e->n_list * sizeof *r->list);
+		for (size_t i = 0; i < e->n_list; i++)
+			r->list[i] = rebase_cx(c, e->list[i], in, ok);
+	}
+	return r;
+}
+
+/* @e as a column of @in (itself, or rebased), or NULL when it is neither. */
+static struct cexpr *cx_of(struct ctx *c, struct cexpr *e, struct fnode *in)
+{
+	if (e->frame == in)
+		return e;
+	bool ok = true;
+	struct cexpr *r = rebase_cx(c, e, in, &ok);
+	return ok ? r : NULL;
+}
+
+/*
+ * groupby()'s keys: column names, or columns of @in computed as pandas groups by a Series (df.a > 0,
+ * df.date.dt.month). Computed keys become hidden columns of an assign() node (a name no expression can
+ * spell, so they never shadow the columns being aggregated), which *@out then is; the aggregate shows
+ * them under their Series name (see agg_schema()).
+ */
+static int group_keys(struct ctx *c, const struct expr *by, struct fnode *in, struct fnode **out, int **idx, int *n)
+{
+	const struct expr *const *items = &by;
+	size_t cnt = 1;
+	if (by->kind == EX_LIST || by->kind == EX_TUPLE) {
+		items = (const struct expr *const *)by->items;
+		cnt = by->n;
+		if (!cnt)
+			return fail(c, by, "expected at least one column name");
+	}
+	*idx = alloc(c, cnt * sizeof **idx);
+	*n = (int)cnt;
+	*out = in;
+	struct fnode *f = NULL;
+	for (size_t i = 0; i < cnt; i++) {
+		const struct expr *it = items[i];
+		if (it->kind == EX_STR) {
+			if (((*idx)[i] = col_or_fail(c, it, in, it->str)) < 0)
+				return -1;
+			continue;
+		}
+		struct fval kv;
+		if (eval(c, it, &kv) < 0)
+			return -1;
+		if (kv.kind != FV_COL || !kv.c->frame)
+			return fail(c, it, "a group key is a column name or a column of the frame");
+		struct cexpr *cx = cx_of(c, kv.c, in);
+		if (!cx)
+			return err_at(c->b->e, at(c, it->off), "a group key must be computed from the frame being grouped (or "
+				      "one whose rows it keeps unchanged)");
+		if (cx->kind == CX_COL && !cx->name) {
+			(*idx)[i] = cx->col;
+			continue;
+		}
+		if (!f) {
+			f = new_node(c, FN_ASSIGN, in, it, "assign");
+			int cap = in->n_cols + (int)cnt;
+			f->names = alloc(c, (size_t)cap * sizeof *f->names);
+			f->types = alloc(c, (size_t)cap * sizeof *f->types);
+			f->src_col = alloc(c, (size_t)cap * sizeof *f->src_col);
+			f->cx = alloc(c, (size_t)cap * sizeof *f->cx);
+			for (int k = 0; k < in->n_cols; k++) {
+				f->names[k] = in->names[k];
+				f->types[k] = in->types[k];
+				f->src_col[k] = k;
+			}
+			f->n_cols = in->n_cols;
+		}
+		const char *name = series_name(cx);
+		char *hidden;
+		if (name)
+			hidden = arena_printf(c->b->arena, "%c%s", HIDDEN_KEY, name);
+		else if (cnt == 1)
+			hidden = arena_printf(c->b->arena, "%cindex", HIDDEN_KEY);
+		else
+			hidden = arena_printf(c->b->arena, "%clevel_%zu", HIDDEN_KEY, i);
+		for (size_t j = 0; j < i; j++) {
+			const char *other = f && (*idx)[j] >= in->n_cols ? f->names[(*idx)[j]] + 1 : in->names[(*idx)[j]];
+			if (!strcmp(other, hidden + 1))
+				return err_at(c->b->e, at(c, it->off), "two group keys named '%s': name this one with "
+					      ".rename(\"...\")", hidden + 1);
+		}
+		int k = f->n_cols++;
+		f->names[k] = hidden;
+		f->types[k] = cx->type;
+		f->src_col[k] = -1;
+		f->cx[k] = cx;
+		(*idx)[i] = k;
+	}
+	if (f)
+		*out = f;
+	return 0;
+}
+
 static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, const char *m, struct fval *v)
 {
 	struct fnode *in = obj->f;
@@ -1935,9 +2095,8 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 		memset(v, 0, sizeof *v);
 		v->kind = FV_GROUPBY;
 		v->x = x;
-		v->f = in;
 		v->n_sel = -1;
-		if (col_list(c, by, in, &v->keys_idx, &v->n_keys) < 0)
+		if (group_keys(c, by, in, &v->f, &v->keys_idx, &v->n_keys) < 0)
 			return -1;
 		return v->n_keys > 64 ? fail(c, by, "at most 64 key columns") : 0;
 	}
@@ -1961,8 +2120,9 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 			struct cexpr *cx;
 			if (eval(c, x->kw_vals[i], &e) < 0 || to_cx(c, &e, &cx) < 0)
 				return -1;
-			if (cx->frame && cx->frame != in)
-				return fail(c, x->kw_vals[i], "assign() takes columns of the frame it is called on");
+			if (cx->frame && !(cx = cx_of(c, cx, in)))
+				return fail(c, x->kw_vals[i], "assign() takes columns of the frame it is called on (or of one "
+							      "whose rows it keeps unchanged)");
 			if (cx->kind == CX_CONST && cx->is_null)
 				cx->type = COL_FLOAT64;
 			int k = find_col(f, x->kw_names[i]);
@@ -2247,6 +2407,21 @@ static struct fnode *column_frame(struct ctx *c, const struct expr *x, struct ce
 
 static int col_method(struct ctx *c, const struct expr *x, struct cexpr *col, const char *m, struct fval *v)
 {
+	if (!strcmp(m, "rename")) {
+		static const char *const kws[] = { "index", NULL };
+		if (check_args(c, x, m, 1, kws) < 0)
+			return -1;
+		const struct expr *a = arg(x, 0, "index");
+		const char *name = NULL;
+		if (!a || a->kind != EX_STR)
+			return fail(c, a ? a : x, "a column's rename() takes its new name");
+		if (const_str(c, a, "the new name", &name) < 0)
+			return -1;
+		struct cexpr *e = alloc(c, sizeof *e);
+		*e = *col;
+		e->name = name;
+		return col_val(v, x, e);
+	}
 	/* row methods of a Series: the column as a one-column frame (sorted by itself) */
 	if (!strcmp(m, "head") || !strcmp(m, "tail") || !strcmp(m, "sort_values") || !strcmp(m, "nlargest") ||
 	    !strcmp(m, "nsmallest") || !strcmp(m, "dropna") || !strcmp(m, "drop_duplicates")) {
@@ -2399,6 +2574,46 @@ static int col_method(struct ctx *c, const struct expr *x, struct cexpr *col, co
 	return col_val(v, x, e);
 }
 
+/* An optional integer argument: absent or None leaves *set false. */
+static int opt_int(struct ctx *c, const struct expr *a, const char *what, int64_t *out, bool *set)
+{
+	*set = false;
+	if (!a || a->kind == EX_NONE)
+		return 0;
+	*set = true;
+	return const_int(c, a, what, out);
+}
+
+/* str.slice(start, stop, step) and str[start:stop:step] */
+static int str_slice(struct ctx *c, const struct expr *x, struct cexpr *col, const struct expr *const parts[3],
+		     struct fval *v)
+{
+	static const char *const what[3] = { "the slice's start", "the slice's stop", "the slice's step" };
+	struct cexpr *e = cx_new(c, CX_STR, COL_STRING, x);
+	e->fn = CS_SLICE;
+	e->a = col;
+	e->frame = col->frame;
+	for (int i = 0; i < 3; i++)
+		if (opt_int(c, parts[i], what[i], &e->sl[i], &e->sl_set[i]) < 0)
+			return -1;
+	if (e->sl_set[2] && e->sl[2] == 0)
+		return fail(c, parts[2], "slice step cannot be zero");
+	if (e->sl_set[2] && e->sl[2] == INT64_MIN)
+		return fail(c, parts[2], "slice step out of range");
+	return col_val(v, x, e);
+}
+
+static int str_get(struct ctx *c, const struct expr *x, struct cexpr *col, const struct expr *i, struct fval *v)
+{
+	struct cexpr *e = cx_new(c, CX_STR, COL_STRING, x);
+	e->fn = CS_GET;
+	e->a = col;
+	e->frame = col->frame;
+	if (const_int(c, i, "a character index", &e->sl[0]) < 0)
+		return -1;
+	return col_val(v, x, e);
+}
+
 static int str_method(struct ctx *c, const struct expr *x, struct cexpr *col, const char *m, struct fval *v)
 {
 	static const struct {
@@ -2410,18 +2625,65 @@ static int str_method(struct ctx *c, const struct expr *x, struct cexpr *col, co
 		{ "contains", CS_CONTAINS, COL_BOOL, true }, { "startswith", CS_STARTSWITH, COL_BOOL, true },
 		{ "endswith", CS_ENDSWITH, COL_BOOL, true }, { "len", CS_LEN, COL_INT64, false },
 		{ "lower", CS_LOWER, COL_STRING, false },    { "upper", CS_UPPER, COL_STRING, false },
-		{ "strip", CS_STRIP, COL_STRING, false },
+		{ "strip", CS_STRIP, COL_STRING, false },    { "lstrip", CS_LSTRIP, COL_STRING, false },
+		{ "rstrip", CS_RSTRIP, COL_STRING, false },
 	};
+	if (!strcmp(m, "slice")) {
+		static const char *const kws[] = { "start", "stop", "step", NULL };
+		if (check_args(c, x, m, 3, kws) < 0)
+			return -1;
+		const struct expr *parts[3] = { arg(x, 0, "start"), arg(x, 1, "stop"), arg(x, 2, "step") };
+		return str_slice(c, x, col, parts, v);
+	}
+	if (!strcmp(m, "get")) {
+		static const char *const kws[] = { "i", NULL };
+		if (check_args(c, x, m, 1, kws) < 0)
+			return -1;
+		const struct expr *i = arg(x, 0, "i");
+		return i ? str_get(c, x, col, i, v) : fail(c, x, "get() needs a character index");
+	}
+	if (!strcmp(m, "replace")) {
+		static const char *const kws[] = { "pat", "repl", "n", "regex", NULL };
+		if (check_args(c, x, m, 3, kws) < 0)
+			return -1;
+		const struct expr *p = arg(x, 0, "pat"), *r = arg(x, 1, "repl"), *k = arg(x, 2, "n"), *re = kwarg(x, "regex");
+		if (!p || !r)
+			return fail(c, x, "replace() needs a pattern and a replacement");
+		struct cexpr *e = cx_new(c, CX_STR, COL_STRING, x);
+		e->fn = CS_REPLACE;
+		e->a = col;
+		e->frame = col->frame;
+		e->n_repl = -1;
+		bool regex = false;
+		if (const_str(c, p, "the pattern", &e->s) < 0 || const_str(c, r, "the replacement", &e->s2) < 0 ||
+		    (k && const_int(c, k, "n", &e->n_repl) < 0) || (re && const_bool(c, re, "regex", &regex) < 0))
+			return -1;
+		e->slen = strlen(e->s);
+		e->s2len = strlen(e->s2);
+		/* a pattern without special characters means the same either way */
+		if (regex && (strpbrk(e->s, ".^$*+?()[]{}|\\") || strchr(e->s2, '\\')))
+			return fail(c, re, "only literal replacement is supported: pass regex=False");
+		return col_val(v, x, e);
+	}
 	for (size_t k = 0; k < sizeof sfns / sizeof sfns[0]; k++) {
 		if (strcmp(m, sfns[k].name))
 			continue;
 		static const char *const kws[] = { "pat", "case", "regex", "na", NULL };
-		if (check_args(c, x, m, sfns[k].pat ? 1 : 0, sfns[k].fn == CS_CONTAINS ? kws : kws + 3) < 0)
+		static const char *const strip_kws[] = { "to_strip", NULL };
+		bool strip = sfns[k].fn == CS_STRIP || sfns[k].fn == CS_LSTRIP || sfns[k].fn == CS_RSTRIP;
+		if (check_args(c, x, m, sfns[k].pat || strip ? 1 : 0,
+			       strip ? strip_kws : sfns[k].fn == CS_CONTAINS ? kws : kws + 3) < 0)
 			return -1;
 		struct cexpr *e = cx_new(c, CX_STR, sfns[k].t, x);
 		e->fn = (int)sfns[k].fn;
 		e->a = col;
 		e->frame = col->frame;
+		if (strip) {
+			const struct expr *p = arg(x, 0, "to_strip");
+			if (p && p->kind != EX_NONE && const_str(c, p, "the characters to strip", &e->s) < 0)
+				return -1;
+			e->slen = e->s ? strlen(e->s) : 0;
+		}
 		if (sfns[k].pat) {
 			const struct expr *p = arg(x, 0, "pat");
 			if (!p || const_str(c, p, "the pattern", &e->s) < 0)
@@ -2450,7 +2712,76 @@ static int str_method(struct ctx *c, const struct expr *x, struct cexpr *col, co
 		}
 		return col_val(v, x, e);
 	}
-	return fail(c, x, ".str has no method '%s' (contains, startswith, endswith, len, lower, upper, strip)", m);
+	return fail(c, x, ".str has no method '%s' (contains, startswith, endswith, len, lower, upper, strip, lstrip, "
+			  "rstrip, slice, get, replace)", m);
+}
+
+static const struct {
+	const char *name;
+	enum cx_dt fn;
+} dt_fields[] = {
+	{ "year", DT_YEAR },
+	{ "month", DT_MONTH },
+	{ "day", DT_DAY },
+	{ "dayofweek", DT_DAYOFWEEK },
+	{ "day_of_week", DT_DAYOFWEEK },
+	{ "weekday", DT_DAYOFWEEK },
+	{ "dayofyear", DT_DAYOFYEAR },
+	{ "day_of_year", DT_DAYOFYEAR },
+	{ "quarter", DT_QUARTER },
+	{ "days_in_month", DT_DAYS_IN_MONTH },
+	{ "daysinmonth", DT_DAYS_IN_MONTH },
+	{ "is_leap_year", DT_IS_LEAP_YEAR },
+	{ "is_month_start", DT_IS_MONTH_START },
+	{ "is_month_end", DT_IS_MONTH_END },
+};
+
+static struct cexpr *dt_cx(struct ctx *c, const struct expr *x, struct cexpr *col, enum cx_dt fn)
+{
+	struct cexpr *e = cx_new(c, CX_DT, fn >= DT_DAY_NAME ? COL_STRING : fn >= DT_IS_LEAP_YEAR ? COL_BOOL : COL_INT64, x);
+	e->fn = (int)fn;
+	e->a = col;
+	e->frame = col->frame;
+	return e;
+}
+
+/* .dt.field of a date column */
+static int dt_field(struct ctx *c, const struct expr *x, struct cexpr *col, const char *name, struct fval *v)
+{
+	for (size_t k = 0; k < sizeof dt_fields / sizeof dt_fields[0]; k++)
+		if (!strcmp(name, dt_fields[k].name))
+			return col_val(v, x, dt_cx(c, x, col, dt_fields[k].fn));
+	if (!strcmp(name, "day_name") || !strcmp(name, "month_name") || !strcmp(name, "strftime"))
+		return fail(c, x, "'%s' is a method: write .dt.%s()", name, name);
+	return fail(c, x, ".dt has no field '%s' (year, month, day, dayofweek, dayofyear, quarter, days_in_month, "
+			  "is_leap_year, is_month_start, is_month_end; methods day_name, month_name, strftime)", name);
+}
+
+/* .dt.day_name(), .dt.month_name(), .dt.strftime(format) */
+static int dt_method(struct ctx *c, const struct expr *x, struct cexpr *col, const char *m, struct fval *v)
+{
+	if (!strcmp(m, "day_name") || !strcmp(m, "month_name")) {
+		if (check_args(c, x, m, 0, NULL) < 0)
+			return -1;
+		return col_val(v, x, dt_cx(c, x, col, m[0] == 'd' ? DT_DAY_NAME : DT_MONTH_NAME));
+	}
+	if (!strcmp(m, "strftime")) {
+		static const char *const kws[] = { "date_format", NULL };
+		if (check_args(c, x, m, 1, kws) < 0)
+			return -1;
+		const struct expr *f = arg(x, 0, "date_format");
+		if (!f)
+			return fail(c, x, "strftime() needs a format");
+		struct cexpr *e = dt_cx(c, x, col, DT_STRFTIME);
+		if (const_str(c, f, "the format", &e->s) < 0)
+			return -1;
+		e->slen = strlen(e->s);
+		return col_val(v, x, e);
+	}
+	for (size_t k = 0; k < sizeof dt_fields / sizeof dt_fields[0]; k++)
+		if (!strcmp(m, dt_fields[k].name))
+			return fail(c, x, "'%s' is a field: write .dt.%s without ()", m, m);
+	return fail(c, x, ".dt has no method '%s' (day_name, month_name, strftime)", m);
 }
 
 static int call(struct ctx *c, const struct expr *x, struct fval *v)
@@ -2516,6 +2847,8 @@ static int call(struct ctx *c, const struct expr *x, struct fval *v)
 		return col_method(c, x, obj.c, m, v);
 	case FV_STRACC:
 		return str_method(c, x, obj.c, m, v);
+	case FV_DTACC:
+		return dt_method(c, x, obj.c, m, v);
 	case FV_GROUPBY:
 	case FV_GCOL:
 		return group_agg(c, x, &obj, m, v);
@@ -2564,6 +2897,17 @@ static int attribute(struct ctx *c, const struct expr *x, struct fval *v)
 		v->x = x;
 		return 0;
 	}
+	if (obj.kind == FV_COL && !strcmp(name, "dt")) {
+		if (obj.c->type != COL_DATE)
+			return fail(c, x, ".dt needs a date column, not %s (read it with dtype=dict(col=\"date\") when it "
+					  "holds YYYY-MM-DD)", col_type_name(obj.c->type));
+		*v = obj;
+		v->kind = FV_DTACC;
+		v->x = x;
+		return 0;
+	}
+	if (obj.kind == FV_DTACC)
+		return dt_field(c, x, obj.c, name, v);
 	if (obj.kind == FV_GROUPBY) {
 		int k = col_or_fail(c, x, obj.f, name);
 		if (k < 0)
@@ -2603,6 +2947,13 @@ static int subscript(struct ctx *c, const struct expr *x, struct fval *v)
 		v->x = x;
 		return col_list(c, s, obj.f, &v->sel, &v->n_sel);
 	}
+	if (obj.kind == FV_STRACC) {
+		if (s->kind == EX_SLICE) {
+			const struct expr *const parts[3] = { s->start, s->stop, s->step };
+			return str_slice(c, x, obj.c, parts, v);
+		}
+		return str_get(c, x, obj.c, s, v);
+	}
 	if (obj.kind != FV_FRAME || obj.f->scalar)
 		return fail(c, x, "only frames, groupbys and shape can be subscripted here");
 	struct fnode *in = obj.f;
@@ -2639,9 +2990,9 @@ static int subscript(struct ctx *c, const struct expr *x, struct fval *v)
 		return -1;
 	if (mask->type != COL_BOOL)
 		return fail(c, s, "a filter needs a bool column (a comparison), not %s", col_type_name(mask->type));
-	if (mask->frame != in)
-		return fail(c, s, "the filter must be computed from the frame it filters (pandas would align rows "
-				  "by index)");
+	if (!mask->frame || !(mask = cx_of(c, mask, in)))
+		return fail(c, s, "the filter must be computed from the frame it filters (or one whose rows it keeps "
+				  "unchanged)");
 	struct fnode *f = new_node(c, FN_FILTER, in, x, "filter");
 	same_schema(c, f, in);
 	f->mask = mask;

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 struct tctx {
@@ -505,6 +506,256 @@ static bool str_match(const struct cexpr *e, const char *s, size_t n, char *scra
 	return e->slen == 0;
 }
 
+/* The byte length of the UTF-8 character starting at s[0] (of @len > 0 bytes); a stray byte is one. */
+static size_t utf8_len(const char *s, size_t len)
+{
+	unsigned char c = (unsigned char)s[0];
+	size_t k = c < 0xc0 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+	if (k > len)
+		return 1;
+	for (size_t i = 1; i < k; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			return 1;
+	return k;
+}
+
+/* Whether the character @s[0..k) is one Python's str.isspace() accepts. */
+static bool is_space_char(const char *s, size_t k)
+{
+	static const char *const wide[] = {
+		"\xc2\x85", "\xc2\xa0", "\xe1\x9a\x80", "\xe2\x80\xa8", "\xe2\x80\xa9",
+		"\xe2\x80\xaf", "\xe2\x81\x9f", "\xe3\x80\x80",
+	};
+	if (k == 1)
+		return s[0] == ' ' || (s[0] >= '\t' && s[0] <= '\r') || (s[0] >= 0x1c && s[0] <= 0x1f);
+	if (k == 3 && (unsigned char)s[0] == 0xe2 && (unsigned char)s[1] == 0x80 && (unsigned char)s[2] >= 0x80 &&
+	    (unsigned char)s[2] <= 0x8a)
+		return true; /* U+2000..U+200A */
+	for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++)
+		if (strlen(wide[i]) == k && !memcmp(s, wide[i], k))
+			return true;
+	return false;
+}
+
+/* Whether character @s[0..k) is stripped: whitespace, or one of e->s's characters when given. UTF-8
+ * synchronizes, so a whole character found in e->s is one of its characters. */
+static bool strips(const struct cexpr *e, const char *s, size_t k)
+{
+	return e->s ? memmem(e->s, e->slen, s, k) != NULL : is_space_char(s, k);
+}
+
+/* The bytes of the first character of s[0..len) when strip() removes it, else 0. */
+static size_t strip_front(const struct cexpr *e, const char *s, size_t len)
+{
+	size_t k = utf8_len(s, len);
+	return strips(e, s, k) ? k : 0;
+}
+
+/* The bytes of the last character of s[0..len) when strip() removes it, else 0. */
+static size_t strip_back(const struct cexpr *e, const char *s, size_t len)
+{
+	size_t b = len - 1;
+	while (b > 0 && len - b < 4 && ((unsigned char)s[b] & 0xc0) == 0x80)
+		b--;
+	size_t k = utf8_len(s + b, len - b) == len - b ? len - b : 1;
+	return strips(e, s + len - k, k) ? k : 0;
+}
+
+/* Python's slice.indices(): @e's slice normalized for a sequence of @L items. */
+static void slice_bounds(const struct cexpr *e, int64_t L, int64_t *start, int64_t *stop, int64_t *step)
+{
+	int64_t st = e->sl_set[2] ? e->sl[2] : 1;
+	int64_t lo = st > 0 ? 0 : -1, hi = st > 0 ? L : L - 1;
+	int64_t b[2] = { st > 0 ? lo : hi, st > 0 ? hi : lo };
+	for (int i = 0; i < 2; i++) {
+		if (!e->sl_set[i])
+			continue;
+		int64_t v = e->sl[i];
+		if (v < 0) {
+			v += L;
+			if (v < lo)
+				v = lo;
+		} else if (v > hi) {
+			v = hi;
+		}
+		b[i] = v;
+	}
+	*start = b[0];
+	*stop = b[1];
+	*step = st;
+}
+
+/* str.slice() and str.get() / str[i], by characters as Python counts them. */
+static int eval_slice(struct tctx *t, const struct cexpr *e, const struct column *a, size_t maxlen, struct column *o)
+{
+	int64_t n = a->n;
+	bool get = e->fn == CS_GET;
+	uint32_t *at = talloc(t, (maxlen + 1) * sizeof *at); /* byte offset of each character, then the end */
+	char *data = talloc(t, a->soff[n] + 1);
+	o->soff = talloc(t, (size_t)(n + 1) * sizeof *o->soff);
+	o->valid = a->valid;
+	uint64_t p = 0;
+	for (int64_t r = 0; r < n; r++) {
+		const char *s = a->sdata + a->soff[r];
+		size_t len = a->soff[r + 1] - a->soff[r];
+		int64_t L = 0;
+		for (size_t i = 0; i < len; i += utf8_len(s + i, len - i))
+			at[L++] = (uint32_t)i;
+		at[L] = (uint32_t)len;
+		o->soff[r] = p;
+		if (!valid_at(a, r))
+			continue;
+		if (get) {
+			int64_t i = e->sl[0] < 0 ? e->sl[0] + L : e->sl[0];
+			if (i < 0 || i >= L) {
+				if (o->valid == a->valid) {
+					o->valid = talloc(t, (size_t)n);
+					for (int64_t q = 0; q < n; q++)
+						o->valid[q] = valid_at(a, q);
+				}
+				o->valid[r] = 0;
+				continue;
+			}
+			memcpy(data + p, s + at[i], at[i + 1] - at[i]);
+			p += at[i + 1] - at[i];
+			continue;
+		}
+		int64_t i, stop, step;
+		slice_bounds(e, L, &i, &stop, &step);
+		if (step == 1 && i < stop) {
+			memcpy(data + p, s + at[i], at[stop] - at[i]);
+			p += at[stop] - at[i];
+			continue;
+		}
+		for (; step > 0 ? i < stop : i > stop; i += step) {
+			memcpy(data + p, s + at[i], at[i + 1] - at[i]);
+			p += at[i + 1] - at[i];
+		}
+	}
+	o->soff[n] = p;
+	o->sdata = data;
+	return 0;
+}
+
+/* str.replace() of a literal pattern, as Python's str.replace(pat, repl, count). */
+static int eval_replace(struct tctx *t, const struct cexpr *e, const struct column *a, struct column *o)
+{
+	int64_t n = a->n;
+	struct buf sb;
+	buf_init(&sb);
+	o->soff = talloc(t, (size_t)(n + 1) * sizeof *o->soff);
+	for (int64_t r = 0; r < n; r++) {
+		o->soff[r] = sb.len;
+		const char *s = a->sdata + a->soff[r], *end = a->sdata + a->soff[r + 1];
+		int64_t left = e->n_repl < 0 ? INT64_MAX : e->n_repl;
+		if (e->slen == 0) {
+			/* Python puts the replacement before every character and at the end */
+			while (s < end && left-- > 0) {
+				size_t k = utf8_len(s, (size_t)(end - s));
+				buf_append(&sb, e->s2, e->s2len);
+				buf_append(&sb, s, k);
+				s += k;
+			}
+			if (s == end && left > 0)
+				buf_append(&sb, e->s2, e->s2len);
+		} else {
+			const char *hit;
+			while (left-- > 0 && (hit = memmem(s, (size_t)(end - s), e->s, e->slen))) {
+				buf_append(&sb, s, (size_t)(hit - s));
+				buf_append(&sb, e->s2, e->s2len);
+				s = hit + e->slen;
+			}
+		}
+		buf_append(&sb, s, (size_t)(end - s));
+	}
+	o->soff[n] = sb.len;
+	char *data = talloc(t, sb.len + 1);
+	memcpy(data, sb.data ? sb.data : "", sb.len);
+	o->sdata = data;
+	o->valid = a->valid;
+	buf_release(&sb);
+	return 0;
+}
+
+/* A date column's fields (.dt): pandas' integer fields and flags, names and strftime(). */
+static int eval_dt(struct tctx *t, const struct cexpr *e, const struct column *a, struct column *o)
+{
+	static const char *const days[7] = { "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday" };
+	static const char *const months[12] = { "January", "February", "March",     "April",   "May",      "June",
+						"July",    "August",   "September", "October", "November", "December" };
+	static const unsigned mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	static const unsigned before[12] = { 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334 };
+	int64_t n = a->n;
+	enum cx_dt f = (enum cx_dt)e->fn;
+	bool text = f >= DT_DAY_NAME, flag = f >= DT_IS_LEAP_YEAR && !text;
+	struct buf sb;
+	buf_init(&sb);
+	if (text)
+		o->soff = talloc(t, (size_t)(n + 1) * sizeof *o->soff);
+	else if (flag)
+		o->b = talloc(t, (size_t)n);
+	else
+		o->i = talloc(t, (size_t)n * 8);
+	o->valid = flag ? NULL : a->valid; /* pandas' flags of a missing date are False */
+	for (int64_t r = 0; r < n; r++) {
+		if (text)
+			o->soff[r] = sb.len;
+		if (!valid_at(a, r)) {
+			if (flag)
+				o->b[r] = 0;
+			else if (!text)
+				o->i[r] = 0;
+			continue;
+		}
+		int32_t dd = a->d[r];
+		int64_t y;
+		unsigned m, d;
+		csv_civil_from_days(dd, &y, &m, &d);
+		bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+		unsigned dim = mdays[m - 1] + (m == 2 && leap), doy = before[m - 1] + (m > 2 && leap) + d;
+		int64_t dow = ((int64_t)dd + 3) % 7; /* 1970-01-01 was a Thursday; Monday is 0 */
+		if (dow < 0)
+			dow += 7;
+		int64_t v = 0;
+		switch (f) {
+		case DT_YEAR: v = y; break;
+		case DT_MONTH: v = m; break;
+		case DT_DAY: v = d; break;
+		case DT_DAYOFWEEK: v = dow; break;
+		case DT_DAYOFYEAR: v = doy; break;
+		case DT_QUARTER: v = (m - 1) / 3 + 1; break;
+		case DT_DAYS_IN_MONTH: v = dim; break;
+		case DT_IS_LEAP_YEAR: v = leap; break;
+		case DT_IS_MONTH_START: v = d == 1; break;
+		case DT_IS_MONTH_END: v = d == dim; break;
+		case DT_DAY_NAME: buf_puts(&sb, days[dow]); break;
+		case DT_MONTH_NAME: buf_puts(&sb, months[m - 1]); break;
+		case DT_STRFTIME: {
+			struct tm tm = { .tm_year = (int)(y - 1900), .tm_mon = (int)m - 1, .tm_mday = (int)d,
+					 .tm_wday = (int)((dow + 1) % 7), .tm_yday = (int)doy - 1 };
+			size_t cap = 64 + 16 * e->slen;
+			char *dst = buf_grow(&sb, cap);
+			size_t w = strftime(dst, cap, e->s, &tm);
+			sb.len -= cap - w;
+			sb.data[sb.len] = 0;
+			break;
+		}
+		}
+		if (flag)
+			o->b[r] = (uint8_t)v;
+		else if (!text)
+			o->i[r] = v;
+	}
+	if (text) {
+		o->soff[n] = sb.len;
+		char *data = talloc(t, sb.len + 1);
+		memcpy(data, sb.data ? sb.data : "", sb.len);
+		o->sdata = data;
+	}
+	buf_release(&sb);
+	return 0;
+}
+
 static int eval_str(struct tctx *t, const struct cexpr *e, const struct column *a, struct column *o)
 {
 	int64_t n = a->n;
@@ -533,6 +784,11 @@ static int eval_str(struct tctx *t, const struct cexpr *e, const struct column *
 		}
 		o->valid = a->valid;
 		return 0;
+	case CS_SLICE:
+	case CS_GET:
+		return eval_slice(t, e, a, maxlen, o);
+	case CS_REPLACE:
+		return eval_replace(t, e, a, o);
 	default: {
 		bool fold = e->fn == CS_LOWER || e->fn == CS_UPPER;
 		char *data = talloc(t, (fold ? TEXT_CASE_MAX : 1) * a->soff[n] + 1);
@@ -540,15 +796,15 @@ static int eval_str(struct tctx *t, const struct cexpr *e, const struct column *
 		uint64_t p = 0;
 		for (int64_t r = 0; r < n; r++) {
 			const char *s = a->sdata + a->soff[r];
-			size_t len = a->soff[r + 1] - a->soff[r];
-			if (e->fn == CS_STRIP) {
-				while (len && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')) {
-					s++;
-					len--;
+			size_t len = a->soff[r + 1] - a->soff[r], k;
+			if (e->fn == CS_STRIP || e->fn == CS_LSTRIP)
+				while (len && (k = strip_front(e, s, len)) > 0) {
+					s += k;
+					len -= k;
 				}
-				while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\n' || s[len - 1] == '\r'))
-					len--;
-			}
+			if (e->fn == CS_STRIP || e->fn == CS_RSTRIP)
+				while (len && (k = strip_back(e, s, len)) > 0)
+					len -= k;
 			o->soff[r] = p;
 			if (fold) {
 				p += text_case(s, len, e->fn == CS_UPPER, data + p);
@@ -725,6 +981,8 @@ static int cx_eval(struct tctx *t, const struct cexpr *e, const struct table *tb
 	}
 	case CX_STR:
 		return eval_str(t, e, &a, o);
+	case CX_DT:
+		return eval_dt(t, e, &a, o);
 	case CX_FILLNA: {
 		struct column k;
 		const_column(t, e->b, n, &k);

@@ -19,10 +19,21 @@ enum cx_kind {
 	CX_FILLNA,  /* a, its missing values replaced by b (a constant) */
 	CX_BETWEEN, /* list[0] <= a <= list[1] */
 	CX_ROWID,   /* the row's place: partition << 32 | row within it (int64, never missing) */
+	CX_DT,      /* a date's field or text: @fn is a cx_dt, @s the strftime format */
 };
 
 enum cx_fn { CF_ABS, CF_SQRT, CF_EXP, CF_LOG, CF_LOG10, CF_LOG1P, CF_FLOOR, CF_CEIL, CF_ROUND, CF_SIN, CF_COS };
-enum cx_sfn { CS_CONTAINS, CS_STARTSWITH, CS_ENDSWITH, CS_LEN, CS_LOWER, CS_UPPER, CS_STRIP };
+enum cx_sfn {
+	CS_CONTAINS, CS_STARTSWITH, CS_ENDSWITH, CS_LEN, CS_LOWER, CS_UPPER, CS_STRIP, CS_LSTRIP, CS_RSTRIP,
+	CS_SLICE,   /* characters sl[0]:sl[1]:sl[2] as Python slices them (sl_set says which were given) */
+	CS_GET,     /* the character at sl[0] (negative: from the end); missing when out of range */
+	CS_REPLACE, /* @s replaced by @s2, the first @n_repl times (-1: all) */
+};
+enum cx_dt {
+	DT_YEAR, DT_MONTH, DT_DAY, DT_DAYOFWEEK, DT_DAYOFYEAR, DT_QUARTER, DT_DAYS_IN_MONTH, /* int64 */
+	DT_IS_LEAP_YEAR, DT_IS_MONTH_START, DT_IS_MONTH_END,                                 /* bool */
+	DT_DAY_NAME, DT_MONTH_NAME, DT_STRFTIME,                                             /* string */
+};
 
 struct cexpr {
 	enum cx_kind kind;
@@ -37,10 +48,16 @@ struct cexpr {
 	const char *s;
 	size_t slen;
 	enum expr_op op;           /* CX_BIN */
-	int fn;                    /* CX_FN: cx_fn, CX_STR: cx_sfn */
+	int fn;                    /* CX_FN: cx_fn, CX_STR: cx_sfn, CX_DT: cx_dt */
 	int digits;                /* CF_ROUND */
 	bool icase, regex;         /* CX_STR contains */
 	void *re;                  /* compiled regex_t (arena), CS_CONTAINS with regex */
+	int64_t sl[3];             /* CS_SLICE start, stop, step; CS_GET the index */
+	bool sl_set[3];
+	const char *s2;            /* CS_REPLACE's replacement */
+	size_t s2len;
+	int64_t n_repl;
+	const char *name;          /* Series.rename(name): what a group key computed from it is called */
 	struct cexpr *a, *b;
 	size_t n_list;
 	struct cexpr **list;

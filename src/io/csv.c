@@ -670,18 +670,25 @@ bool csv_parse_date(const char *s, size_t n, int32_t *days)
 	return true;
 }
 
-int csv_format_date(int32_t days, char out[11])
+/* Howard Hinnant's civil_from_days. */
+void csv_civil_from_days(int32_t days, int64_t *y, unsigned *m, unsigned *d)
 {
 	int64_t z = (int64_t)days + 719468;
 	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
 	unsigned doe = (unsigned)(z - era * 146097);
 	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t y = (int64_t)yoe + era * 400;
 	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
 	unsigned mp = (5 * doy + 2) / 153;
-	unsigned d = doy - (153 * mp + 2) / 5 + 1;
-	unsigned m = mp < 10 ? mp + 3 : mp - 9;
-	y += m <= 2;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+int csv_format_date(int32_t days, char out[11])
+{
+	int64_t y;
+	unsigned m, d;
+	csv_civil_from_days(days, &y, &m, &d);
 	unsigned yy = (unsigned)(y < 0 ? 0 : y % 10000);
 	out[0] = (char)('0' + yy / 1000);
 	out[1] = (char)('0' + yy / 100 % 10);

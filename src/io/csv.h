@@ -178,6 +178,8 @@ bool csv_parse_i64(const char *s, size_t n, int64_t *out);
 bool csv_parse_f64(const char *s, size_t n, double *out);
 bool csv_parse_bool(const char *s, size_t n, bool *out);
 bool csv_parse_date(const char *s, size_t n, int32_t *days);
+/* csv_civil_from_days() : the proleptic Gregorian year, month (1-12) and day (1-31) of @days. */
+void csv_civil_from_days(int32_t days, int64_t *y, unsigned *m, unsigned *d);
 /* csv_format_date() : "YYYY-MM-DD" (NUL-terminated) into @out; returns 10. */
 int csv_format_date(int32_t days, char out[11]);
 /* csv_is_null() : whether unquoted text @s is a missing value under @na. */

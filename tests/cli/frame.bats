@@ -641,3 +641,41 @@ print('ok')"
 	run -3 "$TESSERA" csv 'df.groupby("weather").agg({"wind" "max"})' "$W"
 	assert_output "tessera: expression:1:35: expected ':' after a key of '{...}'"
 }
+
+@test ".dt fields of dates, .str slices and replace, groupby by a computed Series: hand-checked, located errors" {
+	W="$BATS_TEST_DIRNAME/../../examples/data/weather.csv"
+	# 2000-02-29 is a Tuesday, day 60; 1969-12-31 a Wednesday, day 365; U+2003 and U+00A0 are whitespace
+	printf 'd,t\n2000-02-29,\xc3\xa9t\xc3\xa9 \n1969-12-31,  \xe2\x80\x83x\xc2\xa0\n,\n' > "$TMP/u.csv"
+	run -0 "$TESSERA" csv 'df.assign(y=df.d.dt.dayofyear, w=df.d.dt.dayofweek, e=df.d.dt.is_month_end, s=df.t.str.strip(), r=df.t.str[::-1], g=df.t.str.get(0), l=df.t.str.slice(1).str.len(), n=df.d.dt.day_name())[["y", "w", "e", "s", "r", "g", "l", "n"]]' "$TMP/u.csv"
+	assert_output "$(printf 'y,w,e,s,r,g,l,n\n60,1,True,\xc3\xa9t\xc3\xa9, \xc3\xa9t\xc3\xa9,\xc3\xa9,3,Tuesday\n365,2,True,x,\xc2\xa0x\xe2\x80\x83  , ,4,Wednesday\n,,False,,,,,')"
+	run -0 "$TESSERA" csv 'df.assign(a=df.t.str.replace("", "-", n=2), b=df.t.str.replace("t", "TT"), c=df.t.str[-2:0:-1], x=df.t.str[9])[["a", "b", "c", "x"]]' "$TMP/u.csv"
+	assert_output "$(printf 'a,b,c,x\n-\xc3\xa9-t\xc3\xa9 ,\xc3\xa9TT\xc3\xa9 ,\xc3\xa9t,\n- - \xe2\x80\x83x\xc2\xa0,  \xe2\x80\x83x\xc2\xa0,x\xe2\x80\x83 ,\n,,,')"
+	# rainy days per year in Seattle, counted with awk
+	want=$(awk -F, 'NR > 1 && $1 == "Seattle" && $3 > 0 { n[substr($2, 1, 4)]++ } END { for (y in n) print y "," n[y] }' "$W" | sort)
+	run -0 "$TESSERA" csv 'df[(df.location == "Seattle") & (df.precipitation > 0)].groupby(df.date.dt.year).size()' "$W"
+	assert_output "$(printf 'date,size\n%s' "$want")"
+	want=$(awk -F, 'NR > 1 { k = substr($1, 1, 3) "," ($3 > 0 ? "True" : "False"); if (!(k in m) || $4 + 0 > m[k]) m[k] = $4 + 0 } END { for (k in m) printf "%s,%.1f\n", k, m[k] }' "$W" | sort)
+	run -0 "$TESSERA" csv 'df.groupby([df.location.str[0:3].rename("loc"), df.precipitation > 0]).temp_max.max()' "$W"
+	assert_output "$(printf 'loc,precipitation,temp_max\n%s' "$want")"
+	run -3 "$TESSERA" csv 'df.weather.dt.year' "$W"
+	assert_output --partial "tessera: expression:1:12: .dt needs a date column, not string"
+	run -3 "$TESSERA" csv 'df.date.dt.yaer' "$W"
+	assert_output --partial "tessera: expression:1:12: .dt has no field 'yaer'"
+	run -3 "$TESSERA" csv 'df.weather.str[::0]' "$W"
+	assert_output "tessera: expression:1:18: slice step cannot be zero"
+	run -3 "$TESSERA" csv 'df.weather.str.replace("a.", "b", regex=True)' "$W"
+	assert_output "tessera: expression:1:41: only literal replacement is supported: pass regex=False"
+	run -3 "$TESSERA" csv 'df.groupby([df.date.dt.year, df.date.dt.month]).wind.mean()' "$W"
+	assert_output "tessera: expression:1:30: two group keys named 'date': name this one with .rename(\"...\")"
+	run -3 "$TESSERA" csv 'df.groupby(df.wind > 3).wind.sum()' "$W"
+	assert_output --partial "tessera: expression:1:30: the computed group key and an aggregate are both named 'wind'"
+	run -3 "$TESSERA" csv 'df.groupby(df[df.wind > 3].wind).size()' "$W"
+	assert_output --partial "tessera: expression:1:12: a group key must be computed from the frame being grouped"
+	# a Series of the frame a filter came from lines up with the filtered rows, as pandas aligns it by label
+	run -0 "$TESSERA" csv 'df[df.wind > 8.1][df.temp_max > 20].assign(t=df.temp_min, m=df.date.dt.month)[["date", "wind", "t", "m"]]' "$W"
+	assert_output "$(printf 'date,wind,t,m\n2012-09-18,10.4,20.0,9\n2013-05-12,8.2,10.6,5')"
+	run -3 "$TESSERA" csv 'df[df.wind > 3].assign(wind=df.wind * 2).groupby(df.wind > 5).size()' "$W"
+	assert_output --partial "expression:1:50: a group key must be computed from the frame being grouped (or one whose rows it keeps unchanged)"
+	run -3 "$TESSERA" csv 'df[True]' "$W"
+	assert_output --partial "expression:1:4: the filter must be computed from the frame it filters"
+}

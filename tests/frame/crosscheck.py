@@ -224,9 +224,40 @@ weather_cases = [
     ('df[["weather", "wind", "temp_max"]].describe(include="all", percentiles=[0.1, 0.9])',
      lambda d: d[["weather", "wind", "temp_max"]].describe(include="all", percentiles=[0.1, 0.9]).reset_index()),
     ('df[df.precipitation > 0][["weather"]].describe()', lambda d: d[d.precipitation > 0][["weather"]].describe().reset_index()),
+    # Series methods of dates and text, and groupby by a computed Series (pandas names the key after its column)
+    ('df.assign(y=df.date.dt.year, m=df.date.dt.month, d=df.date.dt.day, w=df.date.dt.dayofweek, '
+     'j=df.date.dt.dayofyear, q=df.date.dt.quarter, n=df.date.dt.days_in_month, l=df.date.dt.is_leap_year, '
+     's=df.date.dt.is_month_start, e=df.date.dt.is_month_end, dn=df.date.dt.day_name(), '
+     'mn=df.date.dt.month_name(), f=df.date.dt.strftime("%d/%m/%Y %a %j"))',
+     lambda d: (lambda t: d.assign(y=t.dt.year, m=t.dt.month, d=t.dt.day, w=t.dt.dayofweek, j=t.dt.dayofyear,
+                                   q=t.dt.quarter, n=t.dt.days_in_month, l=t.dt.is_leap_year,
+                                   s=t.dt.is_month_start, e=t.dt.is_month_end, dn=t.dt.day_name(),
+                                   mn=t.dt.month_name(), f=t.dt.strftime("%d/%m/%Y %a %j")))(pd.to_datetime(d.date))),
+    ('df.groupby(df.date.dt.year).temp_max.mean()',
+     lambda d: d.groupby(pd.to_datetime(d.date).dt.year).temp_max.mean()),
+    ('df.groupby(["location", df.date.dt.month]).agg(t=("temp_max", "max"), n=("date", "count"))',
+     lambda d: d.groupby(["location", pd.to_datetime(d.date).dt.month]).agg(t=("temp_max", "max"), n=("date", "count"))),
+    ('df.groupby([df.date.dt.year, df.date.dt.quarter.rename("q")]).wind.std()',
+     lambda d: d.groupby([pd.to_datetime(d.date).dt.year, pd.to_datetime(d.date).dt.quarter.rename("q")]).wind.std()),
+    ('df.groupby(df.precipitation > 0).size()', lambda d: d.groupby(d.precipitation > 0).size().reset_index(name="size")),
+    ('df.groupby(df.wind.round(0).rename("w")).mean()',
+     lambda d: d.groupby(d.wind.round(0).rename("w")).mean(numeric_only=True)),
+    ('df.groupby(df.weather.str[0:2]).temp_min.min()', lambda d: d.groupby(d.weather.str[0:2]).temp_min.min()),
 ]
 
 airport_cases = [
+    ('df.assign(a=df.name.str[0:5], b=df.name.str[-3:], c=df.name.str[::-2], d=df.city.str[0], '
+     'e=df.name.str.slice(2, None, 3), f=df.name.str.replace("Airport", "AP"), g=df.name.str.get(-1), '
+     'h=df.city.str.lstrip("AB"), i=df.iata.str.replace("", "-", n=2), j=df.name.str.rstrip("lt"), '
+     'k=df.name.str.replace("a", "", n=1), m=df.city.str[100:], o=df.name.str.slice(-4, -1), '
+     'p=df.name.str[5:1:-1], r=df.city.str.strip("Sa"), s=df.name.str.get(30))',
+     lambda d: d.assign(a=d.name.str[0:5], b=d.name.str[-3:], c=d.name.str[::-2], d=d.city.str[0],
+                        e=d.name.str.slice(2, None, 3), f=d.name.str.replace("Airport", "AP"), g=d.name.str.get(-1),
+                        h=d.city.str.lstrip("AB"), i=d.iata.str.replace("", "-", n=2), j=d.name.str.rstrip("lt"),
+                        k=d.name.str.replace("a", "", n=1), m=d.city.str[100:], o=d.name.str.slice(-4, -1),
+                        p=d.name.str[5:1:-1], r=d.city.str.strip("Sa"), s=d.name.str.get(30))),
+    ('df.groupby(df.state.str.lower().rename("st")).latitude.max()',
+     lambda d: d.groupby(d.state.str.lower().rename("st")).latitude.max()),
     ('df.groupby("state").size()', lambda d: d.groupby("state").size().reset_index(name="size")),
     ('df.latitude.mean()', lambda d: d.latitude.mean()),
     ('df[df.state.isna()]', lambda d: d[d.state.isna()]),
@@ -239,6 +270,18 @@ airport_cases = [
     ('df.describe(percentiles=[0.01, 0.99])', lambda d: d.describe(percentiles=[0.01, 0.99]).reset_index()),
     ('df.groupby("country").latitude.median()', lambda d: d.groupby("country").latitude.median()),
     ('df[["state", "country", "city"]].describe()', lambda d: d[["state", "country", "city"]].describe().reset_index()),
+]
+
+
+hourly_cases = [
+    # the date column is an ISO date and time, text to both: its parts by slicing
+    ('df.groupby(df.date.str[5:7].rename("month")).agg(t=("temperature", "mean"), p=("pressure", "max"))',
+     lambda d: d.groupby(d.date.str[5:7].rename("month")).agg(t=("temperature", "mean"), p=("pressure", "max"))),
+    ('df.groupby(df.date.str.slice(11, 13)).wind.median()', lambda d: d.groupby(d.date.str.slice(11, 13)).wind.median()),
+    ('df[df.date.str[11:13] == "12"].temperature.describe()',
+     lambda d: d[d.date.str[11:13] == "12"].temperature.describe()),
+    ('df.assign(day=df.date.str.replace("T", " ").str[:10])[["day", "temperature"]].tail(3)',
+     lambda d: d.assign(day=d.date.str.replace("T", " ").str[:10])[["day", "temperature"]].tail(3)),
 ]
 
 
@@ -496,6 +539,8 @@ def main():
         run_cases(w, pd.read_csv(w), weather_cases)
         a = os.path.join(ROOT, "examples/data/airports.csv")
         run_cases(a, pd.read_csv(a), airport_cases)
+        h = os.path.join(ROOT, "examples/data/seattle-weather-hourly-normals.csv")
+        run_cases(h, pd.read_csv(h), hourly_cases)
         g = os.path.join(tmp, "gen.csv")
         generated(g, 60000, 7)
         gdf = pd.read_csv(g)
