@@ -143,6 +143,7 @@ struct fnode {
 	int **part_cols;
 	/* lowering */
 	int n_users;
+	bool text_only;            /* only CSV outputs read it: columns it passes through need no values */
 	struct ffam *fam;          /* the family that materializes it (aggregates, sorts, heads) */
 	struct ffam *rows;         /* the family that emits its rows as tables, when one was needed */
 	struct fnode *gather;      /* the node gathering its rows into one chunk (merges hash it), once made */

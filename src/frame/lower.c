@@ -332,9 +332,13 @@ static struct ffam *lower_node(struct lctx *l, struct fnode *f)
 				return NULL;
 			struct ffam *m = new_fam(l, FF_XSORT, f, "sort");
 			set_chain(l, m, f->in);
+			/* The sorted partitions are spilled and read back twice at ordinary limits: a column that is
+			 * only written as read travels as its text alone. */
 			int *need = xcalloc((size_t)(f->in->n_cols ? f->in->n_cols : 1), sizeof *need);
 			for (int k = 0; k < f->in->n_cols; k++)
-				need[k] = NEED_RAW | NEED_VALUE;
+				need[k] = NEED_RAW | (f->text_only ? 0 : NEED_VALUE);
+			for (int k = 0; k < f->n_by; k++)
+				need[f->by[k]] |= NEED_VALUE;
 			project(l, m, f->in, need);
 			free(need);
 			int64_t N = m->n_src;
@@ -386,6 +390,12 @@ int64_t frame_lower(struct fbuild *b, const struct fout *outs, size_t n_outs, st
 {
 	struct lctx l = { .b = b };
 	b->out_fams = arena_alloc(b->arena, (n_outs ? n_outs : 1) * sizeof *b->out_fams);
+	/* a frame no expression reads is read by its outputs alone */
+	for (size_t k = 0; k < n_outs; k++)
+		outs[k].f->text_only = outs[k].f->n_users == 0;
+	for (size_t k = 0; k < n_outs; k++)
+		if (outs[k].fmt != TF_CSV)
+			outs[k].f->text_only = false;
 	for (size_t k = 0; k < n_outs; k++) {
 		struct ffam *m = NULL;
 		for (size_t j = 0; j < k; j++)

@@ -549,7 +549,8 @@ static const unsigned char *rd_block(struct rd *r, uint64_t n, size_t size)
 
 /* ---- table_serialize / table_view ---- */
 
-enum { TB_VALID = 1, TB_RAW = 2 };
+/* TB_VALS: the typed values are there (a column written through as read has only its text) */
+enum { TB_VALID = 1, TB_RAW = 2, TB_VALS = 4 };
 
 /* Zeros up to a multiple of 8 from @base. */
 static void put_pad(struct buf *b, size_t base)
@@ -579,7 +580,7 @@ void table_serialize_rows(const struct table *ts, int n_ts, const int32_t *src, 
 		enum col_type type = one->type;
 		size_t nl = strlen(ts[0].names[c]);
 		put_w(out, (uint64_t)type);
-		put_w(out, (any_valid ? TB_VALID : 0) | (all_raw ? TB_RAW : 0));
+		put_w(out, (any_valid ? TB_VALID : 0) | (all_raw ? TB_RAW : 0) | (all_vals ? TB_VALS : 0));
 		put_w(out, nl);
 		put_block(out, base, ts[0].names[c], nl);
 #define ROW_COL(k) (&ts[src ? src[k] : 0].cols[c])
@@ -594,7 +595,9 @@ void table_serialize_rows(const struct table *ts, int n_ts, const int32_t *src, 
 			put_pad(out, base);
 		}
 		size_t w = type == COL_INT64 || type == COL_FLOAT64 ? 8 : type == COL_DATE ? 4 : 1;
-		if (type == COL_STRING) {
+		if (!all_vals) {
+			/* text only: nothing to write */
+		} else if (type == COL_STRING) {
 			char *off = buf_grow(out, (n + 1) * 8);
 			uint64_t o = 0;
 			for (size_t k = 0; k < n; k++) {
@@ -622,9 +625,7 @@ void table_serialize_rows(const struct table *ts, int n_ts, const int32_t *src, 
 			char *d = buf_grow(out, n * w);
 			const void *whole = type == COL_INT64 ? (const void *)one->i : type == COL_FLOAT64 ? (const void *)one->f :
 					    type == COL_DATE ? (const void *)one->d : (const void *)one->b;
-			if (!all_vals)
-				memset(d, 0, n * w);
-			else if (!row)
+			if (!row)
 				memcpy(d, whole, n * w);
 			else
 				for (size_t k = 0; k < n; k++) {
@@ -651,13 +652,7 @@ void table_serialize_rows(const struct table *ts, int n_ts, const int32_t *src, 
 				d += s->rlen[ROW(k)];
 			}
 			put_pad(out, base);
-			char *st = buf_grow(out, n * 4);
-			uint32_t o = 0;
-			for (size_t k = 0; k < n; k++) {
-				memcpy(st + k * 4, &o, 4);
-				o += ROW_COL(k)->rlen[ROW(k)];
-			}
-			put_pad(out, base);
+			/* the fields lie end to end: table_view() rebuilds their starts from the lengths */
 			char *ln = buf_grow(out, n * 4);
 			if (!row)
 				memcpy(ln, one->rlen, n * 4);
@@ -703,7 +698,7 @@ int table_view(struct arena *a, const void *bytes, size_t len, struct table *t, 
 		struct column *col = &t->cols[c];
 		uint64_t type = rd_w(&r), flags = rd_w(&r), nl = rd_w(&r);
 		const unsigned char *q = rd_block(&r, nl, 1);
-		if (r.bad || type >= COL_TYPE_N || (flags & ~(uint64_t)3))
+		if (r.bad || type >= COL_TYPE_N || (flags & ~(uint64_t)7))
 			return err_run(e, NULL, "corrupt partition: bad column %d", (int)c);
 		if (memchr(q, 0, nl))
 			return err_run(e, NULL, "corrupt partition: bad column name");
@@ -715,7 +710,9 @@ int table_view(struct arena *a, const void *bytes, size_t len, struct table *t, 
 				break;
 			col->valid = view_arr(a, q, n, 1);
 		}
-		switch (col->type) {
+		switch (flags & TB_VALS ? col->type : COL_TYPE_N) {
+		case COL_TYPE_N:
+			break; /* text only */
 		case COL_INT64:
 			if ((q = rd_block(&r, n, 8)))
 				col->i = view_arr(a, q, n * 8, 8);
@@ -757,18 +754,20 @@ int table_view(struct arena *a, const void *bytes, size_t len, struct table *t, 
 			if (total > UINT32_MAX)
 				r.bad = true;
 			const unsigned char *rb = rd_block(&r, total, 1);
-			const unsigned char *rs = rd_block(&r, n, 4);
 			const unsigned char *rl = rd_block(&r, n, 4);
 			if (r.bad)
 				break;
 			col->rbase = (const char *)rb;
-			col->rstart = view_arr(a, rs, n * 4, 4);
 			col->rlen = view_arr(a, rl, n * 4, 4);
-			for (uint64_t i = 0; i < n; i++)
-				if ((uint64_t)col->rstart[i] + col->rlen[i] > total) {
-					r.bad = true;
-					break;
-				}
+			uint32_t *st = arena_alloc(a, (n ? n : 1) * 4);
+			uint64_t o = 0;
+			for (uint64_t i = 0; i < n; i++) {
+				st[i] = (uint32_t)o;
+				o += col->rlen[i];
+			}
+			col->rstart = st;
+			if (o != total)
+				r.bad = true;
 		}
 		if (r.bad)
 			break;
