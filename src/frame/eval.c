@@ -1739,7 +1739,7 @@ static void concat_tables(struct tctx *t, const struct table *ts, size_t n, stru
 				sbytes += s->soff[s->n] - s->soff[0];
 			if (s->rbase)
 				for (int64_t r = 0; r < s->n; r++)
-					rbytes += s->rlen[r];
+					rbytes += column_raw_len(s, r);
 		}
 		if (any_valid) {
 			c->valid = talloc(t, (size_t)rows);
@@ -1803,10 +1803,11 @@ static void concat_tables(struct tctx *t, const struct table *ts, size_t n, stru
 			for (size_t i = 0; i < n; i++) {
 				const struct column *s = &ts[i].cols[k];
 				for (int64_t r = 0; r < s->n; r++) {
-					memcpy(raw + p, s->rbase + s->rstart[r], s->rlen[r]);
+					uint32_t len = column_raw_len(s, r);
+					memcpy(raw + p, s->rbase + s->rstart[r], len);
 					rs[r0 + r] = (uint32_t)p;
-					rl[r0 + r] = s->rlen[r];
-					p += s->rlen[r];
+					rl[r0 + r] = len;
+					p += len;
 				}
 				r0 += s->n;
 			}

@@ -324,7 +324,7 @@ void join_take(struct arena *a, const struct table *t, int col, const int64_t *i
 		uint32_t *rs = arena_alloc(a, nn * 4), *rl = arena_alloc(a, nn * 4);
 		for (int64_t r = 0; r < n; r++) {
 			rs[r] = idx[r] >= 0 ? s->rstart[idx[r]] : 0;
-			rl[r] = idx[r] >= 0 ? s->rlen[idx[r]] : 0;
+			rl[r] = idx[r] >= 0 ? column_raw_len(s, idx[r]) : 0;
 		}
 		out->rbase = s->rbase;
 		out->rstart = rs;

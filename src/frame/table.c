@@ -128,7 +128,7 @@ void table_take(struct arena *a, const struct table *t, const int64_t *idx, int6
 			uint32_t *rs = arena_alloc(a, nn * 4 + 4), *rl = arena_alloc(a, nn * 4 + 4);
 			for (int64_t r = 0; r < n; r++) {
 				rs[r] = s->rstart[idx[r]];
-				rl[r] = s->rlen[idx[r]];
+				rl[r] = column_raw_len(s, idx[r]);
 			}
 			d->rbase = s->rbase;
 			d->rstart = rs;
@@ -432,7 +432,7 @@ static void write_delim(const struct table *t, char sep, bool raw_ok, bool heade
 				put_ch(w, sep);
 			start = w->p;
 			if (raw_ok && col->rbase) {
-				size_t n = col->rlen[r];
+				size_t n = column_raw_len(col, r);
 				char *p = wcur_room(w, n);
 				memcpy(p, col->rbase + col->rstart[r], n);
 				w->p = p + n;
@@ -643,22 +643,24 @@ void table_serialize_rows(const struct table *ts, int n_ts, const int32_t *src, 
 		if (all_raw) {
 			uint64_t total = 0;
 			for (size_t k = 0; k < n; k++)
-				total += ROW_COL(k)->rlen[ROW(k)];
+				total += column_raw_len(ROW_COL(k), ROW(k));
 			put_w(out, total);
 			char *d = buf_grow(out, (size_t)total);
 			for (size_t k = 0; k < n; k++) {
 				const struct column *s = ROW_COL(k);
-				memcpy(d, s->rbase + s->rstart[ROW(k)], s->rlen[ROW(k)]);
-				d += s->rlen[ROW(k)];
+				uint32_t len = column_raw_len(s, ROW(k));
+				memcpy(d, s->rbase + s->rstart[ROW(k)], len);
+				d += len;
 			}
 			put_pad(out, base);
-			/* the fields lie end to end: table_view() rebuilds their starts from the lengths */
-			char *ln = buf_grow(out, n * 4);
-			if (!row)
-				memcpy(ln, one->rlen, n * 4);
-			else
-				for (size_t k = 0; k < n; k++)
-					memcpy(ln + k * 4, &ROW_COL(k)->rlen[row[k]], 4);
+			/* the fields lie end to end: n + 1 starts say where each is (table_view() gives rlen NULL) */
+			char *st = buf_grow(out, (n + 1) * 4);
+			uint32_t o = 0;
+			for (size_t k = 0; k < n; k++) {
+				memcpy(st + k * 4, &o, 4);
+				o += column_raw_len(ROW_COL(k), ROW(k));
+			}
+			memcpy(st + n * 4, &o, 4);
 			put_pad(out, base);
 		}
 #undef ROW
@@ -754,20 +756,17 @@ int table_view(struct arena *a, const void *bytes, size_t len, struct table *t, 
 			if (total > UINT32_MAX)
 				r.bad = true;
 			const unsigned char *rb = rd_block(&r, total, 1);
-			const unsigned char *rl = rd_block(&r, n, 4);
+			const unsigned char *rs = rd_block(&r, n + 1, 4);
 			if (r.bad)
 				break;
 			col->rbase = (const char *)rb;
-			col->rlen = view_arr(a, rl, n * 4, 4);
-			uint32_t *st = arena_alloc(a, (n ? n : 1) * 4);
-			uint64_t o = 0;
-			for (uint64_t i = 0; i < n; i++) {
-				st[i] = (uint32_t)o;
-				o += col->rlen[i];
-			}
-			col->rstart = st;
-			if (o != total)
+			col->rstart = view_arr(a, rs, (n + 1) * 4, 4);
+			col->rlen = NULL;
+			if (col->rstart[0] != 0 || col->rstart[n] != total)
 				r.bad = true;
+			for (uint64_t i = 0; i < n && !r.bad; i++)
+				if (col->rstart[i + 1] < col->rstart[i])
+					r.bad = true;
 		}
 		if (r.bad)
 			break;

@@ -39,7 +39,8 @@ struct column {
 	uint64_t *soff;        /* COL_STRING: n + 1 offsets into sdata (a missing value is empty) */
 	const char *sdata;
 	/* The text as written in the input (quotes included), or rbase == NULL.
-	 * Field r is rbase[rstart[r] .. + rlen[r]). */
+	 * Field r is rbase[rstart[r] .. + rlen[r]); with rlen NULL the fields
+	 * lie end to end and rstart has n + 1 entries (column_raw_len()). */
 	const char *rbase;
 	const uint32_t *rstart, *rlen;
 };
@@ -50,6 +51,12 @@ struct table {
 	const char **names;    /* n_cols, unique */
 	struct column *cols;   /* n_cols */
 };
+
+/* column_raw_len() : the length of field @r's text (the column has raw text). */
+static inline uint32_t column_raw_len(const struct column *c, int64_t r)
+{
+	return c->rlen ? c->rlen[r] : c->rstart[r + 1] - c->rstart[r];
+}
 
 /* column_is_valid() : whether row @r of @c holds a value. */
 static inline bool column_is_valid(const struct column *c, int64_t r) { return !c->valid || c->valid[r]; }
