@@ -2082,6 +2082,68 @@ static int group_keys(struct ctx *c, const struct expr *by, struct fnode *in, st
 	return 0;
 }
 
+/*
+ * df.sum(), df.mean(), ... : one value per column, as pandas' Series indexed by column name after
+ * reset_index(): a column "index" naming the column, then the value in a column named "0". sum,
+ * mean, median, std and var take the number columns (bool, int64, float64: numeric_only=True);
+ * min, max, count and nunique every column (numeric_only=True limits them too). The values are
+ * int64 when every one is, float64 when they are numbers, else text, as pandas' object Series
+ * writes them. One stacked aggregate: a single map-reduce pass.
+ */
+static int frame_reduce(struct ctx *c, const struct expr *x, struct fnode *in, enum agg_fn fn, struct fval *v)
+{
+	static const char *const kws[] = { "axis", "numeric_only", "skipna", "ddof", NULL };
+	if (check_args(c, x, agg_fn_name(fn), 0, kws) < 0)
+		return -1;
+	const struct expr *a;
+	if ((a = kwarg(x, "axis")) && !(a->kind == EX_NONE || (a->kind == EX_INT && a->i == 0) ||
+					 (a->kind == EX_STR && !strcmp(a->str, "index"))))
+		return fail(c, a, "only axis=0 (one value per column) is supported");
+	bool skipna = true, numeric_only = fn != AGG_MIN && fn != AGG_MAX && fn != AGG_COUNT && fn != AGG_NUNIQUE;
+	if ((a = kwarg(x, "skipna")) && const_bool(c, a, "skipna", &skipna) < 0)
+		return -1;
+	if (!skipna)
+		return fail(c, a, "skipna=False is not supported: missing values are skipped");
+	if ((a = kwarg(x, "numeric_only")) && a->kind != EX_NONE) {
+		bool only = false;
+		if (const_bool(c, a, "numeric_only", &only) < 0)
+			return -1;
+		numeric_only |= only;
+	}
+	int ddof;
+	if (ddof_arg(c, x, &ddof) < 0)
+		return -1;
+	struct fnode *f = agg_node(c, x, in, 0, NULL);
+	f->label = agg_fn_name(fn);
+	f->aggs_cap = in->n_cols ? in->n_cols : 1;
+	f->aggs = alloc(c, (size_t)f->aggs_cap * sizeof *f->aggs);
+	f->stack_names = alloc(c, (size_t)f->aggs_cap * sizeof *f->stack_names);
+	bool ints = true, nums = true;
+	for (int k = 0; k < in->n_cols; k++) {
+		enum col_type t = in->types[k];
+		if (numeric_only && !is_num(t))
+			continue;
+		if (in->n_cols > 256)
+			return fail(c, x, "%s() of more than 256 columns: select some first", agg_fn_name(fn));
+		enum col_type rt = (enum col_type)agg_result_type(fn, t);
+		ints &= rt == COL_INT64;
+		nums &= rt == COL_INT64 || rt == COL_FLOAT64 || rt == COL_BOOL;
+		f->stack_names[f->n_stack++] = in->names[k];
+		if (agg_add(c, x, f, fn, k, arena_printf(c->b->arena, "%d", k), ddof) < 0)
+			return -1;
+	}
+	if (!f->n_stack)
+		return fail(c, x, "%s() of a frame without number columns", agg_fn_name(fn));
+	f->n_cols = 2;
+	f->names = alloc(c, 2 * sizeof *f->names);
+	f->types = alloc(c, 2 * sizeof *f->types);
+	f->names[0] = "index";
+	f->types[0] = COL_STRING;
+	f->names[1] = "0";
+	f->types[1] = ints && f->n_stack ? COL_INT64 : nums ? COL_FLOAT64 : COL_STRING;
+	return frame_val(v, x, f);
+}
+
 static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, const char *m, struct fval *v)
 {
 	struct fnode *in = obj->f;
@@ -2378,11 +2440,16 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 			cols[k] = k;
 		return describe_node(c, x, in, cols, in->n_cols, v);
 	}
+	static const enum agg_fn reductions[] = { AGG_SUM, AGG_MEAN, AGG_MEDIAN, AGG_MIN, AGG_MAX,
+						  AGG_COUNT, AGG_STD, AGG_VAR, AGG_NUNIQUE };
+	for (size_t k = 0; k < sizeof reductions / sizeof reductions[0]; k++)
+		if (!strcmp(m, agg_fn_name(reductions[k])))
+			return frame_reduce(c, x, in, reductions[k], v);
 	if (array_method(c, x, m) < 0)
 		return -1;
 	return fail(c, x, "a frame has no method '%s' (groupby, assign, head, tail, sort_values, nlargest, nsmallest, "
-			  "dropna, fillna, rename, drop, drop_duplicates, merge, describe, round, reset_index; columns "
-			  "have sum, mean, ...)", m);
+			  "dropna, fillna, rename, drop, drop_duplicates, merge, describe, round, reset_index, sum, mean, "
+			  "median, min, max, count, std, var, nunique; columns have more)", m);
 }
 
 /* A column alone as a one-column frame, named as pandas names the Series ("value" when it has no

@@ -1645,7 +1645,23 @@ static void stack_table(struct tctx *t, const struct fnode *f, const struct tabl
 		buf_release(&txt);
 	}
 	for (int j = 0; j < nc; j++) {
-		if (f->types[nk + 1 + j] == COL_STRING)
+		/* df.count() and the like: int64 values stay int64 */
+		if (f->types[nk + 1 + j] != COL_INT64)
+			continue;
+		struct column *c = &out->cols[nk + 1 + j];
+		c->type = COL_INT64;
+		c->n = n;
+		c->i = talloc(t, (size_t)(n ? n : 1) * sizeof *c->i);
+		c->valid = talloc(t, (size_t)(n ? n : 1));
+		for (int64_t r = 0; r < n; r++) {
+			int64_t g = r / ns, s = r % ns;
+			const struct column *a = &in->cols[nk + s * nc + j];
+			c->valid[r] = in->n_rows > g && valid_at(a, g);
+			c->i[r] = c->valid[r] ? a->i[g] : 0;
+		}
+	}
+	for (int j = 0; j < nc; j++) {
+		if (f->types[nk + 1 + j] == COL_STRING || f->types[nk + 1 + j] == COL_INT64)
 			continue;
 		struct column *c = &out->cols[nk + 1 + j];
 		c->type = COL_FLOAT64;
@@ -1654,7 +1670,8 @@ static void stack_table(struct tctx *t, const struct fnode *f, const struct tabl
 		for (int64_t r = 0; r < n; r++) {
 			int64_t g = r / ns, s = r % ns;
 			const struct column *a = &in->cols[nk + s * nc + j];
-			c->f[r] = in->n_rows <= g || !valid_at(a, g) ? NAN : a->type == COL_INT64 ? (double)a->i[g] : a->f[g];
+			c->f[r] = in->n_rows <= g || !valid_at(a, g) ? NAN :
+				  a->type == COL_INT64 ? (double)a->i[g] : a->type == COL_BOOL ? (double)a->b[g] : a->f[g];
 		}
 		float_valid(t, c);
 	}

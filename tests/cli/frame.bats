@@ -679,3 +679,21 @@ print('ok')"
 	run -3 "$TESSERA" csv 'df[True]' "$W"
 	assert_output --partial "expression:1:4: the filter must be computed from the frame it filters"
 }
+
+@test "frame-wide reductions: a value per column, hand-checked; located errors" {
+	printf 'a,b,s\n1,2.5,x\n3,,y\n-2,0.5,x\n' > "$TMP/r.csv"
+	run -0 "$TESSERA" csv 'df.sum()' "$TMP/r.csv"
+	assert_output "$(printf 'index,0\na,2.0\nb,3.0')"
+	run -0 "$TESSERA" csv 'df.count()' "$TMP/r.csv"
+	assert_output "$(printf 'index,0\na,3\nb,2\ns,3')"
+	run -0 "$TESSERA" csv 'df.max()' "$TMP/r.csv"
+	assert_output "$(printf 'index,0\na,3\nb,2.5\ns,y')"
+	run -0 "$TESSERA" csv 'df[["a"]].min()' "$TMP/r.csv"
+	assert_output "$(printf 'index,0\na,-2')"
+	run -0 "$TESSERA" csv 'df.nunique()' "$TMP/r.csv"
+	assert_output "$(printf 'index,0\na,3\nb,2\ns,2')"
+	run -3 "$TESSERA" csv 'df[["s"]].mean()' "$TMP/r.csv"
+	assert_output "tessera: expression:1:11: mean() of a frame without number columns"
+	run -3 "$TESSERA" csv 'df.mean(axis=1)' "$TMP/r.csv"
+	assert_output "tessera: expression:1:14: only axis=0 (one value per column) is supported"
+}

@@ -243,6 +243,15 @@ weather_cases = [
     ('df.groupby(df.wind.round(0).rename("w")).mean()',
      lambda d: d.groupby(d.wind.round(0).rename("w")).mean(numeric_only=True)),
     ('df.groupby(df.weather.str[0:2]).temp_min.min()', lambda d: d.groupby(d.weather.str[0:2]).temp_min.min()),
+    # frame-wide reductions: a value per column
+    ('df.mean()', lambda d: d.mean(numeric_only=True)),
+    ('df.sum()', lambda d: d.sum(numeric_only=True)),
+    ('df.median()', lambda d: d.median(numeric_only=True)),
+    ('df.var()', lambda d: d.var(numeric_only=True)),
+    ('df[["temp_max", "temp_min"]].std(ddof=0)', lambda d: d[["temp_max", "temp_min"]].std(ddof=0)),
+    ('df.max()', lambda d: d.max()),
+    ('df.count()', lambda d: d.count()),
+    ('df.nunique()', lambda d: d.nunique()),
 ]
 
 airport_cases = [
@@ -256,6 +265,10 @@ airport_cases = [
                         h=d.city.str.lstrip("AB"), i=d.iata.str.replace("", "-", n=2), j=d.name.str.rstrip("lt"),
                         k=d.name.str.replace("a", "", n=1), m=d.city.str[100:], o=d.name.str.slice(-4, -1),
                         p=d.name.str[5:1:-1], r=d.city.str.strip("Sa"), s=d.name.str.get(30))),
+    # columns with missing text: pandas 1.5 drops them as nuisance, 2.x fails; each column's min skipping them
+    ('df.min()', lambda d: d.apply(lambda col: col.dropna().min())),
+    ('df.count()', lambda d: d.count()),
+    ('df[df.state == "CA"].nunique()', lambda d: d[d.state == "CA"].nunique()),
     ('df.groupby(df.state.str.lower().rename("st")).latitude.max()',
      lambda d: d.groupby(d.state.str.lower().rename("st")).latitude.max()),
     ('df.groupby("state").size()', lambda d: d.groupby("state").size().reset_index(name="size")),
