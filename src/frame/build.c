@@ -25,12 +25,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-enum fv_kind { FV_CONST, FV_LIST, FV_FRAME, FV_COL, FV_GROUPBY, FV_GCOL, FV_STRACC, FV_DTACC, FV_SHAPE, FV_DICT };
+enum fv_kind { FV_CONST, FV_LIST, FV_FRAME, FV_COL, FV_GROUPBY, FV_GCOL, FV_STRACC, FV_DTACC, FV_SHAPE, FV_DICT, FV_LOC };
 
 struct fval {
 	enum fv_kind kind;
 	const struct expr *x;
-	struct fnode *f;       /* FRAME, GROUPBY and GCOL (the grouped frame), SHAPE */
+	struct fnode *f;       /* FRAME, GROUPBY and GCOL (the grouped frame), SHAPE, LOC */
 	struct cexpr *c;       /* COL, CONST, STRACC, DTACC */
 	size_t n;              /* LIST, DICT */
 	struct fval *items;
@@ -1032,17 +1032,24 @@ static int frame_len(struct ctx *c, const struct expr *x, struct fnode *in, stru
 
 static int value_counts(struct ctx *c, const struct expr *x, struct cexpr *col, struct fval *v)
 {
-	static const char *const kws[] = { "sort", "ascending", "dropna", NULL };
+	static const char *const kws[] = { "sort", "ascending", "dropna", "normalize", NULL };
 	if (check_args(c, x, "value_counts", 0, kws) < 0)
+		return -1;
+	bool normalize = false;
+	const struct expr *a = kwarg(x, "normalize");
+	if (a && const_bool(c, a, "normalize", &normalize) < 0)
 		return -1;
 	struct fnode *src = NULL;
 	int k = 0;
 	if (column_source(c, x, col, &src, &k) < 0)
 		return -1;
 	struct fnode *f = agg_node(c, x, src, 1, &k);
-	if (agg_add(c, x, f, AGG_SIZE, 0, "count", 0) < 0)
+	if (agg_add(c, x, f, AGG_SIZE, 0, normalize ? "proportion" : "count", 0) < 0)
 		return -1;
 	agg_schema(c, f);
+	if (normalize)
+		f->types[f->n_cols - 1] = COL_FLOAT64; /* pandas 2's name and type */
+	f->normalize = normalize;
 	f->by_count = true;
 	f->label = "value_counts";
 	return frame_val(v, x, f);
@@ -2474,6 +2481,62 @@ static struct fnode *column_frame(struct ctx *c, const struct expr *x, struct ce
 
 static int col_method(struct ctx *c, const struct expr *x, struct cexpr *col, const char *m, struct fval *v)
 {
+	static const struct {
+		const char *name;
+		enum expr_op op;
+	} bin_methods[] = {
+		{ "add", OPX_ADD }, { "sub", OPX_SUB }, { "mul", OPX_MUL }, { "div", OPX_DIV }, { "truediv", OPX_DIV },
+		{ "floordiv", OPX_FLOORDIV }, { "mod", OPX_MOD }, { "pow", OPX_POW }, { "lt", OPX_LT }, { "le", OPX_LE },
+		{ "gt", OPX_GT }, { "ge", OPX_GE }, { "eq", OPX_EQ }, { "ne", OPX_NE },
+	};
+	for (size_t k = 0; k < sizeof bin_methods / sizeof bin_methods[0]; k++) {
+		if (strcmp(m, bin_methods[k].name))
+			continue;
+		static const char *const kws[] = { "other", NULL };
+		if (check_args(c, x, m, 1, kws) < 0)
+			return -1;
+		const struct expr *o = arg(x, 0, "other");
+		if (!o)
+			return fail(c, x, "%s() needs another column or a value", m);
+		struct fval l, r;
+		col_val(&l, x, col);
+		if (eval(c, o, &r) < 0)
+			return -1;
+		/* as the operator would be written: col <op> other */
+		struct expr *as_op = alloc(c, sizeof *as_op);
+		*as_op = *x;
+		as_op->kind = EX_BINARY;
+		as_op->op = bin_methods[k].op;
+		return binary(c, as_op, &l, &r, v);
+	}
+	if (!strcmp(m, "clip")) {
+		static const char *const kws[] = { "lower", "upper", NULL };
+		if (check_args(c, x, m, 2, kws) < 0)
+			return -1;
+		if (!is_num(col->type))
+			return fail(c, x, "clip() needs a number column, not %s", col_type_name(col->type));
+		struct cexpr *e = cx_new(c, CX_FN, col->type == COL_FLOAT64 ? COL_FLOAT64 : COL_INT64, x);
+		e->fn = CF_CLIP;
+		e->a = col;
+		e->frame = col->frame;
+		e->n_list = 2;
+		e->list = alloc(c, 2 * sizeof *e->list);
+		static const char *const names[2] = { "lower", "upper" };
+		for (int i = 0; i < 2; i++) {
+			const struct expr *b = arg(x, (size_t)i, names[i]);
+			if (!b || b->kind == EX_NONE)
+				continue;
+			struct fval lv;
+			if (literal(c, b, &lv) < 0)
+				return -1;
+			if (lv.c->type != COL_INT64 && lv.c->type != COL_FLOAT64)
+				return fail(c, b, "clip's %s bound must be a number", names[i]);
+			if (lv.c->type == COL_FLOAT64)
+				e->type = COL_FLOAT64;
+			e->list[i] = lv.c;
+		}
+		return col_val(v, x, e);
+	}
 	if (!strcmp(m, "rename")) {
 		static const char *const kws[] = { "index", NULL };
 		if (check_args(c, x, m, 1, kws) < 0)
@@ -2931,6 +2994,12 @@ static int attribute(struct ctx *c, const struct expr *x, struct fval *v)
 		return -1;
 	const char *name = x->str;
 	if (obj.kind == FV_FRAME && !obj.f->scalar) {
+		if (!strcmp(name, "loc") && find_col(obj.f, name) < 0) {
+			*v = obj;
+			v->kind = FV_LOC;
+			v->x = x;
+			return 0;
+		}
 		if (!strcmp(name, "shape")) {
 			*v = obj;
 			v->kind = FV_SHAPE;
@@ -2990,11 +3059,44 @@ static int attribute(struct ctx *c, const struct expr *x, struct fval *v)
 	return fail(c, x, "no attribute '%s' here", name);
 }
 
+static int frame_subscript(struct ctx *c, const struct expr *x, struct fnode *in, const struct expr *s, struct fval *v);
+
+static bool whole_slice(const struct expr *s)
+{
+	return s->kind == EX_SLICE && !s->start && !s->stop && !s->step;
+}
+
+/* df.loc[rows], df.loc[rows, cols]: rows a mask or ':', cols a name, a list of names or ':'. */
+static int loc_subscript(struct ctx *c, const struct expr *x, struct fnode *in, struct fval *v)
+{
+	if (x->n < 1 || x->n > 2)
+		return fail(c, x, "loc[] takes rows, or rows and columns");
+	const struct expr *rows = x->items[0], *cols = x->n == 2 ? x->items[1] : NULL;
+	if (rows->kind == EX_SLICE && !whole_slice(rows))
+		return fail(c, rows, "row slices are not supported: use head(n)");
+	if (!whole_slice(rows)) {
+		if (rows->kind == EX_STR || rows->kind == EX_LIST)
+			return fail(c, rows, "loc[] selects rows by a mask here (rows have no labels)");
+		if (frame_subscript(c, x, in, rows, v) < 0)
+			return -1;
+		in = v->f;
+	} else if (!cols || whole_slice(cols)) {
+		return frame_val(v, x, in);
+	}
+	if (!cols || whole_slice(cols))
+		return 0;
+	if (cols->kind != EX_STR && cols->kind != EX_LIST)
+		return fail(c, cols, "loc[]'s columns are a name, a list of names or ':'");
+	return frame_subscript(c, x, in, cols, v);
+}
+
 static int subscript(struct ctx *c, const struct expr *x, struct fval *v)
 {
 	struct fval obj;
 	if (eval(c, x->a, &obj) < 0)
 		return -1;
+	if (obj.kind == FV_LOC)
+		return loc_subscript(c, x, obj.f, v);
 	if (x->n != 1)
 		return fail(c, x, "one subscript expected");
 	const struct expr *s = x->items[0];
@@ -3023,7 +3125,12 @@ static int subscript(struct ctx *c, const struct expr *x, struct fval *v)
 	}
 	if (obj.kind != FV_FRAME || obj.f->scalar)
 		return fail(c, x, "only frames, groupbys and shape can be subscripted here");
-	struct fnode *in = obj.f;
+	return frame_subscript(c, x, obj.f, s, v);
+}
+
+/* A subscript @s of frame @in (in @x): a column, a list of columns, or a row filter. */
+static int frame_subscript(struct ctx *c, const struct expr *x, struct fnode *in, const struct expr *s, struct fval *v)
+{
 	if (s->kind == EX_STR) {
 		int k = col_or_fail(c, s, in, s->str);
 		if (k < 0)

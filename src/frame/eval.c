@@ -941,6 +941,25 @@ static int cx_eval(struct tctx *t, const struct cexpr *e, const struct table *tb
 		return 0;
 	}
 	case CX_FN: {
+		if (e->fn == CF_CLIP) {
+			const struct cexpr *lo = e->list[0], *hi = e->list[1];
+			o->valid = a.valid;
+			if (e->type == COL_INT64) {
+				const int64_t *x = as_i64(t, &a);
+				o->i = talloc(t, (size_t)n * 8);
+				for (int64_t r = 0; r < n; r++)
+					o->i[r] = lo && x[r] < lo->i ? lo->i : hi && x[r] > hi->i ? hi->i : x[r];
+				return 0;
+			}
+			const double *x = as_f64(t, &a);
+			double l = !lo ? -INFINITY : lo->type == COL_FLOAT64 ? lo->f : (double)lo->i;
+			double h = !hi ? INFINITY : hi->type == COL_FLOAT64 ? hi->f : (double)hi->i;
+			o->f = talloc(t, (size_t)n * 8);
+			for (int64_t r = 0; r < n; r++) /* NaN stays NaN */
+				o->f[r] = x[r] < l ? l : x[r] > h ? h : x[r];
+			float_valid(t, o);
+			return 0;
+		}
 		const double scale = e->fn == CF_ROUND ? pow(10.0, e->digits < 0 ? -e->digits : e->digits) : 1;
 		if (e->type == COL_INT64) { /* abs or round of integers */
 			o->i = talloc(t, (size_t)n * 8);
@@ -971,6 +990,7 @@ static int cx_eval(struct tctx *t, const struct cexpr *e, const struct table *tb
 			case CF_ROUND: v = round_half_even(v, e->digits, scale); break;
 			case CF_SIN: v = sin(v); break;
 			case CF_COS: v = cos(v); break;
+			case CF_CLIP: break;
 			}
 			z[r] = v;
 		}
@@ -1710,6 +1730,18 @@ static int run_agg(struct tctx *t, const struct ffam *m, int64_t rel, size_t n_i
 				stack_table(t, f, &row, &tb);
 			}
 			tb.names = f->names;
+			if (f->normalize) {
+				struct column *cnt = &tb.cols[f->n_cols - 1];
+				double total = 0;
+				for (int64_t r = 0; r < tb.n_rows; r++)
+					total += (double)cnt->i[r];
+				double *share = talloc(t, (size_t)(tb.n_rows ? tb.n_rows : 1) * sizeof *share);
+				for (int64_t r = 0; r < tb.n_rows; r++)
+					share[r] = (double)cnt->i[r] / total;
+				cnt->type = COL_FLOAT64;
+				cnt->i = NULL;
+				cnt->f = share;
+			}
 			if (f->by_count) {
 				int by = f->n_cols - 1;
 				bool asc = false;

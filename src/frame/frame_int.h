@@ -22,7 +22,10 @@ enum cx_kind {
 	CX_DT,      /* a date's field or text: @fn is a cx_dt, @s the strftime format */
 };
 
-enum cx_fn { CF_ABS, CF_SQRT, CF_EXP, CF_LOG, CF_LOG10, CF_LOG1P, CF_FLOOR, CF_CEIL, CF_ROUND, CF_SIN, CF_COS };
+enum cx_fn {
+	CF_ABS, CF_SQRT, CF_EXP, CF_LOG, CF_LOG10, CF_LOG1P, CF_FLOOR, CF_CEIL, CF_ROUND, CF_SIN, CF_COS,
+	CF_CLIP, /* a between list[0] and list[1] (constants; NULL: no bound) */
+};
 enum cx_sfn {
 	CS_CONTAINS, CS_STARTSWITH, CS_ENDSWITH, CS_LEN, CS_LOWER, CS_UPPER, CS_STRIP, CS_LSTRIP, CS_RSTRIP,
 	CS_SLICE,   /* characters sl[0]:sl[1]:sl[2] as Python slices them (sl_set says which were given) */
@@ -114,6 +117,7 @@ struct fnode {
 	int n_vals;
 	int *vals;
 	bool by_count;             /* value_counts: rows by count descending, ties by key */
+	bool normalize;            /* value_counts(normalize=True): counts as shares of the total */
 	/* FN_AGG without keys, stacked (describe, quantile of a list): the one row of aggregates is
 	 * written as n_stack rows of n_cols - 1 columns (float64, or text where describe() says
 	 * string), aggregate s * (n_cols - 1) + j in row s, column j + 1; column 0 holds

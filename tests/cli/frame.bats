@@ -697,3 +697,19 @@ print('ok')"
 	run -3 "$TESSERA" csv 'df.mean(axis=1)' "$TMP/r.csv"
 	assert_output "tessera: expression:1:14: only axis=0 (one value per column) is supported"
 }
+
+@test "loc[], clip(), operator methods and value_counts(normalize=True): hand-checked; located errors" {
+	printf 'a,b,s\n1,2.5,x\n3,,y\n-2,0.5,x\n7,9.0,x\n' > "$TMP/r.csv"
+	run -0 "$TESSERA" csv 'df.loc[df.a.gt(0)].assign(c=df.a.clip(0, 5), d=df.b.clip(upper=1), e=df.a.mul(df.b)).loc[:, ["a", "s", "c", "d", "e"]]' "$TMP/r.csv"
+	assert_output "$(printf 'a,s,c,d,e\n1,x,1,1.0,2.5\n3,y,3,,\n7,x,5,1.0,63.0')"
+	run -0 "$TESSERA" csv 'df.s.value_counts(normalize=True)' "$TMP/r.csv"
+	assert_output "$(printf 's,proportion\nx,0.75\ny,0.25')"
+	run -0 "$TESSERA" csv 'df.loc[:, "b"].sum()' "$TMP/r.csv"
+	assert_output "12.0"
+	run -3 "$TESSERA" csv 'df.loc[1:2]' "$TMP/r.csv"
+	assert_output "tessera: expression:1:8: row slices are not supported: use head(n)"
+	run -3 "$TESSERA" csv 'df.s.clip(0, 1)' "$TMP/r.csv"
+	assert_output "tessera: expression:1:6: clip() needs a number column, not string"
+	run -3 "$TESSERA" csv 'df.a.clip("z")' "$TMP/r.csv"
+	assert_output "tessera: expression:1:11: clip's lower bound must be a number"
+}

@@ -146,6 +146,16 @@ weather_cases = [
     ('df.assign(r=round(df.wind * 1.5 + 2, 1), q=df.temp_max // 3, m=df.temp_max % 4)[["r", "q", "m"]]',
      lambda d: d.assign(r=(d.wind * 1.5 + 2).round(1), q=d.temp_max // 3, m=d.temp_max % 4)[["r", "q", "m"]]),
     ('df.weather.value_counts()', lambda d: d.weather.value_counts().rename_axis("weather").reset_index(name="count")),
+    ('df.weather.value_counts(normalize=True)',
+     lambda d: d.weather.value_counts(normalize=True).rename_axis("weather").reset_index(name="proportion")),
+    # comparison and arithmetic methods, clip, loc[]
+    ('df.assign(a=df.wind.gt(5), b=df.temp_max.sub(df.temp_min), c=df.wind.clip(1, 3), d=df.temp_max.clip(upper=20), '
+     'e=df.precipitation.mul(2).le(4), f=df.temp_min.floordiv(3))',
+     lambda d: d.assign(a=d.wind.gt(5), b=d.temp_max.sub(d.temp_min), c=d.wind.clip(1, 3), d=d.temp_max.clip(upper=20),
+                        e=d.precipitation.mul(2).le(4), f=d.temp_min.floordiv(3))),
+    ('df.loc[df.wind > 6, ["date", "wind"]]', lambda d: d.loc[d.wind > 6, ["date", "wind"]]),
+    ('df.loc[(df.weather == "snow") & (df.wind > 3), "temp_min"].mean()',
+     lambda d: d.loc[(d.weather == "snow") & (d.wind > 3), "temp_min"].mean()),
     ('df.sort_values("temp_max", ascending=False).head(7)',
      lambda d: d.sort_values("temp_max", ascending=False, kind="stable").head(7)),
     ('df.sort_values(["location", "wind"]).head(4)', lambda d: d.sort_values(["location", "wind"], kind="stable").head(4)),
