@@ -2447,6 +2447,28 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 			cols[k] = k;
 		return describe_node(c, x, in, cols, in->n_cols, v);
 	}
+	if (!strcmp(m, "isna") || !strcmp(m, "isnull") || !strcmp(m, "notna") || !strcmp(m, "notnull")) {
+		/* a frame of flags, one per cell (df.isna().sum() counts each column's missing values) */
+		if (check_args(c, x, m, 0, NULL) < 0)
+			return -1;
+		struct fnode *f = new_node(c, FN_ASSIGN, in, x, m);
+		int nc = in->n_cols ? in->n_cols : 1;
+		f->names = alloc(c, (size_t)nc * sizeof *f->names);
+		f->types = alloc(c, (size_t)nc * sizeof *f->types);
+		f->src_col = alloc(c, (size_t)nc * sizeof *f->src_col);
+		f->cx = alloc(c, (size_t)nc * sizeof *f->cx);
+		f->n_cols = in->n_cols;
+		for (int k = 0; k < in->n_cols; k++) {
+			struct cexpr *e = cx_new(c, m[0] == 'i' ? CX_ISNA : CX_NOTNA, COL_BOOL, x);
+			e->a = cx_col(c, in, k, x);
+			e->frame = in;
+			f->names[k] = in->names[k];
+			f->types[k] = COL_BOOL;
+			f->src_col[k] = -1;
+			f->cx[k] = e;
+		}
+		return frame_val(v, x, f);
+	}
 	static const enum agg_fn reductions[] = { AGG_SUM, AGG_MEAN, AGG_MEDIAN, AGG_MIN, AGG_MAX,
 						  AGG_COUNT, AGG_STD, AGG_VAR, AGG_NUNIQUE };
 	for (size_t k = 0; k < sizeof reductions / sizeof reductions[0]; k++)
@@ -2456,7 +2478,7 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 		return -1;
 	return fail(c, x, "a frame has no method '%s' (groupby, assign, head, tail, sort_values, nlargest, nsmallest, "
 			  "dropna, fillna, rename, drop, drop_duplicates, merge, describe, round, reset_index, sum, mean, "
-			  "median, min, max, count, std, var, nunique; columns have more)", m);
+			  "median, min, max, count, std, var, nunique, isna, notna, loc; columns have more)", m);
 }
 
 /* A column alone as a one-column frame, named as pandas names the Series ("value" when it has no
@@ -2554,7 +2576,13 @@ static int col_method(struct ctx *c, const struct expr *x, struct cexpr *col, co
 	}
 	/* row methods of a Series: the column as a one-column frame (sorted by itself) */
 	if (!strcmp(m, "head") || !strcmp(m, "tail") || !strcmp(m, "sort_values") || !strcmp(m, "nlargest") ||
-	    !strcmp(m, "nsmallest") || !strcmp(m, "dropna") || !strcmp(m, "drop_duplicates")) {
+	    !strcmp(m, "nsmallest") || !strcmp(m, "dropna") || !strcmp(m, "drop_duplicates") || !strcmp(m, "unique")) {
+		if (!strcmp(m, "unique")) {
+			/* pandas gives an array of the values in order of appearance: the column without repeats */
+			if (check_args(c, x, m, 0, NULL) < 0)
+				return -1;
+			m = "drop_duplicates";
+		}
 		if (!col->frame)
 			return fail(c, x, "%s() of a constant", m);
 		struct fnode *f = column_frame(c, x, col);

@@ -278,6 +278,9 @@ airport_cases = [
     # columns with missing text: pandas 1.5 drops them as nuisance, 2.x fails; each column's min skipping them
     ('df.min()', lambda d: d.apply(lambda col: col.dropna().min())),
     ('df.count()', lambda d: d.count()),
+    ('df.isna().sum()', lambda d: d.isna().sum()),
+    ('df.notna().mean()', lambda d: d.notna().mean()),
+    ('df.state.unique()', lambda d: pd.DataFrame({"state": d.state.unique()})),
     ('df[df.state == "CA"].nunique()', lambda d: d[d.state == "CA"].nunique()),
     ('df.groupby(df.state.str.lower().rename("st")).latitude.max()',
      lambda d: d.groupby(d.state.str.lower().rename("st")).latitude.max()),
