@@ -44,6 +44,7 @@ struct fval {
 struct ctx {
 	struct fbuild *b;
 	const struct doc *d;
+	struct fnode *query; /* inside query(): bare names are this frame's columns */
 };
 
 static struct loc at(struct ctx *c, uint32_t off)
@@ -1047,6 +1048,7 @@ static int value_counts(struct ctx *c, const struct expr *x, struct cexpr *col, 
 	if (agg_add(c, x, f, AGG_SIZE, 0, normalize ? "proportion" : "count", 0) < 0)
 		return -1;
 	agg_schema(c, f);
+	f->names[0] = col_name_of(c, col); /* a computed column is named as pandas names the Series */
 	if (normalize)
 		f->types[f->n_cols - 1] = COL_FLOAT64; /* pandas 2's name and type */
 	f->normalize = normalize;
@@ -2089,6 +2091,46 @@ static int group_keys(struct ctx *c, const struct expr *by, struct fnode *in, st
 	return 0;
 }
 
+static int frame_subscript(struct ctx *c, const struct expr *x, struct fnode *in, const struct expr *s, struct fval *v);
+
+struct query_where {
+	struct ctx *c;
+	uint32_t base;
+};
+
+static struct loc query_where_cb(void *arg, size_t off)
+{
+	struct query_where *w = arg;
+	return at(w->c, w->base + (uint32_t)off);
+}
+
+/*
+ * df.query("cond"): the rows where cond holds, cond written by pandas' query() rules (see
+ * expr_parse_query()) with the frame's columns as bare names. Its locations point into the
+ * string as written (exact when the string has no escape sequences).
+ */
+static int query_node(struct ctx *c, const struct expr *x, struct fnode *in, struct fval *v)
+{
+	static const char *const kws[] = { "expr", NULL };
+	if (check_args(c, x, "query", 1, kws) < 0)
+		return -1;
+	const struct expr *q = arg(x, 0, "expr");
+	if (!q || q->kind != EX_STR)
+		return fail(c, q ? q : x, "query() takes a condition as a string");
+	struct query_where w = { c, q->off + 1 };
+	struct expr *cond = expr_parse_query(c->b->arena, q->str, strlen(q->str), query_where_cb, &w, c->b->e);
+	if (!cond)
+		return -1;
+	expr_shift(cond, w.base);
+	if (cond->kind == EX_STR || cond->kind == EX_LIST || cond->kind == EX_SLICE)
+		return fail(c, cond, "query() takes a condition");
+	struct fnode *outer = c->query;
+	c->query = in;
+	int rc = frame_subscript(c, x, in, cond, v);
+	c->query = outer;
+	return rc;
+}
+
 /*
  * df.sum(), df.mean(), ... : one value per column, as pandas' Series indexed by column name after
  * reset_index(): a column "index" naming the column, then the value in a column named "0". sum,
@@ -2447,6 +2489,8 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 			cols[k] = k;
 		return describe_node(c, x, in, cols, in->n_cols, v);
 	}
+	if (!strcmp(m, "query"))
+		return query_node(c, x, in, v);
 	if (!strcmp(m, "isna") || !strcmp(m, "isnull") || !strcmp(m, "notna") || !strcmp(m, "notnull")) {
 		/* a frame of flags, one per cell (df.isna().sum() counts each column's missing values) */
 		if (check_args(c, x, m, 0, NULL) < 0)
@@ -3087,8 +3131,6 @@ static int attribute(struct ctx *c, const struct expr *x, struct fval *v)
 	return fail(c, x, "no attribute '%s' here", name);
 }
 
-static int frame_subscript(struct ctx *c, const struct expr *x, struct fnode *in, const struct expr *s, struct fval *v);
-
 static bool whole_slice(const struct expr *s)
 {
 	return s->kind == EX_SLICE && !s->start && !s->stop && !s->step;
@@ -3211,6 +3253,16 @@ static int eval(struct ctx *c, const struct expr *x, struct fval *v)
 	case EX_NONE:
 		return literal(c, x, v);
 	case EX_NAME: {
+		if (c->query) {
+			int k = col_or_fail(c, x, c->query, x->str);
+			if (k < 0)
+				return -1;
+			memset(v, 0, sizeof *v);
+			v->kind = FV_COL;
+			v->x = x;
+			v->c = cx_col(c, c->query, k, x);
+			return 0;
+		}
 		struct fnode *f = NULL;
 		int rc = c->b->lookup(c->b->lookup_arg, x->str, at(c, x->off), &f);
 		if (rc < 0)

@@ -37,6 +37,7 @@ struct tok {
 	int64_t i;          /* TK_INT */
 	double f;           /* TK_FLOAT */
 	const char *str;    /* TK_STR: unescaped, in the arena */
+	bool word;          /* query mode: the operator was written and/or/not */
 };
 
 /* A waiting item of a bracket: an argument, a tuple/list item, a subscript. */
@@ -62,6 +63,7 @@ struct parser {
 	struct loc (*where)(void *arg, size_t off);
 	void *where_arg;
 	struct err *e;
+	bool query;             /* pandas' query() rules: see expr_parse_query() */
 };
 
 /* Binding powers, loosest first; 0: not a binary operator. */
@@ -374,6 +376,19 @@ static int lex(struct parser *p)
 		return lex_number(p, i);
 	if (c == '\'' || c == '"')
 		return lex_string(p, i);
+	if (c == '`' && p->query) {
+		/* `a column name` with any characters but a backtick */
+		const char *end = memchr(s + i + 1, '`', n - i - 1);
+		if (!end)
+			return syntax_error(p, i, "unterminated `name`");
+		if (end == s + i + 1)
+			return syntax_error(p, i, "empty `name`");
+		t->kind = TK_NAME;
+		t->off = (uint32_t)(i + 1);
+		t->len = (uint32_t)(end - (s + i + 1));
+		p->pos = (size_t)(end - s) + 1;
+		return 0;
+	}
 	if (is_ident_start(c)) {
 		size_t j = i;
 		while (j < n && is_ident(s[j]))
@@ -381,6 +396,19 @@ static int lex(struct parser *p)
 		t->kind = TK_NAME;
 		t->len = (uint32_t)(j - i);
 		p->pos = j;
+		if (p->query) {
+			static const struct {
+				const char *w;
+				enum expr_op op;
+			} words[] = { { "and", OPX_AND }, { "or", OPX_OR }, { "not", OPX_INVERT } };
+			for (size_t k = 0; k < sizeof words / sizeof words[0]; k++)
+				if (strlen(words[k].w) == t->len && !memcmp(words[k].w, s + i, t->len)) {
+					t->kind = TK_OP;
+					t->op = words[k].op;
+					t->word = true;
+					return 0;
+				}
+		}
 		for (size_t k = 0; k < sizeof unsupported_words / sizeof unsupported_words[0]; k++) {
 			const char *w = unsupported_words[k].word;
 			if (strlen(w) == t->len && memcmp(w, s + i, t->len) == 0)
@@ -554,8 +582,16 @@ static void take_items(struct parser *p, struct expr *x, size_t base)
 
 static struct expr *parse_expr(struct parser *p, int min_bp);
 
-static int binary_bp(enum expr_op op)
+static bool is_cmp(enum expr_op op)
 {
+	return op >= OPX_LT && op <= OPX_NE;
+}
+
+static int binary_bp(const struct parser *p, enum expr_op op)
+{
+	/* query(): | and & (and/or) bind more loosely than comparisons, as in pandas.eval */
+	if (p->query && (is_cmp(op) || op == OPX_OR || op == OPX_XOR || op == OPX_AND))
+		return op == OPX_OR ? BP_CMP : op == OPX_XOR ? BP_OR : op == OPX_AND ? BP_XOR : BP_AND;
 	switch (op) {
 	case OPX_LT: case OPX_LE: case OPX_GT: case OPX_GE: case OPX_EQ: case OPX_NE:
 		return BP_CMP;
@@ -913,9 +949,10 @@ static struct expr *parse_unary(struct parser *p)
 		return parse_primary(p);
 	uint32_t off = p->cur.off;
 	enum expr_op op = p->cur.op == OPX_SUB ? OPX_NEG : p->cur.op == OPX_ADD ? OPX_POS : OPX_INVERT;
+	bool word = p->cur.word; /* query's `not a > 1` negates the comparison */
 	if (enter(p, off, '\0') < 0 || advance(p) < 0)
 		return NULL;
-	struct expr *a = parse_expr(p, BP_UNARY);
+	struct expr *a = parse_expr(p, word ? BP_AND : BP_UNARY);
 	if (!a)
 		return NULL;
 	leave(p, '\0');
@@ -935,13 +972,13 @@ static struct expr *parse_expr(struct parser *p, int min_bp)
 
 	while (left && p->cur.kind == TK_OP) {
 		enum expr_op op = p->cur.op;
-		int bp = binary_bp(op);
+		int bp = binary_bp(p, op);
 		if (bp == 0 || bp < min_bp)
 			break;
 		uint32_t op_off = p->cur.off;
 		/* Python reads a < b < c as (a < b) and (b < c); numpy users expect
 		 * (a < b) < c. Neither silently: make the user say which. */
-		if (bp == BP_CMP && chained) {
+		if (is_cmp(op) && chained) {
 			syntax_error(p, op_off,
 				     "chained comparisons are not supported; use (a < b) & (b < c)");
 			return NULL;
@@ -967,18 +1004,19 @@ static struct expr *parse_expr(struct parser *p, int min_bp)
 		grow(x, left);
 		grow(x, right);
 		left = finish(p, x, op_off);
-		chained = bp == BP_CMP;
+		chained = is_cmp(op);
 	}
 	return left;
 }
 
-struct expr *expr_parse(struct arena *arena, const char *text, size_t len,
-			struct loc (*where)(void *arg, size_t off), void *where_arg, struct err *e)
+static struct expr *parse_text(struct arena *arena, const char *text, size_t len,
+			       struct loc (*where)(void *arg, size_t off), void *where_arg, struct err *e, bool query)
 {
 	struct parser p;
 	struct expr *root = NULL;
 
 	memset(&p, 0, sizeof p);
+	p.query = query;
 	p.arena = arena;
 	p.src = text;
 	p.len = len;
@@ -1004,6 +1042,36 @@ out:
 	free(p.stack);
 	buf_release(&p.scratch);
 	return root;
+}
+
+struct expr *expr_parse(struct arena *arena, const char *text, size_t len,
+			struct loc (*where)(void *arg, size_t off), void *where_arg, struct err *e)
+{
+	return parse_text(arena, text, len, where, where_arg, e, false);
+}
+
+struct expr *expr_parse_query(struct arena *arena, const char *text, size_t len,
+			      struct loc (*where)(void *arg, size_t off), void *where_arg, struct err *e)
+{
+	return parse_text(arena, text, len, where, where_arg, e, true);
+}
+
+void expr_shift(struct expr *x, uint32_t by)
+{
+	if (!x)
+		return;
+	x->off += by;
+	expr_shift(x->a, by);
+	expr_shift(x->b2, by);
+	for (size_t i = 0; i < x->n; i++)
+		expr_shift(x->items[i], by);
+	for (size_t i = 0; i < x->n_kw; i++) {
+		x->kw_offs[i] += by;
+		expr_shift(x->kw_vals[i], by);
+	}
+	expr_shift(x->start, by);
+	expr_shift(x->stop, by);
+	expr_shift(x->step, by);
 }
 
 /* ---- dump ---- */

@@ -93,6 +93,17 @@ struct expr *expr_parse(struct arena *arena, const char *text, size_t len,
 			struct loc (*where)(void *arg, size_t off), void *where_arg, struct err *e);
 
 /*
+ * expr_parse_query() : expr_parse() by the rules of pandas' DataFrame.query():
+ * `and`, `or` and `not` mean &, | and ~; & and | bind more loosely than the
+ * comparisons (a > 1 & b < 2 is (a > 1) & (b < 2)), and `not` negates a
+ * whole comparison; `a name` in backticks is a name of any characters.
+ */
+struct expr *expr_parse_query(struct arena *arena, const char *text, size_t len,
+			      struct loc (*where)(void *arg, size_t off), void *where_arg, struct err *e);
+/* expr_shift() : adds @by to every offset in @x's tree (an expression parsed out of a string literal). */
+void expr_shift(struct expr *x, uint32_t by);
+
+/*
  * expr_dump() : appends a canonical fully-parenthesized S-expression to @out,
  * for tests and debugging: `(* 4 (call (attr (< a 1) sum)))`. Leaves: ints
  * in decimal, floats in their shortest round-trip form with a `.` or `e`,

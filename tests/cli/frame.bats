@@ -713,3 +713,19 @@ print('ok')"
 	run -3 "$TESSERA" csv 'df.a.clip("z")' "$TMP/r.csv"
 	assert_output "tessera: expression:1:11: clip's lower bound must be a number"
 }
+
+@test "query(): pandas' precedence, and/or/not, backticks; errors point into the string" {
+	W="$BATS_TEST_DIRNAME/../../examples/data/weather.csv"
+	want=$(awk -F, 'NR > 1 && (($6 > 7 && $4 < 15) || ($7 == "fog" && $3 > 0))' "$W" | wc -l)
+	run -0 "$TESSERA" csv 'len(df.query("wind > 7 & temp_max < 15 or weather == \"fog\" and precipitation > 0"))' "$W"
+	assert_output "$want"
+	want=$(awk -F, 'NR > 1 && !($6 > 2)' "$W" | wc -l)
+	run -0 "$TESSERA" csv 'df.query("not `wind` > 2").shape[0]' "$W"
+	assert_output "$want"
+	run -3 "$TESSERA" csv 'df.query("wnd > 3")' "$W"
+	assert_output "tessera: expression:1:11: no column 'wnd' (did you mean 'wind'?)"
+	run -3 "$TESSERA" csv 'df.query("wind > > 3")' "$W"
+	assert_output "tessera: expression:1:18: expected an expression, found '>'"
+	run -3 "$TESSERA" csv 'df.query(3)' "$W"
+	assert_output "tessera: expression:1:10: query() takes a condition as a string"
+}

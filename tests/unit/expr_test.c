@@ -24,6 +24,8 @@ static char result[8192];
 
 /* Parses @len bytes of @text: the tree (in the static arena, released by
  * the next call; the tree keeps no pointer into the text), or NULL with err set. */
+static bool query_mode; /* parse by expr_parse_query() */
+
 static const struct expr *parse_n(const char *text, size_t len)
 {
 	int calls = 0;
@@ -32,7 +34,7 @@ static const struct expr *parse_n(const char *text, size_t len)
 	arena_release(&arena);
 	arena_init(&arena);
 	err_init(&err);
-	const struct expr *x = expr_parse(&arena, copy, len, where_col, &calls, &err);
+	const struct expr *x = (query_mode ? expr_parse_query : expr_parse)(&arena, copy, len, where_col, &calls, &err);
 	free(copy);
 	CHECK((x == NULL) == err_set(&err));
 	CHECK(calls == (x ? 0 : 1)); /* where() is asked once, for the error */
@@ -535,7 +537,29 @@ static void test_expr_op_names(void)
 	CHECK_STR(expr_op_name((enum expr_op)99), "?");
 }
 
+static void test_expr_query(void)
+{
+	query_mode = true;
+	/* & and | (and, or) below the comparisons, or loosest, not over a whole comparison */
+	PARSES("a > 1 & b < 2", "(& (> a 1) (< b 2))");
+	PARSES("a > 1 | b < 2 & c == 3", "(| (> a 1) (& (< b 2) (== c 3)))");
+	PARSES("a > 1 and b < 2 or c", "(| (& (> a 1) (< b 2)) c)");
+	PARSES("not a > 1 and b", "(& (~ (> a 1)) b)");
+	PARSES("~a > 1", "(> (~ a) 1)");
+	PARSES("a + b * 2 >= c - 1", "(>= (+ a (* b 2)) (- c 1))");
+	PARSES("`temp max` > 3 and `a$b`.str.len() == 2",
+	       "(& (> temp max 3) (== (call (attr (attr a$b str) len)) 2))");
+	FAILS("`a > 1", 0, "unterminated `name`");
+	FAILS("a > `` ", 4, "empty `name`");
+	FAILS("1 < a < 2", 6, "chained comparisons are not supported; use (a < b) & (b < c)");
+	query_mode = false;
+	/* outside query() the words stay errors and & binds tighter than comparisons */
+	FAILS("a and b", 2, "'and' is not supported: use '&' (with parentheses: (a > 0) & (b > 0))");
+	PARSES("a > 1 & b", "(> a (& 1 b))");
+}
+
 const struct test expr_tests[] = {
+	{ "expr_query", test_expr_query },
 	{ "expr_precedence_pairs", test_expr_precedence_pairs },
 	{ "expr_associativity", test_expr_associativity },
 	{ "expr_examples", test_expr_examples },
