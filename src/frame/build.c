@@ -25,13 +25,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-enum fv_kind { FV_CONST, FV_LIST, FV_FRAME, FV_COL, FV_GROUPBY, FV_GCOL, FV_STRACC, FV_DTACC, FV_SHAPE, FV_DICT, FV_LOC };
+enum fv_kind { FV_CONST, FV_LIST, FV_FRAME, FV_COL, FV_GROUPBY, FV_GCOL, FV_STRACC, FV_DTACC, FV_SHAPE, FV_DICT, FV_LOC, FV_SPLIT, FV_SPLITACC };
 
 struct fval {
 	enum fv_kind kind;
 	const struct expr *x;
 	struct fnode *f;       /* FRAME, GROUPBY and GCOL (the grouped frame), SHAPE, LOC */
-	struct cexpr *c;       /* COL, CONST, STRACC, DTACC */
+	struct cexpr *c;       /* COL, CONST, STRACC, DTACC; SPLIT and SPLITACC: the part to come, index unset */
 	size_t n;              /* LIST, DICT */
 	struct fval *items;
 	const char **keys;     /* DICT */
@@ -2738,7 +2738,8 @@ static int col_method(struct ctx *c, const struct expr *x, struct cexpr *col, co
 		int t = col_type_parse(tn);
 		if (t < 0)
 			return fail(c, x->items[0], "unknown type '%s'", tn);
-		if (!(t == COL_STRING || (is_num((enum col_type)t) && is_num(col->type)) || t == (int)col->type))
+		if (!(t == COL_STRING || col->type == COL_STRING || (is_num((enum col_type)t) && is_num(col->type)) ||
+		      t == (int)col->type))
 			return fail(c, x, "cannot convert a %s column to %s", col_type_name(col->type), tn);
 		e = cx_new(c, CX_CAST, (enum col_type)t, x);
 		e->a = col;
@@ -2816,6 +2817,20 @@ static int str_get(struct ctx *c, const struct expr *x, struct cexpr *col, const
 	return col_val(v, x, e);
 }
 
+/* str.split(...).str[i]: part @i of the split @proto describes. */
+static int split_part(struct ctx *c, const struct expr *x, const struct cexpr *proto, const struct expr *i,
+		      struct fval *v)
+{
+	if (i->kind == EX_SLICE)
+		return fail(c, i, "a slice of split parts is not supported: take one part, .str[i]");
+	struct cexpr *e = alloc(c, sizeof *e);
+	*e = *proto;
+	e->loc = at(c, x->off);
+	if (const_int(c, i, "a part's index", &e->sl[0]) < 0)
+		return -1;
+	return col_val(v, x, e);
+}
+
 static int str_method(struct ctx *c, const struct expr *x, struct cexpr *col, const char *m, struct fval *v)
 {
 	static const struct {
@@ -2836,6 +2851,38 @@ static int str_method(struct ctx *c, const struct expr *x, struct cexpr *col, co
 			return -1;
 		const struct expr *parts[3] = { arg(x, 0, "start"), arg(x, 1, "stop"), arg(x, 2, "step") };
 		return str_slice(c, x, col, parts, v);
+	}
+	if (!strcmp(m, "split")) {
+		static const char *const kws[] = { "pat", "n", "expand", "regex", NULL };
+		if (check_args(c, x, m, 2, kws) < 0)
+			return -1;
+		const struct expr *p = arg(x, 0, "pat"), *k = arg(x, 1, "n"), *a;
+		bool flag = false;
+		if ((a = kwarg(x, "expand")) && (const_bool(c, a, "expand", &flag) < 0 || (flag && fail(c, a, "expand=True is "
+				"not supported: take the parts with .str[i]") < 0)))
+			return -1;
+		if ((a = kwarg(x, "regex")) && (const_bool(c, a, "regex", &flag) < 0 || (flag && fail(c, a, "only a literal "
+				"separator is supported: pass regex=False") < 0)))
+			return -1;
+		struct cexpr *e = cx_new(c, CX_STR, COL_STRING, x);
+		e->fn = CS_SPLIT_GET;
+		e->a = col;
+		e->frame = col->frame;
+		e->n_repl = -1;
+		if (p && p->kind != EX_NONE && const_str(c, p, "the separator", &e->s) < 0)
+			return -1;
+		if (e->s && !*e->s)
+			return fail(c, p, "empty separator");
+		e->slen = e->s ? strlen(e->s) : 0;
+		if (k && k->kind != EX_NONE && const_int(c, k, "n", &e->n_repl) < 0)
+			return -1;
+		if (e->n_repl == 0)
+			e->n_repl = -1; /* pandas: 0 and -1 both mean every split */
+		memset(v, 0, sizeof *v);
+		v->kind = FV_SPLIT;
+		v->x = x;
+		v->c = e;
+		return 0;
 	}
 	if (!strcmp(m, "get")) {
 		static const char *const kws[] = { "i", NULL };
@@ -2915,7 +2962,7 @@ static int str_method(struct ctx *c, const struct expr *x, struct cexpr *col, co
 		return col_val(v, x, e);
 	}
 	return fail(c, x, ".str has no method '%s' (contains, startswith, endswith, len, lower, upper, strip, lstrip, "
-			  "rstrip, slice, get, replace)", m);
+			  "rstrip, slice, get, replace, split)", m);
 }
 
 static const struct {
@@ -3051,6 +3098,17 @@ static int call(struct ctx *c, const struct expr *x, struct fval *v)
 		return str_method(c, x, obj.c, m, v);
 	case FV_DTACC:
 		return dt_method(c, x, obj.c, m, v);
+	case FV_SPLITACC: {
+		static const char *const kws[] = { "i", NULL };
+		if (strcmp(m, "get"))
+			return fail(c, x, "the parts of str.split() have .str[i] and .str.get(i) here, not '%s'", m);
+		if (check_args(c, x, m, 1, kws) < 0)
+			return -1;
+		const struct expr *i = arg(x, 0, "i");
+		return i ? split_part(c, x, obj.c, i, v) : fail(c, x, "get() needs an index");
+	}
+	case FV_SPLIT:
+		return fail(c, x, "str.split() gives lists: take a part with .str[i] or .str.get(i)");
 	case FV_GROUPBY:
 	case FV_GCOL:
 		return group_agg(c, x, &obj, m, v);
@@ -3116,6 +3174,14 @@ static int attribute(struct ctx *c, const struct expr *x, struct fval *v)
 	}
 	if (obj.kind == FV_DTACC)
 		return dt_field(c, x, obj.c, name, v);
+	if (obj.kind == FV_SPLIT && !strcmp(name, "str")) {
+		*v = obj;
+		v->kind = FV_SPLITACC;
+		v->x = x;
+		return 0;
+	}
+	if (obj.kind == FV_SPLIT)
+		return fail(c, x, "str.split() gives lists: take a part with .str[i] or .str.get(i)");
 	if (obj.kind == FV_GROUPBY) {
 		int k = col_or_fail(c, x, obj.f, name);
 		if (k < 0)
@@ -3186,6 +3252,8 @@ static int subscript(struct ctx *c, const struct expr *x, struct fval *v)
 		v->x = x;
 		return col_list(c, s, obj.f, &v->sel, &v->n_sel);
 	}
+	if (obj.kind == FV_SPLITACC)
+		return split_part(c, x, obj.c, s, v);
 	if (obj.kind == FV_STRACC) {
 		if (s->kind == EX_SLICE) {
 			const struct expr *const parts[3] = { s->start, s->stop, s->step };

@@ -637,6 +637,78 @@ static int eval_slice(struct tctx *t, const struct cexpr *e, const struct column
 	return 0;
 }
 
+/* How many parts Python's str.split(sep, maxsplit) makes of s[0..len); part @want (when there is one)
+ * is s[*b .. *z). */
+static int64_t split_parts(const struct cexpr *e, const char *s, size_t len, int64_t want, size_t *b, size_t *z)
+{
+	int64_t np = 0, left = e->n_repl < 0 ? INT64_MAX : e->n_repl;
+	size_t i = 0;
+	if (e->s) {
+		for (;;) {
+			const char *hit = left > 0 ? memmem(s + i, len - i, e->s, e->slen) : NULL;
+			size_t end = hit ? (size_t)(hit - s) : len;
+			if (np++ == want) {
+				*b = i;
+				*z = end;
+			}
+			if (!hit)
+				return np;
+			left--;
+			i = end + e->slen;
+		}
+	}
+	/* no separator: runs of whitespace split, and none is kept at either end */
+	for (;;) {
+		size_t k;
+		while (i < len && is_space_char(s + i, k = utf8_len(s + i, len - i)))
+			i += k;
+		if (i >= len)
+			return np;
+		size_t start = i, end = len;
+		if (left > 0) {
+			while (i < len && !is_space_char(s + i, k = utf8_len(s + i, len - i)))
+				i += k;
+			end = i;
+			left--;
+		} else {
+			i = len; /* the splits are used up: the rest is the last part, as it is */
+		}
+		if (np++ == want) {
+			*b = start;
+			*z = end;
+		}
+	}
+}
+
+/* str.split(sep).str[i]: one part, missing where there is no part i (pandas gives NaN). */
+static int eval_split_get(struct tctx *t, const struct cexpr *e, const struct column *a, struct column *o)
+{
+	int64_t n = a->n;
+	char *data = talloc(t, a->soff[n] + 1);
+	o->soff = talloc(t, (size_t)(n + 1) * sizeof *o->soff);
+	o->valid = talloc(t, (size_t)(n ? n : 1));
+	uint64_t p = 0;
+	for (int64_t r = 0; r < n; r++) {
+		const char *s = a->sdata + a->soff[r];
+		size_t len = a->soff[r + 1] - a->soff[r], b = 0, z = 0;
+		o->soff[r] = p;
+		o->valid[r] = 0;
+		if (!valid_at(a, r))
+			continue;
+		int64_t k = e->sl[0];
+		if (k < 0 && (k += split_parts(e, s, len, -1, &b, &z)) < 0)
+			continue;
+		if (split_parts(e, s, len, k, &b, &z) <= k)
+			continue;
+		memcpy(data + p, s + b, z - b);
+		p += z - b;
+		o->valid[r] = 1;
+	}
+	o->soff[n] = p;
+	o->sdata = data;
+	return 0;
+}
+
 /* str.replace() of a literal pattern, as Python's str.replace(pat, repl, count). */
 static int eval_replace(struct tctx *t, const struct cexpr *e, const struct column *a, struct column *o)
 {
@@ -789,6 +861,8 @@ static int eval_str(struct tctx *t, const struct cexpr *e, const struct column *
 		return eval_slice(t, e, a, maxlen, o);
 	case CS_REPLACE:
 		return eval_replace(t, e, a, o);
+	case CS_SPLIT_GET:
+		return eval_split_get(t, e, a, o);
 	default: {
 		bool fold = e->fn == CS_LOWER || e->fn == CS_UPPER;
 		char *data = talloc(t, (fold ? TEXT_CASE_MAX : 1) * a->soff[n] + 1);
@@ -819,6 +893,45 @@ static int eval_str(struct tctx *t, const struct cexpr *e, const struct column *
 		return 0;
 	}
 	}
+}
+
+/* astype() of text: each value read as the CSV reader reads that type; a value that is not one stops
+ * the run with the value in the error (pandas raises too). */
+static int cast_text(struct tctx *t, const struct cexpr *e, const struct column *a, struct column *o)
+{
+	int64_t n = a->n;
+	size_t w = e->type == COL_BOOL ? 1 : e->type == COL_DATE ? 4 : 8;
+	char *vals = talloc(t, (size_t)(n ? n : 1) * w);
+	for (int64_t r = 0; r < n; r++) {
+		const char *s = a->sdata + a->soff[r];
+		size_t len = a->soff[r + 1] - a->soff[r];
+		bool ok = true, b = false;
+		if (!valid_at(a, r)) {
+			memset(vals + (size_t)r * w, 0, w);
+			if (e->type == COL_FLOAT64)
+				((double *)vals)[r] = NAN;
+			continue;
+		}
+		switch (e->type) {
+		case COL_INT64: ok = csv_parse_i64(s, len, (int64_t *)vals + r); break;
+		case COL_FLOAT64: ok = csv_parse_f64(s, len, (double *)vals + r); break;
+		case COL_DATE: ok = csv_parse_date(s, len, (int32_t *)vals + r); break;
+		default:
+			ok = csv_parse_bool(s, len, &b);
+			vals[r] = (char)b;
+			break;
+		}
+		if (!ok)
+			return err_run(t->e, NULL, "astype(\"%s\"): '%.*s' cannot be read as %s", col_type_name(e->type),
+				       len > 40 ? 40 : (int)len, s, col_type_name(e->type));
+	}
+	switch (e->type) {
+	case COL_INT64: o->i = (int64_t *)vals; break;
+	case COL_FLOAT64: o->f = (double *)vals; break;
+	case COL_DATE: o->d = (int32_t *)vals; break;
+	default: o->b = (uint8_t *)vals; break;
+	}
+	return 0;
 }
 
 static bool const_equal(const struct column *a, int64_t r, const struct cexpr *k)
@@ -1047,6 +1160,8 @@ static int cx_eval(struct tctx *t, const struct cexpr *e, const struct table *tb
 	}
 	case CX_CAST: {
 		o->valid = a.valid;
+		if (a.type == COL_STRING && e->type != COL_STRING)
+			return cast_text(t, e, &a, o);
 		switch (e->type) {
 		case COL_FLOAT64:
 			o->f = (double *)as_f64(t, &a);

@@ -31,6 +31,7 @@ enum cx_sfn {
 	CS_SLICE,   /* characters sl[0]:sl[1]:sl[2] as Python slices them (sl_set says which were given) */
 	CS_GET,     /* the character at sl[0] (negative: from the end); missing when out of range */
 	CS_REPLACE, /* @s replaced by @s2, the first @n_repl times (-1: all) */
+	CS_SPLIT_GET, /* str.split(@s, n=@n_repl).str[sl[0]]: one part (@s NULL: split at runs of whitespace) */
 };
 enum cx_dt {
 	DT_YEAR, DT_MONTH, DT_DAY, DT_DAYOFWEEK, DT_DAYOFYEAR, DT_QUARTER, DT_DAYS_IN_MONTH, /* int64 */

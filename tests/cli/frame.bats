@@ -729,3 +729,13 @@ print('ok')"
 	run -3 "$TESSERA" csv 'df.query(3)' "$W"
 	assert_output "tessera: expression:1:10: query() takes a condition as a string"
 }
+
+@test "str.split().str[i] as Python splits, astype() of text; a value that is not a number stops the run" {
+	printf 's\n"a b  c "\n" x,y"\n""\n1.5\n' > "$TMP/t.csv"
+	run -0 "$TESSERA" csv 'df.assign(a=df.s.str.split().str[1], b=df.s.str.split(" ").str[1], c=df.s.str.split(",").str[-1], d=df.s.str.split(n=1).str[-1])' "$TMP/t.csv"
+	assert_output "$(printf 's,a,b,c,d\n"a b  c ",b,b,a b  c ,b  c \n" x,y",,"x,y",y,"x,y"\n"",,,,\n1.5,,,1.5,1.5')"
+	run -0 "$TESSERA" csv 'df[df.s.str.len() == 3].s.astype("float64") * 2' "$TMP/t.csv"
+	assert_output "$(printf 's\n3.0')"
+	run -1 "$TESSERA" csv 'df.s.astype("int64")' "$TMP/t.csv"
+	assert_output --partial "astype(\"int64\"): 'a b  c ' cannot be read as int64"
+}

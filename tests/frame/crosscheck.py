@@ -290,6 +290,12 @@ airport_cases = [
     ('df.notna().mean()', lambda d: d.notna().mean()),
     ('df.state.unique()', lambda d: pd.DataFrame({"state": d.state.unique()})),
     ('df[df.state == "CA"].nunique()', lambda d: d[d.state == "CA"].nunique()),
+    ('df.assign(a=df.name.str.split(" ").str[0], b=df.name.str.split().str[-1], c=df.name.str.split(" ", n=1).str.get(1), '
+     'd=df.city.str.split("o").str[2], e=df.name.str.split(n=2).str[-1], f=df.name.str.split("a", n=-1).str[-2])',
+     lambda d: d.assign(a=d.name.str.split(" ").str[0], b=d.name.str.split().str[-1], c=d.name.str.split(" ", n=1).str.get(1),
+                        d=d.city.str.split("o").str[2], e=d.name.str.split(n=2).str[-1], f=d.name.str.split("a", n=-1).str[-2])),
+    ('df.name.str.split(" ").str[0].value_counts().head(5)',
+     lambda d: d.name.str.split(" ").str[0].value_counts().head(5).rename_axis("name").reset_index(name="count")),
     ('df.groupby(df.state.str.lower().rename("st")).latitude.max()',
      lambda d: d.groupby(d.state.str.lower().rename("st")).latitude.max()),
     ('df.groupby("state").size()', lambda d: d.groupby("state").size().reset_index(name="size")),
@@ -312,6 +318,10 @@ hourly_cases = [
     ('df.groupby(df.date.str[5:7].rename("month")).agg(t=("temperature", "mean"), p=("pressure", "max"))',
      lambda d: d.groupby(d.date.str[5:7].rename("month")).agg(t=("temperature", "mean"), p=("pressure", "max"))),
     ('df.groupby(df.date.str.slice(11, 13)).wind.median()', lambda d: d.groupby(d.date.str.slice(11, 13)).wind.median()),
+    ('df.assign(h=df.date.str[11:13].astype("int64"), d=df.date.str[:10].astype("date").dt.dayofyear, '
+     'p=df.pressure.astype("string").str[-1:].astype("float64")).groupby("h").agg(d=("d", "max"), p=("p", "mean"))',
+     lambda d: d.assign(h=d.date.str[11:13].astype("int64"), d=pd.to_datetime(d.date.str[:10]).dt.dayofyear,
+                        p=d.pressure.astype("string").str[-1:].astype("float64")).groupby("h").agg(d=("d", "max"), p=("p", "mean"))),
     ('df[df.date.str[11:13] == "12"].temperature.describe()',
      lambda d: d[d.date.str[11:13] == "12"].temperature.describe()),
     ('df.assign(day=df.date.str.replace("T", " ").str[:10])[["day", "temperature"]].tail(3)',
