@@ -1503,9 +1503,19 @@ static int group_agg(struct ctx *c, const struct expr *x, struct fval *g, const 
 
 /* The aggregate @f's rows come from, through sorts, heads and filters (which keep pandas' index
  * and so a grouped result's keys), or NULL. */
+static bool is_rename(const struct fnode *f)
+{
+	if (f->kind != FN_SELECT || f->n_cols != f->in->n_cols)
+		return false;
+	for (int k = 0; k < f->n_cols; k++)
+		if (f->src_col[k] != k)
+			return false;
+	return true;
+}
+
 static const struct fnode *agg_below(const struct fnode *f)
 {
-	while (f->kind == FN_SORT || f->kind == FN_HEAD || f->kind == FN_FILTER)
+	while (f->kind == FN_SORT || f->kind == FN_HEAD || f->kind == FN_FILTER || is_rename(f))
 		f = f->in;
 	return f->kind == FN_AGG ? f : NULL;
 }
@@ -1516,6 +1526,25 @@ static bool series_like(const struct fnode *f)
 {
 	const struct fnode *g = agg_below(f);
 	return g && g->n_keys > 0 && f->n_cols == g->n_keys + 1;
+}
+
+/* A series-like result @in with its value column named @name (pandas' Series.rename(name),
+ * reset_index(name=)). */
+static int rename_value(struct ctx *c, const struct expr *x, struct fnode *in, const char *name, struct fval *v)
+{
+	struct fnode *f = new_node(c, FN_SELECT, in, x, "rename");
+	f->n_cols = in->n_cols;
+	f->names = alloc(c, (size_t)in->n_cols * sizeof *f->names);
+	f->types = alloc(c, (size_t)in->n_cols * sizeof *f->types);
+	f->src_col = alloc(c, (size_t)in->n_cols * sizeof *f->src_col);
+	for (int k = 0; k < in->n_cols; k++) {
+		f->names[k] = k == in->n_cols - 1 ? name : in->names[k];
+		f->types[k] = in->types[k];
+		f->src_col[k] = k;
+		if (k < in->n_cols - 1 && !strcmp(in->names[k], name))
+			return fail(c, x, "'%s' is already a key column", name);
+	}
+	return frame_val(v, x, f);
 }
 
 /* @by NULL: by the last column (series_like()). */
@@ -2280,6 +2309,29 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 			return fail(c, x, "merge() needs the frame to merge with");
 		return merge_node(c, x, in, r, v);
 	}
+	if (!strcmp(m, "sort_index")) {
+		/* a grouped result's index is its keys */
+		static const char *const kws[] = { "ascending", NULL };
+		if (check_args(c, x, m, 0, kws) < 0)
+			return -1;
+		const struct fnode *g = agg_below(in);
+		if (!g || g->n_keys == 0)
+			return fail(c, x, "sort_index() sorts a grouped result by its keys; rows have no other labels here");
+		bool asc = true;
+		const struct expr *a = kwarg(x, "ascending");
+		if (a && const_bool(c, a, "ascending", &asc) < 0)
+			return -1;
+		struct fnode *f = new_node(c, FN_SORT, in, x, "sort");
+		same_schema(c, f, in);
+		f->n_by = g->n_keys;
+		f->by = alloc(c, (size_t)f->n_by * sizeof *f->by);
+		f->asc = alloc(c, (size_t)f->n_by * sizeof *f->asc);
+		for (int k = 0; k < f->n_by; k++) {
+			f->by[k] = k;
+			f->asc[k] = asc;
+		}
+		return frame_val(v, x, f);
+	}
 	if (!strcmp(m, "sort_values")) {
 		static const char *const kws[] = { "by", "ascending", "kind", "na_position", NULL };
 		if (check_args(c, x, "sort_values", 1, kws) < 0)
@@ -2298,7 +2350,14 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 		if (check_args(c, x, m, 2, kws) < 0)
 			return -1;
 		const struct expr *a = arg(x, 0, "n"), *by = arg(x, 1, "columns");
-		int64_t n = 0;
+		int64_t n = 5; /* pandas' default */
+		if (!by && series_like(in)) {
+			if (a && const_int(c, a, "n", &n) < 0)
+				return -1;
+			if (n < 0)
+				return fail(c, a, "n must be >= 0");
+			return sort_node(c, x, in, NULL, NULL, n, !strcmp(m, "nlargest"), v);
+		}
 		if (!a || !by)
 			return fail(c, x, "%s(n, columns) needs both", m);
 		if (const_int(c, a, "n", &n) < 0)
@@ -2378,6 +2437,11 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 			f->src_col[k] = -1;
 		}
 		return frame_val(v, x, f);
+	}
+	if (!strcmp(m, "rename") && x->n == 1 && x->items[0]->kind == EX_STR && series_like(in)) {
+		if (x->n_kw)
+			return fail(c, x, "rename(name) takes no keywords");
+		return rename_value(c, x, in, x->items[0]->str, v);
 	}
 	if (!strcmp(m, "rename") || !strcmp(m, "drop")) {
 		bool ren = !strcmp(m, "rename");
@@ -2468,13 +2532,22 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 	if (!strcmp(m, "reset_index")) {
 		/* Tessera keeps no row labels: a grouped result already has its keys as columns (what
 		 * pandas' reset_index() makes of them), and drop=True drops labels there are none of. */
-		static const char *const kws[] = { "drop", NULL };
+		static const char *const kws[] = { "drop", "name", NULL };
 		if (check_args(c, x, "reset_index", 0, kws) < 0)
 			return -1;
-		const struct expr *d = kwarg(x, "drop");
+		const struct expr *d = kwarg(x, "drop"), *nm = kwarg(x, "name");
 		bool drop = false;
 		if (d && const_bool(c, d, "drop", &drop) < 0)
 			return -1;
+		if (nm) {
+			const char *name = NULL;
+			if (const_str(c, nm, "the name", &name) < 0)
+				return -1;
+			if (!series_like(in))
+				return fail(c, nm, "reset_index(name=) names the values of a grouped result with one value "
+						   "column (a pandas Series)");
+			return rename_value(c, x, in, name, v);
+		}
 		const struct fnode *g = agg_below(in);
 		if (!drop && !(g && (g->n_keys > 0 || g->n_stack > 0)))
 			return fail(c, x, "reset_index() would add pandas' row labels as a column, and Tessera keeps "

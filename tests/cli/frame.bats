@@ -739,3 +739,19 @@ print('ok')"
 	run -1 "$TESSERA" csv 'df.s.astype("int64")' "$TMP/t.csv"
 	assert_output --partial "astype(\"int64\"): 'a b  c ' cannot be read as int64"
 }
+
+@test "grouped results as Series: nlargest(n), sort_index(), rename(name), reset_index(name=); located errors" {
+	printf 'k,v\nb,1\na,2\nc,3\nb,4\nc,5\nc,6\n' > "$TMP/g.csv"
+	run -0 "$TESSERA" csv 'df.groupby("k").size().nlargest(2)' "$TMP/g.csv"
+	assert_output "$(printf 'k,size\nc,3\nb,2')"
+	run -0 "$TESSERA" csv 'df.k.value_counts().sort_index(ascending=False)' "$TMP/g.csv"
+	assert_output "$(printf 'k,count\nc,3\nb,2\na,1')"
+	run -0 "$TESSERA" csv 'df.groupby("k").v.sum().rename("total").reset_index().sort_values("total")' "$TMP/g.csv"
+	assert_output "$(printf 'k,total\na,2\nb,5\nc,14')"
+	run -0 "$TESSERA" csv 'df.groupby("k").v.max().reset_index(name="top")' "$TMP/g.csv"
+	assert_output "$(printf 'k,top\na,2\nb,4\nc,6')"
+	run -3 "$TESSERA" csv 'df.sort_index()' "$TMP/g.csv"
+	assert_output "tessera: expression:1:4: sort_index() sorts a grouped result by its keys; rows have no other labels here"
+	run -3 "$TESSERA" csv 'df.groupby("k").v.max().reset_index(name="k")' "$TMP/g.csv"
+	assert_output "tessera: expression:1:25: 'k' is already a key column"
+}

@@ -296,6 +296,16 @@ airport_cases = [
                         d=d.city.str.split("o").str[2], e=d.name.str.split(n=2).str[-1], f=d.name.str.split("a", n=-1).str[-2])),
     ('df.name.str.split(" ").str[0].value_counts().head(5)',
      lambda d: d.name.str.split(" ").str[0].value_counts().head(5).rename_axis("name").reset_index(name="count")),
+    ('df.groupby("state").size().nlargest(4)', lambda d: d.groupby("state").size().nlargest(4).reset_index(name="size")),
+    ('df.groupby("state").latitude.mean().nsmallest()', lambda d: d.groupby("state").latitude.mean().nsmallest()),
+    ('df.state.value_counts().sort_index()', lambda d: d.state.value_counts().sort_index().rename_axis("state").reset_index(name="count")),
+    ('df.groupby(["country", "state"]).size().sort_index(ascending=False)',
+     lambda d: d.groupby(["country", "state"]).size().sort_index(ascending=False).reset_index(name="size")),
+    ('df.groupby("state").latitude.mean().reset_index(name="lat")', lambda d: d.groupby("state").latitude.mean().reset_index(name="lat")),
+    ('df.merge(df.groupby("state").size().rename("n").reset_index(), on="state")[["iata", "state", "n"]]',
+     # left rows' order, as pandas >= 2.2 keeps it (see merge_cases)
+     lambda d: d.merge(d.groupby("state").size().rename("n").reset_index(), on="state", how="left")
+     .dropna(subset=["n"]).astype({"n": "int64"})[["iata", "state", "n"]]),
     ('df.groupby(df.state.str.lower().rename("st")).latitude.max()',
      lambda d: d.groupby(d.state.str.lower().rename("st")).latitude.max()),
     ('df.groupby("state").size()', lambda d: d.groupby("state").size().reset_index(name="size")),
