@@ -1431,6 +1431,18 @@ static int emit_serialized(struct tctx *t, const struct table *tb, struct op_sin
 	return sink_buf(out, &b, t->e);
 }
 
+/* Rows [lo, hi) of @tb, serialized straight from it (a cut never copies its rows first). */
+static int emit_rows(struct tctx *t, const struct table *tb, int64_t lo, int64_t hi, struct op_sink *out)
+{
+	int64_t n = hi > lo ? hi - lo : 0, *idx = talloc(t, (size_t)(n ? n : 1) * sizeof *idx);
+	for (int64_t r = 0; r < n; r++)
+		idx[r] = lo + r;
+	struct buf b;
+	buf_init(&b);
+	table_serialize_rows(tb, 1, NULL, idx, n, &b);
+	return sink_buf(out, &b, t->e);
+}
+
 static int emit_table(struct tctx *t, const struct ffam *m, int64_t rel, struct table *tb, struct op_sink *out)
 {
 	struct buf b;
@@ -2145,8 +2157,8 @@ static int run_xsort(struct tctx *t, const struct ffam *m, int64_t rel, size_t n
 		/* range r of sorted partition i: rows after splitter r - 1, up to splitter r */
 		int64_t lo, hi;
 		range_bounds(&in[0], f->by, &in[1], f->by, f->n_by, f->asc, (rel - b0) % R, R, &lo, &hi);
-		row_range(t, &in[0], lo, hi, &tb);
-		return emit_serialized(t, &tb, out);
+		in[0].names = f->names;
+		return emit_rows(t, &in[0], lo, hi, out);
 	}
 	/* one range of every partition, merged; equal keys keep partition order, as a stable sort would */
 	for (size_t i = 0; i < n_in; i++)
@@ -2203,7 +2215,7 @@ static int run_pjoin(struct tctx *t, const struct ffam *m, int64_t rel, size_t n
 	} else if (rel < c0 + S * R) {
 		int64_t lo, hi;
 		range_bounds(&in[0], keys, &in[1], seq, n, NULL, (rel - c0) % R, R, &lo, &hi);
-		row_range(t, &in[0], lo, hi, &tb);
+		return emit_rows(t, &in[0], lo, hi, out);
 	} else {
 		/* range r of both sides: every row whose key falls in it, so the join of the two is complete */
 		struct table probe, build;

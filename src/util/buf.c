@@ -39,6 +39,16 @@ static void reserve(struct buf *b, size_t extra)
 	b->cap = c;
 }
 
+void buf_reserve(struct buf *b, size_t n)
+{
+	size_t need = b->len + n + 1;
+	if (need > b->cap) {
+		/* exactly: a reservation says the size, and doubling past it is what it avoids */
+		b->data = xrealloc(b->data, need);
+		b->cap = need;
+	}
+}
+
 void buf_append(struct buf *b, const void *p, size_t n)
 {
 	reserve(b, n);

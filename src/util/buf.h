@@ -14,6 +14,8 @@ void buf_init(struct buf *b);
 void buf_release(struct buf *b);
 void buf_reset(struct buf *b);
 void buf_append(struct buf *b, const void *p, size_t n);
+/* buf_reserve() : room for @n more bytes, so that appends up to that size never move the data. */
+void buf_reserve(struct buf *b, size_t n);
 /* buf_grow() : @n more bytes at the end, uninitialized, for the caller to fill. */
 char *buf_grow(struct buf *b, size_t n);
 void buf_puts(struct buf *b, const char *s);
