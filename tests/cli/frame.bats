@@ -755,3 +755,13 @@ print('ok')"
 	run -3 "$TESSERA" csv 'df.groupby("k").v.max().reset_index(name="k")' "$TMP/g.csv"
 	assert_output "tessera: expression:1:25: 'k' is already a key column"
 }
+
+@test "graphs/groupby.yaml: stdin grouped by --set key, rows and means per group, against awk" {
+	W="$BATS_TEST_DIRNAME/../../examples/data/weather.csv"
+	G="$BATS_TEST_DIRNAME/../../graphs/groupby.yaml"
+	run -0 --separate-stderr bash -c "cat '$W' | '$TESSERA' run -q '$G' --set key=location"
+	want=$(awk -F, 'NR > 1 { n[$1]++; w[$1] += $6 } END { for (k in n) printf "%s,%d,%.6f\n", k, n[k], w[k] / n[k] }' "$W" | sort)
+	got=$(printf '%s\n' "$output" | awk -F, 'NR == 1 { next } { printf "%s,%d,%.6f\n", $1, $2, $6 }')
+	[ "$got" = "$want" ] || { echo "got $got want $want"; return 1; }
+	[ "${lines[0]}" = "location,size,precipitation,temp_max,temp_min,wind" ]
+}
