@@ -8,7 +8,9 @@
 #include "util/cleanup.h"
 #include "util/text.h"
 
+#include <errno.h>
 #include <malloc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,7 +63,16 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	int rc = c->fn(argc - 1, argv + 1, &e);
-	if (rc == 0 && fflush(stdout) != 0) {
+	int flush_errno = rc == 0 && fflush(stdout) != 0 ? errno : 0;
+	if ((rc != 0 && e.sys_errno == EPIPE) || flush_errno == EPIPE) {
+		/* The reader went away (`| head`): stop as the shell's own tools do, silently by SIGPIPE,
+		 * after the spill files are gone. */
+		cleanup_run();
+		signal(SIGPIPE, SIG_DFL);
+		raise(SIGPIPE);
+		return 128 + SIGPIPE;
+	}
+	if (flush_errno) {
 		fprintf(stderr, "tessera: cannot write to stdout\n");
 		cleanup_run();
 		return 1;

@@ -765,3 +765,15 @@ print('ok')"
 	[ "$got" = "$want" ] || { echo "got $got want $want"; return 1; }
 	[ "${lines[0]}" = "location,size,precipitation,temp_max,temp_min,wind" ]
 }
+
+@test "a reader that goes away (| head): silent, killed by SIGPIPE as shell tools are, no spill left" {
+	/usr/bin/python3 -c "
+import sys
+with open(sys.argv[1], 'w') as f:
+    f.write('a,b\n')
+    f.write(''.join(f'{i},{i % 7}\n' for i in range(400000)))" "$TMP/p.csv"
+	run --separate-stderr bash -c "'$TESSERA' csv -m 8M --blocksize 64KiB 'df.sort_values(\"b\")' '$TMP/p.csv' | head -2; echo \"\${PIPESTATUS[0]}\""
+	assert_output "$(printf 'a,b\n0,0\n141')"
+	[ -z "$stderr" ] || { echo "stderr: $stderr"; return 1; }
+	assert_no_spill
+}
