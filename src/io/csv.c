@@ -346,7 +346,7 @@ int csv_tokenize(const char *block, size_t n, const struct csv_dialect *d, int n
 				if (col + 1 >= n_cols) {
 					size_t end;
 					int k = record_fields(block, n, rbeg, sep, quote, &end);
-					return tok_fail(f, pos, "expected %d fields, saw %d", n_cols, k);
+					return tok_fail(f, pos, "expected %d field%s, saw %d", n_cols, n_cols == 1 ? "" : "s", k);
 				}
 				if (fs[col]) {
 					fs[col][row] = (uint32_t)fbeg;
@@ -366,7 +366,7 @@ int csv_tokenize(const char *block, size_t n, const struct csv_dialect *d, int n
 					continue;
 				}
 				if (col + 1 != n_cols)
-					return tok_fail(f, pos, "expected %d fields, saw %d", n_cols, col + 1);
+					return tok_fail(f, pos, "expected %d field%s, saw %d", n_cols, n_cols == 1 ? "" : "s", col + 1);
 				if (fs[col]) {
 					fs[col][row] = (uint32_t)fbeg;
 					fl[col][row] = (uint32_t)len;
