@@ -684,6 +684,9 @@ static int read_csv(struct ctx *c, const struct expr *x, struct fval *v)
 	enum col_type *ftypes = alloc(c, (size_t)in->n_cols * sizeof *ftypes);
 	if (infer_types(c, f, declared, ftypes) < 0)
 		return -1;
+	f->declared = alloc(c, (size_t)in->n_cols * sizeof *f->declared);
+	for (int k = 0; k < in->n_cols; k++)
+		f->declared[k] = declared[k] >= 0;
 	/* columns= / usecols= keep some columns, in the file's order (as pandas). */
 	bool *keep = alloc(c, (size_t)in->n_cols * sizeof *keep);
 	if ((a = kwarg(x, "columns")) || (a = kwarg(x, "usecols"))) {

@@ -94,7 +94,7 @@ static int read_block(struct tctx *t, const struct csv_input *in, int64_t k, uin
 	return 0;
 }
 
-static int bad_value(struct tctx *t, const struct csv_tok *tok, int fc, int64_t r, enum col_type type)
+static int bad_value(struct tctx *t, const struct csv_tok *tok, int fc, int64_t r, enum col_type type, bool declared)
 {
 	const struct csv_input *in = t->in;
 	int64_t line, col;
@@ -105,7 +105,8 @@ static int bad_value(struct tctx *t, const struct csv_tok *tok, int fc, int64_t 
 		       (long long)col, in->names[fc], n > 60 ? 60 : n, t->block + off,
 		       type == COL_INT64 ? "an integer" : type == COL_FLOAT64 ? "a number" :
 		       type == COL_BOOL ? "True or False" : "a date (YYYY-MM-DD)",
-		       " (its type was inferred from the first rows; declare it with dtype=)");
+		       declared ? " (its type was declared with dtype=)" :
+				  " (its type was inferred from the first rows; declare it with dtype=)");
 }
 
 /* The path column of @rows rows read from @in: its path in every row, as a value (no raw text: writers
@@ -182,7 +183,7 @@ static int source_read(struct tctx *t, const struct ffam *m, int64_t k, struct t
 		void *vals = talloc(t, (size_t)rows * width);
 		int64_t bad;
 		if (csv_column_parse(t->block, &tok, fc, c->type, &src->na, src->dialect.quote, vals, c->valid, &bad) < 0) {
-			rc = bad_value(t, &tok, fc, bad, c->type);
+			rc = bad_value(t, &tok, fc, bad, c->type, src->declared && src->declared[fc]);
 			break;
 		}
 		if (!memchr(c->valid, 0, (size_t)rows))

@@ -99,6 +99,7 @@ struct fnode {
 	size_t n_inputs;           /* >= 1 */
 	struct csv_input **inputs; /* n_inputs, in order; all have the first one's columns */
 	int64_t *part_first;       /* n_inputs + 1: input i holds partitions [part_first[i], part_first[i + 1]) */
+	bool *declared;            /* per file column: its type came from dtype=, so every value is checked */
 	int n_fields;              /* fields per record (src_col's range): the files' columns, then the path
 				      (include_path_column) as field inputs[0]->n_cols when present */
 	struct csv_dialect dialect;

@@ -176,7 +176,9 @@ static void project(struct lctx *l, struct ffam *m, struct fnode *end, const int
 	for (int j = 0; j < src->n_cols; j++) {
 		int fc = src->src_col[j];
 		m->want[fc] = a[j] != 0;
-		m->value[fc] = (a[j] & NEED_VALUE) != 0;
+		/* a declared type is a promise about every value: one only written through is checked too */
+		m->value[fc] = (a[j] & NEED_VALUE) != 0 ||
+			       (a[j] && src->declared && fc < src->inputs[0]->n_cols && src->declared[fc]);
 	}
 	free(a);
 	free(b);

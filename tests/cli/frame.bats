@@ -777,3 +777,21 @@ with open(sys.argv[1], 'w') as f:
 	[ -z "$stderr" ] || { echo "stderr: $stderr"; return 1; }
 	assert_no_spill
 }
+
+@test "a column declared with dtype= is checked in every row even when only written through" {
+	printf 'a,b\n1,2\nx,3\n' > "$TMP/bad.csv"
+	spec dt.yaml <<EOF2
+tessera: 1
+nodes:
+  df: read_csv("$TMP/bad.csv", dtype=dict(a="int64"))
+  r: df[df.b > 0]
+outputs:
+  r: $TMP/r.csv
+EOF2
+	run -1 "$TESSERA" run -q "$TMP/dt.yaml"
+	assert_output --partial "$TMP/bad.csv:3:1: column 'a': 'x' is not an integer (its type was declared with dtype=)"
+	[ ! -e "$TMP/r.csv" ]
+	# inferred, it is written through as read, as pandas would keep a column it cannot type
+	run -0 "$TESSERA" csv 'df[df.b > 0]' "$TMP/bad.csv"
+	assert_output "$(printf 'a,b\n1,2\nx,3')"
+}
