@@ -107,6 +107,25 @@ static void same_schema(struct ctx *c, struct fnode *f, const struct fnode *in)
 	memcpy(f->types, in->types, (size_t)in->n_cols * sizeof *f->types);
 }
 
+/* An assign() node over @in: in's columns passed through, and room for @extra more (cx[k] set by the
+ * caller computes column k). */
+static struct fnode *assign_node(struct ctx *c, struct fnode *in, const struct expr *x, const char *label, int extra)
+{
+	struct fnode *f = new_node(c, FN_ASSIGN, in, x, label);
+	int cap = in->n_cols + extra;
+	f->names = alloc(c, (size_t)(cap ? cap : 1) * sizeof *f->names);
+	f->types = alloc(c, (size_t)(cap ? cap : 1) * sizeof *f->types);
+	f->src_col = alloc(c, (size_t)(cap ? cap : 1) * sizeof *f->src_col);
+	f->cx = alloc(c, (size_t)(cap ? cap : 1) * sizeof *f->cx);
+	for (int k = 0; k < in->n_cols; k++) {
+		f->names[k] = in->names[k];
+		f->types[k] = in->types[k];
+		f->src_col[k] = k;
+	}
+	f->n_cols = in->n_cols;
+	return f;
+}
+
 static int find_col(const struct fnode *f, const char *name)
 {
 	for (int k = 0; k < f->n_cols; k++)
@@ -947,17 +966,8 @@ static int column_source(struct ctx *c, const struct expr *x, struct cexpr *col,
 		return 0;
 	}
 	struct fnode *in = col->frame;
-	struct fnode *a = new_node(c, FN_ASSIGN, in, x, "assign");
+	struct fnode *a = assign_node(c, in, x, "assign", 1);
 	a->n_cols = in->n_cols + 1;
-	a->names = alloc(c, (size_t)a->n_cols * sizeof *a->names);
-	a->types = alloc(c, (size_t)a->n_cols * sizeof *a->types);
-	a->src_col = alloc(c, (size_t)a->n_cols * sizeof *a->src_col);
-	a->cx = alloc(c, (size_t)a->n_cols * sizeof *a->cx);
-	for (int i = 0; i < in->n_cols; i++) {
-		a->names[i] = in->names[i];
-		a->types[i] = in->types[i];
-		a->src_col[i] = i;
-	}
 	a->names[in->n_cols] = "value";
 	a->types[in->n_cols] = col->type;
 	a->src_col[in->n_cols] = -1;
@@ -1841,18 +1851,7 @@ static int drop_duplicates(struct ctx *c, const struct expr *x, struct fnode *in
 	if (chain_merges(in) >= FRAME_MAX_CHAIN_MERGES)
 		return fail(c, x, "at most %d merges in a row without a groupby or sort between them",
 			    FRAME_MAX_CHAIN_MERGES);
-	struct fnode *r = new_node(c, FN_ASSIGN, in, x, "drop_duplicates");
-	int cap = in->n_cols + 2 * ns + 1;
-	r->names = alloc(c, (size_t)cap * sizeof *r->names);
-	r->types = alloc(c, (size_t)cap * sizeof *r->types);
-	r->src_col = alloc(c, (size_t)cap * sizeof *r->src_col);
-	r->cx = alloc(c, (size_t)cap * sizeof *r->cx);
-	for (int k = 0; k < in->n_cols; k++) {
-		r->names[k] = in->names[k];
-		r->types[k] = in->types[k];
-		r->src_col[k] = k;
-	}
-	r->n_cols = in->n_cols;
+	struct fnode *r = assign_node(c, in, x, "drop_duplicates", 2 * ns + 1);
 	int *keys = alloc(c, (size_t)(2 * ns + 1) * sizeof *keys);
 	for (int j = 0; j < ns; j++) {
 		enum col_type t = in->types[sub[j]];
@@ -2083,20 +2082,8 @@ static int group_keys(struct ctx *c, const struct expr *by, struct fnode *in, st
 			(*idx)[i] = cx->col;
 			continue;
 		}
-		if (!f) {
-			f = new_node(c, FN_ASSIGN, in, it, "assign");
-			int cap = in->n_cols + (int)cnt;
-			f->names = alloc(c, (size_t)cap * sizeof *f->names);
-			f->types = alloc(c, (size_t)cap * sizeof *f->types);
-			f->src_col = alloc(c, (size_t)cap * sizeof *f->src_col);
-			f->cx = alloc(c, (size_t)cap * sizeof *f->cx);
-			for (int k = 0; k < in->n_cols; k++) {
-				f->names[k] = in->names[k];
-				f->types[k] = in->types[k];
-				f->src_col[k] = k;
-			}
-			f->n_cols = in->n_cols;
-		}
+		if (!f)
+			f = assign_node(c, in, it, "assign", (int)cnt);
 		const char *name = series_name(cx);
 		char *hidden;
 		if (name)
@@ -2246,18 +2233,7 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 	if (!strcmp(m, "assign")) {
 		if (x->n)
 			return fail(c, x->items[0], "assign() takes name=expression keywords");
-		struct fnode *f = new_node(c, FN_ASSIGN, in, x, "assign");
-		int cap = in->n_cols + (int)x->n_kw;
-		f->names = alloc(c, (size_t)cap * sizeof *f->names);
-		f->types = alloc(c, (size_t)cap * sizeof *f->types);
-		f->src_col = alloc(c, (size_t)cap * sizeof *f->src_col);
-		f->cx = alloc(c, (size_t)cap * sizeof *f->cx);
-		for (int k = 0; k < in->n_cols; k++) {
-			f->names[k] = in->names[k];
-			f->types[k] = in->types[k];
-			f->src_col[k] = k;
-		}
-		f->n_cols = in->n_cols;
+		struct fnode *f = assign_node(c, in, x, "assign", (int)x->n_kw);
 		for (size_t i = 0; i < x->n_kw; i++) {
 			struct fval e;
 			struct cexpr *cx;
@@ -2512,16 +2488,8 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 		const struct expr *dg = arg(x, 0, "decimals");
 		const struct fnode *g = agg_below(in);
 		int keys = g ? g->n_keys : 0;
-		struct fnode *f = new_node(c, FN_ASSIGN, in, x, "round");
-		f->n_cols = in->n_cols;
-		f->names = alloc(c, (size_t)(in->n_cols ? in->n_cols : 1) * sizeof *f->names);
-		f->types = alloc(c, (size_t)(in->n_cols ? in->n_cols : 1) * sizeof *f->types);
-		f->src_col = alloc(c, (size_t)(in->n_cols ? in->n_cols : 1) * sizeof *f->src_col);
-		f->cx = alloc(c, (size_t)(in->n_cols ? in->n_cols : 1) * sizeof *f->cx);
+		struct fnode *f = assign_node(c, in, x, "round", 0);
 		for (int k = 0; k < in->n_cols; k++) {
-			f->names[k] = in->names[k];
-			f->types[k] = in->types[k];
-			f->src_col[k] = k;
 			if (k < keys || in->types[k] != COL_FLOAT64)
 				continue;
 			struct fval cv;
@@ -2571,18 +2539,11 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 		/* a frame of flags, one per cell (df.isna().sum() counts each column's missing values) */
 		if (check_args(c, x, m, 0, NULL) < 0)
 			return -1;
-		struct fnode *f = new_node(c, FN_ASSIGN, in, x, m);
-		int nc = in->n_cols ? in->n_cols : 1;
-		f->names = alloc(c, (size_t)nc * sizeof *f->names);
-		f->types = alloc(c, (size_t)nc * sizeof *f->types);
-		f->src_col = alloc(c, (size_t)nc * sizeof *f->src_col);
-		f->cx = alloc(c, (size_t)nc * sizeof *f->cx);
-		f->n_cols = in->n_cols;
+		struct fnode *f = assign_node(c, in, x, m, 0);
 		for (int k = 0; k < in->n_cols; k++) {
 			struct cexpr *e = cx_new(c, m[0] == 'i' ? CX_ISNA : CX_NOTNA, COL_BOOL, x);
 			e->a = cx_col(c, in, k, x);
 			e->frame = in;
-			f->names[k] = in->names[k];
 			f->types[k] = COL_BOOL;
 			f->src_col[k] = -1;
 			f->cx[k] = e;

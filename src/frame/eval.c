@@ -507,6 +507,17 @@ static bool str_match(const struct cexpr *e, const char *s, size_t n, char *scra
 	return e->slen == 0;
 }
 
+/* Ends text column @o of @n rows whose values were appended to @sb (o->soff[0..n) set): the last
+ * offset, the bytes moved into the task's arena, @sb released. */
+static void text_from_buf(struct tctx *t, struct buf *sb, int64_t n, struct column *o)
+{
+	o->soff[n] = sb->len;
+	char *data = talloc(t, sb->len + 1);
+	memcpy(data, sb->data ? sb->data : "", sb->len);
+	o->sdata = data;
+	buf_release(sb);
+}
+
 /* The byte length of the UTF-8 character starting at s[0] (of @len > 0 bytes); a stray byte is one. */
 static size_t utf8_len(const char *s, size_t len)
 {
@@ -741,12 +752,8 @@ static int eval_replace(struct tctx *t, const struct cexpr *e, const struct colu
 		}
 		buf_append(&sb, s, (size_t)(end - s));
 	}
-	o->soff[n] = sb.len;
-	char *data = talloc(t, sb.len + 1);
-	memcpy(data, sb.data ? sb.data : "", sb.len);
-	o->sdata = data;
+	text_from_buf(t, &sb, n, o);
 	o->valid = a->valid;
-	buf_release(&sb);
 	return 0;
 }
 
@@ -819,13 +826,10 @@ static int eval_dt(struct tctx *t, const struct cexpr *e, const struct column *a
 		else if (!text)
 			o->i[r] = v;
 	}
-	if (text) {
-		o->soff[n] = sb.len;
-		char *data = talloc(t, sb.len + 1);
-		memcpy(data, sb.data ? sb.data : "", sb.len);
-		o->sdata = data;
-	}
-	buf_release(&sb);
+	if (text)
+		text_from_buf(t, &sb, n, o);
+	else
+		buf_release(&sb);
 	return 0;
 }
 
@@ -1192,11 +1196,7 @@ static int cx_eval(struct tctx *t, const struct cexpr *e, const struct table *tb
 				if (valid_at(&a, r))
 					format_cell(&a, r, &sb);
 			}
-			o->soff[n] = sb.len;
-			char *data = talloc(t, sb.len + 1);
-			memcpy(data, sb.data ? sb.data : "", sb.len);
-			o->sdata = data;
-			buf_release(&sb);
+			text_from_buf(t, &sb, n, o);
 			return 0;
 		}
 		default:
@@ -1786,11 +1786,7 @@ static void stack_table(struct tctx *t, const struct fnode *f, const struct tabl
 			if (c->valid[r])
 				table_write_value(a, g, &txt);
 		}
-		c->soff[n] = txt.len;
-		char *d = talloc(t, txt.len + 1);
-		memcpy(d, txt.len ? txt.data : "", txt.len);
-		c->sdata = d;
-		buf_release(&txt);
+		text_from_buf(t, &txt, n, c);
 	}
 	for (int j = 0; j < nc; j++) {
 		/* df.count() and the like: int64 values stay int64 */
