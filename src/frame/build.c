@@ -2383,17 +2383,26 @@ static int frame_method(struct ctx *c, const struct expr *x, struct fval *obj, c
 		f->cx = alloc(c, (size_t)in->n_cols * sizeof *f->cx);
 		for (int k = 0; k < in->n_cols; k++)
 			f->src_col[k] = k;
-		bool by_col = a->kind == EX_CALL && a->a->kind == EX_NAME && !strcmp(a->a->str, "dict");
+		/* per column: dict(col=value), or a {"col": value} mapping (a list of pairs) */
+		bool by_call = a->kind == EX_CALL && a->a->kind == EX_NAME && !strcmp(a->a->str, "dict");
+		bool by_map = a->kind == EX_LIST && a->n > 0;
+		for (size_t i = 0; by_map && i < a->n; i++)
+			by_map = a->items[i]->kind == EX_TUPLE && a->items[i]->n == 2 && a->items[i]->items[0]->kind == EX_STR;
+		bool by_col = by_call || by_map;
 		for (int k = 0; k < in->n_cols; k++) {
 			const struct expr *val = a;
-			if (by_col) {
+			if (by_call)
 				val = kwarg(a, in->names[k]);
-				if (!val)
-					continue;
-			}
+			for (size_t i = 0; by_map && i < a->n; i++)
+				if (!strcmp(a->items[i]->items[0]->str, in->names[k]))
+					val = a->items[i]->items[1];
+			if (by_map && val == a)
+				continue;
+			if (!val)
+				continue;
 			struct fval lv;
 			if (val->kind == EX_CALL || val->kind == EX_NAME || val->kind == EX_LIST)
-				return fail(c, val, "fillna() takes a constant, or dict(column=constant, ...)");
+				return fail(c, val, "fillna() takes a constant, dict(column=constant, ...) or {\"column\": constant}");
 			if (literal(c, val, &lv) < 0)
 				return -1;
 			if (lv.c->is_null)

@@ -317,6 +317,8 @@ airport_cases = [
     ('df[df.name.str.contains("intl", case=False)].shape[0]',
      lambda d: d[d.name.str.contains("intl", case=False)].shape[0]),
     ('df.fillna("??")[["iata", "state"]]', lambda d: d.fillna("??")[["iata", "state"]]),
+    ('df.fillna({"state": "??", "city": "-", "nope": 1})[["iata", "city", "state"]]',
+     lambda d: d.fillna({"state": "??", "city": "-", "nope": 1})[["iata", "city", "state"]]),
     ('df.describe(percentiles=[0.01, 0.99])', lambda d: d.describe(percentiles=[0.01, 0.99]).reset_index()),
     ('df.groupby("country").latitude.median()', lambda d: d.groupby("country").latitude.median()),
     ('df[["state", "country", "city"]].describe()', lambda d: d[["state", "country", "city"]].describe().reset_index()),
