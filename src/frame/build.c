@@ -3490,6 +3490,13 @@ static struct fnode *build_frame(struct ctx *c, const struct expr *x, bool *seri
 		fail(c, x, "a groupby needs an aggregate: .agg(...), .sum(), .size(), ...");
 		return NULL;
 	}
+	if (v.kind == FV_SHAPE) {
+		/* df.shape as a result: printed as Python prints the tuple */
+		int cols = v.f->n_cols;
+		if (frame_len(c, x, v.f, &v) < 0)
+			return NULL;
+		v.f->shape_cols = cols > 0 ? cols : -1;
+	}
 	if (v.kind != FV_FRAME) {
 		fail(c, x, "this expression is not a frame or a value computed from one");
 		return NULL;

@@ -1450,7 +1450,10 @@ static int emit_table(struct tctx *t, const struct ffam *m, int64_t rel, struct 
 	buf_init(&b);
 	if (m->text && m->f->scalar) {
 		const struct column *c = &tb->cols[tb->n_cols - 1];
-		if (tb->n_rows < 1 || !valid_at(c, 0))
+		if (m->f->shape_cols)
+			buf_printf(&b, "(%lld, %d)", (long long)(tb->n_rows ? c->i[0] : 0),
+				   m->f->shape_cols > 0 ? m->f->shape_cols : 0);
+		else if (tb->n_rows < 1 || !valid_at(c, 0))
 			buf_puts(&b, "nan");
 		else
 			table_write_value(c, 0, &b);

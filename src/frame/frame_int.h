@@ -95,6 +95,7 @@ struct fnode {
 	enum col_type *types;
 	int *src_col;              /* SELECT/ASSIGN/FILLNA: output column k is in's src_col[k] (-1: computed) */
 	bool scalar;               /* one value, printed bare */
+	int shape_cols;            /* scalar row count printed as df.shape, "(rows, shape_cols)"; 0: not */
 	/* FN_READ: one file, or several read one after the other as one frame (a glob, a list) */
 	size_t n_inputs;           /* >= 1 */
 	struct csv_input **inputs; /* n_inputs, in order; all have the first one's columns */

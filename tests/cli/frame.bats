@@ -696,6 +696,8 @@ print('ok')"
 	assert_output "tessera: expression:1:11: mean() of a frame without number columns"
 	run -3 "$TESSERA" csv 'df.mean(axis=1)' "$TMP/r.csv"
 	assert_output "tessera: expression:1:14: only axis=0 (one value per column) is supported"
+	run -0 "$TESSERA" csv 'df[df.a > 0][["a", "s"]].shape' "$TMP/r.csv"
+	assert_output "(2, 2)"
 }
 
 @test "loc[], clip(), operator methods and value_counts(normalize=True): hand-checked; located errors" {
