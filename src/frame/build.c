@@ -1186,6 +1186,42 @@ static const char *percentile_label(struct ctx *c, const double *p, int n, int i
 	return arena_printf(c->b->arena, "%s%%", num);
 }
 
+/* describe()'s percentiles= (@pa, NULL: the default 0.25, 0.5, 0.75) into @p[0..*n), sorted, 0.5 always
+ * among them, as pandas takes them; at most 63. */
+static int describe_percentiles(struct ctx *c, const struct expr *pa, double p[64], int *n)
+{
+	p[0] = 0.25;
+	p[1] = 0.5;
+	p[2] = 0.75;
+	*n = 3;
+	if (!pa || pa->kind == EX_NONE)
+		return 0;
+	if (pa->kind != EX_LIST && pa->kind != EX_TUPLE)
+		return fail(c, pa, "percentiles must be a list of numbers between 0 and 1");
+	if (pa->n > 62)
+		return fail(c, pa, "at most 62 percentiles");
+	int np = 0;
+	bool half = false;
+	for (size_t i = 0; i < pa->n; i++) {
+		if (fraction(c, pa->items[i], "a percentile", &p[np]) < 0)
+			return -1;
+		half |= p[np++] == 0.5;
+	}
+	if (!half)
+		p[np++] = 0.5;
+	for (int i = 1; i < np; i++) /* insertion sort, as np.unique */
+		for (int j = i; j > 0 && p[j - 1] > p[j]; j--) {
+			double t = p[j];
+			p[j] = p[j - 1];
+			p[j - 1] = t;
+		}
+	for (int i = 1; i < np; i++)
+		if (p[i] == p[i - 1])
+			return fail(c, pa, "percentiles cannot contain duplicates");
+	*n = np;
+	return 0;
+}
+
 /*
  * describe(percentiles=None) of columns @cols of @in: count, mean, std, min,
  * the percentiles (0.25, 0.5, 0.75 by default; 0.5 is always added) and max
@@ -1202,33 +1238,10 @@ static int describe_node(struct ctx *c, const struct expr *x, struct fnode *in, 
 	static const char *const kws[] = { "percentiles", "include", NULL };
 	if (check_args(c, x, "describe", 1, kws) < 0)
 		return -1;
-	const struct expr *pa = arg(x, 0, "percentiles");
-	double pcts[64] = { 0.25, 0.5, 0.75 };
-	int np = 3;
-	if (pa && pa->kind != EX_NONE) {
-		if (pa->kind != EX_LIST && pa->kind != EX_TUPLE)
-			return fail(c, pa, "percentiles must be a list of numbers between 0 and 1");
-		if (pa->n > 62)
-			return fail(c, pa, "at most 62 percentiles");
-		np = 0;
-		bool half = false;
-		for (size_t i = 0; i < pa->n; i++) {
-			if (fraction(c, pa->items[i], "a percentile", &pcts[np]) < 0)
-				return -1;
-			half |= pcts[np++] == 0.5;
-		}
-		if (!half)
-			pcts[np++] = 0.5;
-		for (int i = 1; i < np; i++) /* insertion sort, as np.unique */
-			for (int j = i; j > 0 && pcts[j - 1] > pcts[j]; j--) {
-				double t = pcts[j];
-				pcts[j] = pcts[j - 1];
-				pcts[j - 1] = t;
-			}
-		for (int i = 1; i < np; i++)
-			if (pcts[i] == pcts[i - 1])
-				return fail(c, pa, "percentiles cannot contain duplicates");
-	}
+	double pcts[64];
+	int np;
+	if (describe_percentiles(c, arg(x, 0, "percentiles"), pcts, &np) < 0)
+		return -1;
 	/* The columns described: the number columns, or every column when there are none or include="all". */
 	const struct expr *ia = kwarg(x, "include");
 	bool all = false;
@@ -1504,9 +1517,42 @@ static int group_agg(struct ctx *c, const struct expr *x, struct fval *g, const 
 		}
 		if (!added)
 			return fail(c, x, "%s() applies to none of the columns", method);
+	} else if (!strcmp(method, "describe")) {
+		/* g.col.describe(): a row per group, count, mean, std, min, the percentiles and max as columns */
+		static const char *const kws[] = { "percentiles", NULL };
+		if (check_args(c, x, method, 1, kws) < 0)
+			return -1;
+		if (g->n_sel != 1)
+			return fail(c, x, "describe() of a groupby takes one column, g.col.describe() (pandas would make "
+					  "two header rows)");
+		if (in->types[sel[0]] != COL_INT64 && in->types[sel[0]] != COL_FLOAT64)
+			return fail(c, x, "describe() of a grouped %s column is not supported (numbers only)",
+				    col_type_name(in->types[sel[0]]));
+		double pcts[64];
+		int np;
+		if (describe_percentiles(c, arg(x, 0, "percentiles"), pcts, &np) < 0)
+			return -1;
+		static const enum agg_fn head[] = { AGG_COUNT, AGG_MEAN, AGG_STD, AGG_MIN };
+		static const char *const names[] = { "count", "mean", "std", "min" };
+		for (int k = 0; k < 4; k++)
+			if (agg_add(c, x, f, head[k], sel[0], names[k], 1) < 0)
+				return -1;
+		for (int k = 0; k < np; k++) {
+			if (agg_add(c, x, f, AGG_QUANTILE, sel[0], percentile_label(c, pcts, np, k), 1) < 0)
+				return -1;
+			f->aggs[f->n_aggs - 1].q = pcts[k];
+		}
+		if (agg_add(c, x, f, AGG_MAX, sel[0], "max", 1) < 0)
+			return -1;
+		agg_schema(c, f);
+		f->types[f->n_keys] = COL_FLOAT64; /* pandas writes describe()'s count as a float */
+		for (int k = f->n_keys + 4 + np; k < f->n_cols; k++)
+			f->types[k] = COL_FLOAT64; /* and the max of integers too */
+		f->types[f->n_keys + 3] = COL_FLOAT64;
+		return frame_val(v, x, f);
 	} else {
 		return fail(c, x, "a groupby has no method '%s' (agg, sum, mean, median, quantile, min, max, count, size, "
-				  "std, var, first, last, nunique)", method);
+				  "std, var, first, last, nunique, describe)", method);
 	}
 	agg_schema(c, f);
 	return frame_val(v, x, f);

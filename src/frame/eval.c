@@ -1852,22 +1852,31 @@ static int run_agg(struct tctx *t, const struct ffam *m, int64_t rel, size_t n_i
 		if (rc == 0 && rel == m->n_tasks - 1) {
 			struct table tb;
 			gb_finish(g, t->a, true, &tb);
+			/* float64 where the node says so (describe()'s count, min and max of integers) */
+			for (int k = 0; k < tb.n_cols && !f->n_stack; k++) {
+				struct column *cl = &tb.cols[k];
+				if (f->types[k] != COL_FLOAT64 || cl->type != COL_INT64)
+					continue;
+				double *d = talloc(t, (size_t)(tb.n_rows ? tb.n_rows : 1) * sizeof *d);
+				for (int64_t r = 0; r < tb.n_rows; r++)
+					d[r] = valid_at(cl, r) ? (double)cl->i[r] : NAN;
+				cl->type = COL_FLOAT64;
+				cl->f = d;
+				cl->i = NULL;
+			}
 			if (f->n_stack) {
 				struct table row = tb;
 				stack_table(t, f, &row, &tb);
 			}
 			tb.names = f->names;
 			if (f->normalize) {
+				/* the counts, made float64 above, as shares of their total */
 				struct column *cnt = &tb.cols[f->n_cols - 1];
 				double total = 0;
 				for (int64_t r = 0; r < tb.n_rows; r++)
-					total += (double)cnt->i[r];
-				double *share = talloc(t, (size_t)(tb.n_rows ? tb.n_rows : 1) * sizeof *share);
+					total += cnt->f[r];
 				for (int64_t r = 0; r < tb.n_rows; r++)
-					share[r] = (double)cnt->i[r] / total;
-				cnt->type = COL_FLOAT64;
-				cnt->i = NULL;
-				cnt->f = share;
+					cnt->f[r] /= total;
 			}
 			if (f->by_count) {
 				int by = f->n_cols - 1;

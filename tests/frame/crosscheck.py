@@ -261,6 +261,9 @@ weather_cases = [
     ('df.groupby(df.wind.round(0).rename("w")).mean()',
      lambda d: d.groupby(d.wind.round(0).rename("w")).mean(numeric_only=True)),
     ('df.groupby(df.weather.str[0:2]).temp_min.min()', lambda d: d.groupby(d.weather.str[0:2]).temp_min.min()),
+    ('df.groupby("weather").wind.describe()', lambda d: d.groupby("weather").wind.describe()),
+    ('df.assign(t=df.temp_max.round(0).astype("int64")).groupby(["location", df.date.str[:4].rename("y")]).t.describe(percentiles=[0.1, 0.95])',
+     lambda d: d.assign(t=d.temp_max.round(0).astype("int64")).groupby(["location", d.date.str[:4].rename("y")]).t.describe(percentiles=[0.1, 0.95])),
     # frame-wide reductions: a value per column
     ('df.mean()', lambda d: d.mean(numeric_only=True)),
     ('df.sum()', lambda d: d.sum(numeric_only=True)),
