@@ -346,17 +346,27 @@ static int const_bool(struct ctx *c, const struct expr *x, const char *what, boo
 	return 0;
 }
 
+/* The columns @x names: itself, or the items of a list/tuple (at least one); *@cnt of them. */
+static int name_items(struct ctx *c, const struct expr *const *x, const struct expr *const **items, size_t *cnt)
+{
+	*items = x;
+	*cnt = 1;
+	if ((*x)->kind == EX_LIST || (*x)->kind == EX_TUPLE) {
+		*items = (const struct expr *const *)(*x)->items;
+		*cnt = (*x)->n;
+		if (!*cnt)
+			return fail(c, *x, "expected at least one column name");
+	}
+	return 0;
+}
+
 /* Column names from a string or a list/tuple of strings, as indices into @f. */
 static int col_list(struct ctx *c, const struct expr *x, const struct fnode *f, int **out, int *n)
 {
-	const struct expr *const *items = &x;
-	size_t cnt = 1;
-	if (x->kind == EX_LIST || x->kind == EX_TUPLE) {
-		items = (const struct expr *const *)x->items;
-		cnt = x->n;
-		if (!cnt)
-			return fail(c, x, "expected at least one column name");
-	}
+	const struct expr *const *items;
+	size_t cnt;
+	if (name_items(c, &x, &items, &cnt) < 0)
+		return -1;
 	*out = alloc(c, cnt * sizeof **out);
 	for (size_t i = 0; i < cnt; i++) {
 		const char *name = NULL;
@@ -2096,14 +2106,10 @@ static struct cexpr *cx_of(struct ctx *c, struct cexpr *e, struct fnode *in)
  */
 static int group_keys(struct ctx *c, const struct expr *by, struct fnode *in, struct fnode **out, int **idx, int *n)
 {
-	const struct expr *const *items = &by;
-	size_t cnt = 1;
-	if (by->kind == EX_LIST || by->kind == EX_TUPLE) {
-		items = (const struct expr *const *)by->items;
-		cnt = by->n;
-		if (!cnt)
-			return fail(c, by, "expected at least one column name");
-	}
+	const struct expr *const *items;
+	size_t cnt;
+	if (name_items(c, &by, &items, &cnt) < 0)
+		return -1;
 	*idx = alloc(c, cnt * sizeof **idx);
 	*n = (int)cnt;
 	*out = in;

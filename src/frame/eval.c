@@ -1770,57 +1770,48 @@ static void stack_table(struct tctx *t, const struct fnode *f, const struct tabl
 		for (int64_t r = 0; r < n; r++)
 			lab->f[r] = f->stack_q[r % ns];
 	}
+	/* value column j of stacked row r is aggregate (r % ns) * nc + j of group r / ns, written as the
+	 * node types it: text (describe() of text, as pandas' object column), int64 (df.count() and the
+	 * like) or float64 */
 	for (int j = 0; j < nc; j++) {
-		/* describe() of text: count, unique, top and freq in one column of text, as pandas' object column */
-		if (f->types[nk + 1 + j] != COL_STRING)
-			continue;
+		enum col_type type = f->types[nk + 1 + j] == COL_STRING || f->types[nk + 1 + j] == COL_INT64 ?
+					     f->types[nk + 1 + j] : COL_FLOAT64;
 		struct column *c = &out->cols[nk + 1 + j];
-		c->type = COL_STRING;
+		c->type = type;
 		c->n = n;
-		c->soff = talloc(t, (size_t)(n + 1) * sizeof *c->soff);
-		c->valid = talloc(t, (size_t)(n ? n : 1));
 		struct buf txt;
 		buf_init(&txt);
+		if (type == COL_STRING)
+			c->soff = talloc(t, (size_t)(n + 1) * sizeof *c->soff);
+		else if (type == COL_INT64)
+			c->i = talloc(t, (size_t)(n ? n : 1) * sizeof *c->i);
+		else
+			c->f = talloc(t, (size_t)(n ? n : 1) * sizeof *c->f);
+		if (type != COL_FLOAT64)
+			c->valid = talloc(t, (size_t)(n ? n : 1));
 		for (int64_t r = 0; r < n; r++) {
 			int64_t g = r / ns, s = r % ns;
 			const struct column *a = &in->cols[nk + s * nc + j];
-			c->soff[r] = txt.len;
-			c->valid[r] = in->n_rows > g && valid_at(a, g);
-			if (c->valid[r])
-				table_write_value(a, g, &txt);
+			bool ok = in->n_rows > g && valid_at(a, g);
+			if (type == COL_STRING) {
+				c->soff[r] = txt.len;
+				c->valid[r] = ok;
+				if (ok)
+					table_write_value(a, g, &txt);
+			} else if (type == COL_INT64) {
+				c->valid[r] = ok;
+				c->i[r] = ok ? a->i[g] : 0;
+			} else {
+				c->f[r] = !ok ? NAN : a->type == COL_INT64 ? (double)a->i[g] :
+						      a->type == COL_BOOL ? (double)a->b[g] : a->f[g];
+			}
 		}
-		text_from_buf(t, &txt, n, c);
-	}
-	for (int j = 0; j < nc; j++) {
-		/* df.count() and the like: int64 values stay int64 */
-		if (f->types[nk + 1 + j] != COL_INT64)
-			continue;
-		struct column *c = &out->cols[nk + 1 + j];
-		c->type = COL_INT64;
-		c->n = n;
-		c->i = talloc(t, (size_t)(n ? n : 1) * sizeof *c->i);
-		c->valid = talloc(t, (size_t)(n ? n : 1));
-		for (int64_t r = 0; r < n; r++) {
-			int64_t g = r / ns, s = r % ns;
-			const struct column *a = &in->cols[nk + s * nc + j];
-			c->valid[r] = in->n_rows > g && valid_at(a, g);
-			c->i[r] = c->valid[r] ? a->i[g] : 0;
-		}
-	}
-	for (int j = 0; j < nc; j++) {
-		if (f->types[nk + 1 + j] == COL_STRING || f->types[nk + 1 + j] == COL_INT64)
-			continue;
-		struct column *c = &out->cols[nk + 1 + j];
-		c->type = COL_FLOAT64;
-		c->n = n;
-		c->f = talloc(t, (size_t)(n ? n : 1) * sizeof *c->f);
-		for (int64_t r = 0; r < n; r++) {
-			int64_t g = r / ns, s = r % ns;
-			const struct column *a = &in->cols[nk + s * nc + j];
-			c->f[r] = in->n_rows <= g || !valid_at(a, g) ? NAN :
-				  a->type == COL_INT64 ? (double)a->i[g] : a->type == COL_BOOL ? (double)a->b[g] : a->f[g];
-		}
-		float_valid(t, c);
+		if (type == COL_STRING)
+			text_from_buf(t, &txt, n, c);
+		else
+			buf_release(&txt);
+		if (type == COL_FLOAT64)
+			float_valid(t, c);
 	}
 }
 
