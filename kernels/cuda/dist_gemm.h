@@ -41,8 +41,8 @@
  * (operands, column centres, row values) is sized once per job
  * (dg_sizes_of); the statistics and the accumulators stay on the device for
  * the whole tile. Element functions run one index a thread (dg_apply):
- * column centres one feature a thread, row values one row a thread,
- * operands one element a thread, merges one pair a thread.
+ * column centres one feature a thread, operands one element a thread,
+ * merges one pair a thread; row values a warp a row (dg_rows_lane).
  */
 #ifndef TESSERA_KERNELS_CUDA_DIST_GEMM_H
 #define TESSERA_KERNELS_CUDA_DIST_GEMM_H
@@ -229,17 +229,30 @@ DT_INLINE void dg_colmean(const struct dg_args *g, long long f)
  * of w(x - mean) and w(x - mean)^2 (exact: sum x, sum x^2; masked: the mean
  * over present values); BOOL the weighted count of true values.
  */
-DT_INLINE void dg_rows(const struct dg_args *g, long long i)
+#define DG_LANES 32 /* the threads of one row in a ROWS launch on the device: a warp */
+
+/* dg_rows_mean_pass() : whether the rows need their mean before their sums (correlation, but for
+ * exact int8 without missing values). */
+DT_INLINE int dg_rows_mean_pass(const struct dg_args *g)
 {
-	int side = i >= g->na;
-	long long r = side ? i - g->na : i, n = g->n, nr = side ? g->nb : g->na;
+	return g->fam == DG_CORR && !(g->exact && !g->masked);
+}
+
+/* dg_rows_lane() : pass @pass of row @i (0: the mean's weighted sum and count; 1: the sums, around
+ * @mean) over its features lane, lane + lanes, ..., added to s[0] and s[1]. */
+DT_INLINE void dg_rows_lane(const struct dg_args *g, long long i, int pass, double mean, long long lane,
+			    long long lanes, double *s)
+{
+	int side = i >= g->na, ok;
+	long long r = side ? i - g->na : i, n = g->n;
 	const void *x = side ? g->b : g->a;
-	int i8 = side ? g->b_i8 : g->a_i8, ok;
-	double *out = side ? g->rb : g->ra, s1 = 0, s2 = 0;
-	switch (g->fam) {
-	case DG_EU:
-		for (long long f = 0; f < n; f++) {
-			double v = dg_get(x, i8, r * n + f, &ok), c = g->exact ? 0.0 : g->col[f];
+	int i8 = side ? g->b_i8 : g->a_i8;
+	double s1 = s[0], s2 = s[1];
+	for (long long f = lane; f < n; f += lanes) {
+		double v = dg_get(x, i8, r * n + f, &ok);
+		switch (g->fam) {
+		case DG_EU: {
+			double c = g->exact ? 0.0 : g->col[f];
 			if (g->masked) {
 				double d = ok ? v - c : 0.0;
 				s1 += (d * d) * dg_w(g, f);
@@ -247,49 +260,60 @@ DT_INLINE void dg_rows(const struct dg_args *g, long long i)
 				double o = (v - c) * sqrt(dg_w(g, f));
 				s2 += o * o;
 			}
+			break;
 		}
-		break;
-	case DG_COS:
-		for (long long f = 0; f < n; f++) {
-			double o = dg_get(x, i8, r * n + f, &ok) * sqrt(dg_w(g, f));
+		case DG_COS: {
+			double o = v * sqrt(dg_w(g, f));
 			s2 += o * o;
+			break;
 		}
-		break;
-	case DG_CORR:
-		if (g->exact && !g->masked) {
-			for (long long f = 0; f < n; f++) {
-				double v = dg_get(x, i8, r * n + f, &ok);
+		case DG_CORR:
+			if (!dg_rows_mean_pass(g)) {
 				s1 += v;
 				s2 += v * v;
+			} else if (pass == 0) {
+				double wf = dg_w(g, f);
+				s1 += ok ? wf * v : 0.0;
+				s2 += ok ? wf : 0.0;
+			} else {
+				double sw = sqrt(dg_w(g, f)), o = (v - mean) * sw;
+				s1 += o * sw;
+				s2 += o * o;
 			}
-		} else {
-			double s = 0, c = 0;
-			for (long long f = 0; f < n; f++) {
-				double v = dg_get(x, i8, r * n + f, &ok), wf = dg_w(g, f);
-				s += ok ? wf * v : 0.0;
-				c += ok ? wf : 0.0;
-			}
-			double mean = c > 0 ? s / c : 0.0;
-			out[2 * nr + r] = mean;
-			if (!g->masked)
-				for (long long f = 0; f < n; f++) {
-					double sw = sqrt(dg_w(g, f)), o = (dg_get(x, i8, r * n + f, &ok) - mean) * sw;
-					s1 += o * sw;
-					s2 += o * o;
-				}
-		}
-		break;
-	case DG_BOOL:
-		for (long long f = 0; f < n; f++) {
-			double v = dg_get(x, i8, r * n + f, &ok);
+			break;
+		case DG_BOOL:
 			s1 += dg_w(g, f) * (double)(v != 0);
+			break;
+		default:
+			break;
 		}
-		break;
-	default:
-		break;
 	}
-	out[r] = s1;
-	out[nr + r] = s2;
+	s[0] = s1;
+	s[1] = s2;
+}
+
+/* dg_rows_mean() : the mean from pass 0's sums. */
+DT_INLINE double dg_rows_mean(const double *s)
+{
+	return s[1] > 0 ? s[0] / s[1] : 0.0;
+}
+
+/* dg_rows_store() : row @i's sums @s (and @mean, with a mean pass) into ra or rb. */
+DT_INLINE void dg_rows_store(const struct dg_args *g, long long i, const double *s, double mean)
+{
+	int side = i >= g->na;
+	long long r = side ? i - g->na : i, nr = side ? g->nb : g->na;
+	double *out = side ? g->rb : g->ra;
+	if (dg_rows_mean_pass(g))
+		out[2 * nr + r] = mean;
+	out[r] = s[0];
+	out[nr + r] = s[1];
+}
+
+/* dg_rows_sum_pass() : whether the rows need pass 1 (masked correlation wants only the mean). */
+DT_INLINE int dg_rows_sum_pass(const struct dg_args *g)
+{
+	return !(g->fam == DG_CORR && g->masked);
 }
 
 /*
@@ -393,6 +417,10 @@ DT_INLINE void dg_post(const struct dg_args *g, long long k)
 	double *st = g->st, sv[KDM_MAX_STATS], d[KDM_MAX_STATS];
 	switch (g->fam) {
 	case DG_EU: {
+		/* a row and itself: its distance is 0 whatever is summed (the finished diagonal is set to 0), and
+		 * its expanded form is all cancellation, which the recheck would sum again one thread a pair */
+		if (g->same && r == s)
+			break;
 		double c = acc[k];
 		if (!g->masked)
 			c = c + (ra[na + r] + rb[nb + s]);
@@ -472,9 +500,6 @@ DT_INLINE void dg_apply(int kind, long long i, const struct dg_args *g)
 	case DG_K_COLMEAN:
 		dg_colmean(g, i);
 		break;
-	case DG_K_ROWS:
-		dg_rows(g, i);
-		break;
 	case DG_K_BUILD:
 		dg_build(g, i);
 		break;
@@ -493,7 +518,8 @@ DT_INLINE void dg_apply(int kind, long long i, const struct dg_args *g)
 
 /* The operations; each returns 0, or -1 with the reason kept by @ctx. */
 struct dg_ops {
-	/* dg_apply(kind, i, g) for every i in [0, count) */
+	/* dg_apply(kind, i, g) for every i in [0, count); DG_K_ROWS: for every row i, dg_rows_lane() of
+	 * each of DG_LANES lanes, their sums added in a butterfly (warp_sum2), dg_rows_store() */
 	int (*apply)(void *ctx, int kind, long long count, const struct dg_args *g);
 	/* cublasDgemm: column-major C (m x n) = alpha op(A) op(B) + beta C; @ta, @tb: transpose */
 	int (*gemm)(void *ctx, int ta, int tb, int m, int n, int k, double alpha, const double *a, int lda,

@@ -49,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define TCU_MAX_DEVICES 64
 #define STR_(x) #x
@@ -70,7 +71,7 @@ static void say(char *err, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* ---- The element launches (dg_apply), one index a thread, grid-stride ---- */
+/* ---- The element launches (dg_apply), one index a thread, grid-stride; rows a warp a row ---- */
 
 template <int K>
 __global__ void __launch_bounds__(256) dg_kernel(const struct dg_args g, long long count)
@@ -80,18 +81,52 @@ __global__ void __launch_bounds__(256) dg_kernel(const struct dg_args g, long lo
 		dg_apply(K, i, &g);
 }
 
+/* Two sums over a warp, the same in every lane: a butterfly (emu_warp_sum in tests/gpu is its twin). */
+__device__ __forceinline__ void warp_sum2(double *s)
+{
+	for (int off = DG_LANES / 2; off > 0; off /= 2) {
+		s[0] += __shfl_xor_sync(0xffffffffu, s[0], off);
+		s[1] += __shfl_xor_sync(0xffffffffu, s[1], off);
+	}
+}
+
+/* DG_K_ROWS a warp a row: a thread a row read each row's features DG_LANES cache lines apart, and
+ * a tile has too few rows to fill the device that way */
+__global__ void __launch_bounds__(256) dg_rows_kernel(const struct dg_args g, long long rows)
+{
+	long long warps = (long long)gridDim.x * blockDim.x / DG_LANES;
+	int lane = (int)(threadIdx.x % DG_LANES);
+	for (long long i = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / DG_LANES; i < rows; i += warps) {
+		double s[2] = { 0, 0 }, mean = 0;
+		if (dg_rows_mean_pass(&g)) {
+			dg_rows_lane(&g, i, 0, 0.0, lane, DG_LANES, s);
+			warp_sum2(s);
+			mean = dg_rows_mean(s);
+			s[0] = s[1] = 0;
+		}
+		if (dg_rows_sum_pass(&g)) {
+			dg_rows_lane(&g, i, 1, mean, lane, DG_LANES, s);
+			warp_sum2(s);
+		}
+		if (lane == 0)
+			dg_rows_store(&g, i, s, mean);
+	}
+}
+
 cudaError_t tcu_launch_apply(int kind, long long count, const struct dg_args *g, cudaStream_t s)
 {
 	if (count <= 0)
 		return cudaSuccess;
+	if (kind == DG_K_ROWS) {
+		long long blocks = (count * DG_LANES + 255) / 256;
+		dg_rows_kernel<<<(unsigned)(blocks < 65536 ? blocks : 65536), 256, 0, s>>>(*g, count);
+		return cudaGetLastError();
+	}
 	long long blocks = (count + 255) / 256;
 	unsigned grid = (unsigned)(blocks < 65536 ? blocks : 65536);
 	switch (kind) {
 	case DG_K_COLMEAN:
 		dg_kernel<DG_K_COLMEAN><<<grid, 256, 0, s>>>(*g, count);
-		break;
-	case DG_K_ROWS:
-		dg_kernel<DG_K_ROWS><<<grid, 256, 0, s>>>(*g, count);
 		break;
 	case DG_K_BUILD:
 		dg_kernel<DG_K_BUILD><<<grid, 256, 0, s>>>(*g, count);
@@ -163,6 +198,7 @@ struct rig {
 	int dev;
 	cudaStream_t cs, xs;		  /* compute, copy */
 	cudaEvent_t copied[2], done[2];	  /* per staging slot */
+	cudaEvent_t tm[2][4];		  /* TESSERA_CUDA_PROFILE: copy start, end; compute start, end */
 	cublasHandle_t blas;		  /* NULL: no cuBLAS */
 	void *pin[2], *raw[2];		  /* staging: pinned host, device; stage_cap bytes each */
 	size_t stage_cap;
@@ -179,10 +215,11 @@ static struct {
 	char blas_why[200];
 	struct cublas_fns cb;
 	bool force_tiled;
+	bool profile; /* TESSERA_CUDA_PROFILE: a line per job on stderr */
 	pthread_mutex_t lock; /* guards pool and next_dev */
 	struct rig *pool;
 	unsigned next_dev;
-} plug = { PTHREAD_ONCE_INIT, 0, { 0 }, "", false, "", {}, false, PTHREAD_MUTEX_INITIALIZER, NULL, 0 };
+} plug = { PTHREAD_ONCE_INIT, 0, { 0 }, "", false, "", {}, false, false, PTHREAD_MUTEX_INITIALIZER, NULL, 0 };
 
 static void init(void)
 {
@@ -239,6 +276,8 @@ static void init(void)
 	plug.blas = cublas_load(&plug.cb, plug.blas_why, sizeof plug.blas_why);
 	const char *t = getenv("TESSERA_CUDA_TILED");
 	plug.force_tiled = t && *t && strcmp(t, "0") != 0;
+	t = getenv("TESSERA_CUDA_PROFILE");
+	plug.profile = t && *t && strcmp(t, "0") != 0;
 }
 
 static int probe(char *err, size_t len)
@@ -280,6 +319,9 @@ static void rig_free(struct rig *r)
 			cudaEventDestroy(r->copied[s]);
 		if (r->done[s])
 			cudaEventDestroy(r->done[s]);
+		for (int k = 0; k < 4; k++)
+			if (r->tm[s][k])
+				cudaEventDestroy(r->tm[s][k]);
 	}
 	cudaFree(r->st);
 	cudaFree(r->acc);
@@ -338,6 +380,8 @@ static struct rig *rig_take(char *err, size_t len)
 	for (int s = 0; s < 2; s++) {
 		TRY(cudaEventCreateWithFlags(&r->copied[s], cudaEventDisableTiming));
 		TRY(cudaEventCreateWithFlags(&r->done[s], cudaEventDisableTiming));
+		for (int k = 0; plug.profile && k < 4; k++)
+			TRY(cudaEventCreate(&r->tm[s][k]));
 	}
 	if (plug.blas) {
 		cublasStatus_t s = plug.cb.create(&r->blas);
@@ -405,7 +449,49 @@ struct tcu_dist_job {
 	long long slot; /* pieces queued so far */
 	bool failed;	/* a feed failed: the statistics are lost */
 	char why[256];	/* its reason */
+	/* TESSERA_CUDA_PROFILE: host seconds, device milliseconds, features, slots with unread timings */
+	double t_begin, t_stage, t_wait, ms_copy, ms_kern, ms_first, bytes;
+	long long nf, nf_first;
+	long long timed[2]; /* 1 + the piece whose timings are unread, or 0 */
 };
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The device times of slot @s's last piece into the job's totals (its events have completed). */
+static void prof_take(struct tcu_dist_job *j, int s)
+{
+	if (!plug.profile || !j->timed[s])
+		return;
+	float c = 0, k = 0;
+	cudaEventElapsedTime(&c, j->r->tm[s][0], j->r->tm[s][1]);
+	cudaEventElapsedTime(&k, j->r->tm[s][2], j->r->tm[s][3]);
+	j->ms_copy += c;
+	j->ms_kern += k;
+	if (j->timed[s] == 1)
+		j->ms_first = k;
+	j->timed[s] = 0;
+}
+
+static void prof_print(struct tcu_dist_job *j)
+{
+	const struct dg_job *J = &j->J;
+	double pairs = J->same ? (double)J->na * (double)(J->na + 1) / 2 : (double)J->na * (double)J->nb;
+	double flop = 2 * pairs * (double)j->nf, wall = now_s() - j->t_begin;
+	double rest = 2 * pairs * (double)(j->nf - j->nf_first), ms_rest = j->ms_kern - j->ms_first;
+	fprintf(stderr,
+		"tessera-cuda: tile %lld x %lld%s, %lld features in pieces of %lld: %.1f ms; staging %.1f ms (%.2f GB/s), "
+		"waiting %.1f ms; copies %.1f ms (%.2f GB/s); kernels %.1f ms (%.2f TFLOP/s by 2 pairs f; "
+		"after the first piece %.2f)\n",
+		J->na, J->nb, J->same ? " (diagonal)" : "", j->nf, J->P, 1e3 * wall, 1e3 * j->t_stage,
+		j->t_stage > 0 ? j->bytes / j->t_stage / 1e9 : 0.0, 1e3 * j->t_wait, j->ms_copy,
+		j->ms_copy > 0 ? j->bytes / j->ms_copy / 1e6 : 0.0, j->ms_kern,
+		j->ms_kern > 0 ? flop / j->ms_kern / 1e9 : 0.0, ms_rest > 0 ? rest / ms_rest / 1e9 : 0.0);
+}
 
 /* dg_ops over a job: kernel launches and cuBLAS on its compute stream. */
 static int op_fail(struct tcu_dist_job *j, const char *what, const char *msg)
@@ -463,6 +549,8 @@ static struct tcu_dist_job *dist_begin(const struct k_dist_opts *o, int64_t na, 
 		return NULL;
 	}
 	struct dg_job *J = &j->J;
+	if (plug.profile)
+		j->t_begin = now_s();
 	dg_job_setup(J, o, na, nb, same, !plug.blas || plug.force_tiled, stage_hint);
 	j->n_stats = kdm_n_stats(J->metric);
 	struct dg_sizes z = dg_sizes_of(J->fam, na, nb, J->P);
@@ -559,24 +647,43 @@ static int feed(struct tcu_dist_job *j, const struct dg_source *src, int64_t nf,
 		int s = (int)(j->slot++ & 1);
 		cudaError_t e;
 		/* the slot's last piece (k - 2) is computed: its pinned and device buffers are free */
+		double t0 = plug.profile ? now_s() : 0;
 		if ((e = cudaEventSynchronize(r->done[s])) != cudaSuccess) {
 			op_fail(j, "piece computation", cudaGetErrorString(e));
 			return job_fail(j, err, len);
 		}
+		double t1 = plug.profile ? now_s() : 0;
+		prof_take(j, s);
 		struct dg_layout L = dg_source_layout(J, src, n, wf != NULL);
 		struct dg_piece pc;
 		if (dg_stage(J, src, wf, f0, n, L, r->pin[s], r->raw[s], &pc) < 0) {
 			snprintf(j->why, sizeof j->why, "reading the rows failed");
 			return job_fail(j, err, len);
 		}
+		if (plug.profile) {
+			j->t_wait += t1 - t0;
+			j->t_stage += now_s() - t1;
+			j->bytes += (double)L.bytes;
+			if (!j->nf)
+				j->nf_first = n;
+			j->nf += n;
+			j->timed[s] = j->slot; /* this piece's number + 1 */
+			cudaEventRecord(r->tm[s][0], r->xs);
+		}
 		if ((e = cudaMemcpyAsync(r->raw[s], r->pin[s], L.bytes, cudaMemcpyHostToDevice, r->xs)) != cudaSuccess ||
+		    (plug.profile && (e = cudaEventRecord(r->tm[s][1], r->xs)) != cudaSuccess) ||
 		    (e = cudaEventRecord(r->copied[s], r->xs)) != cudaSuccess ||
-		    (e = cudaStreamWaitEvent(r->cs, r->copied[s], 0)) != cudaSuccess) {
+		    (e = cudaStreamWaitEvent(r->cs, r->copied[s], 0)) != cudaSuccess ||
+		    (plug.profile && (e = cudaEventRecord(r->tm[s][2], r->cs)) != cudaSuccess)) {
 			op_fail(j, "copy to the device", cudaGetErrorString(e));
 			return job_fail(j, err, len);
 		}
 		if (dg_piece(&cuda_ops, j, J, &pc) < 0)
 			return job_fail(j, err, len);
+		if (plug.profile && (e = cudaEventRecord(r->tm[s][3], r->cs)) != cudaSuccess) {
+			op_fail(j, "cudaEventRecord", cudaGetErrorString(e));
+			return job_fail(j, err, len);
+		}
 		if ((e = cudaEventRecord(r->done[s], r->cs)) != cudaSuccess) {
 			op_fail(j, "cudaEventRecord", cudaGetErrorString(e));
 			return job_fail(j, err, len);
@@ -647,6 +754,11 @@ static int dist_end(struct tcu_dist_job *j, double *stats, char *err, size_t len
 	}
 	if (stats && rc == 0 && (e != cudaSuccess || j->failed))
 		rc = job_fail(j, err, len);
+	if (plug.profile && e == cudaSuccess && !j->failed) {
+		prof_take(j, 0);
+		prof_take(j, 1);
+		prof_print(j);
+	}
 	if (e == cudaSuccess)
 		rig_put(r);
 	/* else the device is in an error state: the rig is dropped, not reused (its memory dies with the context) */

@@ -1950,14 +1950,24 @@ static bool pdist(struct ctx *c, const struct bound *bd, bool cd, uint32_t off, 
 	}
 	if (rb < 16)
 		rb = 16;
-	/* a GPU job stages its pieces in two pinned buffers, which the CUDA plugin keeps for the next job:
-	 * together an eighth of the limit at most, and 32 MiB each at most (the plugin's default) */
-	r->gpu_stage = 32u << 20;
-	if (c->b->mem_limit && c->b->mem_limit / (16u * (uint64_t)jobs) < r->gpu_stage)
-		r->gpu_stage = c->b->mem_limit / (16u * (uint64_t)jobs);
 	r->tiles[0] = split_even(c, x->shape[0], rb);
 	r->tiles[1] = cd ? split_even(c, y->shape[0], rb) : r->tiles[0];
 	int64_t t0 = r->tiles[0].bounds[1], t1 = r->tiles[1].bounds[1];
+	/* A GPU job stages its pieces in two pinned buffers, which the CUDA plugin keeps for the next job.
+	 * Pieces of about 2048 features as doubles, or more: a piece's GEMM then outweighs its element
+	 * launches (row sums, operands, the merge of its pairs), where a 12000-row tile of 32 MiB pieces
+	 * (320 features) ran at a quarter of the card's fp64 rate. But pinning is slow and stalls the
+	 * device (16 workers' 128 MiB buffers made a run 1.6 times slower): beyond 32 MiB each, the
+	 * workers' buffers take 1 GiB together at most; and an eighth of the limit at most. */
+	uint64_t stage = (uint64_t)(t0 + t1) * 2048u * 8u; /* an off-diagonal tile's two sides */
+	uint64_t most = ((uint64_t)1 << 29) / (uint64_t)jobs;
+	if (stage > most)
+		stage = most;
+	if (stage < (32u << 20))
+		stage = 32u << 20;
+	if (c->b->mem_limit && c->b->mem_limit / (16u * (uint64_t)jobs) < stage)
+		stage = c->b->mem_limit / (16u * (uint64_t)jobs);
+	r->gpu_stage = stage;
 	/* a group's rows as the kernels read them: int8 genotypes stay one byte an element */
 	int isz = ((x->dtype == DT_INT8 && r->missing == PD_MISSING_AUTO) || x->dtype == DT_BOOL) ? 1 : 8;
 	int64_t g = (int64_t)(work / (uint64_t)isz) / (t0 > t1 ? t0 : t1);

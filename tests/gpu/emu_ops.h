@@ -15,18 +15,53 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <string.h>
 
 struct emu {
 	long long launches, gemms, tiles; /* what ran */
 	struct dt_thread *th;		   /* a block's threads' registers */
 };
 
+/* The device's warp_sum2 (kernels/cuda/distance.cu): a butterfly over DG_LANES lanes. */
+static void emu_warp_sum(double s[][2])
+{
+	for (int off = DG_LANES / 2; off > 0; off /= 2) {
+		double t[DG_LANES][2];
+		memcpy(t, s, sizeof t);
+		for (int l = 0; l < DG_LANES; l++)
+			for (int k = 0; k < 2; k++)
+				s[l][k] = t[l][k] + t[l ^ off][k];
+	}
+}
+
+/* DG_K_ROWS as the device runs it: a warp a row, every lane a strided share of the features. */
+static void emu_rows(const struct dg_args *g, long long i)
+{
+	double s[DG_LANES][2] = { { 0 } }, mean = 0;
+	if (dg_rows_mean_pass(g)) {
+		for (int l = 0; l < DG_LANES; l++)
+			dg_rows_lane(g, i, 0, 0.0, l, DG_LANES, s[l]);
+		emu_warp_sum(s);
+		mean = dg_rows_mean(s[0]);
+		memset(s, 0, sizeof s);
+	}
+	if (dg_rows_sum_pass(g)) {
+		for (int l = 0; l < DG_LANES; l++)
+			dg_rows_lane(g, i, 1, mean, l, DG_LANES, s[l]);
+		emu_warp_sum(s);
+	}
+	dg_rows_store(g, i, s[0], mean);
+}
+
 static int emu_apply(void *ctx, int kind, long long count, const struct dg_args *g)
 {
 	struct emu *e = ctx;
 	e->launches++;
 	for (long long i = 0; i < count; i++)
-		dg_apply(kind, i, g);
+		if (kind == DG_K_ROWS)
+			emu_rows(g, i);
+		else
+			dg_apply(kind, i, g);
 	return 0;
 }
 

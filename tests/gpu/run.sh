@@ -14,13 +14,15 @@
 # Exit status: 0 when every error is below $TOL (1e-9), 1 on a mismatch or a
 # failed run; 0 with "skipped: no GPU" on a machine without an NVIDIA GPU.
 # Environment: TESSERA (default ./tessera), TESSERA_GPU_FP64_TFLOPS, TOL,
-# BIG (rows x features of the benchmark, default 4000x20000; "0" skips it).
+# BIG (rows x features of the benchmark, default 4000x20000; "0" skips it),
+# ENGINE (rows x features of the engine's rate, one tile on the device; default 12000x20000, "0" skips it).
 set -u
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TESSERA=${TESSERA:-$ROOT/tessera}
 TOL=${TOL:-1e-9}
 BIG=${BIG:-4000x20000}
+ENGINE=${ENGINE:-12000x20000}
 
 if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L 2>/dev/null | grep -q '^GPU '; then
 	echo "skipped: no GPU (nvidia-smi finds no NVIDIA GPU)"
@@ -179,6 +181,20 @@ check tall "float64 700 x 60 (normal)" 'metric="mahalanobis"' 'metric="seuclidea
 	'metric="correlation"'
 RUN_OPTS=""
 
+# The card's name and fp64 peak in TFLOP/s (tensor cores where it has them; empty when unknown).
+name=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
+peak=${TESSERA_GPU_FP64_TFLOPS:-}
+if [ -z "$peak" ]; then
+	case "$name" in
+	*H200* | *GH200* | *"H100 80GB HBM3"* | *H100*SXM*) peak=67 ;;
+	*H100*NVL*) peak=60 ;;
+	*H100*) peak=51 ;; # PCIe
+	*A100*) peak=19.5 ;;
+	*B200* | *B100*) peak=40 ;;
+	*V100*) peak=7.8 ;;
+	esac
+fi
+
 # The benchmark: euclidean on BIG (rows x features) float64.
 if [ "$BIG" != 0 ]; then
 	n=${BIG%x*} f=${BIG#*x}
@@ -198,18 +214,6 @@ if [ "$BIG" != 0 ]; then
 	fi
 	tc=$T
 	eg=$(maxerr g c)
-	name=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
-	peak=${TESSERA_GPU_FP64_TFLOPS:-}
-	if [ -z "$peak" ]; then
-		case "$name" in
-		*H200* | *GH200* | *"H100 80GB HBM3"* | *H100*SXM*) peak=67 ;;
-		*H100*NVL*) peak=60 ;;
-		*H100*) peak=51 ;; # PCIe
-		*A100*) peak=19.5 ;;
-		*B200* | *B100*) peak=40 ;;
-		*V100*) peak=7.8 ;;
-		esac
-	fi
 	awk -v n="$n" -v f="$f" -v tg="$tg" -v tc="$tc" -v peak="$peak" -v name="$name" -v e="$eg" 'BEGIN {
 		gf = n * n * f / tg / 1e9
 		printf "  GPU %.2f s: %.0f GFLOP/s", tg, gf
@@ -223,6 +227,33 @@ if [ "$BIG" != 0 ]; then
 	if bad "$eg"; then
 		echo "  MISMATCH (tolerance $TOL)"
 		fail=1
+	fi
+fi
+
+# The engine's own rate: euclidean on ENGINE (rows x features) float64 as one diagonal tile, one job
+# (-j1, a chunk size that holds the tile), timed on the device by the plugin (TESSERA_CUDA_PROFILE=1):
+# the kernels of every piece after the first, whose time holds CUDA's loading of the GEMM's code.
+if [ "$ENGINE" != 0 ]; then
+	n=${ENGINE%x*} f=${ENGINE#*x}
+	echo
+	echo "the GPU engine: euclidean on float64 $n x $f as one tile (-j1), device time of its kernels"
+	make_data eng "random.random(($n, $f), seed=11)"
+	weights eng "$f"
+	RUN_OPTS="-j1 --chunk-size 64G"
+	if ! dist eng 'metric="euclidean"' gpu g TESSERA_CUDA_PROFILE=1; then
+		echo "FAIL: euclidean on the GPU: $(cat "$TMP/err")"
+		exit 1
+	fi
+	RUN_OPTS=""
+	line=$(grep '^tessera-cuda: tile' "$TMP/err" | head -1)
+	echo "  ${line#tessera-cuda: }"
+	rate=$(echo "$line" | sed -n 's/.*after the first piece \([0-9.]*\)).*/\1/p')
+	if [ -z "$rate" ]; then
+		echo "FAIL: no engine timings from TESSERA_CUDA_PROFILE=1: $(head -3 "$TMP/err")"
+		fail=1
+	elif [ -n "$peak" ]; then
+		awk -v r="$rate" -v p="$peak" -v t="$T" -v name="$name" 'BEGIN {
+			printf "  engine: %.1f TFLOP/s = %.0f%% of %s fp64 peak (%s TFLOP/s); the whole run %s s\n", r, 100 * r / p, name, p, t }'
 	fi
 fi
 
