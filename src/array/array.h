@@ -155,6 +155,7 @@ struct anode {
 	enum pd_device device;
 	enum pd_missing missing;
 	uint64_t gpu_stage;        /* bytes of one of a GPU job's two pinned staging buffers */
+	uint64_t gpu_work;         /* host memory a GPU map task holds besides its statistics (bytes) */
 	struct axis_chunks tiles[2];
 	struct axis_chunks groups;
 	/* AN_FRAME: the frame (its rows counted per partition); row chunk k is partition fpart[k] */

@@ -338,6 +338,12 @@ static struct afam *new_family(struct abuild *b, struct anode *a)
 	if (a->kind == AN_PDIST) {
 		int64_t ti = a->tiles[0].bounds[1], tj = a->tiles[1].bounds[1], g = a->groups.bounds[1];
 		f->work_bytes = 8 * (ti * tj * k_dist_info_of((enum k_dist_metric)a->metric)->n_stats + (ti + tj) * g * 2);
+		if (a->device == PD_GPU) {
+			f->work_bytes += (int64_t)a->gpu_work;
+		} else { /* the CPU kernels' scratch (packed operands, masks) */
+			struct k_dist_opts o = { .metric = (enum k_dist_metric)a->metric, .p = a->p, .weighted = a->weighted };
+			f->work_bytes += (int64_t)k_dist_scratch_size(&o, ti, tj, g) + 64;
+		}
 	}
 	if (a->kind == AN_FRAME)
 		f->work_bytes += frame_array_work_bytes(a->frame); /* the partition parsed */

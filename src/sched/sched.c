@@ -434,9 +434,17 @@ int sched_run(const struct graph *g, const struct plan *p, const struct sched_op
 	uint64_t reserve = g->task_work_max ? (16u << 20) + (uint64_t)g->task_work_max * (uint64_t)o->jobs : 0;
 	if (reserve > o->mem_limit / 4 * 3)
 		reserve = o->mem_limit / 4 * 3;
+	/* Tasks at once: as many as that reserve holds (at least one); where it had to be cut to fit
+	 * the limit, more workers would take their memory from the results and go past the limit. */
+	int max_running = o->jobs;
+	if (g->task_work_max && (16u << 20) + (uint64_t)g->task_work_max * (uint64_t)o->jobs > reserve) {
+		uint64_t fit = reserve > (16u << 20) ? (reserve - (16u << 20)) / (uint64_t)g->task_work_max : 0;
+		max_running = fit < 1 ? 1 : fit < (uint64_t)o->jobs ? (int)fit : o->jobs;
+	}
 	/* A worker keeps its tasks' arena blocks for its next task (fresh pages cost a fault and
 	 * the kernel's zeroing each) within its share of that reserve, held while it runs anyway. */
-	uint64_t keep = reserve > (16u << 20) ? (reserve - (16u << 20)) / (uint64_t)(o->jobs > 0 ? o->jobs : 1) : 0;
+	/* (none where the workers are cut: the idle workers' blocks would come on top of the running tasks') */
+	uint64_t keep = max_running < o->jobs ? 0 : reserve > (16u << 20) ? (reserve - (16u << 20)) / (uint64_t)(o->jobs > 0 ? o->jobs : 1) : 0;
 	arena_cache_limit((size_t)(keep < (256u << 20) ? keep : (256u << 20)));
 	struct store_opts so = { o->mem_limit - reserve, o->spill_dir, 1 };
 	r.rc.store = store_new(&so, nt, e);
@@ -493,7 +501,7 @@ int sched_run(const struct graph *g, const struct plan *p, const struct sched_op
 	uint64_t limit = store_limit(r.rc.store);
 	for (;;) {
 		/* Dispatch in static order; sources only while memory allows. */
-		while (!stopping && r.running < o->jobs) {
+		while (!stopping && r.running < max_running) {
 			struct store_stats st;
 			bool roots_ok = r.ready_roots.n > 0;
 			if (roots_ok && r.running > 0) {
