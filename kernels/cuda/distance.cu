@@ -693,15 +693,23 @@ static int feed(struct tcu_dist_job *j, const struct dg_source *src, int64_t nf,
 	return 0;
 }
 
-static int dist_feed(struct tcu_dist_job *j, const struct k_dist_rows *a, const struct k_dist_rows *b, int64_t nf,
-		     const double *w, char *err, size_t len)
+/* Whether a feed of @nf features goes on (1), or what it returns: 0, nothing to feed; -1, no job, or
+ * a job that failed. */
+static int feed_gate(struct tcu_dist_job *j, int64_t nf, char *err, size_t len)
 {
 	if (!j)
 		return -1;
 	if (j->failed)
 		return job_fail(j, err, len);
-	if (nf <= 0 || j->J.np <= 0)
-		return 0;
+	return nf > 0 && j->J.np > 0;
+}
+
+static int dist_feed(struct tcu_dist_job *j, const struct k_dist_rows *a, const struct k_dist_rows *b, int64_t nf,
+		     const double *w, char *err, size_t len)
+{
+	int go = feed_gate(j, nf, err, len);
+	if (go <= 0)
+		return go;
 	struct dg_source src;
 	if (dg_source_rows(&j->J, a, b, nf, &src) < 0) {
 		snprintf(j->why, sizeof j->why, "dist_feed: rows %lld x %lld (ld %lld, %lld) for a job of %lld x %lld",
@@ -714,12 +722,9 @@ static int dist_feed(struct tcu_dist_job *j, const struct k_dist_rows *a, const 
 static int dist_feed_read(struct tcu_dist_job *j, int64_t nf, const struct tcu_reader *rd, const double *w, char *err,
 			  size_t len)
 {
-	if (!j)
-		return -1;
-	if (j->failed)
-		return job_fail(j, err, len);
-	if (nf <= 0 || j->J.np <= 0)
-		return 0;
+	int go = feed_gate(j, nf, err, len);
+	if (go <= 0)
+		return go;
 	struct dg_source src;
 	dg_source_reader(&j->J, rd->read, rd->ctx, rd->type_a == K_DIST_I8, rd->type_b == K_DIST_I8, &src);
 	return feed(j, &src, nf, w, err, len);
