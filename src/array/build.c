@@ -1712,7 +1712,7 @@ static const char *metric_canonical(const char *name)
 	return name;
 }
 
-#define AUTO_GPU_WORK 2e10 /* see pdist(): device="auto" */
+#define AUTO_GPU_WORK 4e10 /* see pdist(): device="auto" */
 /* The host memory a process holds once CUDA has started and loaded cuBLAS (runtime, driver, the
  * GEMM kernels' code): a 100 x 100 euclidean on an H100 with CUDA 13 peaked at 290 MB resident.
  * Reserved out of the limit. */
@@ -1789,8 +1789,9 @@ static bool pdist(struct ctx *c, const struct bound *bd, bool cd, uint32_t off, 
 		char why[256] = "", note[512];
 		/* "auto" keeps a small problem on the CPU, without starting CUDA: below about AUTO_GPU_WORK
 		 * multiply-adds per worker, starting a GPU (0.4 s on an H100) and feeding it cost more than
-		 * the CPU's work. Measured on an H100 with 16 cores: 4000 x 4000 pairs x 20000 features,
-		 * 1.13 s on the GPU and 0.90 s on the CPU; 12000 x 12000 x 20000, 3.5 s and 6.7 s. */
+		 * the CPU's work. Measured on an H100 with 16 cores: 4000 x 4000 pairs x 20000 features
+		 * (2e10 a worker), 1.06-1.14 s on the GPU and 0.90-1.03 s on the CPU; 12000 x 12000 x 20000,
+		 * 3.7-4.7 s and 7.8 s. */
 		double work = (double)x->shape[0] * (double)(cd ? y->shape[0] : x->shape[0]) * (double)x->shape[1];
 		double enough = AUTO_GPU_WORK * jobs;
 		if (r->device == PD_AUTO && work < enough)

@@ -106,14 +106,14 @@ print('ok')"
 
 @test "device=auto keeps a small problem on the CPU and sends a large one to the GPU, and -v says why" {
 	use_emu
-	# 2000 x 2000 pairs x 20000 features = 8e10 multiply-adds: a GPU pays off from 2e10 per worker.
+	# 2000 x 2000 pairs x 20000 features = 8e10 multiply-adds: a GPU pays off from 4e10 per worker.
 	# (d is not an output, so nothing is computed; the device is chosen when the graph is built.)
 	printf 'tessera: 1\nnodes:\n  x: ones((2000, 20000))\n  d: pairwise_distance(x)\n  s: x[0, 0]\noutputs: {s: "-"}\n' \
 		> "$TMP/a.yaml"
 	run -0 "$TESSERA" run "$TMP/a.yaml" -v -j 2
 	assert_line --partial "pairwise_distance on the GPU, CPU emulation of the CUDA plugin"
 	run -0 "$TESSERA" run "$TMP/a.yaml" -v -j 8
-	assert_line --partial 'pairwise_distance on the CPU (device="auto": 2000 x 2000 pairs x 20000 features is too small for a GPU to pay off with 8 workers (under 1.6e+11))'
+	assert_line --partial 'pairwise_distance on the CPU (device="auto": 2000 x 2000 pairs x 20000 features is too small for a GPU to pay off with 8 workers (under 3.2e+11))'
 	# device="gpu" is never second-guessed
 	sed -i 's/pairwise_distance(x)/pairwise_distance(x, device="gpu")/' "$TMP/a.yaml"
 	run -0 "$TESSERA" run "$TMP/a.yaml" -v -j 8
