@@ -109,9 +109,49 @@ static int write_text(struct out_state *os, int64_t c, const void *data, struct 
 }
 
 /* Folds a chunk into the output's min / mean / max (NaN counted apart). */
+/* note_values() for float64 in four independent lanes: the one-chain loop below took 60 ms of the
+ * writer thread per 128 MB chunk, about half a second for a 12000 x 12000 distance matrix. */
+static void note_f64(struct out_state *os, const double *x, size_t n)
+{
+	double lo[4] = { INFINITY, INFINITY, INFINITY, INFINITY }, hi[4] = { -INFINITY, -INFINITY, -INFINITY, -INFINITY };
+	double sum[4] = { 0, 0, 0, 0 };
+	int64_t nan[4] = { 0, 0, 0, 0 };
+	size_t i = 0;
+	for (; i + 4 <= n; i += 4)
+		for (int k = 0; k < 4; k++) {
+			double v = x[i + (size_t)k];
+			lo[k] = v < lo[k] ? v : lo[k]; /* NaN compares false: never taken */
+			hi[k] = v > hi[k] ? v : hi[k];
+			sum[k] += v == v ? v : 0.0;
+			nan[k] += v != v;
+		}
+	for (; i < n; i++) {
+		double v = x[i];
+		lo[0] = v < lo[0] ? v : lo[0];
+		hi[0] = v > hi[0] ? v : hi[0];
+		sum[0] += v == v ? v : 0.0;
+		nan[0] += v != v;
+	}
+	int64_t bad = nan[0] + nan[1] + nan[2] + nan[3], good = (int64_t)n - bad;
+	os->v_nan += bad;
+	if (!good)
+		return;
+	double l = fmin(fmin(lo[0], lo[1]), fmin(lo[2], lo[3])), h = fmax(fmax(hi[0], hi[1]), fmax(hi[2], hi[3]));
+	if (!os->v_count || l < os->v_min)
+		os->v_min = l;
+	if (!os->v_count || h > os->v_max)
+		os->v_max = h;
+	os->v_sum += (sum[0] + sum[1]) + (sum[2] + sum[3]);
+	os->v_count += good;
+}
+
 static void note_values(struct out_state *os, enum dtype t, const void *data, size_t len)
 {
 	size_t n = len / dtype_size(t);
+	if (t == DT_FLOAT64) {
+		note_f64(os, data, n);
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		double v;
 		switch (t) {

@@ -79,6 +79,24 @@ Y
 	[ "$(cat b.csv)" = "$(printf 'False\nFalse\nTrue\nTrue')" ]
 }
 
+@test "a written array's summary line: min, mean and max of its values, and how many are NaN" {
+	# 10 values in chunks of 3 (and a lane's tail): NaN at 0, 3, 6, 9; the rest 1 2 4 5 7 8, and -0.5 and
+	# five 20s (sum 126.5 over 12 values); infinities count as values
+	spec n.yaml <<'Y'
+tessera: 1
+nodes:
+  x: where(arange(10, chunks=3) % 3 == 0, nan, arange(10, chunks=3) * 1.0)
+  y: concatenate([x, full(1, -0.5), full(5, 20.0)])
+  z: concatenate([y, full(1, inf)])
+outputs: {x: x.npy, y: y.npy, z: z.npy}
+Y
+	cd "$TMP"
+	run -0 "$TESSERA" run n.yaml
+	assert_line --regexp '^tessera: wrote x to x.npy: \(10,\) float64, min 1, mean 4.5, max 8 \(4 NaN\); '
+	assert_line --regexp '^tessera: wrote y to y.npy: \(16,\) float64, min -0.5, mean 10.5417, max 20 \(4 NaN\); '
+	assert_line --regexp '^tessera: wrote z to z.npy: \(17,\) float64, min -0.5, mean inf, max inf \(4 NaN\); '
+}
+
 @test "load() reads .npy files in every byte order and layout, by chunks" {
 	numpy_or_skip
 	/usr/bin/python3 -c "
