@@ -109,6 +109,15 @@ static int write_text(struct out_state *os, int64_t c, const void *data, struct 
 }
 
 /* Folds a chunk into the output's min / mean / max (NaN counted apart). */
+/* One value into a lane of note_f64(). NaN compares false: never a minimum or a maximum. */
+static inline void note_lane(double v, double *lo, double *hi, double *sum, int64_t *nan)
+{
+	*lo = v < *lo ? v : *lo;
+	*hi = v > *hi ? v : *hi;
+	*sum += v == v ? v : 0.0;
+	*nan += v != v;
+}
+
 /* note_values() for float64 in four independent lanes: the one-chain loop below took 60 ms of the
  * writer thread per 128 MB chunk, about half a second for a 12000 x 12000 distance matrix. */
 static void note_f64(struct out_state *os, const double *x, size_t n)
@@ -118,20 +127,10 @@ static void note_f64(struct out_state *os, const double *x, size_t n)
 	int64_t nan[4] = { 0, 0, 0, 0 };
 	size_t i = 0;
 	for (; i + 4 <= n; i += 4)
-		for (int k = 0; k < 4; k++) {
-			double v = x[i + (size_t)k];
-			lo[k] = v < lo[k] ? v : lo[k]; /* NaN compares false: never taken */
-			hi[k] = v > hi[k] ? v : hi[k];
-			sum[k] += v == v ? v : 0.0;
-			nan[k] += v != v;
-		}
-	for (; i < n; i++) {
-		double v = x[i];
-		lo[0] = v < lo[0] ? v : lo[0];
-		hi[0] = v > hi[0] ? v : hi[0];
-		sum[0] += v == v ? v : 0.0;
-		nan[0] += v != v;
-	}
+		for (int k = 0; k < 4; k++)
+			note_lane(x[i + (size_t)k], &lo[k], &hi[k], &sum[k], &nan[k]);
+	for (; i < n; i++)
+		note_lane(x[i], &lo[0], &hi[0], &sum[0], &nan[0]);
 	int64_t bad = nan[0] + nan[1] + nan[2] + nan[3], good = (int64_t)n - bad;
 	os->v_nan += bad;
 	if (!good)

@@ -442,8 +442,9 @@ int sched_run(const struct graph *g, const struct plan *p, const struct sched_op
 		max_running = fit < 1 ? 1 : fit < (uint64_t)o->jobs ? (int)fit : o->jobs;
 	}
 	/* A worker keeps its tasks' arena blocks for its next task (fresh pages cost a fault and
-	 * the kernel's zeroing each) within its share of that reserve, held while it runs anyway. */
-	/* (none where the workers are cut: the idle workers' blocks would come on top of the running tasks') */
+	 * the kernel's zeroing each) within its share of that reserve, held while it runs anyway;
+	 * none where the workers are cut, as the idle workers' blocks would come on top of the
+	 * running tasks'. */
 	uint64_t keep = max_running < o->jobs ? 0 : reserve > (16u << 20) ? (reserve - (16u << 20)) / (uint64_t)(o->jobs > 0 ? o->jobs : 1) : 0;
 	arena_cache_limit((size_t)(keep < (256u << 20) ? keep : (256u << 20)));
 	struct store_opts so = { o->mem_limit - reserve, o->spill_dir, 1 };
